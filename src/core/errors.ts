@@ -1,0 +1,22 @@
+/** Failure kinds, as classes so callers branch on type, not on message text. */
+
+/** Bad usage or configuration: the process exits with code 2. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Something in the source (a frame, a binlog entry, a file) is malformed; `where` names the offset. */
+export class CorruptionError extends Error {
+  override name = 'CorruptionError';
+  constructor(
+    message: string,
+    readonly where: string,
+  ) {
+    super(`${where}: ${message}`);
+  }
+}
+
+/** A condition that stops the daemon with exit code 1 (e.g. the target rejects our credentials). */
+export class FatalError extends Error {
+  override name = 'FatalError';
+}

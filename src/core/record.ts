@@ -1,0 +1,28 @@
+import type { SourcePosition } from './position.js';
+
+/** Redis-visible data types a Pika snapshot can hold. */
+export type DataType = 'string' | 'hash' | 'list' | 'set' | 'zset';
+
+/**
+ * The one record type that leaves the snapshot reader. A record is one key's data, or one chunk of
+ * it: big keys are streamed as several records with the same key and type, `first` on the first
+ * chunk and `last` on the final one, so memory never holds a whole key. Expiry applies after the
+ * last chunk.
+ */
+interface RecordBase {
+  readonly db: number;
+  readonly key: Buffer;
+  /** Absolute expiry in ms since the epoch, or null when persistent. */
+  readonly expireAtMs: number | null;
+  readonly first: boolean;
+  readonly last: boolean;
+  readonly pos: SourcePosition;
+}
+
+export type SnapshotRecord =
+  | (RecordBase & { readonly type: 'string'; readonly value: Buffer })
+  | (RecordBase & { readonly type: 'hash'; readonly fields: ReadonlyArray<readonly [Buffer, Buffer]> })
+  /** List elements in list order (head first); chunks follow each other in order. */
+  | (RecordBase & { readonly type: 'list'; readonly elements: ReadonlyArray<Buffer> })
+  | (RecordBase & { readonly type: 'set'; readonly members: ReadonlyArray<Buffer> })
+  | (RecordBase & { readonly type: 'zset'; readonly members: ReadonlyArray<readonly [Buffer, number]> });
