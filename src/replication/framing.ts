@@ -1,0 +1,109 @@
+import { CorruptionError } from '../core/errors.js';
+
+/**
+ * Pika's frame (spec §2.1): a 4-byte big-endian length, then that many bytes of protobuf. Same on
+ * the replication port (P+2000) and on the C/D rsync service (P+10001).
+ */
+
+/** Pika's receiver drops the connection when `length + 4 >= 512 MiB` (kProtoMaxMessage). */
+export const MAX_FRAME_BODY = 512 * 1024 * 1024 - 4 - 1;
+
+export function encodeFrame(body: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(4 + body.length);
+  out.writeUInt32BE(body.length, 0);
+  out.set(body, 4);
+  return out;
+}
+
+/** A frame body with the byte offset of its length prefix in the stream (for error messages). */
+export interface Frame {
+  readonly body: Buffer;
+  readonly streamOffset: number;
+}
+
+/**
+ * Splits a byte stream into frames. Bodies arrive split over any number of TCP segments (3.5.5
+ * writes the length and the body as two segments). Memory holds at most one frame: chunks are
+ * kept as they come and joined only when the frame is complete.
+ */
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** Stream offset of the first byte in `chunks`. */
+  private base = 0;
+  private need = -1;
+
+  constructor(
+    private readonly streamName: string,
+    private readonly maxBody: number = MAX_FRAME_BODY,
+  ) {}
+
+  /** Bytes consumed from the stream so far (complete frames only). */
+  get consumed(): number {
+    return this.base;
+  }
+
+  push(chunk: Buffer): Frame[] {
+    const out: Frame[] = [];
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+    }
+    for (;;) {
+      if (this.need < 0) {
+        if (this.buffered < 4) break;
+        const head = this.peek(4);
+        const len = head.readUInt32BE(0);
+        if (len > this.maxBody) {
+          throw new CorruptionError(
+            `frame length ${len} (0x${head.toString('hex')}) exceeds the limit of ${this.maxBody} bytes`,
+            `${this.streamName} byte ${this.base}`,
+          );
+        }
+        this.need = len;
+      }
+      if (this.buffered < 4 + this.need) break;
+      const whole = this.take(4 + this.need);
+      out.push({ body: whole.subarray(4), streamOffset: this.base });
+      this.base += whole.length;
+      this.need = -1;
+    }
+    return out;
+  }
+
+  private peek(n: number): Buffer {
+    if (this.chunks[0].length >= n) return this.chunks[0].subarray(0, n);
+    const joined = Buffer.concat(this.chunks);
+    this.chunks = [joined];
+    return joined.subarray(0, n);
+  }
+
+  private take(n: number): Buffer {
+    let out: Buffer;
+    if (this.chunks[0].length >= n) {
+      out = this.chunks[0].subarray(0, n);
+      const rest = this.chunks[0].subarray(n);
+      if (rest.length > 0) this.chunks[0] = rest;
+      else this.chunks.shift();
+    } else {
+      const parts: Buffer[] = [];
+      let got = 0;
+      while (got < n) {
+        const c = this.chunks[0];
+        const want = n - got;
+        if (c.length <= want) {
+          parts.push(c);
+          got += c.length;
+          this.chunks.shift();
+        } else {
+          parts.push(c.subarray(0, want));
+          this.chunks[0] = c.subarray(want);
+          got += want;
+        }
+      }
+      out = Buffer.concat(parts, n);
+    }
+    this.buffered -= n;
+    return out;
+  }
+}
