@@ -1,0 +1,58 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../core/errors.js';
+import { envOverrides, parsePikaConf, type ConfEntry } from './pika-conf.js';
+import { isKnownKey, schema, type ConfKey, type ConfValues } from './schema.js';
+
+export interface Config {
+  readonly file: string;
+  readonly values: Readonly<ConfValues>;
+  /** Every key as written (ours and Pika's), for `CONFIG GET`; the later source (env) wins. */
+  readonly raw: ReadonlyMap<string, ConfEntry>;
+  /** Keys that are neither ours nor used by the daemon: Pika's own settings, kept for CONFIG GET. */
+  readonly ignored: readonly ConfEntry[];
+}
+
+/**
+ * Loads a pika.conf and applies `PIKA_MIGRATE_*` environment overrides. Every problem is a
+ * ConfigError that starts with `file:line key:` (or `env NAME key:`), which the CLI turns into
+ * exit code 2.
+ */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${file}: cannot read config file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return buildConfig(file, [...parsePikaConf(text, file), ...envOverrides(env)]);
+}
+
+export function buildConfig(file: string, entries: ConfEntry[]): Config {
+  const values = Object.fromEntries(Object.entries(schema).map(([k, s]) => [k, s.default])) as ConfValues;
+  const raw = new Map<string, ConfEntry>();
+  const seenInFile = new Map<string, ConfEntry>();
+  const ignored: ConfEntry[] = [];
+  for (const entry of entries) {
+    const prev = seenInFile.get(entry.key);
+    if (prev && isKnownKey(entry.key) && !entry.where.startsWith('env ')) {
+      throw new ConfigError(`${entry.where} ${entry.key}: set twice (first at ${prev.where})`);
+    }
+    if (!entry.where.startsWith('env ')) seenInFile.set(entry.key, entry);
+    raw.set(entry.key, entry);
+    if (!isKnownKey(entry.key)) {
+      if (entry.where.startsWith('env ')) throw new ConfigError(`${entry.where} ${entry.key}: unknown key`);
+      ignored.push(entry);
+      continue;
+    }
+    setValue(values, entry.key, entry);
+  }
+  return { file, values, raw, ignored };
+}
+
+function setValue(values: ConfValues, key: ConfKey, entry: ConfEntry): void {
+  try {
+    (values as Record<string, unknown>)[key] = schema[key].parse(entry.value);
+  } catch (e) {
+    throw new ConfigError(`${entry.where} ${key}: ${(e as Error).message}`);
+  }
+}

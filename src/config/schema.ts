@@ -1,0 +1,35 @@
+import { bool, hostPort, int, nonEmpty, oneOf, port, str, type HostPort, type ValueParser } from './values.js';
+
+/**
+ * Every conf key the daemon reads, with its parser and default, in one place. pika.conf.example
+ * documents each of them (a test keeps the two in step). Keys not listed here are Pika's own and are
+ * accepted as they are, so an operator's existing pika.conf loads unchanged.
+ */
+export const schema = {
+  // Admin port (Redis protocol). 9222 like the C++ pika-migrate, so it can run beside a Pika on 9221.
+  port: { parse: port, default: 9222 },
+  bind: { parse: nonEmpty('bind'), default: '0.0.0.0' },
+  'network-interface': { parse: str, default: '' },
+  requirepass: { parse: str, default: '' },
+  masterauth: { parse: str, default: '' },
+  'log-path': { parse: str, default: './log/' },
+  'log-level': { parse: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal'), default: 'info' },
+  'log-format': { parse: oneOf('auto', 'json', 'text'), default: 'auto' },
+  'db-sync-path': { parse: nonEmpty('db-sync-path'), default: './dbsync/' },
+  slaveof: { parse: hostPort, default: null as HostPort | null },
+  'target-redis-host': { parse: nonEmpty('target-redis-host'), default: '127.0.0.1' },
+  'target-redis-port': { parse: port, default: 6379 },
+  'target-redis-pwd': { parse: str, default: '' },
+  'target-redis-user': { parse: str, default: '' },
+  'target-redis-db': { parse: int(0, 65535), default: 0 },
+  'sync-batch-num': { parse: int(1, 100_000), default: 100 },
+  'redis-sender-num': { parse: int(1, 256), default: 10 },
+  daemonize: { parse: bool, default: false },
+} satisfies Record<string, { parse: ValueParser<unknown>; default: unknown }>;
+
+export type ConfKey = keyof typeof schema;
+export type ConfValues = { -readonly [K in ConfKey]: ReturnType<(typeof schema)[K]['parse']> };
+
+export function isKnownKey(key: string): key is ConfKey {
+  return Object.prototype.hasOwnProperty.call(schema, key);
+}

@@ -1,0 +1,62 @@
+/**
+ * Value parsers for conf keys. Each returns the parsed value or throws a plain Error whose message
+ * is the reason; the loader prefixes it with `file:line key:`.
+ */
+export type ValueParser<T> = (raw: string) => T;
+
+export function int(min: number, max: number): ValueParser<number> {
+  return (raw) => {
+    if (!/^-?\d+$/.test(raw)) throw new Error(`expected an integer, got "${raw}"`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new Error(`must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+}
+
+export const port: ValueParser<number> = int(1, 65535);
+
+/** Pika's conventions: `yes`/`no` (also accepts true/false, 1/0). */
+export const bool: ValueParser<boolean> = (raw) => {
+  const v = raw.toLowerCase();
+  if (v === 'yes' || v === 'true' || v === '1') return true;
+  if (v === 'no' || v === 'false' || v === '0') return false;
+  throw new Error(`expected yes or no, got "${raw}"`);
+};
+
+export const str: ValueParser<string> = (raw) => raw;
+
+export function nonEmpty(what: string): ValueParser<string> {
+  return (raw) => {
+    if (raw === '') throw new Error(`${what} must not be empty`);
+    return raw;
+  };
+}
+
+export function oneOf<T extends string>(...choices: T[]): ValueParser<T> {
+  return (raw) => {
+    const v = raw.toLowerCase() as T;
+    if (!choices.includes(v)) throw new Error(`expected one of ${choices.join(', ')}, got "${raw}"`);
+    return v;
+  };
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `ip:port` (an IPv6 address in brackets: `[::1]:9221`). Empty means unset. */
+export const hostPort: ValueParser<HostPort | null> = (raw) => {
+  if (raw === '') return null;
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(raw) ?? /^([^:\s]+):(\d+)$/.exec(raw);
+  if (!m) throw new Error(`expected ip:port, got "${raw}"`);
+  return { host: m[1], port: port(m[2]) };
+};
+
+/** Sizes as Pika writes them: plain bytes or with a K/M/G suffix (powers of 1024). */
+export const bytes: ValueParser<number> = (raw) => {
+  const m = /^(\d+)\s*([kKmMgG]?)[bB]?$/.exec(raw);
+  if (!m) throw new Error(`expected a size like 1048576, 512K, 64M or 2G, got "${raw}"`);
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g'];
+  return Number(m[1]) * mult;
+};

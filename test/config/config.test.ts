@@ -1,0 +1,103 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load.js';
+import { parsePikaConf } from '../../src/config/pika-conf.js';
+import { schema } from '../../src/config/schema.js';
+import { ConfigError } from '../../src/core/errors.js';
+
+const fixtures = new URL('../fixtures/config/', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'pm-conf-'));
+
+function confWith(text: string): string {
+  const f = join(dir, `c${Math.random().toString(36).slice(2)}.conf`);
+  writeFileSync(f, text);
+  return f;
+}
+
+test('loads a real Pika 3.2 pika.conf with the migrate block, ignoring Pika-only keys', () => {
+  const c = loadConfig(join(fixtures, 'pika-3.2.conf'), {});
+  assert.equal(c.values.port, 9222);
+  assert.equal(c.values.masterauth, 's3cret');
+  assert.equal(c.values['target-redis-pwd'], 'abc');
+  assert.equal(c.values['redis-sender-num'], 10);
+  assert.equal(c.values['db-sync-path'], './dbsync/');
+  assert.equal(c.values.slaveof, null);
+  assert.ok(c.ignored.some((e) => e.key === 'binlog-file-size'));
+  assert.equal(c.raw.get('compression')?.value, 'snappy');
+});
+
+test('loads a real Pika 4.0 pika.conf: values with spaces, keys written without a space before the colon', () => {
+  const c = loadConfig(join(fixtures, 'pika-4.0.conf'), {});
+  assert.equal(c.raw.get('userblacklist')?.value, 'FLUSHALL, SHUTDOWN, KEYS');
+  assert.equal(c.raw.get('cache-type')?.value, 'string, set, zset, list, hash, bit');
+  assert.deepEqual(c.values.slaveof, { host: '127.0.0.1', port: 9221 });
+  assert.equal(c.values['target-redis-user'], 'migrator');
+  assert.equal(c.values['target-redis-db'], 2);
+  assert.equal(c.values['sync-batch-num'], 256);
+});
+
+test('applies defaults for keys that are absent', () => {
+  const c = loadConfig(confWith('# nothing\n\n'), {});
+  for (const [k, s] of Object.entries(schema)) assert.deepEqual(c.values[k as keyof typeof schema], s.default, k);
+  assert.equal(c.values.port, 9222);
+  assert.equal(c.values['sync-batch-num'], 100);
+  assert.equal(c.values['redis-sender-num'], 10);
+});
+
+test('environment PIKA_MIGRATE_<KEY> overrides the file', () => {
+  const f = confWith('target-redis-host : 10.1.1.1\nport : 9300\n');
+  const c = loadConfig(f, { PIKA_MIGRATE_TARGET_REDIS_HOST: 'redis.local', PIKA_MIGRATE_PORT: '9400', HOME: '/root' });
+  assert.equal(c.values['target-redis-host'], 'redis.local');
+  assert.equal(c.values.port, 9400);
+});
+
+const bad: Array<[string, RegExp]> = [
+  ['port : 99999', /:1 port: must be between 1 and 65535, got 99999$/],
+  ['port : abc', /:1 port: expected an integer, got "abc"$/],
+  ['\n\nsync-batch-num : 0', /:3 sync-batch-num: must be between 1 and 100000, got 0$/],
+  ['redis-sender-num : -3', /:1 redis-sender-num: must be between 1 and 256, got -3$/],
+  ['target-redis-port : 6379x', /:1 target-redis-port: expected an integer/],
+  ['slaveof : 1.2.3.4', /:1 slaveof: expected ip:port, got "1.2.3.4"$/],
+  ['log-format : xml', /:1 log-format: expected one of auto, json, text, got "xml"$/],
+  ['daemonize : maybe', /:1 daemonize: expected yes or no, got "maybe"$/],
+  ['db-sync-path :', /:1 db-sync-path: db-sync-path must not be empty$/],
+  ['port : 1\nport : 2', /:2 port: set twice \(first at .*:1\)$/],
+  ['this line has no colon', /:1: expected "key : value", got "this line has no colon"$/],
+];
+for (const [text, re] of bad) {
+  test(`rejects "${text.replace(/\n/g, '\\n')}" naming file, line and key`, () => {
+    const f = confWith(text);
+    assert.throws(() => loadConfig(f, {}), (e: Error) => e instanceof ConfigError && e.message.startsWith(f) && re.test(e.message));
+  });
+}
+
+test('rejects a bad environment override naming the variable', () => {
+  const f = confWith('port : 9222\n');
+  assert.throws(() => loadConfig(f, { PIKA_MIGRATE_PORT: 'x' }), /env PIKA_MIGRATE_PORT port: expected an integer, got "x"/);
+  assert.throws(() => loadConfig(f, { PIKA_MIGRATE_NO_SUCH_KEY: '1' }), /env PIKA_MIGRATE_NO_SUCH_KEY no-such-key: unknown key/);
+});
+
+test('a missing file is a config error naming the file', () => {
+  assert.throws(() => loadConfig(join(dir, 'absent.conf'), {}), (e: Error) => e instanceof ConfigError && /absent\.conf: cannot read config file: ENOENT/.test(e.message));
+});
+
+test('the first colon separates key and value', () => {
+  assert.deepEqual(
+    parsePikaConf('slaveof : [::1]:9221\n  compact-cron : 3/02-04/60  \n', 'f').map((e) => [e.key, e.value]),
+    [
+      ['slaveof', '[::1]:9221'],
+      ['compact-cron', '3/02-04/60'],
+    ],
+  );
+});
+
+test('pika.conf.example documents and sets every key the daemon reads, and loads', () => {
+  const example = new URL('../../pika.conf.example', import.meta.url).pathname;
+  const text = readFileSync(example, 'utf8');
+  for (const key of Object.keys(schema)) assert.match(text, new RegExp(`^#?${key} ?:`, 'm'), `${key} is not in pika.conf.example`);
+  const c = loadConfig(example, {});
+  assert.equal(c.values.port, 9222);
+});
