@@ -1,0 +1,149 @@
+import { timingSafeEqual } from 'node:crypto';
+import { OK, SimpleString, type Reply } from './resp.js';
+import type { Session } from './server.js';
+
+/** What the admin commands act on; the daemon implements it. */
+export interface AdminContext {
+  readonly requirepass: () => string;
+  readonly info: (section?: string) => string;
+  /** Throws an Error whose message becomes the `-ERR …` reply. */
+  readonly slaveof: (host: string, port: number, force: boolean) => Promise<void>;
+  readonly slaveofNoOne: () => Promise<void>;
+  /** Every config key with its current value, for CONFIG GET. */
+  readonly configValues: () => ReadonlyMap<string, string>;
+  readonly shutdown: () => void;
+}
+
+type Handler = (args: string[], session: Session, ctx: AdminContext) => Reply | Promise<Reply>;
+
+interface Spec {
+  /** Redis arity: positive = exact argc (incl. name), negative = at least |arity|. */
+  readonly arity: number;
+  readonly noAuth?: boolean;
+  readonly run: Handler;
+}
+
+const err = (msg: string) => new Error(`ERR ${msg}`);
+
+const table: Record<string, Spec> = {
+  ping: { arity: -1, run: (a) => (a.length > 1 ? a[1] : new SimpleString('PONG')) },
+  echo: { arity: 2, run: (a) => a[1] },
+  auth: { arity: -2, noAuth: true, run: auth },
+  quit: {
+    arity: -1,
+    noAuth: true,
+    run: (_a, s) => {
+      s.closeAfterReply = true;
+      return OK;
+    },
+  },
+  info: { arity: -1, run: (a, _s, ctx) => ctx.info(a[1]) },
+  slaveof: { arity: -3, run: slaveof },
+  replicaof: { arity: -3, run: slaveof },
+  config: { arity: -2, run: config },
+  shutdown: {
+    arity: -1,
+    run: (_a, s, ctx) => {
+      s.closeAfterReply = true;
+      ctx.shutdown();
+      return OK;
+    },
+  },
+  command: { arity: -1, run: command },
+  select: { arity: 2, run: (a) => (a[1] === '0' ? OK : err('DB index is out of range')) },
+  client: { arity: -2, run: client },
+};
+
+/** Runs one request from the admin port. */
+export async function runAdminCommand(argv: Buffer[], session: Session, ctx: AdminContext): Promise<Reply> {
+  const args = argv.map((b) => b.toString('utf8'));
+  const name = args[0].toLowerCase();
+  const spec = table[name];
+  if (spec === undefined) {
+    const shown = args.slice(1, 4).map((a) => `'${a}'`).join(' ');
+    return err(`unknown command '${args[0]}', with args beginning with: ${shown}`);
+  }
+  if (!session.authenticated && !spec.noAuth) return new Error('NOAUTH Authentication required.');
+  if ((spec.arity > 0 && args.length !== spec.arity) || (spec.arity < 0 && args.length < -spec.arity)) {
+    return err(`wrong number of arguments for '${name}' command`);
+  }
+  return spec.run(args, session, ctx);
+}
+
+function auth(args: string[], session: Session, ctx: AdminContext): Reply {
+  const expected = ctx.requirepass();
+  if (args.length > 3) return err("wrong number of arguments for 'auth' command");
+  if (expected === '') return err('AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?');
+  const given = args[args.length - 1];
+  const userOk = args.length === 2 || args[1] === 'default';
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  if (userOk && a.length === b.length && timingSafeEqual(a, b)) {
+    session.authenticated = true;
+    return OK;
+  }
+  return new Error('WRONGPASS invalid username-password pair or user is disabled.');
+}
+
+async function slaveof(args: string[], _s: Session, ctx: AdminContext): Promise<Reply> {
+  if (args.length === 3 && args[1].toLowerCase() === 'no' && args[2].toLowerCase() === 'one') {
+    await ctx.slaveofNoOne();
+    return OK;
+  }
+  if (args.length > 4) return err(`wrong number of arguments for '${args[0].toLowerCase()}' command`);
+  const force = args.length === 4;
+  if (force && args[3].toLowerCase() !== 'force') return err('syntax error');
+  if (!/^\d+$/.test(args[2]) || Number(args[2]) < 1 || Number(args[2]) > 65535) return err('Invalid master port');
+  try {
+    await ctx.slaveof(args[1], Number(args[2]), force);
+  } catch (e) {
+    return err((e as Error).message);
+  }
+  return OK;
+}
+
+function config(args: string[], _s: Session, ctx: AdminContext): Reply {
+  const sub = args[1].toLowerCase();
+  if (sub === 'get') {
+    if (args.length !== 3) return err("wrong number of arguments for 'config|get' command");
+    const re = globToRegExp(args[2]);
+    const out: string[] = [];
+    for (const [k, v] of ctx.configValues()) if (re.test(k)) out.push(k, v);
+    return out;
+  }
+  return err(`CONFIG subcommand '${args[1]}' is not supported by pika-migrate (supported: GET)`);
+}
+
+function client(args: string[], s: Session): Reply {
+  const sub = args[1].toLowerCase();
+  if (sub === 'setname') return OK;
+  if (sub === 'getname') return null;
+  if (sub === 'info') return `addr=${s.remote}\n`;
+  return err(`unknown subcommand '${args[1]}'. Try CLIENT SETNAME, GETNAME, INFO.`);
+}
+
+function command(args: string[]): Reply {
+  const sub = args[1]?.toLowerCase();
+  if (sub === 'count') return Object.keys(table).length;
+  // redis-cli asks for COMMAND DOCS at start-up to offer hints; no docs is a valid answer.
+  if (sub === 'docs') return [];
+  if (sub !== undefined) return err(`unknown subcommand '${args[1]}'. Try COMMAND COUNT, DOCS.`);
+  return Object.entries(table).map(([name, spec]): Reply => [name, spec.arity, [], 0, 0, 0]);
+}
+
+/** Redis-style glob (`*`, `?`, `[abc]`) to a whole-string RegExp. */
+function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (const ch of glob) {
+    if (ch === '*') re += '.*';
+    else if (ch === '?') re += '.';
+    else if (ch === '[' || ch === ']') re += ch;
+    else re += ch.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  try {
+    return new RegExp(`^${re}$`, 'i');
+  } catch {
+    // An unbalanced `[`: match the pattern literally rather than fail the command.
+    return new RegExp(`^${glob.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'i');
+  }
+}
