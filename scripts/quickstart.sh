@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Quick start on a fresh Debian machine with Node and npm: installs what is missing (redis-server,
+# redis-tools, rsync), installs and builds pika-migrate, makes sure a Redis target answers on
+# 127.0.0.1:6379 (starts one if none does), then runs the daemon with pika.conf.example.
+# Extra arguments are passed to pika-migrate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-cli >/dev/null || need+=(redis-tools)
+command -v rsync >/dev/null || need+=(rsync)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+npm ci --no-audit --no-fund
+npm run build
+
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  echo "no Redis on 127.0.0.1:6379: starting one for the quick start (redis-server --daemonize yes)"
+  redis-server --port 6379 --bind 127.0.0.1 --save '' --daemonize yes
+fi
+
+exec node dist/src/cli.js -c pika.conf.example "$@"
