@@ -1,0 +1,95 @@
+/**
+ * Cuts one key's elements into SnapshotRecords of at most `chunkSize` elements and about
+ * `chunkBytes` bytes. A full chunk is handed out only when the next element arrives, so the
+ * final chunk always carries `last: true` without looking ahead in the data.
+ */
+import type { DataType, SnapshotRecord } from '../../core/record.js';
+
+export type Element =
+  | readonly [Buffer, Buffer] // hash field, value
+  | readonly [Buffer, number] // zset member, score
+  | Buffer; // list element, set member
+
+/** Numbers records within one DB's snapshot (pos.seq = 0, 1, 2, …). */
+export class RecordSequence {
+  next = 0;
+  constructor(readonly db: number) {}
+}
+
+export function makeRecord(
+  seqs: RecordSequence,
+  type: DataType,
+  key: Buffer,
+  expireAtMs: number | null,
+  first: boolean,
+  last: boolean,
+  items: Element[] | Buffer,
+): SnapshotRecord {
+  const db = seqs.db;
+  const pos = { kind: 'snapshot' as const, db, seq: seqs.next++ };
+  switch (type) {
+    case 'string':
+      return { type, db, key, expireAtMs, first, last, pos, value: items as Buffer };
+    case 'hash':
+      return { type, db, key, expireAtMs, first, last, pos, fields: items as Array<readonly [Buffer, Buffer]> };
+    case 'list':
+      return { type, db, key, expireAtMs, first, last, pos, elements: items as Buffer[] };
+    case 'set':
+      return { type, db, key, expireAtMs, first, last, pos, members: items as Buffer[] };
+    case 'zset':
+      return { type, db, key, expireAtMs, first, last, pos, members: items as Array<readonly [Buffer, number]> };
+  }
+}
+
+export class KeyChunker {
+  private items: Element[] = [];
+  private bytes = 0;
+  private emitted = 0;
+  private type: DataType = 'hash';
+  private key: Buffer = Buffer.alloc(0);
+  private expireAtMs: number | null = null;
+  /** Elements added for the current key (for the count check against the meta). */
+  count = 0;
+
+  constructor(
+    private readonly seqs: RecordSequence,
+    private readonly chunkSize: number,
+    private readonly chunkBytes: number,
+  ) {
+    if (!(chunkSize >= 1)) throw new RangeError(`chunkSize must be ≥ 1, got ${chunkSize}`);
+    if (!(chunkBytes >= 1)) throw new RangeError(`chunkBytes must be ≥ 1, got ${chunkBytes}`);
+  }
+
+  start(type: DataType, key: Buffer, expireAtMs: number | null): void {
+    this.type = type;
+    this.key = key;
+    this.expireAtMs = expireAtMs;
+    this.items = [];
+    this.bytes = 0;
+    this.emitted = 0;
+    this.count = 0;
+  }
+
+  /** Adds one element of `bytes` payload bytes; returns the previous chunk if it was full. */
+  add(item: Element, bytes: number): SnapshotRecord | null {
+    let out: SnapshotRecord | null = null;
+    if (this.items.length >= this.chunkSize || this.bytes >= this.chunkBytes) out = this.flush(false);
+    this.items.push(item);
+    this.bytes += bytes;
+    this.count++;
+    return out;
+  }
+
+  /** The final chunk of the key, or null when the key got no element at all. */
+  finish(): SnapshotRecord | null {
+    return this.items.length === 0 ? null : this.flush(true);
+  }
+
+  private flush(last: boolean): SnapshotRecord {
+    const rec = makeRecord(this.seqs, this.type, this.key, this.expireAtMs, this.emitted === 0, last, this.items);
+    this.emitted++;
+    this.items = [];
+    this.bytes = 0;
+    return rec;
+  }
+}

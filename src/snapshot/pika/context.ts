@@ -1,0 +1,49 @@
+/** What every family's scanner shares: options, the record counter, the element chunker. */
+import type { DataType } from '../../core/record.js';
+import { KeyChunker, RecordSequence } from './chunker.js';
+
+export interface ScanReports {
+  onTypeConflict?(key: Buffer, loser: DataType, winner: DataType): void;
+  onSkipped?(key: Buffer, reason: string): void;
+  /** Data that contradicts its meta (e.g. element count ≠ the meta's count); the key is still emitted. */
+  onWarning?(key: Buffer, type: DataType, message: string): void;
+}
+
+export class ScanContext {
+  readonly seqs: RecordSequence;
+  readonly chunker: KeyChunker;
+
+  constructor(
+    readonly db: number,
+    readonly nowMs: number,
+    chunkSize: number,
+    chunkBytes: number,
+    readonly reports: ScanReports,
+  ) {
+    if (!Number.isFinite(nowMs)) throw new RangeError(`nowMs must be a finite number, got ${nowMs}`);
+    this.seqs = new RecordSequence(db);
+    this.chunker = new KeyChunker(this.seqs, chunkSize, chunkBytes);
+  }
+
+  /** Pika's rule at ms precision: expired iff an expiry exists and lies before `now`. */
+  expired(expireAtMs: number | null): boolean {
+    return expireAtMs !== null && expireAtMs < this.nowMs;
+  }
+
+  skipped(key: Buffer, reason: string): void {
+    this.reports.onSkipped?.(key, reason);
+  }
+
+  /** Checks the element count of a finished key against its meta. */
+  checkCount(key: Buffer, type: DataType, metaCount: number, emitted: number): void {
+    if (metaCount !== emitted) this.reports.onWarning?.(key, type, `meta count ${metaCount}, ${emitted} live elements found`);
+  }
+}
+
+/**
+ * The rocks reader hands out buffers that may share memory with its blocks; anything that outlives
+ * the iteration step (records, the key of the current join) is copied here.
+ */
+export function own(buf: Buffer): Buffer {
+  return Buffer.from(buf);
+}

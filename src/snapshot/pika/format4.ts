@@ -1,0 +1,109 @@
+/**
+ * Pika 4.0 ("floyd") key and value encodings, family D (storage.md §2.3, storage-observed.md W1,
+ * W3, N3, N4). Every key is `00×8 ‖ E(key) ‖ …`; all column families sort by `E(key)` first, so
+ * joins compare the encoded bytes directly and decode a name only for records that are emitted.
+ */
+import { CorruptionError } from '../../core/errors.js';
+import type { Where } from './format3.js';
+import { seekUserKeyDelim } from './comparators.js';
+import { u64ToNumber } from './u64.js';
+
+export const KEY4_PREFIX = 8;
+const SUFFIX_RESERVE = 16;
+/** Data values of hashes, sets, zsets and lists end with `reserve(16) ‖ ctime:u64`. */
+export const DATA4_VALUE_SUFFIX = 24;
+
+/** Type byte at the start of every meta value. */
+export const Type4 = { String: 0, Hash: 1, Set: 2, List: 3, ZSet: 4, Stream: 5 } as const;
+type T4 = typeof Type4;
+
+/**
+ * Time field (ctime/etime) as absolute ms, or null for 0. 4.0.1 sets bit 63 on ms values; a value
+ * without it is 4.0.0's seconds (HLL values of 4.0.1 too, harmlessly).
+ */
+export function time4ToMs(buf: Buffer, off: number): number | null {
+  const hi = buf.readUInt32LE(off + 4);
+  const lo = buf.readUInt32LE(off);
+  if (hi === 0 && lo === 0) return null;
+  if ((hi & 0x8000_0000) !== 0) return (hi & 0x7fff_ffff) * 0x1_0000_0000 + lo;
+  return (hi * 0x1_0000_0000 + lo) * 1000;
+}
+
+/**
+ * End of `E(key)` (just past its `00 00` delimiter) in a record key, or -1 when the key has no
+ * delimiter. The encoded name is `key[8, end)`.
+ */
+export function encodedKeyEnd4(key: Buffer): number {
+  if (key.length < KEY4_PREFIX + 2) return -1;
+  const end = seekUserKeyDelim(key, KEY4_PREFIX);
+  return end === KEY4_PREFIX ? -1 : end;
+}
+
+/**
+ * Decode `E(key)` in `buf[start, end)` (end just past the delimiter): `00 01` ⇒ `00`. Returns null
+ * for sequences Pika's writer does not produce intact (W1: 4.0.1 mangles names holding `00`).
+ */
+export function decodeUserKey4(buf: Buffer, start: number, end: number): Buffer | null {
+  const body = end - 2;
+  let zeros = 0;
+  for (let i = start; i < body; i++) if (buf[i] === 0) zeros++;
+  if (zeros === 0) return Buffer.from(buf.subarray(start, body));
+  const out = Buffer.allocUnsafe(body - start - zeros);
+  let o = 0;
+  for (let i = start; i < body; i++) {
+    const c = buf[i];
+    if (c === 0) {
+      if (i + 1 >= body || buf[i + 1] !== 1) return null;
+      i++;
+    }
+    out[o++] = c;
+  }
+  return out;
+}
+
+/** A parsed meta key: where `E(key)` ends; `wellFormed` when exactly 16 zero bytes follow it. */
+export function metaKey4Shape(key: Buffer): { encEnd: number; wellFormed: boolean } {
+  const encEnd = encodedKeyEnd4(key);
+  if (encEnd < 0 || key.length !== encEnd + SUFFIX_RESERVE) return { encEnd, wellFormed: false };
+  for (let i = 0; i < KEY4_PREFIX; i++) if (key[i] !== 0) return { encEnd, wellFormed: false };
+  for (let i = encEnd; i < key.length; i++) if (key[i] !== 0) return { encEnd, wellFormed: false };
+  return { encEnd, wellFormed: true };
+}
+
+export type Meta4 =
+  | { readonly type: T4['String']; readonly valueStart: 1; readonly valueEnd: number; readonly hll: boolean; readonly expireAtMs: number | null }
+  | { readonly type: T4['Hash'] | T4['Set'] | T4['ZSet']; readonly count: number; readonly versionOff: 5; readonly expireAtMs: number | null }
+  | { readonly type: T4['List']; readonly count: number; readonly versionOff: 9; readonly expireAtMs: number | null }
+  | { readonly type: T4['Stream']; readonly length: number; readonly entriesAdded: number };
+
+export const LIST4_LEFT = 17;
+export const LIST4_RIGHT = 33;
+
+/** Decode a `default` CF value by its type byte; sizes are exact or the record is corrupt. */
+export function decodeMeta4(value: Buffer, where: Where): Meta4 {
+  if (value.length < 1) throw new CorruptionError('empty meta value', where());
+  const type = value[0];
+  const need = (n: number): void => {
+    if (value.length !== n) throw new CorruptionError(`type ${type} meta value of ${value.length} bytes, expected ${n}`, where());
+  };
+  switch (type) {
+    case Type4.String: {
+      if (value.length < 33) throw new CorruptionError(`string value of ${value.length} bytes, need ≥ 33`, where());
+      const end = value.length - 32;
+      return { type, valueStart: 1, valueEnd: end, hll: (value[end] & 0x80) !== 0, expireAtMs: time4ToMs(value, value.length - 8) };
+    }
+    case Type4.Hash:
+    case Type4.Set:
+    case Type4.ZSet:
+      need(45);
+      return { type, count: value.readUInt32LE(1), versionOff: 5, expireAtMs: time4ToMs(value, 37) };
+    case Type4.List:
+      need(81);
+      return { type, count: u64ToNumber(value, 1), versionOff: 9, expireAtMs: time4ToMs(value, 73) };
+    case Type4.Stream:
+      need(73);
+      return { type, length: value.readInt32LE(61), entriesAdded: u64ToNumber(value, 5) };
+    default:
+      throw new CorruptionError(`unknown type byte ${type} in meta value`, where());
+  }
+}
