@@ -1,0 +1,110 @@
+/**
+ * K-way merge of internal iterators by internal-key order (user comparator, then sequence
+ * descending) and resolution of the newest visible version per user key (storage.md §3.8.1).
+ */
+import { makeInternalKeyCompare, makeUserKeyCompare, seqOf, ValueType, type Comparator } from './internal-key.js';
+import type { RangeDeletions } from './range-del.js';
+import type { InternalIterator } from './sources.js';
+
+export interface KeyValue {
+  key: Buffer;
+  value: Buffer;
+}
+
+export class UnsupportedEntryError extends Error {
+  override name = 'UnsupportedEntryError';
+}
+
+function typeName(t: number): string {
+  switch (t) {
+    case ValueType.Merge:
+      return 'merge operand (Merge)';
+    case ValueType.BlobIndex:
+      return 'blob index (BlobDB)';
+    case ValueType.DeletionWithTimestamp:
+      return 'deletion with timestamp';
+    case ValueType.WideColumnEntity:
+      return 'wide-column entity';
+    default:
+      return `value type 0x${t.toString(16)}`;
+  }
+}
+
+/**
+ * Yields the live pairs of the merged sources in batches of up to `batchSize`. Keys are fresh
+ * buffers; values are views into the block they came from (valid for as long as they are held).
+ * Closes every source when done or abandoned.
+ */
+export async function* scanVisible(
+  sources: InternalIterator[],
+  ucmp: Comparator,
+  rangeDels: RangeDeletions | null,
+  opts: { from?: Buffer; batchSize?: number; where?: string } = {},
+): AsyncGenerator<KeyValue[]> {
+  const batchSize = opts.batchSize ?? 1024;
+  const icmp = makeInternalKeyCompare(ucmp);
+  const ukeyCmp = makeUserKeyCompare(ucmp);
+  const dels = rangeDels && !rangeDels.empty ? rangeDels : null;
+  try {
+    for (const s of sources) await s.seek(opts.from);
+    const heap = sources.filter((s) => s.valid);
+    const less = (a: InternalIterator, b: InternalIterator) => icmp(a.key, a.klen, b.key, b.klen) < 0;
+    const siftDown = (i: number) => {
+      const n = heap.length;
+      const x = heap[i];
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        const c = r < n && less(heap[r], heap[l]) ? r : l;
+        if (!less(heap[c], x)) break;
+        heap[i] = heap[c];
+        i = c;
+      }
+      heap[i] = x;
+    };
+    for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(i);
+
+    let last: Buffer | null = null;
+    let batch: KeyValue[] = [];
+    while (heap.length > 0) {
+      const top = heap[0];
+      const key = top.key;
+      const ulen = top.klen - 8;
+      if (last === null || ukeyCmp(key, ulen, last, last.length) !== 0) {
+        // first (newest) entry of a new user key decides
+        const ukey = Buffer.allocUnsafe(ulen);
+        key.copy(ukey, 0, 0, ulen);
+        last = ukey;
+        const type = key[ulen];
+        if (type === ValueType.Value) {
+          if (dels === null || !dels.covers(ukey, seqOf(key, top.klen))) {
+            batch.push({ key: ukey, value: top.value() });
+            if (batch.length >= batchSize) {
+              yield batch;
+              batch = [];
+            }
+          }
+        } else if (type !== ValueType.Deletion && type !== ValueType.SingleDeletion) {
+          throw new UnsupportedEntryError(
+            `${opts.where ?? 'scan'}: key ${ukey.toString('hex')} has a ${typeName(type)}, which this reader does not support`,
+          );
+        }
+      }
+      const p = top.next();
+      if (p !== undefined) await p;
+      if (!top.valid) {
+        const lastSrc = heap.pop()!;
+        if (heap.length > 0) {
+          heap[0] = lastSrc;
+          siftDown(0);
+        }
+      } else if (heap.length > 1) {
+        siftDown(0);
+      }
+    }
+    if (batch.length > 0) yield batch;
+  } finally {
+    for (const s of sources) await s.close();
+  }
+}

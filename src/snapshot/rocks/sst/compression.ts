@@ -1,0 +1,105 @@
+/**
+ * Block decompression by the trailer's type byte (storage.md §3.6.3). format_version ≥ 2 prefixes
+ * zlib/LZ4/bzip2 payloads with a varint32 uncompressed size; older files use RocksDB's legacy
+ * headers (none for zlib, 8 raw size bytes for LZ4).
+ */
+import { inflateRawSync } from 'node:zlib';
+import { decompress as zstdDecompress } from 'fzstd';
+import { decompressBlock as lz4DecompressBlock } from 'lz4js';
+import { uncompress as snappyUncompress } from 'snappyjs';
+import { CorruptionError } from '../../../core/errors.js';
+import { getVarint32 } from '../coding.js';
+
+export const enum CompressionType {
+  None = 0,
+  Snappy = 1,
+  Zlib = 2,
+  BZip2 = 3,
+  LZ4 = 4,
+  LZ4HC = 5,
+  Xpress = 6,
+  ZSTD = 7,
+  ZSTDNotFinal = 0x40,
+}
+
+const NAMES: Record<number, string> = {
+  0: 'none',
+  1: 'snappy',
+  2: 'zlib',
+  3: 'bzip2',
+  4: 'lz4',
+  5: 'lz4hc',
+  6: 'xpress',
+  7: 'zstd',
+  0x40: 'zstd',
+};
+
+export function compressionName(t: number): string {
+  return NAMES[t] ?? `unknown(${t})`;
+}
+
+const scratch = [0];
+
+function toBuffer(u8: Uint8Array): Buffer {
+  return Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+}
+
+/**
+ * Decompresses `data` (the stored block) of compression `type`; `where` names file@offset for errors.
+ */
+export function decompressBlock(type: number, data: Buffer, formatVersion: number, where: string): Buffer {
+  const fail = (msg: string): never => {
+    throw new CorruptionError(msg, where);
+  };
+  const sizePrefix = (): { size: number; start: number } => {
+    const p = getVarint32(data, 0, data.length, scratch);
+    if (p < 0) fail(`bad uncompressed-size prefix in a ${compressionName(type)} block`);
+    return { size: scratch[0], start: p };
+  };
+  try {
+    switch (type) {
+      case CompressionType.Snappy:
+        return toBuffer(snappyUncompress(data));
+      case CompressionType.Zlib: {
+        if (formatVersion >= 2) {
+          const { size, start } = sizePrefix();
+          const out = inflateRawSync(data.subarray(start));
+          if (out.length !== size) fail(`zlib block inflated to ${out.length} bytes, header says ${size}`);
+          return out;
+        }
+        return inflateRawSync(data);
+      }
+      case CompressionType.LZ4:
+      case CompressionType.LZ4HC: {
+        let size: number;
+        let start: number;
+        if (formatVersion >= 2) ({ size, start } = sizePrefix());
+        else {
+          if (data.length < 8) fail('legacy LZ4 block shorter than its header');
+          size = data.readUInt32LE(0);
+          start = 8;
+        }
+        const out = Buffer.allocUnsafe(size);
+        const n = lz4DecompressBlock(data, out, start, data.length - start, 0);
+        if (n !== size) fail(`LZ4 block decoded to ${n} bytes, header says ${size}`);
+        return out;
+      }
+      case CompressionType.ZSTD:
+      case CompressionType.ZSTDNotFinal: {
+        const { size, start } = sizePrefix();
+        const out = Buffer.allocUnsafe(size);
+        const res = zstdDecompress(data.subarray(start), out);
+        if (res.length !== size) fail(`zstd block decoded to ${res.length} bytes, header says ${size}`);
+        return res === out ? out : toBuffer(res);
+      }
+      case CompressionType.BZip2:
+      case CompressionType.Xpress:
+        return fail(`unsupported compression type ${compressionName(type)}`);
+      default:
+        return fail(`unknown compression type ${type}`);
+    }
+  } catch (e) {
+    if (e instanceof CorruptionError) throw e;
+    return fail(`cannot decompress ${compressionName(type)} block: ${(e as Error).message}`);
+  }
+}

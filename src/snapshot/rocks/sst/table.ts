@@ -1,0 +1,268 @@
+/**
+ * One block-based SST: footer → metaindex → properties → index (binary search or two-level
+ * partitioned) → data blocks, read one block at a time (storage.md §3.6).
+ */
+import { CorruptionError } from '../../../core/errors.js';
+import { Cursor } from '../coding.js';
+import type { Comparator } from '../internal-key.js';
+import { readBlock, SstFile } from './block-fetch.js';
+import { BlockIter, readNamedEntries, type KeyVsTarget } from './block.js';
+import { decodeFooter, decodeHandle, FOOTER_SIZE, type BlockHandle, type Footer } from './format.js';
+
+export const enum IndexType {
+  BinarySearch = 0,
+  HashSearch = 1,
+  TwoLevel = 2,
+  BinarySearchWithFirstKey = 3,
+}
+
+export interface TableProperties {
+  readonly comparator?: string;
+  readonly columnFamilyName?: string;
+  readonly columnFamilyId?: number;
+  readonly compression?: string;
+  readonly numEntries?: number;
+  readonly numDataBlocks?: number;
+  readonly numRangeDeletions?: number;
+  readonly indexType: number;
+  readonly indexKeyIsUserKey: boolean;
+  readonly indexValueIsDeltaEncoded: boolean;
+  readonly globalSeqno?: number;
+  /** Every property, raw. */
+  readonly raw: Map<string, Buffer>;
+}
+
+export interface RangeTombstone {
+  /** Internal key of the start (type 0xF). */
+  readonly ikey: Buffer;
+  /** End user key (exclusive). */
+  readonly value: Buffer;
+}
+
+function varintProp(raw: Map<string, Buffer>, name: string, file: string): number | undefined {
+  const v = raw.get(name);
+  if (v === undefined) return undefined;
+  return Cursor.of(v, `${file} property ${name}`).varint64();
+}
+
+export class Table {
+  private constructor(
+    readonly file: SstFile,
+    readonly footer: Footer,
+    readonly props: TableProperties,
+    readonly indexHandle: BlockHandle,
+    readonly rangeDelHandle: BlockHandle | undefined,
+    readonly metaindex: Map<string, Buffer>,
+  ) {}
+
+  get path(): string {
+    return this.file.path;
+  }
+
+  /** Opens an SST; `expectedSize` (from the MANIFEST) is checked when given. */
+  static async open(path: string, expectedSize?: number, verify = true): Promise<Table> {
+    const file = await SstFile.open(path);
+    try {
+      if (expectedSize !== undefined && file.size !== expectedSize) {
+        throw new CorruptionError(
+          `SST is ${file.size} bytes but the MANIFEST records ${expectedSize} (truncated or replaced file)`,
+          `${path}@${Math.min(file.size, expectedSize)}`,
+        );
+      }
+      const tailLen = Math.min(FOOTER_SIZE, file.size);
+      const tail = Buffer.from(await file.read(file.size - tailLen, tailLen, false));
+      const footer = decodeFooter(tail, file.size, path);
+      const metaBlock = await readBlock(file, footer, footer.metaindexHandle, 'metaindex', false, verify);
+      const metaindex = readNamedEntries(metaBlock, path, footer.metaindexHandle.offset);
+      const handleOf = (name: string): BlockHandle | undefined => {
+        const v = metaindex.get(name);
+        return v === undefined ? undefined : decodeHandle(Cursor.of(v, `${path} metaindex ${name}`));
+      };
+      const propsHandle = handleOf('rocksdb.properties') ?? handleOf('rocksdb.stats');
+      let raw = new Map<string, Buffer>();
+      if (propsHandle) {
+        const pb = await readBlock(file, footer, propsHandle, 'properties', false, verify);
+        raw = readNamedEntries(pb, path, propsHandle.offset);
+      }
+      const idxType = raw.get('rocksdb.block.based.table.index.type');
+      const props: TableProperties = {
+        comparator: raw.get('rocksdb.comparator')?.toString('latin1'),
+        columnFamilyName: raw.get('rocksdb.column.family.name')?.toString('utf8'),
+        columnFamilyId: varintProp(raw, 'rocksdb.column.family.id', path),
+        compression: raw.get('rocksdb.compression')?.toString('latin1'),
+        numEntries: varintProp(raw, 'rocksdb.num.entries', path),
+        numDataBlocks: varintProp(raw, 'rocksdb.num.data.blocks', path),
+        numRangeDeletions: varintProp(raw, 'rocksdb.num.range-deletions', path),
+        indexType: idxType && idxType.length >= 4 ? idxType.readUInt32LE(0) : IndexType.BinarySearch,
+        indexKeyIsUserKey: (varintProp(raw, 'rocksdb.index.key.is.user.key', path) ?? 0) !== 0,
+        indexValueIsDeltaEncoded: (varintProp(raw, 'rocksdb.index.value.is.delta.encoded', path) ?? 0) !== 0,
+        globalSeqno: varintProp(raw, 'rocksdb.external_sst_file.global_seqno', path),
+        raw,
+      };
+      const where = `${path}@${footer.metaindexHandle.offset}`;
+      if (props.indexType === IndexType.HashSearch) {
+        throw new CorruptionError('hash-search index (prefix extractor) is not supported', where);
+      }
+      if (props.indexType > IndexType.BinarySearchWithFirstKey) {
+        throw new CorruptionError(`unknown index type ${props.indexType}`, where);
+      }
+      if (props.globalSeqno) {
+        throw new CorruptionError('ingested SST with a global sequence number is not supported', where);
+      }
+      if (metaindex.has('rocksdb.compression_dict')) {
+        throw new CorruptionError('SSTs with a compression dictionary are not supported', where);
+      }
+      const indexHandle = footer.indexHandle ?? handleOf('rocksdb.index');
+      if (!indexHandle) throw new CorruptionError('no index block (format_version 6 metaindex lacks rocksdb.index)', where);
+      return new Table(file, footer, props, indexHandle, handleOf('rocksdb.range_del'), metaindex);
+    } catch (e) {
+      await file.close();
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.file.close();
+  }
+
+  /** The range tombstones of the file (its `rocksdb.range_del` block). */
+  async rangeTombstones(): Promise<RangeTombstone[]> {
+    if (!this.rangeDelHandle) return [];
+    const block = await readBlock(this.file, this.footer, this.rangeDelHandle, 'range-del', false);
+    const it = new BlockIter(block, this.path, this.rangeDelHandle.offset);
+    const out: RangeTombstone[] = [];
+    while (it.next()) {
+      if (it.klen < 8) it.fail('range tombstone key shorter than 8 bytes', it.valStart);
+      out.push({ ikey: it.keyCopy(), value: Buffer.from(it.value()) });
+    }
+    return out;
+  }
+
+  async readIndexBlock(h: BlockHandle, sequential: boolean): Promise<BlockIter> {
+    const block = await readBlock(this.file, this.footer, h, 'index', sequential);
+    return new BlockIter(block, this.path, h.offset, {
+      handles: true,
+      deltaHandles: this.props.indexValueIsDeltaEncoded,
+      firstKey: this.props.indexType === IndexType.BinarySearchWithFirstKey,
+    });
+  }
+
+  async readDataBlock(h: BlockHandle, sequential: boolean): Promise<BlockIter> {
+    const block = await readBlock(this.file, this.footer, h, 'data', sequential);
+    return new BlockIter(block, this.path, h.offset);
+  }
+
+  iterator(ucmp: Comparator): TableIterator {
+    return new TableIterator(this, ucmp);
+  }
+}
+
+/** Walks a table's entries in order: `key[0, klen)` is the current internal key. */
+export class TableIterator {
+  key: Buffer = EMPTY;
+  klen = 0;
+  valid = false;
+  data: BlockIter | null = null;
+  private top: BlockIter | null = null;
+  private part: BlockIter | null = null;
+  private readonly twoLevel: boolean;
+
+  constructor(
+    readonly table: Table,
+    private readonly ucmp: Comparator,
+  ) {
+    this.twoLevel = table.props.indexType === IndexType.TwoLevel;
+  }
+
+  value(): Buffer {
+    return this.data!.value();
+  }
+
+  /** Positions on the first entry (when `from` is given: the first with user key ≥ from). */
+  async seek(from?: Buffer): Promise<void> {
+    this.top = await this.table.readIndexBlock(this.table.indexHandle, false);
+    this.part = null;
+    this.data = null;
+    if (from === undefined) {
+      await this.advanceBlock();
+      return;
+    }
+    const ucmp = this.ucmp;
+    const indexUserKeys = this.table.props.indexKeyIsUserKey;
+    // separator ≥ seek key ⇔ its user part ≥ from (the seek key has the largest trailer)
+    const vsIndex: KeyVsTarget = (buf, start, len) =>
+      ucmp.compare(buf.subarray(start, start + (indexUserKeys ? len : len - 8)), from);
+    const vsData: KeyVsTarget = (buf, start, len) => ucmp.compare(buf.subarray(start, start + len - 8), from);
+    if (!this.top.seek(vsIndex)) return this.finish();
+    if (this.twoLevel) {
+      this.part = await this.table.readIndexBlock(handleOf(this.top), false);
+      if (!this.part.seek(vsIndex)) {
+        // separators said otherwise; fall back to walking on
+        this.part = null;
+        await this.advanceBlock();
+        return;
+      }
+    }
+    const cur = this.twoLevel ? this.part! : this.top;
+    this.data = await this.table.readDataBlock(handleOf(cur), true);
+    if (this.data.seek(vsData)) {
+      this.sync();
+      return;
+    }
+    await this.advanceBlock();
+  }
+
+  /** Advances; returns a promise only when a new block must be read. */
+  next(): Promise<void> | undefined {
+    const d = this.data;
+    if (d !== null && d.next()) {
+      this.key = d.key;
+      this.klen = d.klen;
+      return undefined;
+    }
+    return this.advanceBlock();
+  }
+
+  private sync(): void {
+    const d = this.data!;
+    this.key = d.key;
+    this.klen = d.klen;
+    this.valid = true;
+  }
+
+  private finish(): void {
+    this.valid = false;
+    this.data = null;
+    this.top = null;
+    this.part = null;
+  }
+
+  private async nextHandle(): Promise<BlockHandle | null> {
+    const top = this.top;
+    if (!top) return null;
+    if (!this.twoLevel) return top.next() ? handleOf(top) : null;
+    for (;;) {
+      if (this.part && this.part.next()) return handleOf(this.part);
+      if (!top.next()) return null;
+      this.part = await this.table.readIndexBlock(handleOf(top), true);
+    }
+  }
+
+  private async advanceBlock(): Promise<void> {
+    for (;;) {
+      const h = await this.nextHandle();
+      if (!h) return this.finish();
+      this.data = await this.table.readDataBlock(h, true);
+      if (this.data.next()) {
+        this.sync();
+        return;
+      }
+    }
+  }
+}
+
+function handleOf(it: BlockIter): BlockHandle {
+  return { offset: it.handleOffset, size: it.handleSize };
+}
+
+const EMPTY = Buffer.alloc(0);
