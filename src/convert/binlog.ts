@@ -1,0 +1,336 @@
+import type { BinlogEntry } from '../core/binlog.js';
+import { printableBytes, type RedisCommand } from '../core/command.js';
+import { formatPosition, type SourcePosition } from '../core/position.js';
+import { DELETE_IF_VALUE_SCRIPT, DELETE_MATCHING_SCRIPT, SET_IF_VALUE_SCRIPT } from './lua.js';
+import type { ConvertNote, ConvertResult, PikaFamily } from './types.js';
+
+export type { ConvertNote, ConvertResult, PikaFamily } from './types.js';
+
+export interface BinlogConvertContext {
+  readonly family: PikaFamily;
+  /** Wall clock used to decide whether an absolute expiry has already passed. */
+  readonly nowMs: number;
+  /** The master's `pika_version` (e.g. `3.5.5`), for rules that changed inside a family. */
+  readonly version?: string;
+}
+
+/** Last second a 32-bit `time_t` holds: Pika ≤ 3.5 deletes keys given an expiry past it. */
+const INT32_MAX = 2147483647;
+/** 4.0.1 writes PSETEX's `pksetexat` timestamp in milliseconds; seconds never reach this (year 5138). */
+const MS_TIMESTAMP_THRESHOLD = 1e11;
+
+/** Commands whose binlog form is the Redis command itself, on the key `argv[1]`, with their minimum argc. */
+const FORWARD: ReadonlyMap<string, number> = new Map([
+  ['append', 3], ['decr', 2], ['decrby', 3], ['getset', 3], ['incr', 2], ['incrby', 3], ['incrbyfloat', 3],
+  ['setnx', 3], ['setex', 4], ['psetex', 4], ['setrange', 4], ['setbit', 4],
+  ['expire', 3], ['pexpire', 3], ['persist', 2],
+  ['hset', 4], ['hsetnx', 4], ['hmset', 4], ['hdel', 3], ['hincrby', 4], ['hincrbyfloat', 4],
+  ['lpush', 3], ['rpush', 3], ['lpushx', 3], ['rpushx', 3], ['lpop', 2], ['rpop', 2],
+  ['linsert', 5], ['lrem', 4], ['lset', 4], ['ltrim', 4],
+  ['sadd', 3], ['srem', 3],
+  ['zadd', 4], ['zincrby', 4], ['zrem', 3], ['zremrangebylex', 4], ['zremrangebyrank', 4], ['zremrangebyscore', 4],
+  ['zpopmax', 2], ['zpopmin', 2], ['geoadd', 5],
+  ['xadd', 5], ['xdel', 3], ['xtrim', 4],
+]);
+
+/** Multi-key writes whose result depends on several keys: one command behind a barrier. Value: index of the routing key, min argc. */
+const BARRIER: ReadonlyMap<string, readonly [number, number]> = new Map([
+  ['rpoplpush', [1, 3]], ['smove', [1, 4]], ['msetnx', [1, 3]],
+  ['sunionstore', [1, 3]], ['sinterstore', [1, 3]], ['sdiffstore', [1, 3]],
+  ['zunionstore', [1, 4]], ['zinterstore', [1, 4]],
+  ['bitop', [2, 4]], ['pfmerge', [1, 2]], ['rename', [1, 3]], ['renamenx', [1, 3]],
+]);
+
+/** Logged because Pika flags them as writes, but they change no data (§5.3/§5.4). */
+const DROPPED_INTERNAL = new Set(['padding', 'clearcache', 'clearreplicationid', 'slotsmgrt-exec-wrapper', 'sdiff', 'sinter', 'sunion', 'multi', 'exec']);
+
+/** Pika's type names in `flushdb <type>` / `pkpatternmatchdel … <type>` and Redis's TYPE names. */
+const PIKA_TYPES: ReadonlyMap<string, string> = new Map([
+  ['string', 'string'], ['hash', 'hash'], ['list', 'list'], ['set', 'set'], ['zset', 'zset'], ['stream', 'stream'],
+]);
+
+/**
+ * Converts one binlog entry into Redis commands (replication.md §5.3–5.5, observed.md). Every
+ * command carries the entry's end position; anything dropped, emulated or not reproducible
+ * exactly comes back as a note, never silently.
+ */
+export function convertEntry(entry: BinlogEntry, ctx: BinlogConvertContext): ConvertResult {
+  const c = new Conversion(entry, ctx);
+  c.run();
+  return { commands: c.commands, notes: c.notes };
+}
+
+class Conversion {
+  readonly commands: RedisCommand[] = [];
+  readonly notes: ConvertNote[] = [];
+  private readonly pos: SourcePosition;
+  private readonly argv: Buffer[];
+  private readonly name: string;
+
+  constructor(
+    entry: BinlogEntry,
+    private readonly ctx: BinlogConvertContext,
+  ) {
+    this.pos = { kind: 'binlog', db: entry.db, filenum: entry.end.filenum, offset: entry.end.offset };
+    this.argv = entry.argv;
+    this.name = entry.argv.length > 0 ? entry.argv[0].toString('latin1').toLowerCase() : '';
+  }
+
+  run(): void {
+    const { name, argv } = this;
+    if (DROPPED_INTERNAL.has(name)) {
+      this.note('info', 'dropped-internal', 'changes no data (Pika internal or read-only command logged as a write); dropped');
+      return;
+    }
+    const min = FORWARD.get(name);
+    if (min !== undefined) {
+      if (!this.arity(min)) return;
+      this.emit(name.toUpperCase(), argv.slice(1), argv[1]);
+      return;
+    }
+    const barrier = BARRIER.get(name);
+    if (barrier !== undefined) {
+      const [keyIndex, minArgc] = barrier;
+      if (!this.arity(minArgc)) return;
+      if (name === 'pfmerge') this.hllNote();
+      const keys = this.keysOf(name);
+      const single = keys.every((k) => k.equals(keys[0]));
+      this.emit(name.toUpperCase(), argv.slice(1), argv[keyIndex], !single);
+      return;
+    }
+    switch (name) {
+      case 'set':
+        return this.set();
+      case 'pksetexat':
+        return this.pksetexat();
+      case 'expireat':
+        return this.expireAt(1);
+      case 'pexpireat':
+        return this.expireAt(1000);
+      case 'del':
+      case 'unlink':
+        if (!this.arity(2)) return;
+        for (const k of argv.slice(1)) this.emit(name.toUpperCase(), [k], k);
+        return;
+      case 'mset':
+        if (!this.arity(3) || (argv.length - 1) % 2 !== 0) return this.badArity();
+        for (let i = 1; i < argv.length; i += 2) this.emit('SET', [argv[i], argv[i + 1]], argv[i]);
+        return;
+      case 'delvx':
+        if (!this.arity(3)) return;
+        this.emit('EVAL', [DELETE_IF_VALUE_SCRIPT, '1', argv[1], argv[2]], argv[1]);
+        return;
+      case 'pfadd':
+        if (!this.arity(2)) return;
+        this.hllNote();
+        this.emit('PFADD', argv.slice(1), argv[1]);
+        return;
+      case 'spop':
+        if (!this.arity(2)) return;
+        this.spopNote();
+        this.emit('SPOP', argv.slice(1), argv[1]);
+        return;
+      case 'blpop':
+      case 'brpop':
+        return this.blockingPop();
+      case 'flushdb':
+        return this.flushdb();
+      case 'flushall':
+        this.note('warn', 'flushall', 'FLUSHALL empties every DB of the target, as it emptied every DB of the master');
+        this.emit('FLUSHALL', [], null, true);
+        return;
+      case 'pkpatternmatchdel':
+        return this.patternMatchDel();
+      default:
+        this.note('warn', 'unknown-command', 'not a write command this converter knows; dropped');
+    }
+  }
+
+  /** The keys a barrier command touches, to tell whether they are all one key. */
+  private keysOf(name: string): Buffer[] {
+    const a = this.argv;
+    switch (name) {
+      case 'rpoplpush':
+      case 'smove':
+      case 'rename':
+      case 'renamenx':
+        return [a[1], a[2]];
+      case 'msetnx':
+        return a.slice(1).filter((_, i) => i % 2 === 0);
+      case 'bitop':
+        return a.slice(2);
+      case 'zunionstore':
+      case 'zinterstore': {
+        const n = Number(a[2].toString('latin1'));
+        return Number.isInteger(n) && n > 0 ? [a[1], ...a.slice(3, 3 + n)] : [a[1], Buffer.alloc(0)];
+      }
+      default:
+        return a.slice(1);
+    }
+  }
+
+  private set(): void {
+    const a = this.argv;
+    if (!this.arity(3)) return;
+    let target: Buffer | null = null;
+    const ttl: Buffer[] = [];
+    for (let i = 3; i < a.length; i++) {
+      const opt = a[i].toString('latin1').toLowerCase();
+      if ((opt === 'ex' || opt === 'px') && i + 1 < a.length) {
+        ttl.push(Buffer.from(opt.toUpperCase()), a[++i]);
+      } else if (opt === 'vx' && i + 1 < a.length) {
+        target = a[++i];
+      } else if (opt !== 'nx' && opt !== 'xx') {
+        this.note('warn', 'unknown-option', `SET option '${printableBytes(a[i], 40)}' passed through as logged`);
+      }
+    }
+    if (target === null) {
+      // Relative EX/PX here (only with NX/XX) drifts by the replication delay, as on a Pika replica.
+      this.emit('SET', a.slice(1), a[1]);
+      return;
+    }
+    this.emit('EVAL', [SET_IF_VALUE_SCRIPT, '1', a[1], target, a[2], ...ttl], a[1]);
+  }
+
+  /** `pksetexat k ts v`: SET with an absolute expiry; never a relative SETEX (it fails once ts has passed). */
+  private pksetexat(): void {
+    const a = this.argv;
+    if (a.length !== 4) return this.badArity();
+    const ts = this.integer(a[2]);
+    if (ts === null) return;
+    if (ts <= 0) {
+      // 0 = no TTL (3.5.5/4.0.1 INCR family). 3.5.5 writes 0 even when the master's key has a TTL.
+      if (this.ctx.family === 'C') this.note('info', 'ttl-dropped-by-master', 'pksetexat with timestamp 0: Pika 3.5.5 logs INCR/APPEND without the key\'s TTL, so the target key persists');
+      this.emit('SET', [a[1], a[3]], a[1]);
+      return;
+    }
+    const isMs = this.ctx.family === 'D' && ts >= MS_TIMESTAMP_THRESHOLD;
+    const atMs = isMs ? ts : ts * 1000;
+    if (atMs <= this.ctx.nowMs) {
+      this.note('info', 'expired-on-arrival', 'expiry already passed: the key is deleted instead of written');
+      this.emit('DEL', [a[1]], a[1]);
+      return;
+    }
+    if (!isMs && ts > INT32_MAX && this.ctx.family !== 'D') {
+      this.note('warn', 'ttl-past-2038', 'expiry past 2038 from a 32-bit Pika: the master may hold a different expiry');
+    }
+    this.emit('SET', [a[1], a[3], isMs ? 'PXAT' : 'EXAT', a[2]], a[1]);
+  }
+
+  /** EXPIREAT (unit 1) / PEXPIREAT (unit 1000). A–C store expiry in 32-bit seconds: past 2038 the key is gone at once. */
+  private expireAt(unit: 1 | 1000): void {
+    const a = this.argv;
+    if (!this.arity(3)) return;
+    const ts = this.integer(a[2]);
+    if (ts === null) return;
+    if (this.ctx.family !== 'D' && Math.floor(ts / unit) > INT32_MAX) {
+      this.note('warn', 'expireat-past-2038', 'expiry past 2038: Pika ≤ 3.5 deleted the key at once (32-bit time), so it is deleted here too');
+      this.emit('DEL', [a[1]], a[1]);
+      return;
+    }
+    this.emit(unit === 1 ? 'EXPIREAT' : 'PEXPIREAT', a.slice(1), a[1]);
+  }
+
+  private blockingPop(): void {
+    const a = this.argv;
+    if (!this.arity(3)) return;
+    const pop = this.name === 'blpop' ? 'LPOP' : 'RPOP';
+    if (a.length === 3) {
+      // Never forward a blocking pop: it could stall the sender. The one key it names is the key served.
+      this.emit(pop, [a[1]], a[1]);
+      return;
+    }
+    this.note('warn', 'unconvertible', 'blocking pop over several keys: the key served is not logged; dropped');
+  }
+
+  private flushdb(): void {
+    const a = this.argv;
+    if (a.length === 1) {
+      this.emit('FLUSHDB', [], null, true);
+      return;
+    }
+    if (a.length !== 2) return this.badArity();
+    const type = PIKA_TYPES.get(a[1].toString('latin1').toLowerCase());
+    if (type === undefined) {
+      this.note('warn', 'unconvertible', 'flushdb with an unknown type; dropped');
+      return;
+    }
+    this.note('warn', 'emulated', `flushdb ${type}: emulated by a script that SCANs the target for keys of TYPE ${type} and deletes them`);
+    this.emit('EVAL', [DELETE_MATCHING_SCRIPT, '0', '*', type, '0'], null, true);
+  }
+
+  /**
+   * `pkpatternmatchdel pattern type` (A/B), `pattern type [max]` (C; 3.5.5 caps at 100 without max),
+   * `pattern [max]` over all types (D 4.0.x; 4.0.1 itself logs one `del` per key instead).
+   */
+  private patternMatchDel(): void {
+    const a = this.argv;
+    if (!this.arity(2)) return;
+    const d = this.ctx.family === 'D';
+    let type = '';
+    if (!d) {
+      if (a.length < 3) return this.badArity();
+      const t = PIKA_TYPES.get(a[2].toString('latin1').toLowerCase());
+      if (t === undefined) {
+        this.note('warn', 'unconvertible', 'pkpatternmatchdel with an unknown type; dropped');
+        return;
+      }
+      type = t;
+    }
+    const maxArg = d ? a[2] : a[3];
+    let limit = 0;
+    if (maxArg !== undefined) {
+      const n = this.integer(maxArg);
+      if (n === null) return;
+      limit = n;
+    } else if (this.versionAtLeast('3.5.5') && this.ctx.family === 'C') {
+      limit = 100;
+    }
+    const what = `${type === '' ? 'keys of any type' : `keys of TYPE ${type}`} matching '${printableBytes(a[1], 80)}'${limit > 0 ? `, at most ${limit} in key order` : ''}`;
+    this.note('warn', 'emulated', `pkpatternmatchdel: emulated by a script that SCANs the target and deletes ${what}; exact only while the target matches the master`);
+    this.emit('EVAL', [DELETE_MATCHING_SCRIPT, '0', a[1], type, String(limit)], null, true);
+  }
+
+  private hllNote(): void {
+    this.note('warn', 'hll-not-portable', 'HyperLogLog write: Pika and Redis encode HLLs differently; the Redis result is Redis\'s own estimate and fails on a key holding Pika HLL bytes');
+  }
+
+  private spopNote(): void {
+    this.note('warn', 'spop-nondeterministic', 'SPOP logged without the popped member (Pika < 3.5.4): the target removes a random member, maybe another one');
+  }
+
+  private integer(b: Buffer): number | null {
+    const s = b.toString('latin1');
+    if (/^-?\d{1,16}$/.test(s)) return Number(s);
+    this.note('warn', 'unconvertible', `'${printableBytes(b, 40)}' is not an integer; dropped`);
+    return null;
+  }
+
+  private versionAtLeast(v: string): boolean {
+    if (this.ctx.version === undefined) return false;
+    const parse = (s: string) => s.split(/[.-]/).slice(0, 3).map((x) => Number.parseInt(x, 10) || 0);
+    const [a, b] = [parse(this.ctx.version), parse(v)];
+    for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+    return true;
+  }
+
+  private arity(min: number): boolean {
+    if (this.argv.length >= min) return true;
+    this.badArity();
+    return false;
+  }
+
+  private badArity(): void {
+    this.note('warn', 'bad-arity', `wrong number of arguments (${this.argv.length - 1}); dropped`);
+  }
+
+  private emit(name: string, args: ReadonlyArray<Buffer | string>, key: Buffer | null, barrier = false): void {
+    const cmd: RedisCommand = barrier ? { name, args, key, barrier: true, pos: this.pos } : { name, args, key, pos: this.pos };
+    this.commands.push(cmd);
+  }
+
+  private note(level: ConvertNote['level'], code: string, text: string): void {
+    const what = this.argv.slice(0, 2).map((b) => printableBytes(b, 60)).join(' ');
+    this.notes.push({ level, code, message: `${formatPosition(this.pos)} '${what}': ${text}` });
+  }
+}

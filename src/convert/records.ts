@@ -1,0 +1,110 @@
+import type { RedisCommand } from '../core/command.js';
+import { CorruptionError } from '../core/errors.js';
+import { formatPosition } from '../core/position.js';
+import type { SnapshotRecord } from '../core/record.js';
+
+/**
+ * What happens to a key that already exists on the target:
+ * - `merge`: write into it (fields/members add up; a string is overwritten; another type fails
+ *   with WRONGTYPE, which the sink reports);
+ * - `replace`: `DEL` it before the first chunk, so the target holds exactly the source's value.
+ */
+export type ConflictPolicy = 'merge' | 'replace';
+
+export interface RecordConvertOptions {
+  /** Wall clock: keys whose expiry is at or before it are not written. */
+  readonly nowMs: () => number;
+  readonly conflict?: ConflictPolicy;
+  /** Elements (fields, members) per HSET/RPUSH/SADD/ZADD; default 512. */
+  readonly maxItemsPerCommand?: number;
+  /** Approximate argument bytes per command (at least one element each); default 1 MiB. */
+  readonly maxBytesPerCommand?: number;
+}
+
+/**
+ * Turns snapshot records into Redis commands. Stateful across the chunks of one key (they arrive
+ * one after the other): a key skipped at its first chunk because it had expired stays skipped, and
+ * a key that expires while its chunks are written gets its past `PEXPIREAT` at the end, which makes
+ * Redis drop what was written.
+ */
+export class SnapshotRecordConverter {
+  private readonly conflict: ConflictPolicy;
+  private readonly maxItems: number;
+  private readonly maxBytes: number;
+  /** Whether the key whose chunks are in progress is being written. */
+  private writing = false;
+
+  constructor(private readonly opts: RecordConvertOptions) {
+    this.conflict = opts.conflict ?? 'merge';
+    this.maxItems = opts.maxItemsPerCommand ?? 512;
+    this.maxBytes = opts.maxBytesPerCommand ?? 1024 * 1024;
+  }
+
+  convert(rec: SnapshotRecord): RedisCommand[] {
+    const expired = rec.expireAtMs !== null && rec.expireAtMs <= this.opts.nowMs();
+    if (rec.first) this.writing = !expired;
+    if (!this.writing) return [];
+    const out: RedisCommand[] = [];
+    const cmd = (name: string, args: ReadonlyArray<Buffer | string>): void => {
+      out.push({ name, args, key: rec.key, pos: rec.pos });
+    };
+    if (expired) {
+      // It expired after its first chunk was written: the past expiry deletes it on the target.
+      if (rec.last && rec.expireAtMs !== null) cmd('PEXPIREAT', [rec.key, String(rec.expireAtMs)]);
+      return out;
+    }
+    if (rec.type === 'string') {
+      // SET replaces any value and TTL, so neither policy needs a DEL.
+      cmd('SET', rec.expireAtMs === null ? [rec.key, rec.value] : [rec.key, rec.value, 'PXAT', String(rec.expireAtMs)]);
+      return out;
+    }
+    if (rec.first && this.conflict === 'replace') cmd('DEL', [rec.key]);
+    switch (rec.type) {
+      case 'hash':
+        this.chunks(rec.fields, (f) => f[0].length + f[1].length, (part) => cmd('HSET', [rec.key, ...part.flat()]));
+        break;
+      case 'list':
+        this.chunks(rec.elements, (e) => e.length, (part) => cmd('RPUSH', [rec.key, ...part]));
+        break;
+      case 'set':
+        this.chunks(rec.members, (m) => m.length, (part) => cmd('SADD', [rec.key, ...part]));
+        break;
+      case 'zset':
+        this.chunks(
+          rec.members,
+          (m) => m[0].length + 24,
+          (part) => cmd('ZADD', [rec.key, ...part.flatMap(([member, score]) => [formatScore(score, rec), member])]),
+        );
+        break;
+    }
+    if (rec.last && rec.expireAtMs !== null) cmd('PEXPIREAT', [rec.key, String(rec.expireAtMs)]);
+    return out;
+  }
+
+  private chunks<T>(items: ReadonlyArray<T>, size: (t: T) => number, emit: (part: T[]) => void): void {
+    let part: T[] = [];
+    let bytes = 0;
+    for (const it of items) {
+      const n = size(it);
+      if (part.length > 0 && (part.length >= this.maxItems || bytes + n > this.maxBytes)) {
+        emit(part);
+        part = [];
+        bytes = 0;
+      }
+      part.push(it);
+      bytes += n;
+    }
+    if (part.length > 0) emit(part);
+  }
+}
+
+/** A zset score as text Redis parses back to the same double: shortest round-trip form, `inf`/`-inf`. */
+export function formatScore(score: number, rec?: SnapshotRecord): string {
+  if (score === Infinity) return 'inf';
+  if (score === -Infinity) return '-inf';
+  if (Number.isNaN(score)) {
+    throw new CorruptionError('zset score is NaN', rec === undefined ? 'zset' : `${formatPosition(rec.pos)} key ${rec.key.toString('hex')}`);
+  }
+  if (Object.is(score, -0)) return '-0';
+  return String(score);
+}

@@ -1,0 +1,158 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { BinlogEntry } from '../../src/core/binlog.js';
+import type { RedisCommand } from '../../src/core/command.js';
+import { convertEntry, type BinlogConvertContext } from '../../src/convert/binlog.js';
+import { DELETE_MATCHING_SCRIPT, SET_IF_VALUE_SCRIPT, DELETE_IF_VALUE_SCRIPT } from '../../src/convert/lua.js';
+import { decodeBinlogItem } from '../../src/replication/binlog-item.js';
+import { wireItems } from '../binlog/wire-items.js';
+
+/** A command as text: NAME arg arg … (+ [barrier]). */
+function show(c: RedisCommand): string {
+  const args = c.args.map((a) => (typeof a === 'string' ? a : a.toString('latin1')));
+  return [c.name, ...args].join(' ') + (c.barrier === true ? ' [barrier]' : '');
+}
+
+function entry(argv: string[], end = { filenum: 3, offset: 1234 }, db = 0): BinlogEntry {
+  return { db, execTime: 0, termOrServerId: 0, logicId: 0n, headerPos: { filenum: 3, offset: 1000 }, argv: argv.map((a) => Buffer.from(a, 'latin1')), end };
+}
+
+function conv(argv: string[], ctx: BinlogConvertContext) {
+  const r = convertEntry(entry(argv), ctx);
+  return { cmds: r.commands.map(show), notes: r.notes, commands: r.commands };
+}
+
+const realEntries = (file: string) => wireItems(file).map((it) => decodeBinlogItem(it.item, 0, it.end, file));
+
+test('converts the real 3.3.6 live writes, splitting DEL/MSET per key and fencing multi-key writes', () => {
+  const ctx: BinlogConvertContext = { family: 'B', version: '3.3.6', nowMs: 1795628416_000 };
+  const out = new Map<string, string[]>();
+  const notes: string[] = [];
+  for (const e of realEntries('3.3.6-full-then-binlog.repl-frames.txt')) {
+    const r = convertEntry(e, ctx);
+    for (const c of r.commands) assert.deepEqual(c.pos, { kind: 'binlog', db: 0, filenum: e.end.filenum, offset: e.end.offset });
+    out.set(e.argv.map((a) => a.toString('latin1')).join(' '), r.commands.map(show));
+    notes.push(...r.notes.map((n) => n.code));
+  }
+  assert.deepEqual(out.get('pksetexat lv:setex 1795714816 v-setex'), ['SET lv:setex v-setex EXAT 1795714816']);
+  assert.deepEqual(out.get('setnx lv:setnx second'), ['SETNX lv:setnx second']);
+  assert.deepEqual(out.get('expireat lv:expire 1795714817'), ['EXPIREAT lv:expire 1795714817']);
+  assert.deepEqual(out.get('DEL lv:m1 lv:m2'), ['DEL lv:m1', 'DEL lv:m2']);
+  assert.deepEqual(out.get('MSET lv:m1 a lv:m2 b'), ['SET lv:m1 a', 'SET lv:m2 b']);
+  assert.deepEqual(out.get('RPOPLPUSH lv:src lv:dst'), ['RPOPLPUSH lv:src lv:dst [barrier]']);
+  assert.deepEqual(out.get('SMOVE lv:s1 lv:s2 a'), ['SMOVE lv:s1 lv:s2 a [barrier]']);
+  assert.deepEqual(out.get('ZUNIONSTORE lv:zu 2 lv:z1 lv:z2'), ['ZUNIONSTORE lv:zu 2 lv:z1 lv:z2 [barrier]']);
+  assert.deepEqual(out.get('SPOP lv:s1'), ['SPOP lv:s1']);
+  assert.deepEqual(notes, ['spop-nondeterministic']);
+});
+
+test('converts the real 3.5.5 live writes: INCR as pksetexat 0, XADD, flushdb, expired pksetexat', () => {
+  const entries = realEntries('3.5.5-full-then-binlog.repl-frames.txt');
+  const short = entries.find((e) => e.argv[1]?.toString() === 'cap:short')!;
+  const ts = Number(short.argv[2].toString());
+  const ctx: BinlogConvertContext = { family: 'C', version: '3.5.5', nowMs: ts * 1000 - 500 };
+  const all = entries.map((e) => ({ e, r: convertEntry(e, ctx) }));
+  const find = (text: string) => all.find(({ e }) => e.argv.map((a) => a.toString('latin1')).join(' ') === text)!;
+  assert.deepEqual(find('pksetexat cap:counter 0 12').r.commands.map(show), ['SET cap:counter 12']);
+  assert.deepEqual(find('pksetexat cap:counter 0 12').r.notes.map((n) => n.code), ['ttl-dropped-by-master']);
+  assert.deepEqual(find('XADD cap:st 1-1 f v').r.commands.map(show), ['XADD cap:st 1-1 f v']);
+  const flush = find('flushdb').r.commands;
+  assert.deepEqual(flush.map(show), ['FLUSHDB [barrier]']);
+  assert.equal(flush[0].key, null);
+  assert.deepEqual(convertEntry(short, ctx).commands.map(show), [`SET cap:short ${short.argv[3].toString()} EXAT ${ts}`]);
+  // The same entry replayed after its expiry deletes the key instead of writing a dead value.
+  const late = convertEntry(short, { ...ctx, nowMs: ts * 1000 });
+  assert.deepEqual(late.commands.map(show), ['DEL cap:short']);
+  assert.equal(late.notes[0].code, 'expired-on-arrival');
+});
+
+test('reads a 4.0.1 millisecond pksetexat as PXAT, seconds elsewhere', () => {
+  const now = 1795628416_000;
+  assert.deepEqual(conv(['pksetexat', 'k', String(now + 1500), 'v'], { family: 'D', version: '4.0.1', nowMs: now }).cmds, [`SET k v PXAT ${now + 1500}`]);
+  assert.deepEqual(conv(['pksetexat', 'k', String(now - 1), 'v'], { family: 'D', nowMs: now }).cmds, ['DEL k']);
+  assert.deepEqual(conv(['pksetexat', 'k', '1795628417', 'v'], { family: 'D', nowMs: now }).cmds, ['SET k v EXAT 1795628417']);
+  assert.deepEqual(conv(['pksetexat', 'k', '1795628416', 'v'], { family: 'A', nowMs: now }).cmds, ['DEL k']);
+  assert.deepEqual(conv(['pksetexat', 'k', '0', 'v'], { family: 'D', nowMs: now }).cmds, ['SET k v']);
+  assert.deepEqual(conv(['PKSETEXAT', 'k', 'x1', 'v'], { family: 'A', nowMs: now }).notes.map((n) => n.code), ['unconvertible']);
+  assert.deepEqual(conv(['pksetexat', 'k', '1'], { family: 'A', nowMs: now }).notes.map((n) => n.code), ['bad-arity']);
+});
+
+test('deletes at once on EXPIREAT past 2038 from Pika ≤ 3.5, keeps it from 4.0', () => {
+  const now = Date.now();
+  for (const family of ['A', 'B', 'C'] as const) {
+    const r = conv(['EXPIREAT', 'k', '4102444800'], { family, nowMs: now });
+    assert.deepEqual(r.cmds, ['DEL k']);
+    assert.equal(r.notes[0].code, 'expireat-past-2038');
+  }
+  assert.deepEqual(conv(['expireat', 'k', '4102444800'], { family: 'D', nowMs: now }).cmds, ['EXPIREAT k 4102444800']);
+  assert.deepEqual(conv(['pexpireat', 'k', '4102444800000'], { family: 'D', nowMs: now }).cmds, ['PEXPIREAT k 4102444800000']);
+  assert.deepEqual(conv(['expireat', 'k', '2147483647'], { family: 'A', nowMs: now }).cmds, ['EXPIREAT k 2147483647']);
+});
+
+test('drops padding and admin internals with an info note naming the position', () => {
+  for (const argv of [['padding', '*****'], ['clearcache'], ['clearreplicationid'], ['slotsmgrt-exec-wrapper', 'k', 'set', 'k', 'v'], ['sdiff', 'a', 'b'], ['SINTER', 'a'], ['sunion', 'a']]) {
+    const r = conv(argv, { family: 'D', nowMs: 0 });
+    assert.deepEqual(r.cmds, []);
+    assert.equal(r.notes.length, 1);
+    assert.equal(r.notes[0].level, 'info');
+    assert.match(r.notes[0].message, /^db0:3:1234 /);
+  }
+});
+
+test('never drops an unknown or malformed command silently', () => {
+  for (const argv of [['frobnicate', 'k'], ['del'], ['mset', 'a', 'b', 'c'], ['get', 'k'], ['blpop', 'a', 'b', '0']]) {
+    const r = conv(argv, { family: 'C', nowMs: 0 });
+    assert.deepEqual(r.cmds, []);
+    assert.equal(r.notes.length, 1, argv.join(' '));
+    assert.equal(r.notes[0].level, 'warn');
+    assert.match(r.notes[0].message, /db0:3:1234/);
+  }
+});
+
+test('routes by the first key and fences only writes that span keys', () => {
+  const ctx: BinlogConvertContext = { family: 'A', nowMs: 0 };
+  const bitop = conv(['BITOP', 'AND', 'd', 'a', 'b'], ctx).commands[0];
+  assert.equal(bitop.key?.toString(), 'd');
+  assert.equal(bitop.barrier, true);
+  const same = conv(['rpoplpush', 'l', 'l'], ctx).commands[0];
+  assert.equal(same.barrier, undefined);
+  assert.equal(conv(['ZINTERSTORE', 'd', '1', 'd'], ctx).commands[0].barrier, undefined);
+  assert.equal(conv(['MSETNX', 'a', '1', 'b', '2'], ctx).commands[0].barrier, true);
+  assert.deepEqual(conv(['unlink', 'a', 'b'], { family: 'C', nowMs: 0 }).cmds, ['UNLINK a', 'UNLINK b']);
+  assert.deepEqual(conv(['blpop', 'q', '0'], { family: 'C', nowMs: 0 }).cmds, ['LPOP q']);
+  const pf = conv(['pfmerge', 'd', 's'], ctx);
+  assert.deepEqual(pf.cmds, ['PFMERGE d s [barrier]']);
+  assert.equal(pf.notes[0].code, 'hll-not-portable');
+  assert.equal(conv(['pfadd', 'h', 'a'], ctx).notes[0].code, 'hll-not-portable');
+});
+
+test('turns set … vx and delvx into single-key scripts', () => {
+  const ctx: BinlogConvertContext = { family: 'A', nowMs: 0 };
+  const vx = conv(['set', 'k', 'new', 'vx', 'old', 'ex', '10'], ctx).commands[0];
+  assert.equal(vx.name, 'EVAL');
+  assert.deepEqual(vx.args.map(String), [SET_IF_VALUE_SCRIPT, '1', 'k', 'old', 'new', 'EX', '10']);
+  assert.equal(vx.key?.toString(), 'k');
+  const d = conv(['delvx', 'k', 'v'], ctx).commands[0];
+  assert.deepEqual(d.args.map(String), [DELETE_IF_VALUE_SCRIPT, '1', 'k', 'v']);
+  assert.deepEqual(conv(['SET', 'k', 'v', 'NX', 'EX', '5'], ctx).cmds, ['SET k v NX EX 5']);
+});
+
+test('emulates pkpatternmatchdel and flushdb <type> behind a barrier, with the 3.5.5 cap', () => {
+  const args = (argv: string[], ctx: BinlogConvertContext) => {
+    const r = conv(argv, ctx);
+    assert.equal(r.commands.length, 1);
+    assert.equal(r.commands[0].key, null);
+    assert.equal(r.commands[0].barrier, true);
+    assert.equal(r.notes[0].code, 'emulated');
+    assert.equal(r.commands[0].args[0], DELETE_MATCHING_SCRIPT);
+    return r.commands[0].args.slice(1).map(String);
+  };
+  assert.deepEqual(args(['pkpatternmatchdel', 'u:*', 'hash'], { family: 'A', nowMs: 0 }), ['0', 'u:*', 'hash', '0']);
+  assert.deepEqual(args(['pkpatternmatchdel', 'u:*', 'string'], { family: 'C', version: '3.5.5', nowMs: 0 }), ['0', 'u:*', 'string', '100']);
+  assert.deepEqual(args(['pkpatternmatchdel', 'u:*', 'set', '7'], { family: 'C', version: '3.5.5', nowMs: 0 }), ['0', 'u:*', 'set', '7']);
+  assert.deepEqual(args(['pkpatternmatchdel', 'u:*', 'zset'], { family: 'C', version: '3.5.3', nowMs: 0 }), ['0', 'u:*', 'zset', '0']);
+  assert.deepEqual(args(['pkpatternmatchdel', 'u:*'], { family: 'D', version: '4.0.0', nowMs: 0 }), ['0', 'u:*', '', '0']);
+  assert.deepEqual(args(['flushdb', 'list'], { family: 'B', nowMs: 0 }), ['0', '*', 'list', '0']);
+  assert.equal(conv(['flushdb', 'bogus'], { family: 'B', nowMs: 0 }).notes[0].code, 'unconvertible');
+  assert.deepEqual(conv(['flushall'], { family: 'C', version: '3.5.4', nowMs: 0 }).cmds, ['FLUSHALL [barrier]']);
+});
