@@ -1,0 +1,167 @@
+import { connect, type Socket } from 'node:net';
+import { CorruptionError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { FrameDecoder } from './framing.js';
+import { MsgType, decodeResponse, encodeRequest, type InnerRequest, type InnerResponse } from './messages.js';
+
+/** The connection was closed (by either side, or because of a protocol error). */
+export class LinkClosedError extends Error {
+  override name = 'LinkClosedError';
+}
+
+/**
+ * The replica's one connection to master P+2000. Responses are processed strictly in arrival order,
+ * one at a time: BinlogSync messages go to `onBinlog` (which may return a promise — reading from the
+ * socket pauses meanwhile, the master's window does the rest), replies to our requests go to the one
+ * waiter of `expect`.
+ */
+export class ReplConnection {
+  private socket: Socket | null = null;
+  private readonly decoder: FrameDecoder;
+  private queue: Array<{ body: Buffer; streamOffset: number }> = [];
+  private pumping = false;
+  private waiter: { type: number; resolve: (r: InnerResponse) => void; reject: (e: Error) => void } | null = null;
+  private closeReason: Error | null = null;
+  private closedResolve!: (e: Error) => void;
+  /** Resolves (never rejects) with the reason once the connection is gone. */
+  readonly closed: Promise<Error>;
+  onBinlog: (r: InnerResponse, streamOffset: number) => void | Promise<void> = () => {};
+  lastRecvAt = Date.now();
+  lastSentAt = Date.now();
+  bytesReceived = 0;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    private readonly logger: Logger,
+    maxFrameBody?: number,
+  ) {
+    this.decoder = new FrameDecoder(`master ${host}:${port} stream`, maxFrameBody);
+    this.closed = new Promise<Error>((r) => (this.closedResolve = r));
+  }
+
+  get name(): string {
+    return `${this.host}:${this.port}`;
+  }
+  get isClosed(): boolean {
+    return this.closeReason !== null;
+  }
+  get localAddress(): string | undefined {
+    return this.socket?.localAddress;
+  }
+
+  connect(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const s = connect({ host: this.host, port: this.port });
+      s.setNoDelay(true);
+      const timer = setTimeout(() => s.destroy(new Error(`connect timeout after ${timeoutMs} ms`)), timeoutMs);
+      s.once('connect', () => {
+        clearTimeout(timer);
+        this.socket = s;
+        resolve();
+      });
+      s.on('data', (chunk: Buffer) => this.onData(chunk));
+      s.once('error', (e) => {
+        clearTimeout(timer);
+        const err = new LinkClosedError(`master ${this.name}: ${e.message}`);
+        if (this.socket === null) reject(err);
+        this.close(err);
+      });
+      s.once('close', () => this.close(new LinkClosedError(`master ${this.name} closed the connection`)));
+    });
+  }
+
+  send(req: InnerRequest): void {
+    if (this.socket === null || this.isClosed) return;
+    this.socket.write(encodeRequest(req));
+    this.lastSentAt = Date.now();
+  }
+
+  /** Waits for the next reply of `type` (not BinlogSync). Rejects on timeout or close. */
+  expect(type: number, timeoutMs: number): Promise<InnerResponse> {
+    if (this.closeReason) return Promise.reject(this.closeReason);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = null;
+        reject(new LinkClosedError(`no reply of type ${type} from master ${this.name} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiter = {
+        type,
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+    });
+  }
+
+  close(reason: Error = new LinkClosedError('closed by us')): void {
+    if (this.closeReason) return;
+    this.closeReason = reason;
+    this.socket?.destroy();
+    this.queue = [];
+    const w = this.waiter;
+    this.waiter = null;
+    w?.reject(reason);
+    this.closedResolve(reason);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closeReason) return;
+    this.lastRecvAt = Date.now();
+    this.bytesReceived += chunk.length;
+    try {
+      for (const f of this.decoder.push(chunk)) this.queue.push(f);
+    } catch (e) {
+      this.logger.error({ err: e }, 'corrupt frame from the master');
+      this.close(e as Error);
+      return;
+    }
+    if (this.queue.length > 64) this.socket?.pause();
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.queue.length > 0 && !this.closeReason) {
+        const f = this.queue.shift()!;
+        const where = `master ${this.name} stream byte ${f.streamOffset}`;
+        let r: InnerResponse;
+        try {
+          r = decodeResponse(f.body, where);
+        } catch (e) {
+          this.logger.error({ err: e }, 'undecodable message from the master');
+          this.close(e as Error);
+          return;
+        }
+        if (r.type === MsgType.BinlogSync) {
+          try {
+            const p = this.onBinlog(r, f.streamOffset);
+            if (p) await p;
+          } catch (e) {
+            if (!(e instanceof CorruptionError)) this.logger.error({ err: e }, 'failed handling a binlog message');
+            this.close(e as Error);
+            return;
+          }
+        } else if (this.waiter && this.waiter.type === r.type) {
+          const w = this.waiter;
+          this.waiter = null;
+          w.resolve(r);
+          // let the awaiting handshake step run before the next frame (e.g. store the session id)
+          await new Promise((res) => setImmediate(res));
+        } else {
+          this.logger.warn({ type: r.type, code: r.code, reply: r.reply }, 'unexpected reply from the master ignored');
+        }
+      }
+    } finally {
+      this.pumping = false;
+      if (this.queue.length === 0) this.socket?.resume();
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import type { BinlogEntry, BinlogPosition } from '../../src/core/binlog.js';
+import { silentLogger, type Logger } from '../../src/core/log.js';
+import type { ReplicaHandler } from '../../src/replication/replica.js';
+import pino from 'pino';
+
+export const FIXTURES = '/work/shared/fixtures';
+
+/** Logs to stderr when PM_TEST_LOG is set (debugging), else silent. */
+export function testLogger(): Logger {
+  return process.env.PM_TEST_LOG ? pino({ level: process.env.PM_TEST_LOG }, pino.destination(2)) : silentLogger();
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** A port P for the replica with P and P+1000 free (the A/B rsync daemon listens on P+1000). */
+export async function replicaPort(): Promise<number> {
+  for (;;) {
+    const p = 40000 + Math.floor(Math.random() * 10000);
+    if ((await portFree(p)) && (await portFree(p + 1000))) return p;
+  }
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** sha256 of every regular file under `dir`, keyed by relative path. */
+export function checksums(dir: string, skip: (rel: string) => boolean = () => false): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      const rel = relative(dir, p);
+      if (skip(rel)) continue;
+      if (statSync(p).isDirectory()) walk(p);
+      else out.set(rel, createHash('sha256').update(readFileSync(p)).digest('hex'));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** Records what the replica hands over. `autoApply` makes every entry count as applied at once. */
+export class RecordingHandler implements ReplicaHandler {
+  snapshots: Array<{ dir: string; db: number; start: BinlogPosition; files: Map<string, string> }> = [];
+  entries: BinlogEntry[] = [];
+  applied: BinlogPosition | null = null;
+  appliedQueries = 0;
+  constructor(public autoApply = true) {}
+  async loadSnapshot(dir: string, db: number, start: BinlogPosition): Promise<void> {
+    this.snapshots.push({ dir, db, start, files: checksums(dir) });
+    this.applied = start;
+  }
+  applyEntry(entry: BinlogEntry): void {
+    this.entries.push(entry);
+    if (this.autoApply) this.applied = entry.end;
+  }
+  appliedPosition(): BinlogPosition | null {
+    this.appliedQueries++;
+    return this.applied;
+  }
+  argvs(): string[] {
+    return this.entries.map((e) => e.argv.map((a) => a.toString()).join(' '));
+  }
+}
+
+export async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
