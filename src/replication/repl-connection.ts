@@ -20,7 +20,7 @@ export class ReplConnection {
   private readonly decoder: FrameDecoder;
   private queue: Array<{ body: Buffer; streamOffset: number }> = [];
   private pumping = false;
-  private waiter: { type: number; resolve: (r: InnerResponse) => void; reject: (e: Error) => void } | null = null;
+  private waiters = new Map<number, { resolve: (r: InnerResponse) => void; reject: (e: Error) => void }>();
   private closeReason: Error | null = null;
   private closedResolve!: (e: Error) => void;
   /** Resolves (never rejects) with the reason once the connection is gone. */
@@ -81,12 +81,13 @@ export class ReplConnection {
   expect(type: number, timeoutMs: number): Promise<InnerResponse> {
     if (this.closeReason) return Promise.reject(this.closeReason);
     return new Promise((resolve, reject) => {
+      const prev = this.waiters.get(type);
+      if (prev) prev.reject(new LinkClosedError(`a second wait for reply type ${type} replaced the first`));
       const timer = setTimeout(() => {
-        this.waiter = null;
+        this.waiters.delete(type);
         reject(new LinkClosedError(`no reply of type ${type} from master ${this.name} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.waiter = {
-        type,
+      this.waiters.set(type, {
         resolve: (r) => {
           clearTimeout(timer);
           resolve(r);
@@ -95,7 +96,7 @@ export class ReplConnection {
           clearTimeout(timer);
           reject(e);
         },
-      };
+      });
     });
   }
 
@@ -104,9 +105,9 @@ export class ReplConnection {
     this.closeReason = reason;
     this.socket?.destroy();
     this.queue = [];
-    const w = this.waiter;
-    this.waiter = null;
-    w?.reject(reason);
+    const ws = [...this.waiters.values()];
+    this.waiters.clear();
+    for (const w of ws) w.reject(reason);
     this.closedResolve(reason);
   }
 
@@ -149,9 +150,9 @@ export class ReplConnection {
             this.close(e as Error);
             return;
           }
-        } else if (this.waiter && this.waiter.type === r.type) {
-          const w = this.waiter;
-          this.waiter = null;
+        } else if (this.waiters.has(r.type)) {
+          const w = this.waiters.get(r.type)!;
+          this.waiters.delete(r.type);
           w.resolve(r);
           // let the awaiting handshake step run before the next frame (e.g. store the session id)
           await new Promise((res) => setImmediate(res));

@@ -578,6 +578,7 @@ export class FakeMaster {
     }
     const fr = req.file_req;
     if (!fr) return { ...base, snapshot_uuid: uuid, code: RsyncStatus.Err };
+    this.events.push({ kind: 'rsync-file', detail: { filename: fr.filename, offset: fr.offset, count: fr.count, reader: req.reader_index } });
     try {
       const fd = openSync(join(this.dumpDir, fr.filename), 'r');
       try {
