@@ -1,4 +1,5 @@
 /** What every family's scanner shares: options, the record counter, the element chunker. */
+import { printableBytes } from '../../core/command.js';
 import type { DataType } from '../../core/record.js';
 import { KeyChunker, RecordSequence } from './chunker.js';
 
@@ -34,16 +35,13 @@ export class ScanContext {
     this.reports.onSkipped?.(key, reason);
   }
 
+  /** Pika can store NaN scores (ZUNIONSTORE of inf and -inf); Redis rejects them, so say so. */
+  checkScore(key: Buffer, member: Buffer, score: number): void {
+    if (Number.isNaN(score)) this.reports.onWarning?.(key, 'zset', `member ${printableBytes(member)} has a NaN score, which Redis rejects`);
+  }
+
   /** Checks the element count of a finished key against its meta. */
   checkCount(key: Buffer, type: DataType, metaCount: number, emitted: number): void {
     if (metaCount !== emitted) this.reports.onWarning?.(key, type, `meta count ${metaCount}, ${emitted} live elements found`);
   }
-}
-
-/**
- * The rocks reader hands out buffers that may share memory with its blocks; anything that outlives
- * the iteration step (records, the key of the current join) is copied here.
- */
-export function own(buf: Buffer): Buffer {
-  return Buffer.from(buf);
 }

@@ -1,28 +1,56 @@
-/** A forward-only cursor with one record of look-ahead over an async iterable (merge joins). */
-export class PeekCursor<T> {
-  private readonly it: AsyncIterator<T>;
-  /** The record under the cursor; undefined once exhausted (check `done`). */
-  current: T | undefined = undefined;
+/**
+ * Forward-only access to a column family for merge joins, fed by the reader's batched scan so
+ * that stepping within a batch costs no await.
+ */
+import type { RocksDb } from '../rocks/db.js';
+
+export interface KeyValue {
+  key: Buffer;
+  value: Buffer;
+}
+
+/** A cursor with one record of look-ahead (`current`); `advance()` returns a promise only at batch ends. */
+export class BatchCursor {
+  private readonly it: AsyncIterator<KeyValue[]>;
+  private batch: KeyValue[] = [];
+  private i = 0;
+  current: KeyValue | undefined = undefined;
   done = false;
 
-  private constructor(src: AsyncIterable<T>) {
+  private constructor(src: AsyncIterable<KeyValue[]>) {
     this.it = src[Symbol.asyncIterator]();
   }
 
-  static async open<T>(src: AsyncIterable<T>): Promise<PeekCursor<T>> {
-    const c = new PeekCursor(src);
-    await c.advance();
+  static async open(db: RocksDb, cf: string, opts: { from?: Buffer; batchSize?: number } = {}): Promise<BatchCursor> {
+    const c = new BatchCursor(db.scanBatches(cf, opts));
+    await c.refill();
     return c;
   }
 
-  async advance(): Promise<void> {
-    if (this.done) return;
-    const r = await this.it.next();
-    if (r.done === true) {
-      this.done = true;
-      this.current = undefined;
-    } else {
-      this.current = r.value;
+  advance(): Promise<void> | undefined {
+    if (this.done) return undefined;
+    if (++this.i < this.batch.length) {
+      this.current = this.batch[this.i];
+      return undefined;
+    }
+    return this.refill();
+  }
+
+  private async refill(): Promise<void> {
+    for (;;) {
+      const r = await this.it.next();
+      if (r.done === true) {
+        this.done = true;
+        this.current = undefined;
+        this.batch = [];
+        return;
+      }
+      if (r.value.length > 0) {
+        this.batch = r.value;
+        this.i = 0;
+        this.current = r.value[0];
+        return;
+      }
     }
   }
 
@@ -32,5 +60,55 @@ export class PeekCursor<T> {
       this.current = undefined;
       await this.it.return?.();
     }
+  }
+}
+
+/**
+ * Point lookups in a bytewise-ordered CF that mostly come in ascending key order (A–C metas looked
+ * up from data ordered by key length, then key; type probes): a cursor walks forward over keys it
+ * has proven absent, and only a lookup behind it, or more than `maxSteps` ahead, costs a seek.
+ */
+export class ForwardLookup {
+  private cur: BatchCursor | null = null;
+  /**
+   * The last key looked up; the cursor sits on the first key ≥ it. So for a later lookup ≥ it,
+   * every key between it and the cursor is known absent.
+   */
+  private last: Buffer | null = null;
+
+  constructor(
+    private readonly db: RocksDb,
+    private readonly cf: string,
+    private readonly maxSteps = 256,
+  ) {}
+
+  async get(key: Buffer): Promise<Buffer | null> {
+    const c = this.cur;
+    if (c !== null && this.last !== null && this.last.compare(key) <= 0) {
+      let steps = 0;
+      while (!c.done && c.current!.key.compare(key) < 0 && steps < this.maxSteps) {
+        const p = c.advance();
+        if (p !== undefined) await p;
+        steps++;
+      }
+      if (c.done || c.current!.key.compare(key) >= 0) {
+        this.last = key;
+        return !c.done && c.current!.key.equals(key) ? c.current!.value : null;
+      }
+    }
+    await this.seek(key);
+    const s = this.cur!;
+    return !s.done && s.current!.key.equals(key) ? s.current!.value : null;
+  }
+
+  private async seek(key: Buffer): Promise<void> {
+    await this.cur?.close();
+    this.last = key;
+    this.cur = await BatchCursor.open(this.db, this.cf, { from: key, batchSize: 128 });
+  }
+
+  async close(): Promise<void> {
+    await this.cur?.close();
+    this.cur = null;
   }
 }

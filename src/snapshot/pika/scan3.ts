@@ -1,0 +1,218 @@
+/**
+ * Families A–C: one RocksDB per type (storage.md §2.1, §2.4). Each type is read on its own:
+ * strings straight from their CF; lists by a merge join of meta and `data_cf` (both in raw-key
+ * order); hashes, sets and zsets by walking `data_cf` (ordered by `len:u32 LE ‖ key`, not by key)
+ * and looking up each key's meta through a forward cursor (lookups ascend within each key length,
+ * so it mostly steps instead of seeking). Memory holds one key's current chunk.
+ */
+import { CorruptionError } from '../../core/errors.js';
+import type { DataType, SnapshotRecord } from '../../core/record.js';
+import type { RocksDb } from '../rocks/db.js';
+import type { ScanContext } from './context.js';
+import { BatchCursor, ForwardLookup } from './cursor.js';
+import type { Where } from './format3.js';
+import {
+  DATA3_KEY_START,
+  decodeBaseMeta3,
+  decodeDataKey3,
+  decodeListMeta3,
+  decodeStreamMeta3,
+  decodeStringValue3,
+  LIST3_LEFT,
+  LIST3_RIGHT,
+} from './format3.js';
+import { isPikaInternalKey, looksLikeHll3x, SKIP_HLL_3X, SKIP_INTERNAL, SKIP_STREAM } from './special-keys.js';
+import { compareU64 } from './u64.js';
+
+const where = (db: RocksDb, cf: string, key: Buffer): Where => () => `${db.dir} [${cf}] key ${key.toString('hex')}`;
+
+/** Does an earlier type's DB hold `key` live? (The first type in typeOrder keeps a shared name.) */
+export class LiveProbe {
+  private readonly lookup: ForwardLookup;
+
+  constructor(
+    readonly type: DataType,
+    private readonly db: RocksDb,
+    private readonly ctx: ScanContext,
+  ) {
+    this.lookup = new ForwardLookup(db, 'default');
+  }
+
+  async has(key: Buffer): Promise<boolean> {
+    const v = await this.lookup.get(key);
+    if (v === null) return false;
+    const at = where(this.db, 'default', key);
+    if (this.type === 'string') return !this.ctx.expired(decodeStringValue3(v, at).expireAtMs);
+    const m = this.type === 'list' ? decodeListMeta3(v, at) : decodeBaseMeta3(v, at);
+    return m.count !== 0 && !this.ctx.expired(m.expireAtMs);
+  }
+
+  close(): Promise<void> {
+    return this.lookup.close();
+  }
+}
+
+/**
+ * Gate for a live key about to be emitted: internal keys are skipped, and a name already held by
+ * an earlier type loses. True when the key may be emitted.
+ */
+async function admit(key: Buffer, type: DataType, ctx: ScanContext, earlier: readonly LiveProbe[]): Promise<boolean> {
+  if (isPikaInternalKey(key)) {
+    ctx.skipped(key, SKIP_INTERNAL);
+    return false;
+  }
+  for (const p of earlier) {
+    if (await p.has(key)) {
+      ctx.reports.onTypeConflict?.(key, type, p.type);
+      return false;
+    }
+  }
+  return true;
+}
+
+export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: readonly LiveProbe[]): AsyncGenerator<SnapshotRecord> {
+  const dbNo = ctx.db;
+  for await (const batch of db.scanBatches('default')) {
+    for (const { key, value } of batch) {
+      if (value.length < 4) decodeStringValue3(value, where(db, 'default', key)); // throws
+      const valueEnd = value.length - 4;
+      const expire = value.readInt32LE(valueEnd);
+      const expireAtMs = expire === 0 ? null : expire * 1000;
+      if (expireAtMs !== null && expireAtMs < ctx.nowMs) continue;
+      if (earlier.length > 0 || isPikaInternalKey(key)) {
+        if (!(await admit(key, 'string', ctx, earlier))) continue;
+      }
+      if (valueEnd === 131072 && looksLikeHll3x(value, 0, valueEnd)) {
+        ctx.skipped(key, SKIP_HLL_3X);
+        continue;
+      }
+      yield {
+        type: 'string',
+        db: dbNo,
+        key,
+        expireAtMs,
+        first: true,
+        last: true,
+        pos: { kind: 'snapshot', db: dbNo, seq: ctx.seqs.next++ },
+        value: value.subarray(0, valueEnd),
+      };
+    }
+  }
+}
+
+/** hashes (`data_cf`), sets (`member_cf`), zsets (`data_cf`): data-driven with meta lookups. */
+export async function* scanKeyed3(
+  type: 'hash' | 'set' | 'zset',
+  db: RocksDb,
+  ctx: ScanContext,
+  earlier: readonly LiveProbe[],
+): AsyncGenerator<SnapshotRecord> {
+  const cf = type === 'set' ? 'member_cf' : 'data_cf';
+  const ch = ctx.chunker;
+  const metas = new ForwardLookup(db, 'default');
+  let cur: Buffer | null = null; // user key of the current run
+  let live = false;
+  let version = 0;
+  let metaCount = 0;
+  try {
+    for await (const batch of db.scanBatches(cf)) {
+      for (const { key: dk, value } of batch) {
+        const d = decodeDataKey3(dk, where(db, cf, dk));
+        if (cur === null || dk.compare(cur, 0, cur.length, DATA3_KEY_START, d.keyEnd) !== 0) {
+          if (cur !== null && live) {
+            const last = ch.finish();
+            if (last !== null) yield last;
+            ctx.checkCount(cur, type, metaCount, ch.count);
+          }
+          cur = dk.subarray(DATA3_KEY_START, d.keyEnd);
+          live = false;
+          const mv = await metas.get(cur);
+          if (mv !== null) {
+            const m = decodeBaseMeta3(mv, where(db, 'default', cur));
+            if (m.count !== 0 && !ctx.expired(m.expireAtMs) && (await admit(cur, type, ctx, earlier))) {
+              live = true;
+              version = m.version;
+              metaCount = m.count;
+              ch.start(type, cur, m.expireAtMs);
+            }
+          }
+        }
+        if (!live || d.version !== version) continue;
+        const suffix = dk.subarray(d.suffixStart);
+        let out: SnapshotRecord | null;
+        if (type === 'hash') {
+          out = ch.add([suffix, value], suffix.length + value.length);
+        } else if (type === 'set') {
+          out = ch.add(suffix, suffix.length);
+        } else {
+          if (value.length !== 8) throw new CorruptionError(`zset score of ${value.length} bytes, expected 8`, where(db, cf, dk)());
+          const score = value.readDoubleLE(0);
+          ctx.checkScore(cur, suffix, score);
+          out = ch.add([suffix, score], suffix.length + 8);
+        }
+        if (out !== null) yield out;
+      }
+    }
+    if (cur !== null && live) {
+      const last = ch.finish();
+      if (last !== null) yield last;
+      ctx.checkCount(cur, type, metaCount, ch.count);
+    }
+  } finally {
+    await metas.close();
+  }
+}
+
+/** lists: merge join of the meta CF and `data_cf`, both ordered by raw user key. */
+export async function* scanLists3(db: RocksDb, ctx: ScanContext, earlier: readonly LiveProbe[]): AsyncGenerator<SnapshotRecord> {
+  const ch = ctx.chunker;
+  const data = await BatchCursor.open(db, 'data_cf');
+  try {
+    for await (const batch of db.scanBatches('default')) {
+      for (const { key: mk, value: mv } of batch) {
+        const m = decodeListMeta3(mv, where(db, 'default', mk));
+        const live = m.count !== 0 && !ctx.expired(m.expireAtMs) && (await admit(mk, 'list', ctx, earlier));
+        if (live) ch.start('list', mk, m.expireAtMs);
+        // Data sorts by user key (length field skipped), version, index: skip orphans, take this key's run.
+        while (!data.done) {
+          const { key: dk, value } = data.current!;
+          const d = decodeDataKey3(dk, where(db, 'data_cf', dk));
+          const c = dk.compare(mk, 0, mk.length, DATA3_KEY_START, d.keyEnd);
+          if (c > 0) break;
+          if (
+            c === 0 &&
+            live &&
+            d.version === m.version &&
+            dk.length === d.suffixStart + 8 &&
+            compareU64(dk, d.suffixStart, m.raw, LIST3_LEFT) > 0 &&
+            compareU64(dk, d.suffixStart, m.raw, LIST3_RIGHT) < 0
+          ) {
+            const out = ch.add(value, value.length);
+            if (out !== null) yield out;
+          }
+          const p = data.advance();
+          if (p !== undefined) await p;
+        }
+        if (live) {
+          const last = ch.finish();
+          if (last !== null) yield last;
+          ctx.checkCount(mk, 'list', m.count, ch.count);
+        }
+      }
+    }
+  } finally {
+    await data.close();
+  }
+}
+
+/** 3.5.3+ streams (only in a master's own dumps): never emitted; live ones are reported. */
+export async function scanStreams3(db: RocksDb, ctx: ScanContext): Promise<void> {
+  for await (const batch of db.scanBatches('default')) {
+    for (const { key, value } of batch) {
+      const m = decodeStreamMeta3(value, where(db, 'default', key));
+      // W2: DEL zeroes every field but the version; length 0 with entries added is a real empty stream.
+      if (m.length === 0 && m.entriesAdded === 0) continue;
+      ctx.skipped(key, SKIP_STREAM);
+    }
+  }
+}

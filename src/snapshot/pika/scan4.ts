@@ -1,0 +1,193 @@
+/**
+ * Family D (4.0): instances `0 … N-1`, each one RocksDB whose `default` CF holds every key's meta
+ * (type byte first) and whose data CFs are ordered by `E(key)` first (storage.md §2.3, §2.4).
+ * One pass: the instances' meta CFs are merged in key order (so a key present in two instances is
+ * seen side by side and reported), and each instance's data CFs follow with forward-only cursors.
+ */
+import { CorruptionError } from '../../core/errors.js';
+import type { SnapshotRecord } from '../../core/record.js';
+import type { RocksDb } from '../rocks/db.js';
+import type { ScanContext } from './context.js';
+import type { Where } from './format3.js';
+import { BatchCursor } from './cursor.js';
+import {
+  DATA4_VALUE_SUFFIX,
+  decodeMeta4,
+  decodeUserKey4,
+  KEY4_PREFIX,
+  LIST4_LEFT,
+  LIST4_RIGHT,
+  metaKey4Shape,
+  Type4,
+} from './format4.js';
+import { isPikaInternalKey, SKIP_BAD_NAME_4, SKIP_HLL, SKIP_INTERNAL, SKIP_STREAM } from './special-keys.js';
+import { compareU64, equalU64 } from './u64.js';
+
+type Container = 'hash' | 'set' | 'list' | 'zset';
+const DATA_CF: Record<Container, string> = { hash: 'hash_data_cf', set: 'set_data_cf', list: 'list_data_cf', zset: 'zset_data_cf' };
+const KEY_SUFFIX = 16;
+
+class Instance {
+  readonly meta: Promise<BatchCursor>;
+  private readonly data = new Map<Container, Promise<BatchCursor>>();
+
+  constructor(
+    readonly index: number,
+    readonly db: RocksDb,
+  ) {
+    this.meta = BatchCursor.open(db, 'default');
+  }
+
+  /** Data cursors open on first use: a dump without lists never touches `list_data_cf`. */
+  cursor(type: Container): Promise<BatchCursor> {
+    let c = this.data.get(type);
+    if (c === undefined) {
+      c = BatchCursor.open(this.db, DATA_CF[type]);
+      this.data.set(type, c);
+    }
+    return c;
+  }
+
+  async close(): Promise<void> {
+    await (await this.meta).close();
+    for (const c of this.data.values()) await (await c).close();
+  }
+}
+
+const where = (db: RocksDb, cf: string, key: Buffer): Where => () => `${db.dir} [${cf}] key ${key.toString('hex')}`;
+
+/** The user key of a meta key for reports; for a mangled name (W1), its decodable part. */
+function nameForReport(mk: Buffer, encEnd: number): Buffer {
+  const end = encEnd > 0 ? encEnd : mk.length;
+  return decodeUserKey4(mk, KEY4_PREFIX, end) ?? Buffer.from(mk.subarray(KEY4_PREFIX, Math.max(KEY4_PREFIX, end - 2)));
+}
+
+export async function* scanInstances4(dbs: readonly RocksDb[], ctx: ScanContext): AsyncGenerator<SnapshotRecord> {
+  const inst = dbs.map((db, i) => new Instance(i, db));
+  try {
+    const metas = await Promise.all(inst.map((x) => x.meta));
+    while (true) {
+      // Lowest meta key across instances; equal keys in later instances are duplicates.
+      let min = -1;
+      for (let i = 0; i < metas.length; i++) {
+        const c = metas[i];
+        if (c.done) continue;
+        if (min < 0 || c.current!.key.compare(metas[min].current!.key) < 0) min = i;
+      }
+      if (min < 0) break;
+      const { key: mk, value: mv } = metas[min].current!;
+      for (let j = min + 1; j < metas.length; j++) {
+        const c = metas[j];
+        if (!c.done && c.current!.key.equals(mk)) {
+          ctx.skipped(nameForReport(mk, metaKey4Shape(mk).encEnd), `duplicate: also in instance ${min}, which is used; copy in instance ${j} ignored`);
+          await c.advance();
+        }
+      }
+      yield* oneKey(inst[min], mk, mv, ctx);
+      const p = metas[min].advance();
+      if (p !== undefined) await p;
+    }
+  } finally {
+    for (const x of inst) await x.close();
+  }
+}
+
+async function* oneKey(inst: Instance, mk: Buffer, mv: Buffer, ctx: ScanContext): AsyncGenerator<SnapshotRecord> {
+  const db = inst.db;
+  const shape = metaKey4Shape(mk);
+  const name = shape.wellFormed ? decodeUserKey4(mk, KEY4_PREFIX, shape.encEnd) : null;
+  if (name === null) {
+    ctx.skipped(nameForReport(mk, shape.encEnd), SKIP_BAD_NAME_4);
+    return;
+  }
+  const m = decodeMeta4(mv, where(db, 'default', mk));
+  if (m.type === Type4.Stream) {
+    if (m.length !== 0 || m.entriesAdded !== 0) ctx.skipped(name, SKIP_STREAM);
+    return;
+  }
+  if (ctx.expired(m.expireAtMs)) return;
+  if (m.type === Type4.String) {
+    if (isPikaInternalKey(name)) return ctx.skipped(name, SKIP_INTERNAL);
+    if (m.hll) return ctx.skipped(name, SKIP_HLL);
+    yield {
+      type: 'string',
+      db: ctx.db,
+      key: name,
+      expireAtMs: m.expireAtMs,
+      first: true,
+      last: true,
+      pos: { kind: 'snapshot', db: ctx.db, seq: ctx.seqs.next++ },
+      value: mv.subarray(m.valueStart, m.valueEnd),
+    };
+    return;
+  }
+  if (m.count === 0) return;
+  if (isPikaInternalKey(name)) return ctx.skipped(name, SKIP_INTERNAL);
+  const type: Container = m.type === Type4.Hash ? 'hash' : m.type === Type4.Set ? 'set' : m.type === Type4.List ? 'list' : 'zset';
+  const cf = DATA_CF[type];
+  const cur = await inst.cursor(type);
+  const ch = ctx.chunker;
+  ch.start(type, name, m.expireAtMs);
+  const encLen = shape.encEnd - KEY4_PREFIX;
+  const verAt = shape.encEnd; // in data keys, the version follows `E(key)` at the same offset
+  while (!cur.done) {
+    const { key: dk, value } = cur.current!;
+    // Compare the data key's first `encLen` bytes after the prefix with `E(key)`; E is prefix-free.
+    const c = dk.compare(mk, KEY4_PREFIX, shape.encEnd, KEY4_PREFIX, Math.min(dk.length, KEY4_PREFIX + encLen));
+    if (c > 0) break;
+    if (c === 0 && dk.length < verAt + 8 + KEY_SUFFIX) throw new CorruptionError('data key too short for version and reserve', where(db, cf, dk)());
+    if (c === 0 && equalU64(dk, verAt, mv, m.versionOff)) {
+      const out = element(type, dk, value, verAt + 8, mv, where(db, cf, dk));
+      if (out !== null) {
+        if (type === 'zset') {
+          const [member, score] = out.item as readonly [Buffer, number];
+          ctx.checkScore(name, member, score);
+        }
+        const rec = ch.add(out.item, out.bytes);
+        if (rec !== null) yield rec;
+      }
+    }
+    const p = cur.advance();
+    if (p !== undefined) await p;
+  }
+  const last = ch.finish();
+  if (last !== null) yield last;
+  ctx.checkCount(name, type, m.count, ch.count);
+}
+
+/** One data record's element (null: a list index outside the meta's bounds, i.e. stale). */
+function element(
+  type: Container,
+  dk: Buffer,
+  value: Buffer,
+  dataAt: number,
+  mv: Buffer,
+  at: Where,
+): { item: Buffer | readonly [Buffer, Buffer] | readonly [Buffer, number]; bytes: number } | null {
+  const dataEnd = dk.length - KEY_SUFFIX;
+  if (dataEnd < dataAt) throw new CorruptionError(`data key too short for its fields`, at());
+  if (value.length < DATA4_VALUE_SUFFIX && type !== 'zset') throw new CorruptionError(`data value of ${value.length} bytes, need ≥ 24`, at());
+  switch (type) {
+    case 'hash': {
+      const f = dk.subarray(dataAt, dataEnd);
+      const v = value.subarray(0, value.length - DATA4_VALUE_SUFFIX);
+      return { item: [f, v], bytes: f.length + v.length };
+    }
+    case 'set': {
+      const mbr = dk.subarray(dataAt, dataEnd);
+      return { item: mbr, bytes: mbr.length };
+    }
+    case 'zset': {
+      if (value.length !== 8 + DATA4_VALUE_SUFFIX) throw new CorruptionError(`zset data value of ${value.length} bytes, expected 32`, at());
+      const mbr = dk.subarray(dataAt, dataEnd);
+      return { item: [mbr, value.readDoubleLE(0)], bytes: mbr.length + 8 };
+    }
+    case 'list': {
+      if (dataEnd !== dataAt + 8) throw new CorruptionError(`list data key index field of ${dataEnd - dataAt} bytes, expected 8`, at());
+      if (compareU64(dk, dataAt, mv, LIST4_LEFT) <= 0 || compareU64(dk, dataAt, mv, LIST4_RIGHT) >= 0) return null;
+      const v = value.subarray(0, value.length - DATA4_VALUE_SUFFIX);
+      return { item: v, bytes: v.length };
+    }
+  }
+}
+

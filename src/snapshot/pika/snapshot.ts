@@ -1,0 +1,141 @@
+/**
+ * Reads one DB of a Pika DBSync dump as a stream of SnapshotRecords (public entry point of
+ * `snapshot/pika`). Families A–C (3.2–3.5, one RocksDB per type) and D (4.0, RocksDB instances
+ * with column families) are told apart from the directory layout.
+ *
+ * What is emitted: every live key — not expired at `nowMs` (expiry strictly before `nowMs`), count
+ * ≠ 0, data of the meta's current version only — as records in chunks (`first`/`last`) of at most
+ * `chunkSize` elements and about `chunkBytes` bytes. Never emitted, reported through `onSkipped`:
+ * HyperLogLogs, Pika's slot-migration keys, streams, 4.0.1 keys whose name Pika stored mangled.
+ *
+ * Same name in several types (A–C only; Redis holds one type per name): types are read one after
+ * the other in `typeOrder` (default string, hash, list, set, zset) and the first type in that order
+ * that holds the name live wins. Before a key of a later type is emitted, the meta of each earlier
+ * type is probed (a forward cursor per earlier type: cheap steps while lookups ascend, a seek
+ * otherwise); a hit reports the key through `onTypeConflict` and
+ * the key is not emitted. This keeps every type a single forward scan with flat memory — a streaming merge across types is not
+ * possible because hashes/sets/zsets data is not stored in key order. A skipped key of an earlier
+ * type (HLL, internal) still holds its name. D stores one type per name and emits in key order;
+ * `typeOrder` does not apply there.
+ */
+import { ConfigError, CorruptionError } from '../../core/errors.js';
+import type { DataType, SnapshotRecord } from '../../core/record.js';
+import { openRocksDb, type RocksDb } from '../rocks/db.js';
+import { pikaComparators } from './comparators.js';
+import { ScanContext } from './context.js';
+import { dataBytes, layoutOf, type Family } from './layout.js';
+import { LiveProbe, scanKeyed3, scanLists3, scanStreams3, scanStrings3 } from './scan3.js';
+import { scanInstances4 } from './scan4.js';
+
+export { readDumpInfo, type DumpInfo } from './layout.js';
+
+export interface ReadSnapshotOptions {
+  /** DB number, carried into every record and its position. */
+  db: number;
+  /** Liveness is evaluated against this one instant (ms since the epoch) for the whole read. */
+  nowMs: number;
+  /** Most elements per record of a container key. */
+  chunkSize: number;
+  /** A record is closed once its elements reach this many payload bytes. */
+  chunkBytes: number;
+  /** A–C only: the order types are read in; the first type holding a name wins it. Default string, hash, list, set, zset. */
+  typeOrder?: DataType[];
+  onTypeConflict?(key: Buffer, loser: DataType, winner: DataType): void;
+  /** A key not emitted for a reason other than being dead: HLL, internal key, stream, unreadable name, duplicate. */
+  onSkipped?(key: Buffer, reason: string): void;
+  /** A key emitted although its data contradicts its meta (element count ≠ meta count). */
+  onWarning?(key: Buffer, type: DataType, message: string): void;
+}
+
+export const DEFAULT_TYPE_ORDER: readonly DataType[] = ['string', 'hash', 'list', 'set', 'zset'];
+
+const BYTEWISE = 'leveldb.BytewiseComparator';
+
+/** Column families and their comparators, per A–C type dir and for a D instance. */
+const CFS_3: Record<string, Record<string, string>> = {
+  strings: { default: BYTEWISE },
+  hashes: { default: BYTEWISE, data_cf: BYTEWISE },
+  sets: { default: BYTEWISE, member_cf: BYTEWISE },
+  lists: { default: BYTEWISE, data_cf: 'blackwidow.ListsDataKeyComparator' },
+  zsets: { default: BYTEWISE, data_cf: BYTEWISE, score_cf: 'blackwidow.ZSetsScoreKeyComparator' },
+  streams: { default: BYTEWISE, data_cf: BYTEWISE },
+};
+const CFS_4: Record<string, string> = {
+  default: BYTEWISE,
+  hash_data_cf: BYTEWISE,
+  set_data_cf: BYTEWISE,
+  list_data_cf: 'floyd.ListsDataKeyComparator',
+  zset_data_cf: BYTEWISE,
+  zset_score_cf: 'floyd.ZSetsScoreKeyComparator',
+  stream_data_cf: BYTEWISE,
+};
+
+/** `A-C` (3.2–3.5) or `D` (4.0) for a DB dir of a dump (`…/db0`) or a dump root holding `db0/`. */
+export async function detectFamily(dumpDir: string): Promise<Family> {
+  return (await layoutOf(dumpDir)).family;
+}
+
+/** Bytes of data files the read will go through (for progress and ETA). */
+export async function snapshotSizeBytes(dbDir: string): Promise<number> {
+  return dataBytes(await layoutOf(dbDir));
+}
+
+async function openChecked(dir: string, expected: Record<string, string>): Promise<RocksDb> {
+  const db = await openRocksDb(dir, { comparators: pikaComparators });
+  try {
+    const cfs = db.columnFamilies();
+    const unknown = cfs.filter((c) => !(c in expected));
+    if (unknown.length > 0) throw new CorruptionError(`unexpected column famil${unknown.length > 1 ? 'ies' : 'y'} ${unknown.join(', ')}`, dir);
+    for (const cf of Object.keys(expected)) {
+      if (!cfs.includes(cf)) throw new CorruptionError(`column family ${cf} missing`, dir);
+      const name = db.comparatorName(cf);
+      if (name !== expected[cf]) throw new CorruptionError(`column family ${cf} uses comparator ${name}, expected ${expected[cf]}`, dir);
+    }
+    return db;
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+}
+
+function checkTypeOrder(order: readonly DataType[]): void {
+  const ok = order.length === DEFAULT_TYPE_ORDER.length && DEFAULT_TYPE_ORDER.every((t) => order.includes(t));
+  if (!ok) throw new ConfigError(`typeOrder must list each of ${DEFAULT_TYPE_ORDER.join(', ')} once, got ${order.join(', ')}`);
+}
+
+const DIR_OF: Record<DataType, string> = { string: 'strings', hash: 'hashes', list: 'lists', set: 'sets', zset: 'zsets' };
+
+export async function* readSnapshot(dbDir: string, opts: ReadSnapshotOptions): AsyncGenerator<SnapshotRecord> {
+  const order = opts.typeOrder ?? DEFAULT_TYPE_ORDER;
+  checkTypeOrder(order);
+  const ctx = new ScanContext(opts.db, opts.nowMs, opts.chunkSize, opts.chunkBytes, opts);
+  const layout = await layoutOf(dbDir);
+  const opened: RocksDb[] = [];
+  const probes: LiveProbe[] = [];
+  try {
+    if (layout.family === 'D') {
+      for (const d of layout.dirs) opened.push(await openChecked(d.path, CFS_4));
+      yield* scanInstances4(opened, ctx);
+      return;
+    }
+    const dbs = new Map<string, RocksDb>();
+    for (const d of layout.dirs) {
+      const db = await openChecked(d.path, CFS_3[d.name]);
+      opened.push(db);
+      dbs.set(d.name, db);
+    }
+    const earlier = probes;
+    for (const type of order) {
+      const db = dbs.get(DIR_OF[type])!;
+      if (type === 'string') yield* scanStrings3(db, ctx, earlier);
+      else if (type === 'list') yield* scanLists3(db, ctx, earlier);
+      else yield* scanKeyed3(type, db, ctx, earlier);
+      earlier.push(new LiveProbe(type, db, ctx));
+    }
+    const streams = dbs.get('streams');
+    if (streams !== undefined) await scanStreams3(streams, ctx);
+  } finally {
+    for (const p of probes) await p.close();
+    for (const db of opened) await db.close();
+  }
+}
