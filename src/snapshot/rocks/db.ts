@@ -189,18 +189,21 @@ class Db implements RocksDb {
     if (this.closed) throw new Error(`${this.dir}: database is closed`);
     const cf = this.cf(cfName);
     const ucmp = this.comparatorOf(cf);
-    const self = this;
-    return {
-      async *[Symbol.asyncIterator]() {
-        const mem = self.memtable(cf, ucmp);
-        const dels = await self.rangeDeletions(cf, ucmp, mem);
-        yield* scanVisible(self.sources(cf, ucmp, mem), ucmp, dels, {
-          from: opts.from,
-          batchSize: opts.batchSize,
-          where: `${self.dir} [${cf.name}]`,
-        });
-      },
-    };
+    return { [Symbol.asyncIterator]: () => this.runScan(cf, ucmp, opts) };
+  }
+
+  private async *runScan(
+    cf: ColumnFamilyState,
+    ucmp: Comparator,
+    opts: ScanOptions & { batchSize?: number },
+  ): AsyncGenerator<KeyValue[]> {
+    const mem = this.memtable(cf, ucmp);
+    const dels = await this.rangeDeletions(cf, ucmp, mem);
+    yield* scanVisible(this.sources(cf, ucmp, mem), ucmp, dels, {
+      from: opts.from,
+      batchSize: opts.batchSize,
+      where: `${this.dir} [${cf.name}]`,
+    });
   }
 
   scan(cfName: string, opts: ScanOptions = {}): AsyncIterable<KeyValue> {

@@ -69,13 +69,22 @@ export function compareTrailers(a: Buffer, alen: number, b: Buffer, blen: number
   return 0;
 }
 
+/** Bytewise a[0, alen) vs b[0, blen); a JS loop beats the native call for short keys. */
+export function bytewiseRange(a: Buffer, alen: number, b: Buffer, blen: number): number {
+  const n = alen < blen ? alen : blen;
+  if (n > 40) return a.compare(b, 0, blen, 0, alen);
+  for (let i = 0; i < n; i++) {
+    const d = a[i] - b[i];
+    if (d !== 0) return d;
+  }
+  return alen - blen;
+}
+
 /**
  * Compares user keys a[0, alen) and b[0, blen) with `cmp`; bytewise without allocating.
  */
 export function makeUserKeyCompare(cmp: Comparator): (a: Buffer, alen: number, b: Buffer, blen: number) => number {
-  if (cmp.name === BYTEWISE_NAME && cmp === bytewiseComparator) {
-    return (a, alen, b, blen) => a.compare(b, 0, blen, 0, alen);
-  }
+  if (cmp.name === BYTEWISE_NAME && cmp === bytewiseComparator) return bytewiseRange;
   return (a, alen, b, blen) => cmp.compare(a.subarray(0, alen), b.subarray(0, blen));
 }
 

@@ -15,6 +15,7 @@ export class SstFile {
   private winBuf: Buffer = Buffer.alloc(0);
   private winStart = 0;
   private winEnd = 0;
+  private pending: { start: number; len: number; promise: Promise<Buffer> } | null = null;
 
   private constructor(
     private fh: FileHandle | null,
@@ -44,14 +45,44 @@ export class SstFile {
     if (offset >= this.winStart && offset + len <= this.winEnd) {
       return this.winBuf.subarray(offset - this.winStart, offset - this.winStart + len);
     }
-    const want = sequential ? Math.min(Math.max(len, READ_AHEAD), this.size - offset) : len;
-    // a fresh buffer each time: views handed out earlier (values) must stay intact
-    const buf = Buffer.allocUnsafe(want);
-    await this.readFully(buf, want, offset);
-    if (sequential) {
-      this.winBuf = buf;
-      this.winStart = offset;
-      this.winEnd = offset + want;
+    if (!sequential) {
+      const buf = Buffer.allocUnsafe(len);
+      await this.readFully(buf, len, offset);
+      return buf;
+    }
+    const pending = this.pending;
+    this.pending = null;
+    let buf: Buffer | null = null;
+    if (pending && pending.start === offset && pending.len >= len) {
+      buf = await pending.promise;
+    } else if (
+      pending &&
+      pending.start === this.winEnd &&
+      offset >= this.winStart &&
+      offset < pending.start &&
+      offset + len <= pending.start + pending.len
+    ) {
+      // the block straddles the current window and the one read ahead
+      const head = this.winBuf.subarray(offset - this.winStart);
+      buf = Buffer.concat([head, await pending.promise]);
+    } else {
+      if (pending) await pending.promise.catch(() => undefined);
+      const want = Math.min(Math.max(len, READ_AHEAD), this.size - offset);
+      // a fresh buffer each time: views handed out earlier (values) must stay intact
+      buf = Buffer.allocUnsafe(want);
+      await this.readFully(buf, want, offset);
+    }
+    this.winBuf = buf;
+    this.winStart = offset;
+    this.winEnd = offset + buf.length;
+    // read the next window while this one is decoded
+    if (this.winEnd < this.size) {
+      const start = this.winEnd;
+      const n = Math.min(READ_AHEAD, this.size - start);
+      const next = Buffer.allocUnsafe(n);
+      const promise = this.readFully(next, n, start).then(() => next);
+      promise.catch(() => undefined);
+      this.pending = { start, len: n, promise };
     }
     return buf.subarray(0, len);
   }
@@ -67,6 +98,9 @@ export class SstFile {
   }
 
   async close(): Promise<void> {
+    const pending = this.pending;
+    this.pending = null;
+    if (pending) await pending.promise.catch(() => undefined);
     const fh = this.fh;
     this.fh = null;
     this.winBuf = Buffer.alloc(0);
