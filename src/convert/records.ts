@@ -1,7 +1,8 @@
-import type { RedisCommand } from '../core/command.js';
+import { printableBytes, type RedisCommand } from '../core/command.js';
 import { CorruptionError } from '../core/errors.js';
 import { formatPosition } from '../core/position.js';
 import type { SnapshotRecord } from '../core/record.js';
+import type { ConvertNote } from './types.js';
 
 /**
  * What happens to a key that already exists on the target:
@@ -19,6 +20,8 @@ export interface RecordConvertOptions {
   readonly maxItemsPerCommand?: number;
   /** Approximate argument bytes per command (at least one element each); default 1 MiB. */
   readonly maxBytesPerCommand?: number;
+  /** Receives what cannot be written exactly (e.g. a NaN zset score, which Redis refuses). */
+  readonly onNote?: (note: ConvertNote) => void;
 }
 
 /**
@@ -71,7 +74,7 @@ export class SnapshotRecordConverter {
         break;
       case 'zset':
         this.chunks(
-          rec.members,
+          this.withoutNaN(rec),
           (m) => m[0].length + 24,
           (part) => cmd('ZADD', [rec.key, ...part.flatMap(([member, score]) => [formatScore(score, rec), member])]),
         );
@@ -79,6 +82,21 @@ export class SnapshotRecordConverter {
     }
     if (rec.last && rec.expireAtMs !== null) cmd('PEXPIREAT', [rec.key, String(rec.expireAtMs)]);
     return out;
+  }
+
+  /** Pika keeps NaN scores (a ZUNIONSTORE of inf and -inf makes one); Redis refuses them: skip, report. */
+  private withoutNaN(rec: Extract<SnapshotRecord, { type: 'zset' }>): ReadonlyArray<readonly [Buffer, number]> {
+    if (!rec.members.some(([, score]) => Number.isNaN(score))) return rec.members;
+    const kept = rec.members.filter(([member, score]) => {
+      if (!Number.isNaN(score)) return true;
+      this.opts.onNote?.({
+        level: 'warn',
+        code: 'zset-nan-score',
+        message: `${formatPosition(rec.pos)} zset '${printableBytes(rec.key, 60)}' member '${printableBytes(member, 60)}' has score NaN, which Redis cannot store; member skipped`,
+      });
+      return false;
+    });
+    return kept;
   }
 
   private chunks<T>(items: ReadonlyArray<T>, size: (t: T) => number, emit: (part: T[]) => void): void {

@@ -74,13 +74,15 @@ export function assertSameContents(actual: Map<string, DumpedKey>, expected: Map
   }
 }
 
-/** Sends converted commands in order on one connection; every reply must be a success. */
+/** Sends converted commands in order on one connection (pipelined); every reply must be a success. */
 export async function applyCommands(c: Redis, cmds: ReadonlyArray<RedisCommand>): Promise<void> {
-  for (const cmd of cmds) {
-    try {
-      await c.call(cmd.name, ...cmd.args);
-    } catch (e) {
-      throw new Error(`${cmd.name} ${cmd.args.map(String).join(' ').slice(0, 200)} failed: ${(e as Error).message}`);
-    }
+  for (let i = 0; i < cmds.length; i += 500) {
+    const batch = cmds.slice(i, i + 500);
+    const p = c.pipeline();
+    for (const cmd of batch) p.call(cmd.name, ...cmd.args);
+    const replies = (await p.exec()) ?? [];
+    replies.forEach(([err], j) => {
+      if (err !== null) throw new Error(`${batch[j].name} ${batch[j].args.map(String).join(' ').slice(0, 200)} failed: ${err.message}`);
+    });
   }
 }
