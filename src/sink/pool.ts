@@ -1,0 +1,395 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Redis } from 'ioredis';
+import { commandKeyText, type RedisCommand } from '../core/command.js';
+import { ConfigError, FatalError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { comparePositions, formatPosition, type SourcePosition } from '../core/position.js';
+import { BATCH_SCRIPT, MAX_COMMAND_ARGS } from './batch-script.js';
+import { openConnection, targetName } from './connection.js';
+import type { ErrorClass } from './replies.js';
+import { statName } from './replies.js';
+import { KeyRouter } from './router.js';
+import { Sender, type SenderHooks, type SenderStats } from './sender.js';
+
+export interface SenderPoolOptions {
+  host: string;
+  port: number;
+  password?: string;
+  username?: string;
+  db: number;
+  /** redis-sender-num, default 10 */
+  senders: number;
+  /** sync-batch-num, default 100 */
+  batchSize: number;
+  /** Batches pipelined per sender, default 4; with one more closed batch and the one filling, it bounds memory. */
+  maxInFlightBatches?: number;
+  logger: Logger;
+  /** Per connection attempt, default 5000. */
+  connectTimeoutMs?: number;
+  /** After a drop, give up (fatal) when the target stays unreachable this long; default 60000. */
+  reconnectGiveUpMs?: number;
+  /** Backoff for retryable errors (OOM, LOADING, BUSY, READONLY): starts at min, doubles to max. Default 50 / 2000. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** Prefix of the per-sender marker keys written into the target DB (removed on close). Default `pika-migrate:sink`. */
+  markerPrefix?: string;
+  /** Marker expiry so that a crashed run leaves nothing behind for long; default 24 h. */
+  markerTtlMs?: number;
+}
+
+export const SINK_DEFAULTS = {
+  senders: 10,
+  batchSize: 100,
+  maxInFlightBatches: 4,
+  connectTimeoutMs: 5000,
+  reconnectGiveUpMs: 60_000,
+  retryMinMs: 50,
+  retryMaxMs: 2000,
+  markerPrefix: 'pika-migrate:sink',
+  markerTtlMs: 24 * 3600 * 1000,
+} as const;
+
+export interface SinkStats {
+  readonly senders: SenderStats[];
+  /** Error replies counted by code: wrongType, oom, loading, busy, readOnly, noAuth, wrongPass, err, … */
+  readonly errors: Record<string, number>;
+  /** The same errors counted by what the sink did about them. */
+  readonly errorClasses: Record<ErrorClass, number>;
+  readonly typeConflicts: number;
+  /** Commands refused before sending (longer than MAX_COMMAND_ARGS). */
+  readonly refused: number;
+  readonly total: { submitted: number; queued: number; inFlight: number; sent: number; acked: number; retries: number; reconnects: number; lostReplies: number };
+}
+
+/** A command Redis answered with an error reply; `class` says what the sink did about it. */
+export interface CommandErrorEvent {
+  readonly cmd: RedisCommand;
+  readonly code: string;
+  readonly message: string;
+  readonly class: ErrorClass;
+  readonly sender: number;
+}
+
+interface PositionMark {
+  readonly pos: SourcePosition;
+  lastGseq: number;
+}
+
+interface Waiter {
+  readonly until: number;
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+}
+
+/**
+ * Fans commands out over `senders` connections by key hash, so one key's commands keep their order
+ * while different keys go in parallel. Every command gets a pool-wide submission number; the pool
+ * turns per-sender acknowledgements into the one source position up to which everything is applied.
+ *
+ * Positions must not decrease in submission order (snapshot records, then binlog offsets).
+ *
+ * Events: `fatal` (FatalError) once when it cannot go on; `commandError` (CommandErrorEvent) for
+ * every error reply of a data command, `typeConflict` (CommandErrorEvent) for WRONGTYPE ones.
+ */
+export class SenderPool extends EventEmitter {
+  private readonly router: KeyRouter;
+  private readonly senders: Sender[];
+  private readonly log: Logger;
+  private nextGseq = 0;
+  private marks: PositionMark[] = [];
+  private marksHead = 0;
+  private applied: SourcePosition | null = null;
+  /** Commands held behind a barrier, in submission order; null when no barrier is pending. */
+  private held: Array<{ cmd: RedisCommand; gseq: number }> | null = null;
+  private heldWaiter: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | null = null;
+  private waiters: Waiter[] = [];
+  private fatalError: FatalError | null = null;
+  private closed = false;
+  private readonly errors: Record<string, number> = {};
+  private readonly errorClasses: Record<ErrorClass, number> = { typeConflict: 0, retryable: 0, fatal: 0, other: 0 };
+  private refused = 0;
+
+  private constructor(
+    private readonly opts: SenderPoolOptions,
+    conns: Redis[],
+    runId: string,
+  ) {
+    super();
+    this.log = opts.logger.child({ component: 'sink' });
+    this.router = new KeyRouter(conns.length);
+    const hooks: SenderHooks = {
+      acked: () => this.advance(),
+      commandError: (s, cmd, code, message, cls) => this.onCommandError(s.index, cmd, code, message, cls),
+      retried: (_s, code) => this.count(code, 'retryable'),
+      fatal: (err) => this.fail(err),
+    };
+    const prefix = opts.markerPrefix ?? SINK_DEFAULTS.markerPrefix;
+    this.senders = conns.map(
+      (redis, index) =>
+        new Sender(
+          {
+            index,
+            host: opts.host,
+            port: opts.port,
+            password: opts.password,
+            username: opts.username,
+            db: opts.db,
+            connectTimeoutMs: opts.connectTimeoutMs ?? SINK_DEFAULTS.connectTimeoutMs,
+            batchSize: opts.batchSize,
+            maxInFlightBatches: opts.maxInFlightBatches ?? SINK_DEFAULTS.maxInFlightBatches,
+            markerKey: `${prefix}:${runId}:${index}`,
+            markerTtlMs: opts.markerTtlMs ?? SINK_DEFAULTS.markerTtlMs,
+            reconnectGiveUpMs: opts.reconnectGiveUpMs ?? SINK_DEFAULTS.reconnectGiveUpMs,
+            retryMinMs: opts.retryMinMs ?? SINK_DEFAULTS.retryMinMs,
+            retryMaxMs: opts.retryMaxMs ?? SINK_DEFAULTS.retryMaxMs,
+            logger: this.log,
+          },
+          redis,
+          hooks,
+        ),
+    );
+  }
+
+  /**
+   * Opens every sender connection and loads the batch script. Fails fast with a FatalError naming
+   * host:port when the target is unreachable, refuses our credentials, or has scripting disabled.
+   */
+  static async connect(opts: SenderPoolOptions): Promise<SenderPool> {
+    validate(opts);
+    const target = { ...opts, connectTimeoutMs: opts.connectTimeoutMs ?? SINK_DEFAULTS.connectTimeoutMs };
+    const opened: Redis[] = [];
+    try {
+      // The first connection alone: a bad password fails once, not `senders` times.
+      opened.push(await openConnection(target, Sender.connectionName(0)));
+      try {
+        await opened[0].script('LOAD', BATCH_SCRIPT);
+      } catch (e) {
+        throw new FatalError(`Redis at ${targetName(target)} cannot run the batch script (EVALSHA/SCRIPT needed): ${(e as Error).message}`);
+      }
+      const rest = await Promise.allSettled(
+        Array.from({ length: opts.senders - 1 }, (_, i) => openConnection(target, Sender.connectionName(i + 1))),
+      );
+      for (const r of rest) if (r.status === 'fulfilled') opened.push(r.value);
+      const failed = rest.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+    } catch (e) {
+      for (const c of opened) c.disconnect();
+      if (e instanceof FatalError) throw e;
+      throw new FatalError((e as Error).message);
+    }
+    const pool = new SenderPool(opts, opened, randomBytes(6).toString('hex'));
+    pool.log.info({ target: targetName(target), db: opts.db, senders: opts.senders, batchSize: opts.batchSize }, 'connected to Redis');
+    return pool;
+  }
+
+  submit(cmd: RedisCommand): void | Promise<void> {
+    if (this.fatalError !== null) throw this.fatalError;
+    if (this.closed) throw new Error('submit after close');
+    const gseq = this.nextGseq++;
+    const last = this.marks.length > this.marksHead ? this.marks[this.marks.length - 1] : null;
+    if (last !== null && (last.pos === cmd.pos || comparePositions(last.pos, cmd.pos) === 0)) last.lastGseq = gseq;
+    else this.marks.push({ pos: cmd.pos, lastGseq: gseq });
+
+    if (this.held !== null || cmd.barrier === true || cmd.key === null) return this.hold(cmd, gseq);
+    if (cmd.args.length >= MAX_COMMAND_ARGS) {
+      this.refuse(cmd);
+      return;
+    }
+    const s = this.senders[this.router.senderOf(cmd.key)];
+    return s.submit(cmd, gseq) ? undefined : s.room();
+  }
+
+  flush(): Promise<void> {
+    if (this.fatalError !== null) return Promise.reject(this.fatalError);
+    for (const s of this.senders) s.flushPending();
+    return this.until(this.nextGseq);
+  }
+
+  appliedPosition(): SourcePosition | null {
+    this.advance();
+    return this.applied;
+  }
+
+  senderPositions(): Array<SourcePosition | null> {
+    return this.senders.map((s) => s.lastAckedPosition());
+  }
+
+  stats(): SinkStats {
+    const senders = this.senders.map((s) => s.stats());
+    const total = { submitted: this.nextGseq, queued: 0, inFlight: 0, sent: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0 };
+    for (const s of senders) {
+      total.queued += s.queued;
+      total.inFlight += s.inFlight;
+      total.sent += s.sent;
+      total.acked += s.acked;
+      total.retries += s.retries;
+      total.reconnects += s.reconnects;
+      total.lostReplies += s.lostReplies;
+    }
+    if (this.held !== null) total.queued += this.held.length;
+    return {
+      senders,
+      errors: { ...this.errors },
+      errorClasses: { ...this.errorClasses },
+      typeConflicts: this.errorClasses.typeConflict,
+      refused: this.refused,
+      total,
+    };
+  }
+
+  /** Flushes, then removes the marker keys and quits. After a fatal error it only disconnects. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.fatalError === null) await this.flush();
+    this.closed = true;
+    await Promise.all(this.senders.map((s) => s.close()));
+  }
+
+  /** Resolves once every command with submission number below `end` is acknowledged. */
+  private until(end: number): Promise<void> {
+    if (this.firstUnacked() >= end) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ until: end, resolve, reject }));
+  }
+
+  private firstUnacked(): number {
+    let u = this.nextGseq;
+    if (this.held !== null && this.held.length > 0 && this.held[0].gseq < u) u = this.held[0].gseq;
+    for (const s of this.senders) {
+      const g = s.oldestUnacked();
+      if (g < u) u = g;
+    }
+    return u;
+  }
+
+  /** Moves the applied position forward and wakes flushes; runs after every acknowledged batch. */
+  private advance(): void {
+    const u = this.firstUnacked();
+    const marks = this.marks;
+    let h = this.marksHead;
+    while (h < marks.length && marks[h].lastGseq < u) {
+      this.applied = marks[h].pos;
+      h++;
+    }
+    if (h > 1024 && h * 2 > marks.length) {
+      this.marks = marks.slice(h);
+      h = 0;
+    }
+    this.marksHead = h;
+    if (this.waiters.length > 0) {
+      const still: Waiter[] = [];
+      for (const w of this.waiters) {
+        if (u >= w.until) w.resolve();
+        else still.push(w);
+      }
+      this.waiters = still;
+    }
+  }
+
+  private hold(cmd: RedisCommand, gseq: number): Promise<void> {
+    if (this.held === null) {
+      this.held = [];
+      let resolve!: () => void;
+      let reject!: (e: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      promise.catch(() => {});
+      this.heldWaiter = { promise, resolve, reject };
+      this.held.push({ cmd, gseq });
+      void this.releaseHeld();
+    } else {
+      this.held.push({ cmd, gseq });
+    }
+    return (this.heldWaiter as { promise: Promise<void> }).promise;
+  }
+
+  /**
+   * Works through the held queue: a barrier command waits until everything submitted before it is
+   * acknowledged, goes out alone, and is acknowledged before anything after it is released.
+   */
+  private async releaseHeld(): Promise<void> {
+    const held = this.held as Array<{ cmd: RedisCommand; gseq: number }>;
+    try {
+      while (held.length > 0) {
+        const { cmd, gseq } = held[0];
+        if (cmd.barrier === true || cmd.key === null) {
+          for (const s of this.senders) s.flushPending();
+          await this.until(gseq);
+          const s = this.senders[cmd.key === null ? 0 : this.router.senderOf(cmd.key)];
+          s.submit(cmd, gseq);
+          held.shift();
+          s.flushPending();
+          await this.until(gseq + 1);
+        } else {
+          const s = this.senders[this.router.senderOf(cmd.key)];
+          const room = s.submit(cmd, gseq);
+          held.shift();
+          if (!room) await s.room();
+        }
+        if (this.fatalError !== null) return;
+      }
+      this.held = null;
+      const w = this.heldWaiter;
+      this.heldWaiter = null;
+      w?.resolve();
+    } catch (e) {
+      this.fail(e instanceof FatalError ? e : new FatalError((e as Error).message));
+    }
+  }
+
+  private refuse(cmd: RedisCommand): void {
+    this.refused++;
+    this.count('ERR', 'other');
+    this.log.error(
+      { key: commandKeyText(cmd), pos: formatPosition(cmd.pos), command: cmd.name, args: cmd.args.length, max: MAX_COMMAND_ARGS - 1 },
+      'command dropped: too many arguments to apply exactly; producers must chunk big keys',
+    );
+  }
+
+  private count(code: string, cls: ErrorClass): void {
+    const name = statName(code);
+    this.errors[name] = (this.errors[name] ?? 0) + 1;
+    this.errorClasses[cls]++;
+  }
+
+  private onCommandError(sender: number, cmd: RedisCommand, code: string, message: string, cls: ErrorClass): void {
+    this.count(code, cls);
+    const ev: CommandErrorEvent = { cmd, code, message, class: cls, sender };
+    const fields = { sender, key: commandKeyText(cmd), pos: formatPosition(cmd.pos), command: cmd.name, err: message };
+    if (cls === 'typeConflict') {
+      this.log.warn(fields, 'type conflict: the key holds another type in Redis; command skipped');
+      this.emit('typeConflict', ev);
+    } else if (cls === 'fatal') {
+      this.log.error(fields, 'Redis refused a command for lack of permission');
+      this.fail(new FatalError(`Redis at ${targetName(this.opts)} refused ${cmd.name} on key ${commandKeyText(cmd)} at ${formatPosition(cmd.pos)}: ${message}`));
+    } else {
+      this.log.error(fields, 'command failed in Redis and was dropped');
+    }
+    this.emit('commandError', ev);
+  }
+
+  private fail(err: FatalError): void {
+    if (this.fatalError !== null) return;
+    this.fatalError = err;
+    this.count(err.message.includes('WRONGPASS') ? 'WRONGPASS' : err.message.includes('NOAUTH') ? 'NOAUTH' : 'FATAL', 'fatal');
+    this.log.error({ err: err.message }, 'sink cannot go on');
+    for (const s of this.senders) s.stop(err);
+    for (const w of this.waiters) w.reject(err);
+    this.waiters = [];
+    this.heldWaiter?.reject(err);
+    this.heldWaiter = null;
+    this.emit('fatal', err);
+  }
+}
+
+function validate(o: SenderPoolOptions): void {
+  const positive = (name: string, v: number | undefined): void => {
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ConfigError(`sink: ${name} must be a positive integer, got ${v}`);
+  };
+  positive('senders', o.senders);
+  positive('batchSize', o.batchSize);
+  positive('maxInFlightBatches', o.maxInFlightBatches);
+  if (!Number.isInteger(o.db) || o.db < 0) throw new ConfigError(`sink: db must be a non-negative integer, got ${o.db}`);
+}

@@ -1,0 +1,59 @@
+/**
+ * What an error reply from Redis means for the sink. Redis error replies start with an upper-case
+ * code (`WRONGTYPE`, `OOM`, `ERR`, …); the code, not the prose after it, decides what we do.
+ *
+ * - `typeConflict`: the key already holds another type. Not retried (it would fail again);
+ *   counted and reported with the key, and the pool goes on.
+ * - `retryable`: the server cannot take writes right now but will later (memory full, loading a
+ *   dataset, busy with a script, a read-only replica that may be promoted, a master link down).
+ *   The batch and everything after it on that sender is sent again after a backoff, in order.
+ * - `fatal`: our credentials or permissions are wrong; no retry can help.
+ * - `other`: anything else (`ERR syntax error`, unknown command, …): the command is dropped,
+ *   counted, and logged at error level with its key and source position.
+ */
+export type ErrorClass = 'typeConflict' | 'retryable' | 'fatal' | 'other';
+
+const RETRYABLE = new Set(['OOM', 'LOADING', 'BUSY', 'READONLY', 'MASTERDOWN', 'TRYAGAIN', 'CLUSTERDOWN']);
+const FATAL = new Set(['NOAUTH', 'WRONGPASS', 'NOPERM']);
+
+/** The leading code of an error reply (`WRONGTYPE`), or `ERR` when the message has none. */
+export function errorCode(message: string): string {
+  const m = /^([A-Z][A-Z_]*)\b/.exec(message);
+  return m === null ? 'ERR' : m[1];
+}
+
+export function classifyCode(code: string): ErrorClass {
+  if (code === 'WRONGTYPE') return 'typeConflict';
+  if (RETRYABLE.has(code)) return 'retryable';
+  if (FATAL.has(code)) return 'fatal';
+  return 'other';
+}
+
+export function classifyError(message: string): ErrorClass {
+  return classifyCode(errorCode(message));
+}
+
+/**
+ * The name an error code is counted under in `SinkStats.errors`: `WRONGTYPE` → `wrongType`,
+ * `OOM` → `oom`, `READONLY` → `readOnly`, `NOAUTH` → `noAuth`; other codes lower-cased.
+ */
+export function statName(code: string): string {
+  switch (code) {
+    case 'WRONGTYPE':
+      return 'wrongType';
+    case 'READONLY':
+      return 'readOnly';
+    case 'NOAUTH':
+      return 'noAuth';
+    case 'WRONGPASS':
+      return 'wrongPass';
+    case 'NOPERM':
+      return 'noPerm';
+    case 'MASTERDOWN':
+      return 'masterDown';
+    case 'TRYAGAIN':
+      return 'tryAgain';
+    default:
+      return code.toLowerCase();
+  }
+}

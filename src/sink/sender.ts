@@ -1,0 +1,460 @@
+import type { Redis } from 'ioredis';
+import { commandKeyText, type RedisCommand } from '../core/command.js';
+import { FatalError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { formatPosition, type SourcePosition } from '../core/position.js';
+import { BATCH_SCRIPT, encodeBatch } from './batch-script.js';
+import { openConnection, targetName, TargetUnreachableError, type TargetOptions } from './connection.js';
+import { classifyCode, errorCode, type ErrorClass } from './replies.js';
+
+export interface SenderOptions extends TargetOptions {
+  readonly index: number;
+  readonly batchSize: number;
+  readonly maxInFlightBatches: number;
+  /** Key holding the sequence number of the last batch this sender applied (unique per run). */
+  readonly markerKey: string;
+  readonly markerTtlMs: number;
+  /** Give up (fatal) when the target stays unreachable this long after a drop. */
+  readonly reconnectGiveUpMs: number;
+  readonly retryMinMs: number;
+  readonly retryMaxMs: number;
+  readonly logger: Logger;
+}
+
+/** What a sender tells its pool. Plain callbacks: they run once per batch on the hot path. */
+export interface SenderHooks {
+  acked(sender: Sender): void;
+  commandError(sender: Sender, cmd: RedisCommand, code: string, message: string, cls: ErrorClass): void;
+  retried(sender: Sender, code: string): void;
+  fatal(err: FatalError): void;
+}
+
+export interface SenderStats {
+  /** Commands accepted but not yet written to Redis. */
+  readonly queued: number;
+  /** Commands written to Redis and not yet acknowledged. */
+  readonly inFlight: number;
+  /** Commands written at least once. */
+  readonly sent: number;
+  readonly acked: number;
+  /** Batches written again (after a retryable error, a refused gate or a reconnect). */
+  readonly retries: number;
+  readonly reconnects: number;
+  /** Batches known applied from the marker because their reply was lost with the connection. */
+  readonly lostReplies: number;
+}
+
+interface Batch {
+  readonly seq: number;
+  readonly cmds: RedisCommand[];
+  /** Pool-wide submission number of cmds[0]; the rest follow in order. */
+  readonly firstGseq: number;
+  everSent: boolean;
+  /** Maps script call index → command index when SET runs were merged. */
+  origin: number[] | null;
+}
+
+/** Why the sender stopped sending and must find out what Redis applied. */
+interface Resync {
+  reconnect: boolean;
+  reloadScript: boolean;
+  backoff: boolean;
+}
+
+const SKIPPED = -1;
+
+/**
+ * One Redis connection and its queue. Commands are grouped into batches of `batchSize`; each batch
+ * is one EVALSHA of the batch script (see batch-script.ts), with up to `maxInFlightBatches`
+ * pipelined. Any doubt (a lost connection, a refused batch, a gate that did not match) stops
+ * sending until every outstanding reply is in; then one GET of the marker says exactly which
+ * batches Redis applied, those are acknowledged, and the rest are sent again in order.
+ */
+export class Sender {
+  readonly index: number;
+  private redis: Redis | null;
+  private pending: RedisCommand[] = [];
+  private pendingFirstGseq = 0;
+  /** Closed, unacknowledged batches in order; the first `sentCount` are written on this epoch. */
+  private batches: Batch[] = [];
+  private sentCount = 0;
+  private inFlightCalls = 0;
+  private nextSeq = 1;
+  /** The marker value the next batch expects ('-': no marker yet). */
+  private chainTail = '-';
+  private epoch = 0;
+  private resync: Resync | null = null;
+  private resyncRunning = false;
+  private retryDelay: number;
+  private immediate = false;
+  private roomWaiter: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | null = null;
+  private stopped = false;
+  private lastAcked: SourcePosition | null = null;
+  private counters = { sent: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0, queuedCmds: 0 };
+  private readonly log: Logger;
+
+  constructor(
+    private readonly opts: SenderOptions,
+    redis: Redis,
+    private readonly hooks: SenderHooks,
+  ) {
+    this.index = opts.index;
+    this.log = opts.logger.child({ sender: opts.index });
+    this.retryDelay = opts.retryMinMs;
+    this.redis = redis;
+    this.watch(redis);
+  }
+
+  static connectionName(index: number): string {
+    return `pika-migrate-sink-${index}`;
+  }
+
+  /** Queues a command; false when the sender is over its bound and the producer should wait. */
+  submit(cmd: RedisCommand, gseq: number): boolean {
+    if (this.pending.length === 0) {
+      this.pendingFirstGseq = gseq;
+      if (!this.immediate) {
+        this.immediate = true;
+        setImmediate(this.onImmediate);
+      }
+    }
+    this.pending.push(cmd);
+    this.counters.queuedCmds++;
+    if (this.pending.length >= this.opts.batchSize) {
+      this.closePending();
+      this.pump(false);
+    }
+    return this.batches.length <= this.opts.maxInFlightBatches;
+  }
+
+  /** Resolves when the sender is back under its bound. One shared promise: cheap for many waiters. */
+  room(): Promise<void> {
+    if (this.batches.length <= this.opts.maxInFlightBatches) return Promise.resolve();
+    if (this.roomWaiter === null) {
+      let resolve!: () => void;
+      let reject!: (e: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      promise.catch(() => {});
+      this.roomWaiter = { promise, resolve, reject };
+    }
+    return this.roomWaiter.promise;
+  }
+
+  /** Sends the partial batch now instead of waiting for it to fill. */
+  flushPending(): void {
+    if (this.pending.length > 0) this.closePending();
+    this.pump(false);
+  }
+
+  /** Submission number of the oldest command not yet acknowledged, or Infinity. */
+  oldestUnacked(): number {
+    if (this.batches.length > 0) return this.batches[0].firstGseq;
+    return this.pending.length > 0 ? this.pendingFirstGseq : Infinity;
+  }
+
+  lastAckedPosition(): SourcePosition | null {
+    return this.lastAcked;
+  }
+
+  stats(): SenderStats {
+    let inFlight = 0;
+    for (let i = 0; i < this.sentCount; i++) inFlight += this.batches[i].cmds.length;
+    const c = this.counters;
+    return {
+      queued: c.queuedCmds - c.acked - inFlight,
+      inFlight,
+      sent: c.sent,
+      acked: c.acked,
+      retries: c.retries,
+      reconnects: c.reconnects,
+      lostReplies: c.lostReplies,
+    };
+  }
+
+  /** Best effort: removes the marker and closes the connection. */
+  async close(): Promise<void> {
+    this.stop();
+    const redis = this.redis;
+    this.redis = null;
+    if (redis === null) return;
+    try {
+      if (redis.status === 'ready') {
+        await redis.del(this.opts.markerKey);
+        await redis.quit();
+      }
+    } catch {
+      // closing anyway
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  /** Stops sending and rejects waiters; the pool calls this on fatal errors. */
+  stop(err?: Error): void {
+    this.stopped = true;
+    if (err !== undefined && this.roomWaiter !== null) {
+      this.roomWaiter.reject(err);
+      this.roomWaiter = null;
+    }
+    if (err !== undefined && this.redis !== null) {
+      this.redis.disconnect();
+      this.redis = null;
+    }
+  }
+
+  private readonly onImmediate = (): void => {
+    this.immediate = false;
+    if (this.sentCount === 0) this.pump(true);
+  };
+
+  private closePending(): void {
+    this.batches.push({ seq: this.nextSeq++, cmds: this.pending, firstGseq: this.pendingFirstGseq, everSent: false, origin: null });
+    this.pending = [];
+  }
+
+  /**
+   * Writes closed batches while there is room in flight. A partial batch goes out only when the
+   * pipe is empty: under load batches fill up, when idle nothing waits longer than one reply.
+   */
+  private pump(partialOk: boolean): void {
+    if (this.resync !== null || this.stopped || this.redis === null) return;
+    const max = this.opts.maxInFlightBatches;
+    while (this.sentCount < this.batches.length && this.sentCount < max) this.send(this.batches[this.sentCount]);
+    if (partialOk && this.sentCount === 0 && this.pending.length > 0) {
+      this.closePending();
+      this.send(this.batches[0]);
+    }
+  }
+
+  private send(batch: Batch): void {
+    const redis = this.redis as Redis;
+    const enc = encodeBatch(batch.cmds, this.opts.markerKey, this.chainTail, batch.seq, this.opts.markerTtlMs);
+    this.chainTail = String(batch.seq);
+    batch.origin = enc.origin;
+    if (batch.everSent) this.counters.retries++;
+    else {
+      batch.everSent = true;
+      this.counters.sent += batch.cmds.length;
+    }
+    this.sentCount++;
+    this.inFlightCalls++;
+    const epoch = this.epoch;
+    redis.call('EVALSHA', enc.args).then(
+      (reply) => this.onReply(batch, epoch, reply),
+      (err: Error) => this.onFailure(batch, epoch, err),
+    );
+  }
+
+  private onReply(batch: Batch, epoch: number, reply: unknown): void {
+    this.inFlightCalls--;
+    if (epoch !== this.epoch || this.stopped) {
+      this.continueResync();
+      return;
+    }
+    const r = reply as Array<number | string>;
+    if (r.length === 2 && r[0] === SKIPPED) {
+      // The batch before it was not applied (refused, or the marker vanished): find out and resend.
+      this.startResync({ reconnect: false, reloadScript: false, backoff: false });
+      return;
+    }
+    if (batch !== this.batches[0]) {
+      // Cannot happen with in-order replies; let the marker settle it rather than guess.
+      this.log.error({ seq: batch.seq }, 'reply out of order; resynchronising from the marker');
+      this.startResync({ reconnect: false, reloadScript: false, backoff: false });
+      return;
+    }
+    this.retryDelay = this.opts.retryMinMs;
+    this.ack(batch, r);
+    this.pump(true);
+  }
+
+  private onFailure(batch: Batch, epoch: number, err: Error): void {
+    this.inFlightCalls--;
+    if (epoch !== this.epoch || this.stopped) {
+      this.continueResync();
+      return;
+    }
+    if (err.name !== 'ReplyError') {
+      this.log.warn({ err: err.message, seq: batch.seq, target: targetName(this.opts) }, 'connection to Redis lost; will reconnect and resend what was not applied');
+      this.startResync({ reconnect: true, reloadScript: false, backoff: false });
+      return;
+    }
+    const code = errorCode(err.message);
+    if (code === 'NOSCRIPT') {
+      this.startResync({ reconnect: false, reloadScript: true, backoff: false });
+      return;
+    }
+    const cls = classifyCode(code);
+    if (cls === 'retryable') {
+      const first = batch.cmds[0];
+      this.log.warn(
+        { code, err: err.message, seq: batch.seq, commands: batch.cmds.length, key: commandKeyText(first), pos: formatPosition(first.pos), retryInMs: this.retryDelay },
+        'Redis refused a batch for now; retrying it and everything after it in order',
+      );
+      this.hooks.retried(this, code);
+      this.startResync({ reconnect: false, reloadScript: false, backoff: true });
+      return;
+    }
+    if (cls === 'fatal') {
+      this.fail(new FatalError(`Redis at ${targetName(this.opts)} refused our commands: ${err.message}`));
+      return;
+    }
+    // The script itself failed: Redis may have applied part of the batch, so nothing exact is left.
+    this.fail(new FatalError(`batch script failed on Redis at ${targetName(this.opts)} (sender ${this.index}, batch ${batch.seq}): ${err.message}`));
+  }
+
+  private ack(batch: Batch, errs: ReadonlyArray<number | string> | null): void {
+    this.batches.shift();
+    if (this.sentCount > 0) this.sentCount--;
+    if (errs !== null) {
+      for (let i = 0; i + 1 < errs.length; i += 2) {
+        const call = errs[i] as number;
+        const cmd = batch.cmds[batch.origin === null ? call : batch.origin[call]];
+        const message = String(errs[i + 1]);
+        const code = errorCode(message);
+        this.hooks.commandError(this, cmd, code, message, classifyCode(code));
+      }
+    }
+    this.counters.acked += batch.cmds.length;
+    this.lastAcked = batch.cmds[batch.cmds.length - 1].pos;
+    this.hooks.acked(this);
+    if (this.roomWaiter !== null && this.batches.length <= this.opts.maxInFlightBatches) {
+      const w = this.roomWaiter;
+      this.roomWaiter = null;
+      w.resolve();
+    }
+  }
+
+  private startResync(why: Resync): void {
+    if (this.resync === null) {
+      this.resync = { ...why };
+      // Replies still on their way belong to the old epoch: the marker decides for them.
+      this.epoch++;
+    } else {
+      this.resync.reconnect ||= why.reconnect;
+      this.resync.reloadScript ||= why.reloadScript;
+      this.resync.backoff ||= why.backoff;
+    }
+    this.continueResync();
+  }
+
+  private continueResync(): void {
+    if (this.resync === null || this.resyncRunning || this.inFlightCalls > 0 || this.stopped) return;
+    this.resyncRunning = true;
+    this.runResync().then(
+      () => {
+        this.resyncRunning = false;
+        this.pump(true);
+      },
+      (e: Error) => {
+        this.resyncRunning = false;
+        this.fail(e instanceof FatalError ? e : new FatalError(`sender ${this.index}: ${e.message}`));
+      },
+    );
+  }
+
+  private async runResync(): Promise<void> {
+    const why = this.resync as Resync;
+    if (why.backoff) {
+      await sleep(this.retryDelay);
+      this.retryDelay = Math.min(this.retryDelay * 2, this.opts.retryMaxMs);
+    }
+    let marker: string | null;
+    for (;;) {
+      if (this.stopped) return;
+      if (why.reconnect || this.redis === null || this.redis.status !== 'ready') {
+        await this.reconnect();
+        why.reconnect = false;
+      }
+      const redis = this.redis as Redis;
+      try {
+        if (why.reloadScript) {
+          await redis.script('LOAD', BATCH_SCRIPT);
+          why.reloadScript = false;
+        }
+        marker = await redis.get(this.opts.markerKey);
+        break;
+      } catch (e) {
+        const err = e as Error;
+        if (err.name === 'ReplyError') {
+          const cls = classifyCode(errorCode(err.message));
+          if (cls === 'fatal') throw new FatalError(`Redis at ${targetName(this.opts)} refused our commands: ${err.message}`);
+          if (cls !== 'retryable') throw new FatalError(`Redis at ${targetName(this.opts)} failed reading the sender marker: ${err.message}`);
+          await sleep(this.retryDelay);
+          this.retryDelay = Math.min(this.retryDelay * 2, this.opts.retryMaxMs);
+        } else {
+          why.reconnect = true;
+        }
+      }
+    }
+    const applied = marker === null ? 0 : Number(marker);
+    this.sentCount = 0;
+    while (this.batches.length > 0 && this.batches[0].seq <= applied) {
+      const b = this.batches[0];
+      this.counters.lostReplies++;
+      this.log.warn(
+        { seq: b.seq, commands: b.cmds.length, firstKey: commandKeyText(b.cmds[0]), firstPos: formatPosition(b.cmds[0].pos), lastPos: formatPosition(b.cmds[b.cmds.length - 1].pos) },
+        'batch was applied by Redis but its reply was lost with the connection; per-command errors of this batch are unknown',
+      );
+      this.ack(b, null);
+    }
+    this.chainTail = marker === null ? '-' : marker;
+    this.sentCount = 0;
+    this.resync = null;
+  }
+
+  private async reconnect(): Promise<void> {
+    if (this.redis !== null) {
+      this.redis.removeAllListeners('end');
+      this.redis.disconnect();
+      this.redis = null;
+    }
+    const deadline = Date.now() + this.opts.reconnectGiveUpMs;
+    let delay = 100;
+    for (;;) {
+      if (this.stopped) throw new FatalError(`sender ${this.index} stopped`);
+      try {
+        const redis = await openConnection(this.opts, Sender.connectionName(this.index));
+        await redis.script('LOAD', BATCH_SCRIPT);
+        this.redis = redis;
+        this.watch(redis);
+        this.counters.reconnects++;
+        this.log.info({ target: targetName(this.opts) }, 'reconnected to Redis');
+        return;
+      } catch (e) {
+        if (e instanceof FatalError) throw e;
+        const msg = (e as Error).message;
+        if (!(e instanceof TargetUnreachableError) && (e as Error).name === 'ReplyError') {
+          throw new FatalError(`Redis at ${targetName(this.opts)} refused the batch script: ${msg}`);
+        }
+        if (Date.now() + delay > deadline) {
+          throw new FatalError(`lost the connection to Redis at ${targetName(this.opts)} and could not reconnect for ${Math.round(this.opts.reconnectGiveUpMs / 1000)} s: ${msg}`);
+        }
+        this.log.warn({ err: msg, retryInMs: delay }, 'reconnecting to Redis');
+        await sleep(delay);
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+
+  /** An idle connection that closes (server `timeout`, a proxy) is noticed at once, not on next use. */
+  private watch(redis: Redis): void {
+    redis.on('error', (e: Error) => this.log.debug({ err: e.message }, 'redis connection error'));
+    redis.once('end', () => {
+      if (this.redis !== redis || this.stopped) return;
+      this.startResync({ reconnect: true, reloadScript: false, backoff: false });
+    });
+  }
+
+  private fail(err: FatalError): void {
+    if (this.stopped) return;
+    this.hooks.fatal(err);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
