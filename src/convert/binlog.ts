@@ -1,7 +1,7 @@
 import type { BinlogEntry } from '../core/binlog.js';
 import { printableBytes, type RedisCommand } from '../core/command.js';
 import { formatPosition, type SourcePosition } from '../core/position.js';
-import { DELETE_IF_VALUE_SCRIPT, DELETE_MATCHING_SCRIPT, SET_IF_VALUE_SCRIPT } from './lua.js';
+import { DELETE_IF_VALUE_SCRIPT, DELETE_MATCHING_SCRIPT, SET_IF_VALUE_SCRIPT, SET_WITH_EXPIRY_SCRIPT } from './lua.js';
 import type { ConvertNote, ConvertResult, PikaFamily } from './types.js';
 
 export type { ConvertNote, ConvertResult, PikaFamily } from './types.js';
@@ -12,6 +12,8 @@ export interface BinlogConvertContext {
   readonly nowMs: number;
   /** The master's `pika_version` (e.g. `3.5.5`), for rules that changed inside a family. */
   readonly version?: string;
+  /** Target older than Redis 6.2 (no `SET … EXAT/PXAT`): absolute expiries go through a script. */
+  readonly legacyTarget?: boolean;
 }
 
 /** Last second a 32-bit `time_t` holds: Pika ≤ 3.5 deletes keys given an expiry past it. */
@@ -213,6 +215,10 @@ class Conversion {
     }
     if (!isMs && ts > INT32_MAX && this.ctx.family !== 'D') {
       this.note('warn', 'ttl-past-2038', 'expiry past 2038 from a 32-bit Pika: the master may hold a different expiry');
+    }
+    if (this.ctx.legacyTarget === true) {
+      this.emit('EVAL', [SET_WITH_EXPIRY_SCRIPT, '1', a[1], a[3], isMs ? 'PEXPIREAT' : 'EXPIREAT', a[2]], a[1]);
+      return;
     }
     this.emit('SET', [a[1], a[3], isMs ? 'PXAT' : 'EXAT', a[2]], a[1]);
   }

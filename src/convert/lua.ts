@@ -31,21 +31,21 @@ return 0
  * way 3.5.5 does: Pika deletes the first keys of its key-ordered scan, so the capped variant
  * collects the matches and deletes the smallest ones. Returns the number of keys deleted.
  * ARGV[1] = pattern; ARGV[2] = type or ''; ARGV[3] = limit (0 = none).
+ * Checks TYPE per key rather than `SCAN … TYPE` (Redis 6.0+), and asks for effects replication
+ * (needed before 5.0 to write after SCAN), so it runs on old targets too. It blocks the target for
+ * the whole scan: on a large DB that is seconds (clients see BUSY after `lua-time-limit`).
  */
 export const DELETE_MATCHING_SCRIPT = `
+if redis.replicate_commands then redis.replicate_commands() end
 local pattern, typ, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local function scan(cursor)
-  if typ == '' then
-    return redis.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000)
-  end
-  return redis.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000, 'TYPE', typ)
-end
 local cursor, n, found, seen = '0', 0, {}, {}
 repeat
-  local r = scan(cursor)
+  local r = redis.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000)
   cursor = r[1]
   for _, k in ipairs(r[2]) do
-    if limit == 0 then
+    if typ ~= '' and redis.call('TYPE', k).ok ~= typ then
+      -- another type: kept
+    elseif limit == 0 then
       n = n + redis.call('DEL', k)
     elseif not seen[k] then
       seen[k] = true
@@ -58,4 +58,13 @@ if limit > 0 then
   for i = 1, math.min(limit, #found) do n = n + redis.call('DEL', found[i]) end
 end
 return n
+`.trim();
+
+/**
+ * SET with an absolute expiry for targets older than Redis 6.2 (no `SET … EXAT/PXAT`), atomic.
+ * KEYS[1] = k; ARGV[1] = v; ARGV[2] = `EXPIREAT` or `PEXPIREAT`; ARGV[3] = timestamp.
+ */
+export const SET_WITH_EXPIRY_SCRIPT = `
+redis.call('SET', KEYS[1], ARGV[1])
+return redis.call(ARGV[2], KEYS[1], ARGV[3])
 `.trim();

@@ -2,6 +2,7 @@ import { printableBytes, type RedisCommand } from '../core/command.js';
 import { CorruptionError } from '../core/errors.js';
 import { formatPosition } from '../core/position.js';
 import type { SnapshotRecord } from '../core/record.js';
+import { SET_WITH_EXPIRY_SCRIPT } from './lua.js';
 import type { ConvertNote } from './types.js';
 
 /**
@@ -20,6 +21,8 @@ export interface RecordConvertOptions {
   readonly maxItemsPerCommand?: number;
   /** Approximate argument bytes per command (at least one element each); default 1 MiB. */
   readonly maxBytesPerCommand?: number;
+  /** Target older than Redis 6.2 (no `SET … PXAT`): expiring strings go through a script. */
+  readonly legacyTarget?: boolean;
   /** Receives what cannot be written exactly (e.g. a NaN zset score, which Redis refuses). */
   readonly onNote?: (note: ConvertNote) => void;
 }
@@ -58,7 +61,9 @@ export class SnapshotRecordConverter {
     }
     if (rec.type === 'string') {
       // SET replaces any value and TTL, so neither policy needs a DEL.
-      cmd('SET', rec.expireAtMs === null ? [rec.key, rec.value] : [rec.key, rec.value, 'PXAT', String(rec.expireAtMs)]);
+      if (rec.expireAtMs === null) cmd('SET', [rec.key, rec.value]);
+      else if (this.opts.legacyTarget === true) cmd('EVAL', [SET_WITH_EXPIRY_SCRIPT, '1', rec.key, rec.value, 'PEXPIREAT', String(rec.expireAtMs)]);
+      else cmd('SET', [rec.key, rec.value, 'PXAT', String(rec.expireAtMs)]);
       return out;
     }
     if (rec.first && this.conflict === 'replace') cmd('DEL', [rec.key]);

@@ -173,3 +173,14 @@ test('splits big records into commands by element count and by bytes', () => {
   const cmds = conv.convert(rec);
   assert.deepEqual(cmds.map((x) => x.args.length - 1), [2, 2, 2, 2, 2]);
 });
+
+test('writes expiring strings through a script for targets older than Redis 6.2', async () => {
+  const c = redis.client();
+  await c.flushall();
+  const at = Date.now() + 50_000;
+  const rec: SnapshotRecord = { db: 0, key: Buffer.from('s'), expireAtMs: at, first: true, last: true, pos: { kind: 'snapshot', db: 0, seq: 0 }, type: 'string', value: Buffer.from([0, 255]) };
+  const cmds = await load([rec], { nowMs: Date.now, legacyTarget: true });
+  assert.deepEqual(cmds.map((x) => x.name), ['EVAL']);
+  assert.deepEqual(await c.getBuffer('s'), Buffer.from([0, 255]));
+  assert.equal(Number(await c.call('PEXPIRETIME', 's')), at);
+});
