@@ -43,6 +43,7 @@ describe('family A (3.2.x): push full sync into our rsync daemon, then stream', 
     s.replica.start();
     await waitFor('snapshot loaded', () => s.handler.snapshots.length === 1, 20_000);
     await waitFor('streaming', () => s.replica.status().linkUp);
+    await waitFor('activation received', () => s.master.events.some((e) => e.kind === 'activate'));
   });
   after(() => s.done());
 

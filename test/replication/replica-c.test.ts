@@ -1,40 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { FatalError } from '../../src/core/errors.js';
-import { Replica, type ReplicaOptions } from '../../src/replication/replica.js';
-import { FakeMaster, type FakeMasterOptions } from '../master/fake-master.js';
-import { FIXTURES, RecordingHandler, checksums, replicaPort, tempDir, testLogger, waitFor } from './support.js';
+import { checksums, waitFor } from './support.js';
+import { SNAP_C, setupC } from './setup-c.js';
 
-export const SNAP_C = join(FIXTURES, 'snapshots/3.5.5-base/dump/db0');
 const TYPES = ['strings', 'hashes', 'lists', 'zsets', 'sets'];
-
-export async function setupC(masterOpts: Partial<FakeMasterOptions> = {}, replicaOpts: Partial<ReplicaOptions> = {}, handler = new RecordingHandler()) {
-  const master = new FakeMaster({ family: 'C', snapshotSource: SNAP_C, ...masterOpts });
-  await master.start();
-  const dir = tempDir('pm-replica-c-');
-  const replica = new Replica({
-    masterHost: '127.0.0.1',
-    masterPort: master.port,
-    localIp: '127.0.0.1',
-    localPort: await replicaPort(),
-    dbSyncPath: dir,
-    force: true,
-    logger: testLogger(),
-    handler,
-    ...replicaOpts,
-    timeouts: { reconnectDelayMs: 100, rsyncMetaRetryMs: 100, rsyncRequestMs: 1000, ...(replicaOpts.timeouts ?? {}) },
-  });
-  const fatal: FatalError[] = [];
-  replica.on('fatal', (e: FatalError) => fatal.push(e));
-  const done = async () => {
-    await replica.stop();
-    await master.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  return { master, replica, handler, dir, fatal, done };
-}
 
 /** The five type dirs the 3.5.5 meta list names (no `streams/`, observed.md §3). */
 function wantedFiles(): Map<string, string> {
@@ -50,6 +19,7 @@ describe('family C (3.5.x): pull full sync over the rsync service, then stream',
     s.replica.start();
     await waitFor('snapshot loaded', () => s.handler.snapshots.length === 1, 20_000);
     await waitFor('streaming', () => s.replica.status().linkUp);
+    await waitFor('activation received', () => s.master.events.some((e) => e.kind === 'activate'));
   });
   after(() => s.done());
 
