@@ -87,6 +87,7 @@ class Conversion {
     const min = FORWARD.get(name);
     if (min !== undefined) {
       if (!this.arity(min)) return;
+      if (name === 'zadd') return this.zadd();
       this.emit(name.toUpperCase(), argv.slice(1), argv[1]);
       return;
     }
@@ -169,6 +170,29 @@ class Conversion {
       default:
         return a.slice(1);
     }
+  }
+
+  /**
+   * C/D log a ZUNIONSTORE/ZINTERSTORE result as `zadd` with `%.17g` scores; Pika keeps a NaN score
+   * (inf + -inf), printed `nan`/`-nan`, which Redis refuses: those members are left out, reported.
+   */
+  private zadd(): void {
+    const a = this.argv;
+    const isNaNText = (b: Buffer) => /^[+-]?nan$/i.test(b.toString('latin1'));
+    const plainPairs = (a.length - 2) % 2 === 0 && !a.slice(2).some((b, i) => i % 2 === 0 && /^(nx|xx|ch|incr|gt|lt)$/i.test(b.toString('latin1')));
+    if (!plainPairs || !a.slice(2).some((b, i) => i % 2 === 0 && isNaNText(b))) {
+      this.emit('ZADD', a.slice(1), a[1]);
+      return;
+    }
+    const kept: Buffer[] = [];
+    for (let i = 2; i < a.length; i += 2) {
+      if (isNaNText(a[i])) {
+        this.note('warn', 'zset-nan-score', `member '${printableBytes(a[i + 1], 60)}' has score NaN, which Redis cannot store; member skipped`);
+      } else {
+        kept.push(a[i], a[i + 1]);
+      }
+    }
+    if (kept.length > 0) this.emit('ZADD', [a[1], ...kept], a[1]);
   }
 
   private set(): void {

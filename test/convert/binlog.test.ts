@@ -156,3 +156,14 @@ test('emulates pkpatternmatchdel and flushdb <type> behind a barrier, with the 3
   assert.equal(conv(['flushdb', 'bogus'], { family: 'B', nowMs: 0 }).notes[0].code, 'unconvertible');
   assert.deepEqual(conv(['flushall'], { family: 'C', version: '3.5.4', nowMs: 0 }).cmds, ['FLUSHALL [barrier]']);
 });
+
+test('leaves NaN zset scores (Pika keeps them, Redis refuses them) out of ZADD, with a note', () => {
+  const ctx: BinlogConvertContext = { family: 'C', nowMs: 0 };
+  const r = conv(['zadd', 'zu', '-0.75', 'm0', 'nan', 'm3', 'inf', 'm4', '-nan', 'm5'], ctx);
+  assert.deepEqual(r.cmds, ['ZADD zu -0.75 m0 inf m4']);
+  assert.deepEqual(r.notes.map((n) => n.code), ['zset-nan-score', 'zset-nan-score']);
+  const only = conv(['zadd', 'zu', 'NaN', 'm3'], ctx);
+  assert.deepEqual(only.cmds, []);
+  assert.equal(only.notes.length, 1);
+  assert.deepEqual(conv(['ZADD', 'z', '1', 'a', '2', 'b'], ctx).cmds, ['ZADD z 1 a 2 b']);
+});
