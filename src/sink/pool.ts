@@ -242,8 +242,24 @@ export class SenderPool extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.fatalError === null) await this.flush();
+    if (this.closed) return;
     this.closed = true;
     await Promise.all(this.senders.map((s) => s.close()));
+  }
+
+  /**
+   * Drops everything not yet acknowledged and disconnects at once (shutdown on a signal, or after
+   * the caller gave up). Waiting producers and flushes are rejected. Idempotent; a no-op after close.
+   */
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const err = new Error('sink destroyed');
+    for (const s of this.senders) s.stop(err);
+    for (const w of this.waiters) w.reject(err);
+    this.waiters = [];
+    this.heldWaiter?.reject(err);
+    this.heldWaiter = null;
   }
 
   /** Resolves once every command with submission number below `end` is acknowledged. */
