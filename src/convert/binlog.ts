@@ -116,7 +116,7 @@ class Conversion {
         for (const k of argv.slice(1)) this.emit(name.toUpperCase(), [k], k);
         return;
       case 'mset':
-        if (!this.arity(3) || (argv.length - 1) % 2 !== 0) return this.badArity();
+        if (argv.length < 3 || (argv.length - 1) % 2 !== 0) return this.badArity();
         for (let i = 1; i < argv.length; i += 2) this.emit('SET', [argv[i], argv[i + 1]], argv[i]);
         return;
       case 'delvx':

@@ -100,7 +100,7 @@ test('drops padding and admin internals with an info note naming the position', 
 });
 
 test('never drops an unknown or malformed command silently', () => {
-  for (const argv of [['frobnicate', 'k'], ['del'], ['mset', 'a', 'b', 'c'], ['get', 'k'], ['blpop', 'a', 'b', '0']]) {
+  for (const argv of [['frobnicate', 'k'], ['del'], ['mset', 'a', 'b', 'c'], ['mset', 'a'], ['get', 'k'], ['blpop', 'a', 'b', '0']]) {
     const r = conv(argv, { family: 'C', nowMs: 0 });
     assert.deepEqual(r.cmds, []);
     assert.equal(r.notes.length, 1, argv.join(' '));
