@@ -166,3 +166,36 @@ test('applies 3.x liveness, versions, reports and chunking on a dump written by 
     rmSync(work, { recursive: true, force: true });
   }
 });
+
+test('names the DB and key when a 3.x meta has the wrong size', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'pika-corrupt-'));
+  try {
+    const db0 = join(work, 'db0');
+    mkdirSync(db0);
+    for (const t of ['strings', 'lists', 'zsets']) cpSync(join(REAL, t), join(db0, t), { recursive: true });
+    cleanup(writeDb(['cf member_cf', 'open', 'close'], { dir: join(db0, 'sets') }).work);
+    const bad = Buffer.from('h:bad');
+    cleanup(
+      writeDb(['cf data_cf', 'open', `put default h:bad ${x(Buffer.alloc(11))}`, `put data_cf ${dkey('h:bad', 0, 'f')} v`, 'close'], {
+        dir: join(db0, 'hashes'),
+      }).work,
+    );
+    await assert.rejects(
+      async () => {
+        for await (const _ of readSnapshot(db0, { db: 0, nowMs: NOW_MS, chunkSize: 10, chunkBytes: 100 })) void _;
+      },
+      (e: Error) => e.name === 'CorruptionError' && e.message.includes(join(db0, 'hashes')) && e.message.includes(bad.toString('hex')) && /11 bytes/.test(e.message),
+    );
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test('stops cleanly when the consumer leaves early', async () => {
+  let n = 0;
+  for await (const r of readSnapshot(REAL, { db: 0, nowMs: Date.now(), chunkSize: 10, chunkBytes: 100, typeOrder: ['hash', 'list', 'set', 'zset', 'string'] })) {
+    assert.equal(r.type, 'hash');
+    if (++n === 25) break;
+  }
+  assert.equal(n, 25);
+});
