@@ -14,6 +14,8 @@ import { CorruptionError } from '../core/errors.js';
  *   crosses a block. With fewer than 8 bytes left in a block the writer zero-fills them; with exactly
  *   8 left it writes an empty "first" record there. Past the written end a file may hold zeros (3.2.7
  *   pre-sizes its newest file): a zero type or zero length means "end of data".
+ * - After a full sync a replica's file starts with padding up to the sync offset: type-6 records
+ *   (B–D) are skipped here, A's `padding` items are returned like any item.
  */
 export const BINLOG_BLOCK_SIZE = 65536;
 export const BINLOG_RECORD_HEADER_LEN = 8;
@@ -21,6 +23,11 @@ export const RECORD_FULL = 1;
 export const RECORD_FIRST = 2;
 export const RECORD_MIDDLE = 3;
 export const RECORD_LAST = 4;
+/**
+ * `kBadRecord`: B, C and D fill a replica's new binlog file up to the full-sync offset with records
+ * of this type holding `*` bytes (no binlog item); A writes full records holding `padding` items.
+ */
+export const RECORD_PADDING = 6;
 export const MANIFEST_NAME = 'manifest';
 
 export function binlogFileName(filenum: number): string {
@@ -131,10 +138,14 @@ class BinlogFile {
       }
       const h = this.readHeader(pos);
       if (h === null || h.type === 0 || h.len === 0) return { kind: 'none', partial: inItem };
-      if (h.type > RECORD_LAST) throw new CorruptionError(`record type ${h.type}`, `${this.path} byte ${pos + 7}`);
       if (h.len > rem - BINLOG_RECORD_HEADER_LEN) {
         throw new CorruptionError(`record of ${h.len} bytes crosses the 64 KiB block boundary`, `${this.path} byte ${pos}`);
       }
+      if (h.type === RECORD_PADDING && !inItem) {
+        pos += BINLOG_RECORD_HEADER_LEN + h.len;
+        continue;
+      }
+      if (h.type < RECORD_FULL || h.type > RECORD_LAST) throw new CorruptionError(`record type ${h.type}`, `${this.path} byte ${pos + 7}`);
       const wantsStart = h.type === RECORD_FULL || h.type === RECORD_FIRST;
       if (wantsStart === inItem) {
         const what = wantsStart ? 'starts a new item inside another' : 'continues an item that was never started';
@@ -152,28 +163,38 @@ class BinlogFile {
     }
   }
 
-  /** Whether `offset` is a place an item may start: 0, a block start opening an item, or an item's end. */
+  /**
+   * Whether `offset` is a place an item may start: 0, or a record boundary outside any item (after
+   * a full, last or padding record, or a block start), walking the records of its block.
+   */
   isBoundary(offset: number): boolean {
     if (offset === 0) return true;
     let pos = offset - (offset % BINLOG_BLOCK_SIZE);
-    // Records at a block start may finish an item begun in an earlier block: their end is a boundary.
     const first = this.readHeader(pos);
-    if (first !== null && (first.type === RECORD_MIDDLE || first.type === RECORD_LAST)) {
-      for (;;) {
-        const h = this.readHeader(pos);
-        if (h === null || h.type === 0 || h.len === 0) return false;
-        pos += BINLOG_RECORD_HEADER_LEN + h.len;
-        if (h.type === RECORD_LAST) break;
-        if (h.type !== RECORD_MIDDLE) return false;
-        if (pos % BINLOG_BLOCK_SIZE === 0) return false; // a middle record cannot end exactly at a block.
-      }
-    }
+    // Records at a block start may finish an item begun in an earlier block.
+    let inItem = first !== null && (first.type === RECORD_MIDDLE || first.type === RECORD_LAST);
     for (;;) {
-      if (pos === offset) return true;
+      if (pos === offset) return !inItem;
       if (pos > offset) return false;
-      const r = this.readItem(pos);
-      if (r.kind === 'none') return false;
-      pos = r.end;
+      const rem = BINLOG_BLOCK_SIZE - (pos % BINLOG_BLOCK_SIZE);
+      if (rem <= BINLOG_RECORD_HEADER_LEN) {
+        const h = rem === BINLOG_RECORD_HEADER_LEN ? this.readHeader(pos) : null;
+        if (h !== null && h.type === RECORD_FIRST && h.len === 0) inItem = true;
+        pos += rem;
+        continue;
+      }
+      const h = this.readHeader(pos);
+      if (h === null || h.type === 0 || h.len === 0 || h.len > rem - BINLOG_RECORD_HEADER_LEN) return false;
+      if (h.type === RECORD_FULL || h.type === RECORD_PADDING || h.type === RECORD_FIRST) {
+        if (inItem) return false;
+        inItem = h.type === RECORD_FIRST;
+      } else if (h.type === RECORD_MIDDLE || h.type === RECORD_LAST) {
+        if (!inItem) return false;
+        inItem = h.type === RECORD_MIDDLE;
+      } else {
+        return false;
+      }
+      pos += BINLOG_RECORD_HEADER_LEN + h.len;
     }
   }
 }

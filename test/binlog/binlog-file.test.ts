@@ -193,3 +193,27 @@ test('reports a finished file that ends inside an item, or a corrupt record head
     rmSync(d, { recursive: true, force: true });
   }
 });
+
+for (const style of ['padding-items', 'bad-records'] as const) {
+  test(`resumes after a replica's post-full-sync padding (${style === 'padding-items' ? 'A: padding items' : 'B–D: type-6 records'})`, () => {
+    const d = tmp();
+    try {
+      const w = new BinlogFileWriter(d);
+      const o = 2 * BINLOG_BLOCK_SIZE + 300;
+      assert.deepEqual(w.padAfterFullSync(7, o, style), { filenum: 7, offset: o });
+      const a = w.append(item('after', 5));
+      assert.deepEqual(a.start, { filenum: 7, offset: o });
+      w.close();
+      assert.equal(isResumePoint(d, { filenum: 7, offset: o }), true);
+      assert.equal(isResumePoint(d, { filenum: 7, offset: BINLOG_BLOCK_SIZE }), true);
+      assert.equal(isResumePoint(d, { filenum: 7, offset: o - 1 }), false);
+      const fromO = [...readBinlogItems(d, { filenum: 7, offset: o })];
+      assert.deepEqual(fromO.map((it) => it.end), [a.end]);
+      // From the file start: A's padding items come out (the converter drops them); B–D's records are skipped.
+      const all = [...readBinlogItems(d, { filenum: 7, offset: 0 })].map((it) => decodeBinlogItem(it.item, 0, it.end, 't').argv[0].toString());
+      assert.deepEqual(all, style === 'padding-items' ? ['padding', 'padding', 'padding', 'set'] : ['set']);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+}

@@ -1,6 +1,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BinlogPosition } from '../../src/core/binlog.js';
+import { encodePaddingItem } from '../../src/replication/binlog-item.js';
 import {
   BINLOG_BLOCK_SIZE,
   BINLOG_RECORD_HEADER_LEN,
@@ -9,6 +10,7 @@ import {
   RECORD_FULL,
   RECORD_LAST,
   RECORD_MIDDLE,
+  RECORD_PADDING,
   binlogFileName,
   readManifest,
 } from '../../src/replication/binlog-file.js';
@@ -109,6 +111,35 @@ export class BinlogFileWriter {
     this.logicId++;
     this.saveManifest();
     return { start, end: this.position };
+  }
+
+  /**
+   * What a Pika replica does after a full sync (`SetProducerStatus` + `AppendPadding`): start file
+   * `filenum` afresh, filled from 0 up to `offset` so its positions line up with the master's.
+   * A (3.2.x) fills with full records holding `padding` items; B–D with type-6 records of `*`.
+   * Records are at most one block; a remainder under 8 bytes is not written, as in Pika, and the
+   * producer position is then the padded length.
+   */
+  padAfterFullSync(filenum: number, offset: number, style: 'padding-items' | 'bad-records'): BinlogPosition {
+    closeSync(this.fd);
+    this.filenum = filenum;
+    this.offset = 0;
+    this.fd = openSync(join(this.dir, binlogFileName(filenum)), 'w+');
+    let left = offset < 4 ? 0 : offset;
+    while (left >= BINLOG_RECORD_HEADER_LEN) {
+      const size = Math.min(left, BINLOG_BLOCK_SIZE);
+      const n = size - BINLOG_RECORD_HEADER_LEN;
+      const payload = style === 'padding-items' ? encodePaddingItem(n) : Buffer.alloc(n, '*');
+      const header = Buffer.alloc(BINLOG_RECORD_HEADER_LEN);
+      header.writeUIntLE(n, 0, 3);
+      header.writeUInt32LE(this.clock() >>> 0, 3);
+      header[7] = style === 'padding-items' ? RECORD_FULL : RECORD_PADDING;
+      this.write(header);
+      this.write(payload);
+      left -= size;
+    }
+    this.saveManifest();
+    return this.position;
   }
 
   close(): void {
