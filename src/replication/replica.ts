@@ -671,7 +671,7 @@ export class Replica extends EventEmitter {
             if (this.snapshot) {
               this.snapshot.filesTotal = p.filesTotal;
               this.snapshot.filesDone = p.filesDone;
-              this.snapshot.bytesReceived += 0;
+              this.snapshot.bytesReceived = p.bytesReceived;
             }
           },
         });

@@ -298,6 +298,9 @@ export class FakeMaster {
   private db0 = { table_name: 'db0', partition_id: 0 };
 
   private handle(conn: ConnState, req: InnerRequest): void {
+    const body = { 1: req.meta_sync, 2: req.try_sync, 3: req.db_sync, 4: req.binlog_sync, 6: req.remove_slave_node?.[0] }[req.type];
+    // Pika dereferences the sub-message of the type; a missing one is a broken request.
+    if (body === undefined) return this.close(conn, `request type ${req.type} without its message`);
     switch (req.type) {
       case MsgType.MetaSync:
         return this.onMetaSync(conn, req);

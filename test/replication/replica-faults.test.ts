@@ -38,6 +38,30 @@ describe('replica faults (against a family C master)', () => {
     }
   });
 
+  it('waits for applyEntry promises before handing over the next entry (backpressure)', async () => {
+    const h = new RecordingHandler();
+    let release: (() => void) | null = null;
+    const orig = h.applyEntry.bind(h);
+    h.applyEntry = (e) => {
+      orig(e);
+      if (h.entries.length === 1) return new Promise<void>((r) => (release = r));
+    };
+    const s = await setupC({}, {}, h);
+    try {
+      s.replica.start();
+      await waitFor('streaming', () => s.replica.status().linkUp, 10_000);
+      for (let i = 0; i < 3; i++) s.master.write(['lpush', 'q', `${i}`]);
+      await waitFor('first entry', () => h.entries.length === 1);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(h.entries.length, 1, 'the next entries wait');
+      release!();
+      await waitFor('all', () => h.entries.length === 3);
+      assert.deepEqual(h.argvs(), ['lpush q 0', 'lpush q 1', 'lpush q 2']);
+    } finally {
+      await s.done();
+    }
+  });
+
   it('takes a new snapshot when the master purged the binlog at the resume point (kSyncPointBePurged)', async () => {
     const h = new RecordingHandler();
     const s = await setupC({ binlogFileSize: 300 }, { force: false, resumeFrom: { filenum: 0, offset: 0 } }, h);

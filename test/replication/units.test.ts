@@ -1,0 +1,83 @@
+import { strict as assert } from 'node:assert';
+import { readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { CorruptionError } from '../../src/core/errors.js';
+import { FrameDecoder } from '../../src/replication/framing.js';
+import { parseInfoFile } from '../../src/replication/info-file.js';
+import { decodeRsyncRequestStrict, encodeRsyncResponse } from '../../src/replication/messages.js';
+import { pullSnapshot } from '../../src/replication/rsync-client.js';
+import { FIXTURES, tempDir, testLogger } from './support.js';
+
+describe('info file', () => {
+  it('parses a real 3.2.7 dump info', () => {
+    const text = readFileSync(join(FIXTURES, 'snapshots/3.2.7-base/dump/db0/info'), 'utf8');
+    const i = parseInfoFile(text, 'info');
+    assert.deepEqual(i.start, { filenum: 0, offset: 499102 });
+    assert.equal(i.masterHost, '127.0.0.1');
+    assert.equal(i.masterPort, 19281);
+    assert.equal(i.durationText, '0s');
+  });
+  it('parses the 3.5.5 info seen on the wire and a B info with term and index lines', () => {
+    assert.deepEqual(parseInfoFile('0s\n192.0.2.2\n29221\n0\n7293750\n', 'x').start, { filenum: 0, offset: 7293750 });
+    const b = parseInfoFile('3s\n10.0.0.1\n9221\n12\n3456\n2\n77\n', 'x');
+    assert.deepEqual([b.start.filenum, b.term, b.index], [12, 2, 77]);
+  });
+  it('rejects short files and non-numeric offsets, naming the file', () => {
+    assert.throws(() => parseInfoFile('0s\n1.2.3.4\n9221\n0\n', '/sync/db0/info'), (e: unknown) => e instanceof CorruptionError && e.where === '/sync/db0/info' && /4 lines/.test(e.message));
+    assert.throws(() => parseInfoFile('0s\n1.2.3.4\n9221\n0\n12x\n', 'f'), /line 5 is not a non-negative integer/);
+    assert.throws(() => parseInfoFile('0s\n1.2.3.4\n9221\n-1\n12\n', 'f'), /line 4/);
+  });
+});
+
+describe('rsync service client', () => {
+  it('refuses file names that would escape the sync directory', async () => {
+    const srv = createServer((s) => {
+      const dec = new FrameDecoder('srv');
+      s.on('data', (c: Buffer) => {
+        for (const f of dec.push(c)) {
+          const req = decodeRsyncRequestStrict(f.body, 'srv');
+          s.write(encodeRsyncResponse({ type: req.type, reader_index: req.reader_index, snapshot_uuid: 'u', db_name: 'db0', slot_id: 0, code: 1, meta_resp: { filenames: ['strings/CURRENT', '../../etc/passwd', 'info'] } }));
+        }
+      });
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as { port: number }).port;
+    const dir = tempDir('pm-pull-');
+    try {
+      await assert.rejects(
+        pullSnapshot({ host: '127.0.0.1', port, dbName: 'db0', dir, logger: testLogger(), requestTimeoutMs: 1000 }),
+        (e: unknown) => e instanceof CorruptionError && /\.\.\/\.\.\/etc\/passwd/.test(e.message),
+      );
+    } finally {
+      srv.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('retries the meta request when the master stays silent (3.5.0–3.5.2) and gives up after its budget', async () => {
+    let metas = 0;
+    const srv = createServer((s) => {
+      const dec = new FrameDecoder('srv');
+      s.on('data', (c: Buffer) => {
+        metas += dec.push(c).length;
+      });
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as { port: number }).port;
+    const dir = tempDir('pm-pull-');
+    try {
+      await assert.rejects(
+        pullSnapshot({ host: '127.0.0.1', port, dbName: 'db0', dir, logger: testLogger(), requestTimeoutMs: 100, metaRetryMs: 50, metaBudgetMs: 600 }),
+        /gave no snapshot file list within 600 ms \(last: no reply\)/,
+      );
+      assert.ok(metas >= 3, `${metas} meta requests`);
+    } finally {
+      srv.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
