@@ -4,28 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadManifest } from '../../src/snapshot/rocks/manifest.js';
 import { readLogRecords } from '../../src/snapshot/rocks/log-reader.js';
 import { decodeWriteBatch, type BatchOp } from '../../src/snapshot/rocks/write-batch.js';
-import { cleanup, writeDb } from './writer.js';
+import { cleanup, realDbDirs, SNAPSHOTS, writeDb } from './writer.js';
 
-const SNAPSHOTS = '/work/shared/fixtures/snapshots';
 const works: string[] = [];
 after(() => works.forEach(cleanup));
-
-/** Every RocksDB directory (one holding CURRENT) under the real dumps. */
-export function realDbDirs(): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    if (existsSync(join(d, 'CURRENT'))) out.push(d);
-    for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
-  };
-  if (existsSync(SNAPSHOTS)) walk(SNAPSHOTS);
-  return out.sort();
-}
 
 interface LdbCf {
   name: string;

@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,21 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
 const source = join(root, 'test', 'fixtures-writer', 'rocks-writer.cc');
 const binary = join(root, 'test', '.work', 'rocks-writer');
+
+/** shared/ beside the repository (as CI lays it out), else the workplace copy. */
+export const SHARED = existsSync(join(root, '..', 'shared', 'fixtures')) ? join(root, '..', 'shared') : '/work/shared';
+export const SNAPSHOTS = join(SHARED, 'fixtures', 'snapshots');
+
+/** Every RocksDB directory (one holding CURRENT) under the real dumps. */
+export function realDbDirs(): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    if (existsSync(join(d, 'CURRENT'))) out.push(d);
+    for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
+  };
+  if (existsSync(SNAPSHOTS)) walk(SNAPSHOTS);
+  return out.sort();
+}
 
 export function writerBinary(): string {
   if (!existsSync(binary) || statSync(binary).mtimeMs < statSync(source).mtimeMs) {
