@@ -82,20 +82,24 @@ export class ForwardLookup {
     private readonly maxSteps = 256,
   ) {}
 
-  async get(key: Buffer): Promise<Buffer | null> {
+  /**
+   * The value of `key`, or null when absent. Answers synchronously while the cursor only has to
+   * step within its current batch (the common case); a promise when it must read or seek.
+   */
+  get(key: Buffer): Buffer | null | Promise<Buffer | null> {
     const c = this.cur;
-    if (c !== null && this.last !== null && this.last.compare(key) <= 0) {
-      let steps = 0;
-      while (!c.done && c.current!.key.compare(key) < 0 && steps < this.maxSteps) {
-        const p = c.advance();
-        if (p !== undefined) await p;
-        steps++;
-      }
-      if (c.done || c.current!.key.compare(key) >= 0) {
-        this.last = key;
-        return !c.done && c.current!.key.equals(key) ? c.current!.value : null;
-      }
+    if (c === null || this.last === null || this.last.compare(key) > 0) return this.seekGet(key);
+    let steps = 0;
+    while (!c.done && c.current!.key.compare(key) < 0) {
+      if (++steps > this.maxSteps) return this.seekGet(key);
+      const p = c.advance();
+      if (p !== undefined) return p.then(() => this.get(key));
     }
+    this.last = key;
+    return !c.done && c.current!.key.equals(key) ? c.current!.value : null;
+  }
+
+  private async seekGet(key: Buffer): Promise<Buffer | null> {
     await this.seek(key);
     const s = this.cur!;
     return !s.done && s.current!.key.equals(key) ? s.current!.value : null;

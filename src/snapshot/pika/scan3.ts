@@ -38,8 +38,13 @@ export class LiveProbe {
     this.lookup = new ForwardLookup(db, 'default');
   }
 
-  async has(key: Buffer): Promise<boolean> {
-    const v = await this.lookup.get(key);
+  /** Synchronous while the lookup is (see ForwardLookup.get). */
+  has(key: Buffer): boolean | Promise<boolean> {
+    const v = this.lookup.get(key);
+    return v instanceof Promise ? v.then((x) => this.live(key, x)) : this.live(key, v);
+  }
+
+  private live(key: Buffer, v: Buffer | null): boolean {
     if (v === null) return false;
     const at = where(this.db, 'default', key);
     if (this.type === 'string') return !this.ctx.expired(decodeStringValue3(v, at).expireAtMs);
@@ -56,18 +61,30 @@ export class LiveProbe {
  * Gate for a live key about to be emitted: internal keys are skipped, and a name already held by
  * an earlier type loses. True when the key may be emitted.
  */
-async function admit(key: Buffer, type: DataType, ctx: ScanContext, earlier: readonly LiveProbe[]): Promise<boolean> {
+function admit(key: Buffer, type: DataType, ctx: ScanContext, earlier: readonly LiveProbe[]): boolean | Promise<boolean> {
   if (isPikaInternalKey(key)) {
     ctx.skipped(key, SKIP_INTERNAL);
     return false;
   }
-  for (const p of earlier) {
-    if (await p.has(key)) {
-      ctx.reports.onTypeConflict?.(key, type, p.type);
-      return false;
+  return admitFrom(0, key, type, ctx, earlier);
+}
+
+function admitFrom(i: number, key: Buffer, type: DataType, ctx: ScanContext, earlier: readonly LiveProbe[]): boolean | Promise<boolean> {
+  for (; i < earlier.length; i++) {
+    const p = earlier[i];
+    const held = p.has(key);
+    if (held instanceof Promise) {
+      const next = i + 1;
+      return held.then((h) => (h ? lose(key, type, p.type, ctx) : admitFrom(next, key, type, ctx, earlier)));
     }
+    if (held) return lose(key, type, p.type, ctx);
   }
   return true;
+}
+
+function lose(key: Buffer, loser: DataType, winner: DataType, ctx: ScanContext): false {
+  ctx.reports.onTypeConflict?.(key, loser, winner);
+  return false;
 }
 
 export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: readonly LiveProbe[]): AsyncGenerator<SnapshotRecord> {
@@ -80,7 +97,8 @@ export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: read
       const expireAtMs = expire === 0 ? null : expire * 1000;
       if (expireAtMs !== null && expireAtMs < ctx.nowMs) continue;
       if (earlier.length > 0 || isPikaInternalKey(key)) {
-        if (!(await admit(key, 'string', ctx, earlier))) continue;
+        const ok = admit(key, 'string', ctx, earlier);
+        if (!(ok instanceof Promise ? await ok : ok)) continue;
       }
       if (valueEnd === 131072 && looksLikeHll3x(value, 0, valueEnd)) {
         ctx.skipped(key, SKIP_HLL_3X);
@@ -126,10 +144,12 @@ export async function* scanKeyed3(
           }
           cur = dk.subarray(DATA3_KEY_START, d.keyEnd);
           live = false;
-          const mv = await metas.get(cur);
+          const got = metas.get(cur);
+          const mv = got instanceof Promise ? await got : got;
           if (mv !== null) {
             const m = decodeBaseMeta3(mv, where(db, 'default', cur));
-            if (m.count !== 0 && !ctx.expired(m.expireAtMs) && (await admit(cur, type, ctx, earlier))) {
+            const ok = m.count !== 0 && !ctx.expired(m.expireAtMs) && admit(cur, type, ctx, earlier);
+            if (ok instanceof Promise ? await ok : ok) {
               live = true;
               version = m.version;
               metaCount = m.count;
@@ -171,7 +191,8 @@ export async function* scanLists3(db: RocksDb, ctx: ScanContext, earlier: readon
     for await (const batch of db.scanBatches('default')) {
       for (const { key: mk, value: mv } of batch) {
         const m = decodeListMeta3(mv, where(db, 'default', mk));
-        const live = m.count !== 0 && !ctx.expired(m.expireAtMs) && (await admit(mk, 'list', ctx, earlier));
+        const ok = m.count !== 0 && !ctx.expired(m.expireAtMs) && admit(mk, 'list', ctx, earlier);
+        const live = ok instanceof Promise ? await ok : ok;
         if (live) ch.start('list', mk, m.expireAtMs);
         // Data sorts by user key (length field skipped), version, index: skip orphans, take this key's run.
         while (!data.done) {
