@@ -19,6 +19,7 @@ import {
   LIST4_RIGHT,
   metaKey4Shape,
   Type4,
+  type Meta4,
 } from './format4.js';
 import { isPikaInternalKey, SKIP_BAD_NAME_4, SKIP_HLL, SKIP_INTERNAL, SKIP_STREAM } from './special-keys.js';
 import { compareU64, equalU64 } from './u64.js';
@@ -28,29 +29,26 @@ const DATA_CF: Record<Container, string> = { hash: 'hash_data_cf', set: 'set_dat
 const KEY_SUFFIX = 16;
 
 class Instance {
-  readonly meta: Promise<BatchCursor>;
-  private readonly data = new Map<Container, Promise<BatchCursor>>();
+  meta: BatchCursor | null = null;
+  /** Data cursors open on first use: a dump without lists never touches `list_data_cf`. */
+  readonly cursors = new Map<Container, BatchCursor>();
 
-  constructor(
-    readonly index: number,
-    readonly db: RocksDb,
-  ) {
-    this.meta = BatchCursor.open(db, 'default');
+  constructor(readonly db: RocksDb) {}
+
+  async openMeta(): Promise<BatchCursor> {
+    this.meta = await BatchCursor.open(this.db, 'default');
+    return this.meta;
   }
 
-  /** Data cursors open on first use: a dump without lists never touches `list_data_cf`. */
-  cursor(type: Container): Promise<BatchCursor> {
-    let c = this.data.get(type);
-    if (c === undefined) {
-      c = BatchCursor.open(this.db, DATA_CF[type]);
-      this.data.set(type, c);
-    }
+  async openCursor(type: Container): Promise<BatchCursor> {
+    const c = await BatchCursor.open(this.db, DATA_CF[type]);
+    this.cursors.set(type, c);
     return c;
   }
 
   async close(): Promise<void> {
-    await (await this.meta).close();
-    for (const c of this.data.values()) await (await c).close();
+    await this.meta?.close();
+    for (const c of this.cursors.values()) await c.close();
   }
 }
 
@@ -63,9 +61,10 @@ function nameForReport(mk: Buffer, encEnd: number): Buffer {
 }
 
 export async function* scanInstances4(dbs: readonly RocksDb[], ctx: ScanContext): AsyncGenerator<SnapshotRecord> {
-  const inst = dbs.map((db, i) => new Instance(i, db));
+  const inst = dbs.map((db) => new Instance(db));
   try {
-    const metas = await Promise.all(inst.map((x) => x.meta));
+    const metas: BatchCursor[] = [];
+    for (const x of inst) metas.push(await x.openMeta());
     while (true) {
       // Lowest meta key across instances; equal keys in later instances are duplicates.
       let min = -1;
@@ -83,7 +82,11 @@ export async function* scanInstances4(dbs: readonly RocksDb[], ctx: ScanContext)
           await c.advance();
         }
       }
-      yield* oneKey(inst[min], mk, mv, ctx);
+      const what = classify(inst[min].db, mk, mv, ctx);
+      if (what !== null) {
+        if ('pos' in what) yield what;
+        else yield* joinContainer(inst[min], what, mk, mv, ctx);
+      }
       const p = metas[min].advance();
       if (p !== undefined) await p;
     }
@@ -92,24 +95,29 @@ export async function* scanInstances4(dbs: readonly RocksDb[], ctx: ScanContext)
   }
 }
 
-async function* oneKey(inst: Instance, mk: Buffer, mv: Buffer, ctx: ScanContext): AsyncGenerator<SnapshotRecord> {
-  const db = inst.db;
+type Plan = { readonly type: Container; readonly name: Buffer; readonly m: Extract<Meta4, { count: number }>; readonly encEnd: number };
+
+/**
+ * Decides what one meta record becomes: a string record, a container join to run, or nothing
+ * (dead or skipped). Synchronous, so the common string case costs no generator or promise.
+ */
+function classify(db: RocksDb, mk: Buffer, mv: Buffer, ctx: ScanContext): SnapshotRecord | Plan | null {
   const shape = metaKey4Shape(mk);
   const name = shape.wellFormed ? decodeUserKey4(mk, KEY4_PREFIX, shape.encEnd) : null;
   if (name === null) {
     ctx.skipped(nameForReport(mk, shape.encEnd), SKIP_BAD_NAME_4);
-    return;
+    return null;
   }
   const m = decodeMeta4(mv, where(db, 'default', mk));
   if (m.type === Type4.Stream) {
     if (m.length !== 0 || m.entriesAdded !== 0) ctx.skipped(name, SKIP_STREAM);
-    return;
+    return null;
   }
-  if (ctx.expired(m.expireAtMs)) return;
+  if (ctx.expired(m.expireAtMs)) return null;
   if (m.type === Type4.String) {
-    if (isPikaInternalKey(name)) return ctx.skipped(name, SKIP_INTERNAL);
-    if (m.hll) return ctx.skipped(name, SKIP_HLL);
-    yield {
+    if (isPikaInternalKey(name)) return skip(ctx, name, SKIP_INTERNAL);
+    if (m.hll) return skip(ctx, name, SKIP_HLL);
+    return {
       type: 'string',
       db: ctx.db,
       key: name,
@@ -119,21 +127,32 @@ async function* oneKey(inst: Instance, mk: Buffer, mv: Buffer, ctx: ScanContext)
       pos: { kind: 'snapshot', db: ctx.db, seq: ctx.seqs.next++ },
       value: mv.subarray(m.valueStart, m.valueEnd),
     };
-    return;
   }
-  if (m.count === 0) return;
-  if (isPikaInternalKey(name)) return ctx.skipped(name, SKIP_INTERNAL);
+  if (m.count === 0) return null;
+  if (isPikaInternalKey(name)) return skip(ctx, name, SKIP_INTERNAL);
   const type: Container = m.type === Type4.Hash ? 'hash' : m.type === Type4.Set ? 'set' : m.type === Type4.List ? 'list' : 'zset';
+  return { type, name, m, encEnd: shape.encEnd };
+}
+
+function skip(ctx: ScanContext, name: Buffer, reason: string): null {
+  ctx.skipped(name, reason);
+  return null;
+}
+
+/** Streams one container key: its data CF run, current version only, cut into chunks. */
+async function* joinContainer(inst: Instance, plan: Plan, mk: Buffer, mv: Buffer, ctx: ScanContext): AsyncGenerator<SnapshotRecord> {
+  const { type, name, m, encEnd } = plan;
+  const db = inst.db;
   const cf = DATA_CF[type];
-  const cur = await inst.cursor(type);
+  const cur = inst.cursors.get(type) ?? (await inst.openCursor(type));
   const ch = ctx.chunker;
   ch.start(type, name, m.expireAtMs);
-  const encLen = shape.encEnd - KEY4_PREFIX;
-  const verAt = shape.encEnd; // in data keys, the version follows `E(key)` at the same offset
+  const encLen = encEnd - KEY4_PREFIX;
+  const verAt = encEnd; // in data keys, the version follows `E(key)` at the same offset
   while (!cur.done) {
     const { key: dk, value } = cur.current!;
     // Compare the data key's first `encLen` bytes after the prefix with `E(key)`; E is prefix-free.
-    const c = dk.compare(mk, KEY4_PREFIX, shape.encEnd, KEY4_PREFIX, Math.min(dk.length, KEY4_PREFIX + encLen));
+    const c = dk.compare(mk, KEY4_PREFIX, encEnd, KEY4_PREFIX, Math.min(dk.length, KEY4_PREFIX + encLen));
     if (c > 0) break;
     if (c === 0 && dk.length < verAt + 8 + KEY_SUFFIX) throw new CorruptionError('data key too short for version and reserve', where(db, cf, dk)());
     if (c === 0 && equalU64(dk, verAt, mv, m.versionOff)) {
