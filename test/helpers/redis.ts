@@ -51,7 +51,8 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
     const ok = await new Promise<boolean>((resolve) => {
-      const c = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      // No ready check: its INFO would fail with NOAUTH on a password-protected server and close the link.
+      const c = new Redis({ host: '127.0.0.1', port, lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
       c.on('error', () => {});
       c.connect()
         .then(() => c.ping())
@@ -59,7 +60,11 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
         .finally(() => c.disconnect());
     });
     if (ok) break;
-    if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start`);
+    if (Date.now() > deadline) {
+      // A server left running would keep the test process alive after the failure.
+      proc.kill('SIGKILL');
+      throw new Error(`redis-server on ${port} did not start`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
