@@ -62,6 +62,30 @@ describe('replica faults (against a family C master)', () => {
     }
   });
 
+  it('lets the master window pace the stream while the handler lags', async () => {
+    const h = new RecordingHandler(false);
+    const s = await setupC({ windowSize: 10 }, {}, h);
+    try {
+      s.replica.start();
+      await waitFor('streaming', () => s.replica.status().linkUp, 10_000);
+      await waitFor('activation received', () => s.master.events.some((e) => e.kind === 'activate'));
+      const ends = [];
+      for (let i = 0; i < 25; i++) ends.push(s.master.write(['zadd', 'z', `${i}`, `m${i}`]));
+      await waitFor('a full window', () => h.entries.length === 10);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(h.entries.length, 10, 'the master stops at its window');
+      h.applied = ends[6];
+      await waitFor('7 more', () => h.entries.length === 17);
+      h.autoApply = true;
+      h.applied = ends[16];
+      await waitFor('all 25', () => h.entries.length === 25);
+      await waitFor('all acked', () => s.master.replicaState?.window.length === 0);
+      assert.deepEqual(h.entries.map((e) => e.end), ends);
+    } finally {
+      await s.done();
+    }
+  });
+
   it('takes a new snapshot when the master purged the binlog at the resume point (kSyncPointBePurged)', async () => {
     const h = new RecordingHandler();
     const s = await setupC({ binlogFileSize: 300 }, { force: false, resumeFrom: { filenum: 0, offset: 0 } }, h);
