@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { loadConfig, type Config } from './config/load.js';
+import { ConfigError } from './core/errors.js';
+import { createLogger, type Logger } from './core/log.js';
+import { Daemon } from './daemon/daemon.js';
+import { version } from './daemon/server-info.js';
+
+/** Exit codes, documented in the README. */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+async function runDaemon(confPath: string): Promise<number> {
+  const config = loadConfig(confPath);
+  const logger = loggerFor(config);
+  logger.info({ version, config: confPath, pid: process.pid }, 'pika-migrate starting');
+  for (const e of config.ignored) logger.debug({ key: e.key, where: e.where }, 'pika key not used by pika-migrate');
+  if (config.values.daemonize) logger.warn('daemonize : yes is ignored: run pika-migrate under a supervisor (systemd, docker)');
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start(config, logger);
+  } catch (e) {
+    logger.fatal({ err: e }, (e as Error).message);
+    return EXIT_FAILURE;
+  }
+  const onSignal = (sig: NodeJS.Signals) => void daemon.stop(`received ${sig}`);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const code = await daemon.exited;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  return code;
+}
+
+function loggerFor(config: Config): Logger {
+  const v = config.values;
+  return createLogger({ dir: v['log-path'], level: v['log-level'], format: v['log-format'] });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = new Command()
+    .name('pika-migrate')
+    .description('Moves a live Pika database into Redis: poses as a Pika replica, loads the snapshot, then follows the binlog.')
+    .version(version, '-v, --version', 'print the version and exit')
+    .helpOption('-h, --help', 'show this help')
+    .option('-c, --conf <file>', 'pika.conf with the migrate settings (see pika.conf.example)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .action(async (opts: { conf?: string }) => {
+      if (opts.conf === undefined) {
+        process.stderr.write('pika-migrate: -c <pika.conf> is required (try --help)\n');
+        exitCode = EXIT_USAGE;
+        return;
+      }
+      exitCode = await runDaemon(opts.conf);
+    });
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end here with exitCode 0; anything else is bad usage.
+      return e.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    if (e instanceof ConfigError) {
+      process.stderr.write(`pika-migrate: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`pika-migrate: ${(e as Error).stack ?? String(e)}\n`);
+    return EXIT_FAILURE;
+  }
+  return exitCode;
+}
+
+main(process.argv).then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`pika-migrate: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(EXIT_FAILURE);
+  },
+);

@@ -1,0 +1,145 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, startRedis, type RedisServer } from '../helpers/redis.js';
+import { redisCli } from '../admin/helpers.js';
+
+const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
+const work = mkdtempSync(join(tmpdir(), 'pm-cli-'));
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+function runSync(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, ['--import', 'tsx', cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+}
+
+function conf(lines: Record<string, string | number>): string {
+  const f = join(work, `${Math.random().toString(36).slice(2)}.conf`);
+  writeFileSync(f, Object.entries(lines).map(([k, v]) => `${k} : ${v}`).join('\n') + '\n');
+  return f;
+}
+
+let redis: RedisServer;
+before(async () => {
+  redis = await startRedis();
+});
+after(() => redis.stop());
+
+test('-v and --version print the package version and exit 0', () => {
+  for (const flag of ['-v', '--version']) {
+    const r = runSync([flag]);
+    assert.equal(r.status, 0);
+    assert.equal(r.stdout.trim(), pkg.version);
+  }
+});
+
+test('-h prints usage with -c and exits 0', () => {
+  const r = runSync(['-h']);
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /Usage: pika-migrate/);
+  assert.match(r.stdout, /-c, --conf <file>/);
+});
+
+test('bad usage exits 2', () => {
+  assert.equal(runSync(['--no-such-flag']).status, 2);
+  const r = runSync([]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /-c <pika.conf> is required/);
+});
+
+test('a bad config value exits 2 naming file, line and key', () => {
+  const f = conf({ port: 9222, 'redis-sender-num': 'many' });
+  const r = runSync(['-c', f]);
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr.trim(), `pika-migrate: ${f}:2 redis-sender-num: expected an integer, got "many"`);
+  const env = runSync(['-c', conf({ port: 9222 })], { PIKA_MIGRATE_SYNC_BATCH_NUM: '0' });
+  assert.equal(env.status, 2);
+  assert.match(env.stderr, /env PIKA_MIGRATE_SYNC_BATCH_NUM sync-batch-num: must be between 1 and 100000, got 0/);
+});
+
+test('an unreachable target fails fast with exit 1 and names it', async () => {
+  const dead = await freePort();
+  const f = conf({ port: await freePort(), bind: '127.0.0.1', 'log-path': join(work, 'log-dead'), 'target-redis-port': dead, 'log-format': 'json' });
+  const t0 = Date.now();
+  const r = runSync(['-c', f]);
+  assert.equal(r.status, 1);
+  assert.ok(Date.now() - t0 < 20_000);
+  assert.match(r.stdout, new RegExp(`127\\.0\\.0\\.1:${dead}`));
+});
+
+test('a target that rejects the password fails fast with exit 1', async () => {
+  const locked = await startRedis(['--requirepass', 'right']);
+  try {
+    const f = conf({ port: await freePort(), bind: '127.0.0.1', 'log-path': join(work, 'log-auth'), 'target-redis-port': locked.port, 'target-redis-pwd': 'wrong', 'log-format': 'json' });
+    const r = runSync(['-c', f]);
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /WRONGPASS|invalid password|auth/i);
+  } finally {
+    await locked.stop();
+  }
+});
+
+function startDaemon(f: string): { proc: ChildProcess; out: () => string; exited: Promise<number | null> } {
+  const proc = spawn(process.execPath, ['--import', 'tsx', cli, '-c', f], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  return { proc, out: () => out, exited };
+}
+
+async function waitFor(pred: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function answersPing(port: number): Promise<boolean> {
+  try {
+    return (await redisCli(port, ['ping'])).trim() === 'PONG';
+  } catch {
+    return false;
+  }
+}
+
+test('runs as a daemon: admin port answers redis-cli, logs JSON to log-path, SIGTERM stops with exit 0', async () => {
+  const admin = await freePort();
+  const logDir = join(work, 'log-run');
+  const f = conf({ port: admin, bind: '127.0.0.1', 'log-path': logDir, 'log-format': 'json', 'target-redis-port': redis.port, 'redis-sender-num': 3 });
+  const d = startDaemon(f);
+  await waitFor(() => answersPing(admin));
+  assert.match(await redisCli(admin, ['info', 'migrate']), /phase:idle/);
+  assert.equal((await redisCli(admin, ['slaveof', '127.0.0.1', String(await freePort())])).trim(), 'OK');
+  assert.match(await redisCli(admin, ['info', 'replication']), /role:slave[\s\S]*master_link_status:down/);
+  assert.match(await redisCli(admin, ['slaveof', '127.0.0.1', String(admin)]), /ERR The master ip:port and the slave ip:port are the same/);
+  assert.deepEqual((await redisCli(admin, ['config', 'get', 'redis-sender-num'])).trim().split('\n'), ['redis-sender-num', '3']);
+  d.proc.kill('SIGTERM');
+  assert.equal(await d.exited, 0);
+  const log = readFileSync(join(logDir, 'pika-migrate.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
+  assert.ok(log.some((l) => l.msg === 'admin port listening'));
+  assert.ok(log.some((l) => l.msg === 'slaveof: master recorded'));
+  assert.ok(log.some((l) => l.msg === 'stopped'));
+});
+
+test('SHUTDOWN on the admin port stops the daemon with exit 0', async () => {
+  const admin = await freePort();
+  const d = startDaemon(conf({ port: admin, bind: '127.0.0.1', 'log-path': join(work, 'log-sd'), 'log-format': 'json', 'target-redis-port': redis.port }));
+  await waitFor(() => answersPing(admin));
+  await redisCli(admin, ['shutdown']).catch(() => '');
+  assert.equal(await d.exited, 0);
+});
+
+test('an admin port already in use is a runtime failure (exit 1) that names the address', async () => {
+  const other = await startRedis();
+  try {
+    const r = runSync(['-c', conf({ port: other.port, bind: '127.0.0.1', 'log-path': join(work, 'log-busy'), 'log-format': 'json', 'target-redis-port': redis.port })]);
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${other.port}`));
+  } finally {
+    await other.stop();
+  }
+});
