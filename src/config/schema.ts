@@ -24,6 +24,8 @@ export const schema = {
   'target-redis-db': { parse: int(0, 65535), default: 0 },
   'sync-batch-num': { parse: int(1, 100_000), default: 100 },
   'redis-sender-num': { parse: int(1, 256), default: 10 },
+  // What happens to a key that already exists on the target: merge into it, or replace it.
+  'conflict-policy': { parse: oneOf('merge', 'replace'), default: 'merge' as 'merge' | 'replace' },
   daemonize: { parse: bool, default: false },
 } satisfies Record<string, { parse: ValueParser<unknown>; default: unknown }>;
 

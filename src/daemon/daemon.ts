@@ -5,10 +5,19 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../core/log.js';
 import { FatalError } from '../core/errors.js';
 import { SenderPool } from '../sink/pool.js';
+import { Migration } from './migration.js';
+import { localAddressOf } from './network.js';
+import { migrateInfo, replicationExtra } from './status-info.js';
 import { newRunId, version } from './server-info.js';
 
 /** Where the daemon is in its life: what `INFO` shows as `phase`. */
-export type Phase = 'idle' | 'full_sync' | 'incremental' | 'stopping';
+export type Phase = 'idle' | 'connecting' | 'full_sync' | 'incremental' | 'error' | 'stopping';
+
+/** What the daemon needs besides the config (tests shorten timeouts, hide the bar). */
+export interface DaemonOptions {
+  readonly replicaTimeouts?: ConstructorParameters<typeof Migration>[0]['timeouts'];
+  readonly bar?: NodeJS.WriteStream | null;
+}
 
 /**
  * The composition root: owns the admin port, the Redis sink and the link to the master, and
@@ -18,8 +27,8 @@ export class Daemon {
   private readonly startedAt = Date.now();
   private readonly runId = newRunId();
   private master: { host: string; port: number } | null = null;
-  private linkState: PikaLinkState = 'no_connect';
-  private phase: Phase = 'idle';
+  private migration: Migration | null = null;
+  private stoppingNow = false;
   private admin!: AdminServer;
   private pool!: SenderPool;
   private stopping: Promise<void> | null = null;
@@ -30,13 +39,14 @@ export class Daemon {
   private constructor(
     private readonly config: Config,
     private readonly logger: Logger,
+    private readonly options: DaemonOptions,
   ) {
     this.exited = new Promise((r) => (this.resolveExit = r));
   }
 
   /** Connects to the target (fails fast), opens the admin port, and follows `slaveof` if set. */
-  static async start(config: Config, logger: Logger): Promise<Daemon> {
-    const d = new Daemon(config, logger);
+  static async start(config: Config, logger: Logger, options: DaemonOptions = {}): Promise<Daemon> {
+    const d = new Daemon(config, logger, options);
     const v = config.values;
     d.pool = await SenderPool.connect({
       host: v['target-redis-host'],
@@ -67,6 +77,7 @@ export class Daemon {
       { target: `${v['target-redis-host']}:${v['target-redis-port']}`, db: v['target-redis-db'], senders: v['redis-sender-num'], batch: v['sync-batch-num'] },
       'connected to target redis',
     );
+    if (d.pool.legacyTarget) logger.warn({ version: d.pool.targetVersion }, 'target Redis is older than 6.2: absolute expiries go through scripts');
     if (v.slaveof !== null) await d.slaveof(v.slaveof.host, v.slaveof.port, false);
     return d;
   }
@@ -83,9 +94,11 @@ export class Daemon {
   }
 
   private async shutdown(reason: string, code: number): Promise<void> {
-    this.phase = 'stopping';
+    this.stoppingNow = true;
     this.logger.info({ reason }, 'stopping');
     await this.admin.close().catch(() => {});
+    // Stay registered on the master: it keeps the binlog a restart resumes from.
+    await this.migration?.stop(false).catch((e: unknown) => this.logger.warn({ err: e }, 'replication did not stop cleanly'));
     try {
       await this.pool.close();
     } catch (e) {
@@ -101,15 +114,48 @@ export class Daemon {
     if (port === v.port && isLocalHost(host)) {
       throw new Error('The master ip:port and the slave ip:port are the same');
     }
+    if (this.stoppingNow) throw new Error('the daemon is stopping');
+    if (this.migration !== null) {
+      const same = this.master?.host === host && this.master.port === port;
+      // Pika answers OK and keeps the link when asked for the master it already follows.
+      if (same && !force) return;
+      await this.migration.stop(!same);
+    }
     this.master = { host, port };
-    this.linkState = 'no_connect';
-    this.logger.info({ master: `${host}:${port}`, force }, 'slaveof: master recorded');
+    this.logger.info({ master: `${host}:${port}`, force }, 'slaveof: following the master (full sync, then binlog)');
+    this.migration = new Migration({
+      masterHost: host,
+      masterPort: port,
+      masterAuth: v.masterauth,
+      localPort: v.port,
+      localIp: v['network-interface'] ? localAddressOf(v['network-interface']) : undefined,
+      rsyncBindAddress: v.bind,
+      dbSyncPath: v['db-sync-path'],
+      force: true,
+      pool: this.pool,
+      logger: this.logger.child({ module: 'replication' }),
+      chunkSize: v['sync-batch-num'],
+      conflict: v['conflict-policy'],
+      bar: this.options.bar,
+      timeouts: this.options.replicaTimeouts,
+      onFatal: (e) => this.fail(e),
+    });
+    this.migration.start();
   }
 
   private async slaveofNoOne(): Promise<void> {
     if (this.master !== null) this.logger.info({ master: `${this.master.host}:${this.master.port}` }, 'slaveof no one: replication stopped');
+    const m = this.migration;
+    this.migration = null;
     this.master = null;
-    this.linkState = 'no_connect';
+    await m?.stop(true);
+    await this.pool.flush();
+  }
+
+  private phase(): Phase {
+    if (this.stoppingNow) return 'stopping';
+    const m = this.migration?.status().phase;
+    return m === undefined || m === 'stopped' ? 'idle' : m;
   }
 
   private adminContext(): AdminContext {
@@ -137,10 +183,12 @@ export class Daemon {
 
   private infoData(): InfoData {
     const v = this.config.values;
-    const s = this.pool.stats();
+    const m = this.migration?.status() ?? null;
+    const state: PikaLinkState = m === null ? 'no_connect' : m.link.dbs[0].state;
     return {
       server: [
         ['pika_migrate_version', version],
+        // Tools that read a replica's version expect Pika's; we speak the 3.2+ replica protocol.
         ['pika_version', '3.2.7'],
         ['os', `${process.platform} ${process.arch}`],
         ['arch_bits', 64],
@@ -153,18 +201,19 @@ export class Daemon {
       ],
       replication: {
         master: this.master,
-        replicationId: '',
-        dbs: [{ db: 0, state: this.linkState, applied: null }],
-        fullSyncRunning: this.phase === 'full_sync',
-        extra: [],
+        replicationId: m?.link.replicationId ?? '',
+        dbs: [{ db: 0, state, applied: m?.binlog.applied ?? null }],
+        fullSyncRunning: m?.phase === 'full_sync',
+        extra: replicationExtra(m),
       },
       migrate: [
-        ['phase', this.phase],
         ['target', `${v['target-redis-host']}:${v['target-redis-port']}`],
         ['target_db', v['target-redis-db']],
+        ['target_version', this.pool.targetVersion],
         ['senders', v['redis-sender-num']],
         ['batch_size', v['sync-batch-num']],
-        ...Object.entries(flattenStats(s)),
+        ['conflict_policy', v['conflict-policy']],
+        ...migrateInfo(this.phase(), m, this.pool.stats()),
       ],
     };
   }
@@ -172,15 +221,4 @@ export class Daemon {
 
 function isLocalHost(host: string): boolean {
   return host === '127.0.0.1' || host === 'localhost' || host === '::1' || host === '0.0.0.0';
-}
-
-/** `{a: {b: 1}}` → `{a_b: 1}`, arrays by index: INFO is flat `key:value` lines. */
-function flattenStats(o: unknown, prefix = '', out: Record<string, string | number> = {}): Record<string, string | number> {
-  if (o === null || o === undefined) return out;
-  if (typeof o !== 'object') {
-    out[prefix] = typeof o === 'number' ? o : String(o);
-    return out;
-  }
-  for (const [k, v] of Object.entries(o as Record<string, unknown>)) flattenStats(v, prefix ? `${prefix}_${k}` : k, out);
-  return out;
 }

@@ -204,15 +204,19 @@ export class Replica extends EventEmitter {
     this.running = this.run();
   }
 
-  /** Sends RemoveSlaveNode, closes the link, stops the rsync daemon and any pull. */
-  async stop(): Promise<void> {
+  /**
+   * Closes the link, stops the rsync daemon and any pull. With `remove` (SLAVEOF NO ONE) it first
+   * sends RemoveSlaveNode, so the master forgets us; without (a shutdown that will resume) the
+   * master keeps us registered and keeps the binlog we still need, as it does for a restarting Pika replica.
+   */
+  async stop(remove = true): Promise<void> {
     if (this.stopCtl.signal.aborted) {
       await this.running;
       return;
     }
     this.stopCtl.abort();
     const conn = this.conn;
-    if (conn && !conn.isClosed && this.metaDone && this.node) {
+    if (remove && conn && !conn.isClosed && this.metaDone && this.node) {
       try {
         const reply = conn.expect(MsgType.RemoveSlaveNode, 1000);
         conn.send({ type: MsgType.RemoveSlaveNode, remove_slave_node: [{ node: this.node, partition: DB0 }] });

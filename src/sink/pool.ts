@@ -114,6 +114,8 @@ export class SenderPool extends EventEmitter {
     private readonly opts: SenderPoolOptions,
     conns: Redis[],
     runId: string,
+    /** The target's `redis_version`. */
+    readonly targetVersion: string,
   ) {
     super();
     this.log = opts.logger.child({ component: 'sink' });
@@ -159,6 +161,7 @@ export class SenderPool extends EventEmitter {
     validate(opts);
     const target = { ...opts, connectTimeoutMs: opts.connectTimeoutMs ?? SINK_DEFAULTS.connectTimeoutMs };
     const opened: Redis[] = [];
+    let version: string;
     try {
       // The first connection alone: a bad password fails once, not `senders` times.
       opened.push(await openConnection(target, Sender.connectionName(0)));
@@ -167,6 +170,7 @@ export class SenderPool extends EventEmitter {
       } catch (e) {
         throw new FatalError(`Redis at ${targetName(target)} cannot run the batch script (EVALSHA/SCRIPT needed): ${(e as Error).message}`);
       }
+      version = /redis_version:([^\r\n]+)/.exec(await opened[0].info('server'))?.[1] ?? '0.0.0';
       const rest = await Promise.allSettled(
         Array.from({ length: opts.senders - 1 }, (_, i) => openConnection(target, Sender.connectionName(i + 1))),
       );
@@ -178,9 +182,15 @@ export class SenderPool extends EventEmitter {
       if (e instanceof FatalError) throw e;
       throw new FatalError((e as Error).message);
     }
-    const pool = new SenderPool(opts, opened, randomBytes(6).toString('hex'));
+    const pool = new SenderPool(opts, opened, randomBytes(6).toString('hex'), version);
     pool.log.info({ target: targetName(target), db: opts.db, senders: opts.senders, batchSize: opts.batchSize }, 'connected to Redis');
     return pool;
+  }
+
+  /** Redis before 6.2 has no `SET … PXAT/EXAT`: converters must use their script forms. */
+  get legacyTarget(): boolean {
+    const [major, minor] = this.targetVersion.split('.').map(Number);
+    return major < 6 || (major === 6 && minor < 2);
   }
 
   submit(cmd: RedisCommand): void | Promise<void> {

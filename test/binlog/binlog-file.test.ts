@@ -14,8 +14,9 @@ import {
   readManifest,
 } from '../../src/replication/binlog-file.js';
 import { BinlogFileWriter } from '../master/binlog-file-writer.js';
+import { FIXTURES } from '../helpers/fixtures.js';
 
-const FIXTURE = '/work/shared/fixtures/binlog/3.2.7';
+const FIXTURE = `${FIXTURES}/binlog/3.2.7`;
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'pm-binlog-'));

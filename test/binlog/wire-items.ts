@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { BinlogPosition } from '../../src/core/binlog.js';
+import { FIXTURES } from '../helpers/fixtures.js';
 
-export const WIRE_DIR = '/work/shared/fixtures/wire';
+export const WIRE_DIR = `${FIXTURES}/wire`;
 
 export interface WireItem {
   readonly item: Buffer;

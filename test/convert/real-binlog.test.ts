@@ -8,6 +8,7 @@ import { decodeBinlogItem } from '../../src/replication/binlog-item.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { wireItems } from '../binlog/wire-items.js';
 import { applyCommands } from './redis-dump.js';
+import { FIXTURES } from '../helpers/fixtures.js';
 
 let redis: RedisServer;
 before(async () => {
@@ -63,7 +64,7 @@ for (const [file, family, version] of CAPTURES) {
 }
 
 test('replays the real 3.2.7 binlog directory from the oldest file to the manifest', async () => {
-  const entries = [...readBinlogItems('/work/shared/fixtures/binlog/3.2.7', { filenum: 6, offset: 0 })].map((it) => decodeBinlogItem(it.item, 0, it.end, 'dir'));
+  const entries = [...readBinlogItems(`${FIXTURES}/binlog/3.2.7`, { filenum: 6, offset: 0 })].map((it) => decodeBinlogItem(it.item, 0, it.end, 'dir'));
   assert.deepEqual(await replay(entries, 'A', '3.2.7', Date.now()), []);
   const c = redis.client();
   assert.equal(await c.dbsize(), 16);

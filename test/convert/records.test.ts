@@ -6,8 +6,9 @@ import type { SnapshotRecord } from '../../src/core/record.js';
 import { SnapshotRecordConverter, formatScore, type RecordConvertOptions } from '../../src/convert/records.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { applyCommands } from './redis-dump.js';
+import { FIXTURES } from '../helpers/fixtures.js';
 
-const SNAPSHOTS = '/work/shared/fixtures/snapshots';
+const SNAPSHOTS = `${FIXTURES}/snapshots`;
 
 let redis: RedisServer;
 before(async () => {

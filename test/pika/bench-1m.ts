@@ -3,8 +3,9 @@
  * dump: `node --import tsx test/pika/bench-1m.ts`. Bounded: one pass, a few seconds.
  */
 import { readSnapshot } from '../../src/snapshot/pika/snapshot.js';
+import { FIXTURES } from '../helpers/fixtures.js';
 
-const DIR = '/work/shared/fixtures/snapshots/3.2.7-1m-strings/dump/db0';
+const DIR = `${FIXTURES}/snapshots/3.2.7-1m-strings/dump/db0`;
 
 async function main(): Promise<void> {
   const t0 = performance.now();

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { openRocksDb } from '../../src/snapshot/rocks/db.js';
 import { pikaComparators } from '../../src/snapshot/pika/comparators.js';
 import { BatchCursor, ForwardLookup } from '../../src/snapshot/pika/cursor.js';
+import { FIXTURES } from '../helpers/fixtures.js';
 
-const HASHES = '/work/shared/fixtures/snapshots/3.2.7-base/dump/db0/hashes';
+const HASHES = `${FIXTURES}/snapshots/3.2.7-base/dump/db0/hashes`;
 
 test('a batch cursor visits every pair of a CF in order', async () => {
   const db = await openRocksDb(HASHES, { comparators: pikaComparators });

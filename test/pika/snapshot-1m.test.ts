@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readSnapshot } from '../../src/snapshot/pika/snapshot.js';
+import { FIXTURES } from '../helpers/fixtures.js';
 
-const DIR = '/work/shared/fixtures/snapshots/3.2.7-1m-strings/dump/db0';
+const DIR = `${FIXTURES}/snapshots/3.2.7-1m-strings/dump/db0`;
 
 test('reads the 1M-strings 3.2.7 dump as 1,000,000 string records with their values', async () => {
   let n = 0;

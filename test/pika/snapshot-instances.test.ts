@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSnapshot } from '../../src/snapshot/pika/snapshot.js';
 import { fold, loadExpected } from './expected.js';
+import { FIXTURES } from '../helpers/fixtures.js';
 
-const REAL = '/work/shared/fixtures/snapshots/4.0.1-base';
+const REAL = `${FIXTURES}/snapshots/4.0.1-base`;
 
 test('reports a 4.0 key found in two instances and emits it once, from the lower instance', async () => {
   const work = mkdtempSync(join(tmpdir(), 'pika-instances-'));

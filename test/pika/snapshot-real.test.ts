@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import type { DataType } from '../../src/core/record.js';
 import { detectFamily, readDumpInfo, readSnapshot, snapshotSizeBytes, DEFAULT_TYPE_ORDER } from '../../src/snapshot/pika/snapshot.js';
 import { bytesOf, canonExpected, fold, loadExpected } from './expected.js';
+import { FIXTURES } from '../helpers/fixtures.js';
 
-const FIX = '/work/shared/fixtures/snapshots';
+const FIX = `${FIXTURES}/snapshots`;
 const VERSIONS = [
   { v: '3.2.7', family: 'A-C' },
   { v: '3.3.6', family: 'A-C' },

@@ -12,8 +12,9 @@ import { join } from 'node:path';
 import type { DataType, SnapshotRecord } from '../../src/core/record.js';
 import { readSnapshot } from '../../src/snapshot/pika/snapshot.js';
 import { cleanup, writeDb } from '../rocks/writer.js';
+import { FIXTURES } from '../helpers/fixtures.js';
 
-const REAL = '/work/shared/fixtures/snapshots/3.2.7-base/dump/db0';
+const REAL = `${FIXTURES}/snapshots/3.2.7-base/dump/db0`;
 const NOW_S = 1_800_000_000;
 const NOW_MS = NOW_S * 1000 + 500;
 

@@ -8,7 +8,7 @@ import { silentLogger, type Logger } from '../../src/core/log.js';
 import type { ReplicaHandler } from '../../src/replication/replica.js';
 import pino from 'pino';
 
-export const FIXTURES = '/work/shared/fixtures';
+export { FIXTURES } from '../helpers/fixtures.js';
 
 /** Logs to stderr when PM_TEST_LOG is set (debugging), else silent. */
 export function testLogger(): Logger {

@@ -15,7 +15,8 @@ const source = join(root, 'test', 'fixtures-writer', 'rocks-writer.cc');
 const binary = join(root, 'test', '.work', 'rocks-writer');
 
 /** shared/ beside the repository (as CI lays it out), else the workplace copy. */
-export const SHARED = existsSync(join(root, '..', 'shared', 'fixtures')) ? join(root, '..', 'shared') : '/work/shared';
+export { SHARED } from '../helpers/fixtures.js';
+import { SHARED } from '../helpers/fixtures.js';
 export const SNAPSHOTS = join(SHARED, 'fixtures', 'snapshots');
 
 /** Every RocksDB directory (one holding CURRENT) under the real dumps. */

@@ -42,6 +42,8 @@ export interface RocksDb {
   sizeBytes(): number;
   /** Bytes of the live SSTs of one CF. */
   sizeBytesOf(cf: string): number;
+  /** Entries of a CF (every version and tombstone) from SST properties and the WAL: an upper bound for progress estimates. */
+  estimateEntries(cf: string): Promise<number>;
   /** Live SST files of a CF by level (for diagnostics and tests). */
   liveFiles(cf: string): Array<{ level: number; number: number; size: number; path: string }>;
   readonly manifest: ManifestState;
@@ -236,6 +238,20 @@ class Db implements RocksDb {
   sizeBytesOf(cfName: string): number {
     let n = 0;
     for (const f of this.cf(cfName).files.values()) n += f.size;
+    return n;
+  }
+
+  async estimateEntries(cfName: string): Promise<number> {
+    const cf = this.cf(cfName);
+    let n = this.memtables.get(cf.id)?.entries.length ?? 0;
+    for (const f of cf.files.values()) {
+      const t = await Table.open(sstPath(this.dir, f.number), f.size, this.verify);
+      try {
+        n += t.props.numEntries ?? 0;
+      } finally {
+        await t.close();
+      }
+    }
     return n;
   }
 

@@ -1,0 +1,110 @@
+import { compareBinlogPositions, type BinlogEntry, type BinlogPosition } from '../core/binlog.js';
+import type { Logger } from '../core/log.js';
+import { convertEntry, type BinlogConvertContext } from '../convert/binlog.js';
+import type { SenderPool } from '../sink/pool.js';
+
+interface Unapplied {
+  readonly end: BinlogPosition;
+  readonly execTime: number;
+  /** False when the entry became no command at all: it is applied once everything before it is. */
+  readonly hasCommands: boolean;
+}
+
+export interface ApplierStats {
+  readonly entries: number;
+  readonly commands: number;
+  readonly applied: BinlogPosition | null;
+  /** Entries handed over and not yet applied in Redis. */
+  readonly lagEntries: number;
+  /** Seconds since the master wrote the oldest entry not yet applied (0 when none is pending). */
+  readonly lagSeconds: number;
+  readonly notes: Readonly<Record<string, number>>;
+}
+
+/**
+ * Binlog entries → Redis commands → sink, and back: the position up to which Redis has applied
+ * every entry, which is all the master may be acked. Entries that become no command (padding, a
+ * dropped internal) count as applied once everything before them is.
+ *
+ * The queue of entries not yet applied is bounded by the master's ack window, since the master
+ * stops sending once that many entries are unacked.
+ */
+export class BinlogApplier {
+  private base: BinlogPosition | null = null;
+  private applied: BinlogPosition | null = null;
+  private queue: Unapplied[] = [];
+  private head = 0;
+  private entries = 0;
+  private commands = 0;
+  private readonly notes: Record<string, number> = {};
+
+  constructor(
+    private readonly pool: SenderPool,
+    private readonly context: () => BinlogConvertContext,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Everything up to `pos` is in Redis (a loaded snapshot, or a resume point): start counting from it. */
+  reset(pos: BinlogPosition): void {
+    this.base = pos;
+    this.applied = pos;
+    this.queue = [];
+    this.head = 0;
+  }
+
+  apply(entry: BinlogEntry): void | Promise<void> {
+    const r = convertEntry(entry, this.context());
+    this.entries++;
+    for (const n of r.notes) {
+      this.notes[n.code] = (this.notes[n.code] ?? 0) + 1;
+      this.logger[n.level]({ code: n.code }, n.message);
+    }
+    this.queue.push({ end: entry.end, execTime: entry.execTime, hasCommands: r.commands.length > 0 });
+    this.commands += r.commands.length;
+    for (let i = 0; i < r.commands.length; i++) {
+      const wait = this.pool.submit(r.commands[i]);
+      if (wait !== undefined) return this.submitRest(wait, r.commands, i + 1);
+    }
+  }
+
+  private async submitRest(wait: Promise<void>, cmds: Parameters<SenderPool['submit']>[0][], from: number): Promise<void> {
+    await wait;
+    for (let i = from; i < cmds.length; i++) {
+      const w = this.pool.submit(cmds[i]);
+      if (w !== undefined) await w;
+    }
+  }
+
+  /** The end of the last entry that Redis applied, with every entry before it; null before `reset`. */
+  appliedPosition(): BinlogPosition | null {
+    if (this.base === null) return null;
+    const a = this.pool.appliedPosition();
+    const acked = a !== null && a.kind === 'binlog' ? { filenum: a.filenum, offset: a.offset } : null;
+    const q = this.queue;
+    let h = this.head;
+    while (h < q.length && (!q[h].hasCommands || (acked !== null && compareBinlogPositions(q[h].end, acked) <= 0))) {
+      this.applied = q[h].end;
+      h++;
+    }
+    if (h > 1024 && h * 2 > q.length) {
+      this.queue = q.slice(h);
+      h = 0;
+    }
+    this.head = h;
+    return this.applied;
+  }
+
+  stats(nowMs = Date.now()): ApplierStats {
+    const applied = this.appliedPosition();
+    const pending = this.queue.length - this.head;
+    const oldest = pending > 0 ? this.queue[this.head] : null;
+    return {
+      entries: this.entries,
+      commands: this.commands,
+      applied,
+      lagEntries: pending,
+      lagSeconds: oldest === null ? 0 : Math.max(0, Math.round(nowMs / 1000 - oldest.execTime)),
+      notes: { ...this.notes },
+    };
+  }
+}

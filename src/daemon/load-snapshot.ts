@@ -1,0 +1,140 @@
+import { printableBytes } from '../core/command.js';
+import type { Logger } from '../core/log.js';
+import type { DataType, SnapshotRecord } from '../core/record.js';
+import { SnapshotRecordConverter, type ConflictPolicy } from '../convert/records.js';
+import type { ConvertNote } from '../convert/types.js';
+import { Progress, type ProgressSnapshot } from '../ops/progress.js';
+import { estimateSnapshotKeys, readSnapshot } from '../snapshot/pika/snapshot.js';
+import type { SenderPool } from '../sink/pool.js';
+
+export interface LoadSnapshotOptions {
+  /** One DB dir of a dump (`…/db0`: A–C type dirs or D instance dirs). */
+  readonly dir: string;
+  readonly db: number;
+  readonly pool: SenderPool;
+  readonly logger: Logger;
+  /** Elements per record and per command for big keys (sync-batch-num). */
+  readonly chunkSize: number;
+  readonly conflict: ConflictPolicy;
+  readonly typeOrder?: DataType[];
+  /** Aborting stops the read at the next record; what was submitted is still flushed by the caller. */
+  readonly signal?: AbortSignal;
+  /** Where the bar goes (tests pass null); default stderr when a TTY. */
+  readonly bar?: NodeJS.WriteStream | null;
+  /** Called with the live meter once it exists, so INFO can show the counts. */
+  readonly onProgress?: (p: Progress) => void;
+}
+
+export interface LoadSummary extends ProgressSnapshot {
+  readonly typeConflicts: number;
+  readonly skipped: Readonly<Record<string, number>>;
+  readonly notes: Readonly<Record<string, number>>;
+}
+
+/** Payload bytes of a record (keys, values, fields, members), for the progress counts. */
+function recordBytes(rec: SnapshotRecord): number {
+  let n = rec.first ? rec.key.length : 0;
+  switch (rec.type) {
+    case 'string':
+      return n + rec.value.length;
+    case 'hash':
+      for (const [f, v] of rec.fields) n += f.length + v.length;
+      return n;
+    case 'list':
+      for (const e of rec.elements) n += e.length;
+      return n;
+    case 'set':
+      for (const m of rec.members) n += m.length;
+      return n;
+    case 'zset':
+      for (const [m] of rec.members) n += m.length + 8;
+      return n;
+  }
+}
+
+function elementCount(rec: SnapshotRecord): number {
+  switch (rec.type) {
+    case 'string':
+      return 1;
+    case 'hash':
+      return rec.fields.length;
+    case 'list':
+      return rec.elements.length;
+    case 'set':
+    case 'zset':
+      return rec.members.length;
+  }
+}
+
+/**
+ * Streams one DB of a snapshot into Redis: records → commands → sink, waiting whenever the sink
+ * is full, so memory stays flat whatever the size of the dump or of one key. Every key that is not
+ * written for a reason other than being dead (type conflict, HLL, internal key, …) is logged with
+ * its name. Resolves once Redis has acknowledged every command.
+ */
+export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary> {
+  const log = o.logger.child({ db: o.db, dir: o.dir });
+  const progress = new Progress({ label: `full sync db${o.db}`, unit: 'keys', logger: log, bar: o.bar });
+  o.onProgress?.(progress);
+  try {
+    progress.setTotal(await estimateSnapshotKeys(o.dir));
+  } catch (e) {
+    log.warn({ err: e }, 'cannot estimate the snapshot size: no ETA');
+  }
+  let typeConflicts = 0;
+  const skipped: Record<string, number> = {};
+  const notes: Record<string, number> = {};
+  const onNote = (n: ConvertNote): void => {
+    notes[n.code] = (notes[n.code] ?? 0) + 1;
+    log[n.level]({ code: n.code }, n.message);
+  };
+  const converter = new SnapshotRecordConverter({
+    nowMs: Date.now,
+    conflict: o.conflict,
+    maxItemsPerCommand: o.chunkSize,
+    legacyTarget: o.pool.legacyTarget,
+    onNote,
+  });
+  const records = readSnapshot(o.dir, {
+    db: o.db,
+    nowMs: Date.now(),
+    chunkSize: o.chunkSize,
+    chunkBytes: 1024 * 1024,
+    typeOrder: o.typeOrder,
+    onTypeConflict: (key, loser, winner) => {
+      typeConflicts++;
+      log.warn({ key: printableBytes(key), type: loser, kept: winner }, 'same key name in several types: Redis holds one, this type is not copied');
+    },
+    onSkipped: (key, reason) => {
+      skipped[reason] = (skipped[reason] ?? 0) + 1;
+      log.warn({ key: printableBytes(key), reason }, 'key not copied');
+    },
+    onWarning: (key, type, message) => log.warn({ key: printableBytes(key), type }, message),
+  });
+  progress.start();
+  log.info({ conflictPolicy: o.conflict, chunkSize: o.chunkSize, estimatedKeys: progress.snapshot().total }, 'loading snapshot into Redis');
+  try {
+    for await (const rec of records) {
+      if (o.signal?.aborted) throw o.signal.reason ?? new Error('load aborted');
+      if (rec.first) {
+        progress.add('keys');
+        progress.add(rec.type);
+      }
+      progress.add('records');
+      progress.add('elements', elementCount(rec));
+      progress.add('bytes', recordBytes(rec));
+      const cmds = converter.convert(rec);
+      for (let i = 0; i < cmds.length; i++) {
+        const wait = o.pool.submit(cmds[i]);
+        if (wait !== undefined) await wait;
+      }
+      progress.add('commands', cmds.length);
+    }
+    await o.pool.flush();
+  } catch (e) {
+    progress.stop('stopped');
+    throw e;
+  }
+  const s = progress.stop('snapshot loaded');
+  return { ...s, typeConflicts, skipped, notes };
+}

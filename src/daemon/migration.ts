@@ -1,0 +1,129 @@
+import type { BinlogEntry, BinlogPosition } from '../core/binlog.js';
+import { CorruptionError, FatalError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { DataType } from '../core/record.js';
+import type { ConflictPolicy } from '../convert/records.js';
+import type { PikaFamily } from '../convert/types.js';
+import type { Progress } from '../ops/progress.js';
+import { Replica, type ReplicaHandler, type ReplicaStatus, type ReplicaTimeouts } from '../replication/replica.js';
+import type { SenderPool } from '../sink/pool.js';
+import { BinlogApplier, type ApplierStats } from './binlog-applier.js';
+import { loadSnapshot, type LoadSummary } from './load-snapshot.js';
+
+export interface MigrationOptions {
+  readonly masterHost: string;
+  readonly masterPort: number;
+  readonly masterAuth: string;
+  /** Our port as the master sees it (A/B push the snapshot to it + 1000). */
+  readonly localPort: number;
+  readonly localIp?: string;
+  /** A/B: where our rsync daemon listens for the master's push (the admin port's bind address). */
+  readonly rsyncBindAddress?: string;
+  readonly dbSyncPath: string;
+  readonly force: boolean;
+  readonly pool: SenderPool;
+  readonly logger: Logger;
+  readonly chunkSize: number;
+  readonly conflict: ConflictPolicy;
+  readonly typeOrder?: DataType[];
+  /** Progress bar stream for the snapshot load (null: none; default: stderr when a TTY). */
+  readonly bar?: NodeJS.WriteStream | null;
+  readonly timeouts?: Partial<ReplicaTimeouts>;
+  /** Called once when the migration cannot go on (the daemon decides what follows). */
+  readonly onFatal: (e: Error) => void;
+}
+
+export type MigrationPhase = 'connecting' | 'full_sync' | 'incremental' | 'stopped' | 'error';
+
+/**
+ * One master followed into Redis: the replica link feeds snapshots to the loader and binlog
+ * entries to the applier; the applier's applied position is what the link acks. A second full
+ * sync is never taken on its own (a purged resume point stops the migration), since it would
+ * write every key again over what the binlog has changed since.
+ */
+export class Migration implements ReplicaHandler {
+  readonly replica: Replica;
+  private phase: MigrationPhase = 'connecting';
+  private readonly applier: BinlogApplier;
+  private readonly loadAbort = new AbortController();
+  private progress: Progress | null = null;
+  private lastLoad: LoadSummary | null = null;
+  private readonly log: Logger;
+
+  constructor(private readonly o: MigrationOptions) {
+    this.log = o.logger.child({ master: `${o.masterHost}:${o.masterPort}` });
+    this.applier = new BinlogApplier(o.pool, () => ({ family: this.family(), nowMs: Date.now(), legacyTarget: o.pool.legacyTarget }), this.log.child({ component: 'convert' }));
+    this.replica = new Replica({
+      masterHost: o.masterHost,
+      masterPort: o.masterPort,
+      masterAuth: o.masterAuth || undefined,
+      localIp: o.localIp,
+      localPort: o.localPort,
+      ...(o.rsyncBindAddress !== undefined ? { rsyncBindAddress: o.rsyncBindAddress } : {}),
+      dbSyncPath: o.dbSyncPath,
+      force: o.force,
+      logger: o.logger,
+      handler: this,
+      fullSyncOnPurge: false,
+      ...(o.timeouts ? { timeouts: o.timeouts } : {}),
+    });
+    this.replica.on('fatal', (e: Error) => {
+      this.phase = 'error';
+      o.onFatal(e);
+    });
+  }
+
+  start(): void {
+    this.replica.start();
+  }
+
+  /** Stops the link (and a load in progress); `remove` tells the master to forget us (SLAVEOF NO ONE). */
+  async stop(remove: boolean): Promise<void> {
+    this.loadAbort.abort(new Error('migration stopped'));
+    await this.replica.stop(remove);
+    if (this.phase !== 'error') this.phase = 'stopped';
+  }
+
+  /** The family as the link knows it; `A/B` is A until the stream shows term/index (B). */
+  private family(): PikaFamily {
+    const f = this.replica.status().family;
+    return f === null || f === 'A/B' ? 'A' : f;
+  }
+
+  async loadSnapshot(dir: string, db: number, start: BinlogPosition): Promise<void> {
+    this.phase = 'full_sync';
+    try {
+      this.lastLoad = await loadSnapshot({
+        dir,
+        db,
+        pool: this.o.pool,
+        logger: this.log,
+        chunkSize: this.o.chunkSize,
+        conflict: this.o.conflict,
+        typeOrder: this.o.typeOrder,
+        signal: this.loadAbort.signal,
+        bar: this.o.bar,
+        onProgress: (p) => (this.progress = p),
+      });
+    } catch (e) {
+      // A snapshot that cannot be read would be read the same way again: stop, do not loop.
+      if (e instanceof CorruptionError) throw new FatalError(`snapshot in ${dir} cannot be read: ${e.message}`);
+      throw e;
+    }
+    this.applier.reset(start);
+    this.phase = 'incremental';
+    this.log.info({ start: `${start.filenum}:${start.offset}` }, 'snapshot loaded; following the binlog from its offset');
+  }
+
+  applyEntry(entry: BinlogEntry): void | Promise<void> {
+    return this.applier.apply(entry);
+  }
+
+  appliedPosition(): BinlogPosition | null {
+    return this.applier.appliedPosition();
+  }
+
+  status(): { phase: MigrationPhase; link: ReplicaStatus; binlog: ApplierStats; load: Progress | null; lastLoad: LoadSummary | null } {
+    return { phase: this.phase, link: this.replica.status(), binlog: this.applier.stats(), load: this.progress, lastLoad: this.lastLoad };
+  }
+}

@@ -1,0 +1,75 @@
+import type { BinlogPosition } from '../core/binlog.js';
+import type { SinkStats } from '../sink/pool.js';
+import type { Migration } from './migration.js';
+
+type Lines = Array<readonly [string, string | number]>;
+type MigrationStatus = ReturnType<Migration['status']>;
+
+const offset = (p: BinlogPosition | null): string => (p === null ? '' : `${p.filenum} ${p.offset}`);
+
+/**
+ * Our fields after Pika's in `INFO replication`: the master's offset, what was received, acked
+ * and applied, and the lag in entries, bytes (same binlog file only: Pika's files have no common
+ * byte axis) and seconds since the master wrote the oldest entry not yet in Redis.
+ */
+export function replicationExtra(m: MigrationStatus | null): Lines {
+  if (m === null) return [];
+  const { link, binlog } = m;
+  const applied = binlog.applied;
+  const master = link.masterOffset;
+  const lagBytes = master !== null && applied !== null && master.filenum === applied.filenum ? Math.max(0, master.offset - applied.offset) : '';
+  return [
+    ['master_family', link.family ?? ''],
+    ['master_version', link.masterVersion ?? ''],
+    ['master_run_id', link.runId ?? ''],
+    ['master_binlog_offset', offset(master)],
+    ['received_binlog_offset', offset(link.receivedOffset)],
+    ['acked_binlog_offset', offset(link.ackedOffset)],
+    ['applied_binlog_offset', offset(applied)],
+    ['lag_entries', binlog.lagEntries],
+    ['lag_bytes', lagBytes],
+    ['lag_seconds', binlog.lagSeconds],
+    ['last_error', link.lastError ?? ''],
+  ];
+}
+
+/** `INFO migrate`: phase, snapshot load counts, binlog counts, sink counts. */
+export function migrateInfo(phase: string, m: MigrationStatus | null, sink: SinkStats): Lines {
+  const lines: Lines = [['phase', phase]];
+  if (m !== null) {
+    const snap = m.link.snapshot;
+    if (snap !== null) {
+      lines.push(['snapshot_phase', snap.phase], ['snapshot_files_done', snap.filesDone], ['snapshot_bytes_received', snap.bytesReceived]);
+    }
+    if (m.load !== null) {
+      const p = m.load.snapshot();
+      lines.push(['load_keys', p.done], ['load_keys_estimated', p.total ?? ''], ['load_keys_per_sec', Math.round(p.rate)], ['load_eta_seconds', p.etaSeconds ?? '']);
+      for (const [k, v] of Object.entries(p.counts)) if (k !== 'keys') lines.push([`load_${k}`, v]);
+    }
+    if (m.lastLoad !== null) {
+      lines.push(['load_type_conflicts', m.lastLoad.typeConflicts]);
+      for (const [reason, n] of Object.entries(m.lastLoad.skipped)) lines.push([`load_skipped_${slug(reason)}`, n]);
+    }
+    lines.push(['binlog_entries', m.binlog.entries], ['binlog_commands', m.binlog.commands]);
+    for (const [code, n] of Object.entries(m.binlog.notes)) lines.push([`binlog_notes_${slug(code)}`, n]);
+    const idle = sink.total.queued === 0 && sink.total.inFlight === 0;
+    lines.push(['in_sync', m.phase === 'incremental' && m.link.linkUp && m.binlog.lagEntries === 0 && idle ? 'yes' : 'no']);
+  }
+  lines.push(...Object.entries(flattenStats({ sink: sink })));
+  return lines;
+}
+
+function slug(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '').slice(0, 40);
+}
+
+/** `{a: {b: 1}}` → `{a_b: 1}`, arrays by index: INFO is flat `key:value` lines. */
+function flattenStats(o: unknown, prefix = '', out: Record<string, string | number> = {}): Record<string, string | number> {
+  if (o === null || o === undefined) return out;
+  if (typeof o !== 'object') {
+    out[prefix] = typeof o === 'number' ? o : String(o);
+    return out;
+  }
+  for (const [k, v] of Object.entries(o as Record<string, unknown>)) flattenStats(v, prefix ? `${prefix}_${k}` : k, out);
+  return out;
+}

@@ -1,0 +1,145 @@
+/**
+ * End to end: test master → daemon (admin port, replica link, snapshot loader, binlog applier,
+ * sink) → a real redis-server, driven as an operator would, with SLAVEOF on the admin port.
+ */
+import { strict as assert } from 'node:assert';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { buildConfig } from '../../src/config/load.js';
+import { Daemon } from '../../src/daemon/daemon.js';
+import { FakeMaster, type MasterFamily } from '../master/fake-master.js';
+import { assertRedisHoldsExpected } from '../helpers/expected-redis.js';
+import { FIXTURES } from '../helpers/fixtures.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { loadExpected } from '../pika/expected.js';
+import { replicaPort, tempDir, testLogger, waitFor } from '../replication/support.js';
+
+const CASES: ReadonlyArray<[MasterFamily, string]> = [
+  ['A', '3.2.7'],
+  ['B', '3.3.6'],
+  ['C', '3.5.5'],
+  ['D', '4.0.1'],
+];
+
+/** `key:value` lines; Pika's `db0:<state>` and `db0:binlog_offset=…` lines keep their first word as part of the key. */
+function infoFields(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\r\n')) {
+    const m = /^(db\d+:binlog_offset)=(.*)$/.exec(line) ?? /^([^#:][^:]*):(.*)$/.exec(line);
+    if (m !== null) out.set(m[1], m[2]);
+  }
+  return out;
+}
+
+async function startDaemon(target: RedisServer, dir: string, extra: Record<string, string> = {}) {
+  const port = await replicaPort();
+  const entries = Object.entries({
+    port: String(port),
+    bind: '127.0.0.1',
+    'db-sync-path': join(dir, 'dbsync'),
+    'log-path': join(dir, 'log'),
+    'target-redis-port': String(target.port),
+    'redis-sender-num': '4',
+    'sync-batch-num': '50',
+    ...extra,
+  }).map(([key, value], i) => ({ key, value, where: `test.conf:${i + 1}` }));
+  const daemon = await Daemon.start(buildConfig('test.conf', entries), testLogger(), {
+    bar: null,
+    replicaTimeouts: { reconnectDelayMs: 100, rsyncMetaRetryMs: 100, rsyncRequestMs: 2000 },
+  });
+  const admin = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 });
+  const info = async (section: string) => infoFields((await admin.info(section)) as string);
+  return { daemon, admin, port, info };
+}
+
+for (const [family, version] of CASES) {
+  describe(`daemon end to end against a family ${family} (${version}) master`, () => {
+    let target: RedisServer;
+    let master: FakeMaster;
+    let d: Awaited<ReturnType<typeof startDaemon>>;
+    const dir = tempDir(`pm-daemon-${family}-`);
+    const base = join(FIXTURES, `snapshots/${version}-base`);
+
+    before(async () => {
+      target = await startRedis();
+      master = new FakeMaster({ family, snapshotSource: join(base, 'dump/db0'), keepaliveMs: 500 });
+      await master.start();
+      d = await startDaemon(target, dir);
+    });
+    after(async () => {
+      d.admin.disconnect();
+      await d.daemon.stop('test done');
+      await d.daemon.exited;
+      await master.stop();
+      await target.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('SLAVEOF … force loads the snapshot into Redis exactly and goes to incremental', async () => {
+      assert.equal(await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force'), 'OK');
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const m = await d.info('migrate');
+        const r = await d.info('replication');
+        if (m.get('phase') === 'incremental' && r.get('master_link_status') === 'up') break;
+        assert.ok(Date.now() < deadline, `still ${m.get('phase')} / ${r.get('master_link_status')}`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      const c = target.client();
+      const n = await assertRedisHoldsExpected(c, loadExpected(join(base, 'expected.json')), {
+        nowMs: Date.now(),
+        expirySlackMs: family === 'D' ? 50 : 1000,
+      });
+      assert.ok(n > 20, `${n} keys compared`);
+      const keys = (await c.keys('*')).filter((k) => !k.startsWith('pika-migrate:'));
+      assert.equal(keys.length, n, 'no key beyond expected.json');
+      const r = await d.info('replication');
+      assert.equal(r.get('role'), 'slave');
+      assert.equal(r.get('master_port'), String(master.port));
+      assert.equal(r.get('db0'), 'connected');
+      // A and B look alike until a frame shows term/index (B) in its offsets; B's keepalives may already have.
+      if (family === 'B') assert.match(r.get('master_family')!, /^(A\/B|B)$/);
+      else assert.equal(r.get('master_family'), family === 'A' ? 'A/B' : family);
+      const m = await d.info('migrate');
+      assert.equal(Number(m.get('load_keys')), n);
+      if (family === 'A' || family === 'B' || family === 'C') assert.equal(m.get('load_type_conflicts'), '4');
+    });
+
+    it('follows the binlog: live writes reach Redis in order and the master is acked up to them', async () => {
+      const c = target.client();
+      let end = master.write(['set', 'live:s', 'v1']);
+      for (let i = 0; i < 5; i++) end = master.write(['incr', 'live:ctr']);
+      end = master.write(['rpush', 'live:l', 'a', 'b']);
+      end = master.write(['lpush', 'live:l', 'z']);
+      end = master.write(['hset', 'live:h', 'f', 'x']);
+      end = master.write(['set', 'live:s', 'v2']);
+      end = master.write(['del', 'live:h']);
+      await waitFor('master acked the last write', () => {
+        const st = master.replicaState;
+        return st !== null && st.acked.filenum === end.filenum && st.acked.offset === end.offset;
+      }, 15_000);
+      assert.equal(await c.get('live:s'), 'v2');
+      assert.equal(await c.get('live:ctr'), '5');
+      assert.deepEqual(await c.lrange('live:l', 0, -1), ['z', 'a', 'b']);
+      assert.equal(await c.exists('live:h'), 0);
+      const r = await d.info('replication');
+      assert.equal(r.get('db0:binlog_offset'), `${end.filenum} ${end.offset},safety_purge=none`);
+      assert.equal(r.get('applied_binlog_offset'), `${end.filenum} ${end.offset}`);
+      assert.equal(r.get('lag_entries'), '0');
+      const m = await d.info('migrate');
+      assert.equal(m.get('in_sync'), 'yes');
+      assert.equal(Number(m.get('binlog_entries')), 11);
+      if (family === 'B') assert.equal(r.get('master_family'), 'B');
+    });
+
+    it('SLAVEOF NO ONE removes us from the master and leaves Redis as it is', async () => {
+      assert.equal(await d.admin.call('SLAVEOF', 'NO', 'ONE'), 'OK');
+      await waitFor('RemoveSlaveNode', () => master.events.some((e) => e.kind === 'remove-slave'), 5000);
+      const r = await d.info('replication');
+      assert.equal(r.get('role'), 'master');
+      assert.equal(await target.client().get('live:s'), 'v2');
+    });
+  });
+}
