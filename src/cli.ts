@@ -4,6 +4,7 @@ import { loadConfig, type Config } from './config/load.js';
 import { ConfigError } from './core/errors.js';
 import { createLogger, type Logger } from './core/log.js';
 import { Daemon } from './daemon/daemon.js';
+import { offlineLoad } from './daemon/offline-load.js';
 import { version } from './daemon/server-info.js';
 
 /** Exit codes, documented in the README. */
@@ -33,6 +34,35 @@ async function runDaemon(confPath: string): Promise<number> {
   return code;
 }
 
+async function runLoad(dir: string, confPath: string): Promise<number> {
+  const config = loadConfig(confPath);
+  const logger = loggerFor(config);
+  const v = config.values;
+  logger.info({ version, dir, target: `${v['target-redis-host']}:${v['target-redis-port']}`, db: v['target-redis-db'] }, 'pika-migrate load: snapshot into Redis, no master');
+  const ctl = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => ctl.abort(new Error(`received ${sig}`));
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const { summary, info } = await offlineLoad(dir, config, logger, ctl.signal);
+    const c = summary.counts;
+    process.stderr.write(
+      `loaded ${summary.done} keys (${c.records ?? 0} records, ${c.commands ?? 0} commands, ${c.bytes ?? 0} bytes) in ${(summary.elapsedMs / 1000).toFixed(1)} s, ` +
+        `${Math.round(summary.rate)} keys/s; ${summary.typeConflicts} type conflicts, ${Object.values(summary.skipped).reduce((a, b) => a + b, 0)} keys skipped` +
+        (info ? `; dump taken at binlog ${info.filenum}:${info.offset} of ${info.masterIp}:${info.masterPort}` : '') +
+        '\n',
+    );
+    return EXIT_OK;
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    logger.fatal({ err: e }, (e as Error).message);
+    return ctl.signal.aborted ? EXIT_OK : EXIT_FAILURE;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
 function loggerFor(config: Config): Logger {
   const v = config.values;
   return createLogger({ dir: v['log-path'], level: v['log-level'], format: v['log-format'] });
@@ -46,6 +76,8 @@ export async function main(argv: string[]): Promise<number> {
     .version(version, '-v, --version', 'print the version and exit')
     .helpOption('-h, --help', 'show this help')
     .option('-c, --conf <file>', 'pika.conf with the migrate settings (see pika.conf.example)')
+    // `load <dir> -c f`: the subcommand's own -c, not the daemon's.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .action(async (opts: { conf?: string }) => {
@@ -55,6 +87,15 @@ export async function main(argv: string[]): Promise<number> {
         return;
       }
       exitCode = await runDaemon(opts.conf);
+    });
+  program
+    .command('load')
+    .description('load a snapshot or bgsave dump directory (dump/ or dump/db0) into Redis, without a master')
+    .argument('<dir>', 'the dump directory')
+    .requiredOption('-c, --conf <file>', 'pika.conf with the target settings')
+    .exitOverride()
+    .action(async (dir: string, opts: { conf: string }) => {
+      exitCode = await runLoad(dir, opts.conf);
     });
   try {
     await program.parseAsync(argv);

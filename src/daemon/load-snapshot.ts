@@ -4,7 +4,7 @@ import type { DataType, SnapshotRecord } from '../core/record.js';
 import { SnapshotRecordConverter, type ConflictPolicy } from '../convert/records.js';
 import type { ConvertNote } from '../convert/types.js';
 import { Progress, type ProgressSnapshot } from '../ops/progress.js';
-import { estimateSnapshotKeys, readSnapshot } from '../snapshot/pika/snapshot.js';
+import { estimateSnapshotKeys, readSnapshotBatches } from '../snapshot/pika/snapshot.js';
 import type { SenderPool } from '../sink/pool.js';
 
 export interface LoadSnapshotOptions {
@@ -95,7 +95,7 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
     legacyTarget: o.pool.legacyTarget,
     onNote,
   });
-  const records = readSnapshot(o.dir, {
+  const records = readSnapshotBatches(o.dir, {
     db: o.db,
     nowMs: Date.now(),
     chunkSize: o.chunkSize,
@@ -114,21 +114,31 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
   progress.start();
   log.info({ conflictPolicy: o.conflict, chunkSize: o.chunkSize, estimatedKeys: progress.snapshot().total }, 'loading snapshot into Redis');
   try {
-    for await (const rec of records) {
+    for await (const batch of records) {
       if (o.signal?.aborted) throw o.signal.reason ?? new Error('load aborted');
-      if (rec.first) {
-        progress.add('keys');
-        progress.add(rec.type);
+      let keys = 0;
+      let elements = 0;
+      let bytes = 0;
+      let commands = 0;
+      for (const rec of batch) {
+        if (rec.first) {
+          keys++;
+          progress.add(rec.type);
+        }
+        elements += elementCount(rec);
+        bytes += recordBytes(rec);
+        const cmds = converter.convert(rec);
+        commands += cmds.length;
+        for (let i = 0; i < cmds.length; i++) {
+          const wait = o.pool.submit(cmds[i]);
+          if (wait !== undefined) await wait;
+        }
       }
-      progress.add('records');
-      progress.add('elements', elementCount(rec));
-      progress.add('bytes', recordBytes(rec));
-      const cmds = converter.convert(rec);
-      for (let i = 0; i < cmds.length; i++) {
-        const wait = o.pool.submit(cmds[i]);
-        if (wait !== undefined) await wait;
-      }
-      progress.add('commands', cmds.length);
+      progress.add('keys', keys);
+      progress.add('records', batch.length);
+      progress.add('elements', elements);
+      progress.add('bytes', bytes);
+      progress.add('commands', commands);
     }
     await o.pool.flush();
   } catch (e) {

@@ -50,6 +50,8 @@ export class KeyChunker {
   private expireAtMs: number | null = null;
   /** Elements added for the current key (for the count check against the meta). */
   count = 0;
+  /** Payload bytes of the record `add` or `finish` returned last. */
+  lastBytes = 0;
 
   constructor(
     private readonly seqs: RecordSequence,
@@ -87,9 +89,42 @@ export class KeyChunker {
 
   private flush(last: boolean): SnapshotRecord {
     const rec = makeRecord(this.seqs, this.type, this.key, this.expireAtMs, this.emitted === 0, last, this.items);
+    this.lastBytes = this.bytes;
     this.emitted++;
     this.items = [];
     this.bytes = 0;
     return rec;
+  }
+}
+
+/**
+ * Gathers records into arrays for the consumer, so a stream of small keys costs one await per
+ * batch instead of one per record. Bounded by count and payload bytes, so memory stays flat.
+ */
+export class RecordBatcher {
+  private recs: SnapshotRecord[] = [];
+  private bytes = 0;
+
+  constructor(
+    private readonly maxRecords = 512,
+    private readonly maxBytes = 1 << 20,
+  ) {}
+
+  /** Adds a record of about `bytes` payload bytes; true when the batch is full and must be taken. */
+  push(rec: SnapshotRecord, bytes: number): boolean {
+    this.recs.push(rec);
+    this.bytes += bytes;
+    return this.recs.length >= this.maxRecords || this.bytes >= this.maxBytes;
+  }
+
+  get size(): number {
+    return this.recs.length;
+  }
+
+  take(): SnapshotRecord[] {
+    const r = this.recs;
+    this.recs = [];
+    this.bytes = 0;
+    return r;
   }
 }

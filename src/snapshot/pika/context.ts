@@ -1,7 +1,7 @@
 /** What every family's scanner shares: options, the record counter, the element chunker. */
 import { printableBytes } from '../../core/command.js';
 import type { DataType } from '../../core/record.js';
-import { KeyChunker, RecordSequence } from './chunker.js';
+import { KeyChunker, RecordBatcher, RecordSequence } from './chunker.js';
 
 export interface ScanReports {
   onTypeConflict?(key: Buffer, loser: DataType, winner: DataType): void;
@@ -13,6 +13,8 @@ export interface ScanReports {
 export class ScanContext {
   readonly seqs: RecordSequence;
   readonly chunker: KeyChunker;
+  /** Shared by the scanners: what they emit leaves in batches. */
+  readonly batch = new RecordBatcher();
 
   constructor(
     readonly db: number,

@@ -87,7 +87,7 @@ function lose(key: Buffer, loser: DataType, winner: DataType, ctx: ScanContext):
   return false;
 }
 
-export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: readonly LiveProbe[]): AsyncGenerator<SnapshotRecord> {
+export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: readonly LiveProbe[]): AsyncGenerator<SnapshotRecord[]> {
   const dbNo = ctx.db;
   for await (const batch of db.scanBatches('default')) {
     for (const { key, value } of batch) {
@@ -104,7 +104,7 @@ export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: read
         ctx.skipped(key, SKIP_HLL_3X);
         continue;
       }
-      yield {
+      const rec: SnapshotRecord = {
         type: 'string',
         db: dbNo,
         key,
@@ -114,8 +114,10 @@ export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: read
         pos: { kind: 'snapshot', db: dbNo, seq: ctx.seqs.next++ },
         value: value.subarray(0, valueEnd),
       };
+      if (ctx.batch.push(rec, key.length + valueEnd)) yield ctx.batch.take();
     }
   }
+  if (ctx.batch.size > 0) yield ctx.batch.take();
 }
 
 /** hashes (`data_cf`), sets (`member_cf`), zsets (`data_cf`): data-driven with meta lookups. */
@@ -124,7 +126,7 @@ export async function* scanKeyed3(
   db: RocksDb,
   ctx: ScanContext,
   earlier: readonly LiveProbe[],
-): AsyncGenerator<SnapshotRecord> {
+): AsyncGenerator<SnapshotRecord[]> {
   const cf = type === 'set' ? 'member_cf' : 'data_cf';
   const ch = ctx.chunker;
   const metas = new ForwardLookup(db, 'default');
@@ -139,7 +141,7 @@ export async function* scanKeyed3(
         if (cur === null || dk.compare(cur, 0, cur.length, DATA3_KEY_START, d.keyEnd) !== 0) {
           if (cur !== null && live) {
             const last = ch.finish();
-            if (last !== null) yield last;
+            if (last !== null && ctx.batch.push(last, ch.lastBytes)) yield ctx.batch.take();
             ctx.checkCount(cur, type, metaCount, ch.count);
           }
           cur = dk.subarray(DATA3_KEY_START, d.keyEnd);
@@ -170,21 +172,22 @@ export async function* scanKeyed3(
           ctx.checkScore(cur, suffix, score);
           out = ch.add([suffix, score], suffix.length + 8);
         }
-        if (out !== null) yield out;
+        if (out !== null && ctx.batch.push(out, ch.lastBytes)) yield ctx.batch.take();
       }
     }
     if (cur !== null && live) {
       const last = ch.finish();
-      if (last !== null) yield last;
+      if (last !== null && ctx.batch.push(last, ch.lastBytes)) yield ctx.batch.take();
       ctx.checkCount(cur, type, metaCount, ch.count);
     }
+    if (ctx.batch.size > 0) yield ctx.batch.take();
   } finally {
     await metas.close();
   }
 }
 
 /** lists: merge join of the meta CF and `data_cf`, both ordered by raw user key. */
-export async function* scanLists3(db: RocksDb, ctx: ScanContext, earlier: readonly LiveProbe[]): AsyncGenerator<SnapshotRecord> {
+export async function* scanLists3(db: RocksDb, ctx: ScanContext, earlier: readonly LiveProbe[]): AsyncGenerator<SnapshotRecord[]> {
   const ch = ctx.chunker;
   const data = await BatchCursor.open(db, 'data_cf');
   try {
@@ -209,18 +212,19 @@ export async function* scanLists3(db: RocksDb, ctx: ScanContext, earlier: readon
             compareU64(dk, d.suffixStart, m.raw, LIST3_RIGHT) < 0
           ) {
             const out = ch.add(value, value.length);
-            if (out !== null) yield out;
+            if (out !== null && ctx.batch.push(out, ch.lastBytes)) yield ctx.batch.take();
           }
           const p = data.advance();
           if (p !== undefined) await p;
         }
         if (live) {
           const last = ch.finish();
-          if (last !== null) yield last;
+          if (last !== null && ctx.batch.push(last, ch.lastBytes)) yield ctx.batch.take();
           ctx.checkCount(mk, 'list', m.count, ch.count);
         }
       }
     }
+    if (ctx.batch.size > 0) yield ctx.batch.take();
   } finally {
     await data.close();
   }

@@ -60,7 +60,7 @@ function nameForReport(mk: Buffer, encEnd: number): Buffer {
   return decodeUserKey4(mk, KEY4_PREFIX, end) ?? Buffer.from(mk.subarray(KEY4_PREFIX, Math.max(KEY4_PREFIX, end - 2)));
 }
 
-export async function* scanInstances4(dbs: readonly RocksDb[], ctx: ScanContext): AsyncGenerator<SnapshotRecord> {
+export async function* scanInstances4(dbs: readonly RocksDb[], ctx: ScanContext): AsyncGenerator<SnapshotRecord[]> {
   const inst = dbs.map((db) => new Instance(db));
   try {
     const metas: BatchCursor[] = [];
@@ -84,12 +84,16 @@ export async function* scanInstances4(dbs: readonly RocksDb[], ctx: ScanContext)
       }
       const what = classify(inst[min].db, mk, mv, ctx);
       if (what !== null) {
-        if ('pos' in what) yield what;
-        else yield* joinContainer(inst[min], what, mk, mv, ctx);
+        if ('pos' in what) {
+          if (ctx.batch.push(what, what.key.length + (what.type === 'string' ? what.value.length : 0))) yield ctx.batch.take();
+        } else {
+          yield* joinContainer(inst[min], what, mk, mv, ctx);
+        }
       }
       const p = metas[min].advance();
       if (p !== undefined) await p;
     }
+    if (ctx.batch.size > 0) yield ctx.batch.take();
   } finally {
     for (const x of inst) await x.close();
   }
@@ -140,7 +144,7 @@ function skip(ctx: ScanContext, name: Buffer, reason: string): null {
 }
 
 /** Streams one container key: its data CF run, current version only, cut into chunks. */
-async function* joinContainer(inst: Instance, plan: Plan, mk: Buffer, mv: Buffer, ctx: ScanContext): AsyncGenerator<SnapshotRecord> {
+async function* joinContainer(inst: Instance, plan: Plan, mk: Buffer, mv: Buffer, ctx: ScanContext): AsyncGenerator<SnapshotRecord[]> {
   const { type, name, m, encEnd } = plan;
   const db = inst.db;
   const cf = DATA_CF[type];
@@ -163,14 +167,14 @@ async function* joinContainer(inst: Instance, plan: Plan, mk: Buffer, mv: Buffer
           ctx.checkScore(name, member, score);
         }
         const rec = ch.add(out.item, out.bytes);
-        if (rec !== null) yield rec;
+        if (rec !== null && ctx.batch.push(rec, ch.lastBytes)) yield ctx.batch.take();
       }
     }
     const p = cur.advance();
     if (p !== undefined) await p;
   }
   const last = ch.finish();
-  if (last !== null) yield last;
+  if (last !== null && ctx.batch.push(last, ch.lastBytes)) yield ctx.batch.take();
   ctx.checkCount(name, type, m.count, ch.count);
 }
 

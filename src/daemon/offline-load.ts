@@ -1,0 +1,63 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config/load.js';
+import { ConfigError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { readDumpInfo, type DumpInfo } from '../snapshot/pika/snapshot.js';
+import { SenderPool } from '../sink/pool.js';
+import { loadSnapshot, type LoadSummary } from './load-snapshot.js';
+
+/** A DB dir (`…/db0`) as given, or the one `dbN` of a dump root. Several DBs: one load per DB, said plainly. */
+export function resolveDbDir(dir: string): string {
+  if (!existsSync(dir)) throw new ConfigError(`load: ${dir}: no such directory`);
+  const dbs = readdirSync(dir).filter((n) => /^db(0|[1-9][0-9]*)$/.test(n));
+  if (dbs.length === 0) return dir;
+  if (dbs.length > 1) {
+    throw new ConfigError(
+      `load: ${dir} holds ${dbs.length} DBs (${dbs.join(', ')}): load each dbN directory on its own, choosing its target with PIKA_MIGRATE_TARGET_REDIS_DB=N`,
+    );
+  }
+  return join(dir, dbs[0]);
+}
+
+export interface OfflineLoadResult {
+  readonly summary: LoadSummary;
+  /** The dump's binlog position (a master's bgsave `info`), when the dump has one. */
+  readonly info: DumpInfo | null;
+}
+
+/**
+ * `pika-migrate load <dir>`: a snapshot or bgsave dump straight into Redis, no master, through the
+ * same loader and sink as a full sync. SIGINT/SIGTERM abort the read; what was sent is flushed.
+ */
+export async function offlineLoad(dir: string, config: Config, logger: Logger, signal: AbortSignal): Promise<OfflineLoadResult> {
+  const v = config.values;
+  const dbDir = resolveDbDir(dir);
+  const info = existsSync(join(dbDir, 'info')) ? await readDumpInfo(dbDir) : null;
+  const pool = await SenderPool.connect({
+    host: v['target-redis-host'],
+    port: v['target-redis-port'],
+    password: v['target-redis-pwd'] || undefined,
+    username: v['target-redis-user'] || undefined,
+    db: v['target-redis-db'],
+    senders: v['redis-sender-num'],
+    batchSize: v['sync-batch-num'],
+    logger: logger.child({ module: 'sink' }),
+  });
+  try {
+    const summary = await loadSnapshot({
+      dir: dbDir,
+      db: 0,
+      pool,
+      logger,
+      chunkSize: v['sync-batch-num'],
+      conflict: v['conflict-policy'],
+      signal,
+    });
+    await pool.close();
+    return { summary, info };
+  } catch (e) {
+    await pool.close().catch(() => pool.destroy());
+    throw e;
+  }
+}
