@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import pino from 'pino';
-import prettyFactory from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 export type Logger = pino.Logger;
 
 export interface LogOptions {
@@ -30,7 +31,8 @@ export function createLogger(opts: LogOptions): Logger {
     mkdirSync(opts.dir, { recursive: true });
     streams.push({
       level: opts.level as pino.Level,
-      stream: pino.destination({ dest: join(opts.dir, 'pika-migrate.log'), sync: false, mkdir: true }),
+      // Synchronous too: an exit right after start-up (bad target) must not lose the line or crash on a file not yet open.
+      stream: pino.destination({ dest: join(opts.dir, 'pika-migrate.log'), sync: true, mkdir: true }),
     });
   }
   return pino(
@@ -40,6 +42,8 @@ export function createLogger(opts: LogOptions): Logger {
 }
 
 function prettyStream(): NodeJS.WritableStream {
+  // Loaded only for text output: a daemon logging JSON does not pay its memory.
+  const prettyFactory = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
   return prettyFactory({ colorize: process.stdout.isTTY === true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l', ignore: 'pid,hostname', sync: true });
 }
 
