@@ -4,11 +4,12 @@ import { renderInfo, type InfoData, type PikaLinkState } from '../admin/info.js'
 import type { Config } from '../config/load.js';
 import type { Logger } from '../core/log.js';
 import { FatalError } from '../core/errors.js';
-import { SenderPool } from '../sink/pool.js';
+import type { SenderPool } from '../sink/pool.js';
 import { Migration } from './migration.js';
 import { localAddressOf } from './network.js';
 import { migrateInfo, replicationExtra } from './status-info.js';
 import { newRunId, version } from './server-info.js';
+import { connectTarget } from './target.js';
 
 /** Where the daemon is in its life: what `INFO` shows as `phase`. */
 export type Phase = 'idle' | 'connecting' | 'full_sync' | 'incremental' | 'error' | 'stopping';
@@ -48,16 +49,7 @@ export class Daemon {
   static async start(config: Config, logger: Logger, options: DaemonOptions = {}): Promise<Daemon> {
     const d = new Daemon(config, logger, options);
     const v = config.values;
-    d.pool = await SenderPool.connect({
-      host: v['target-redis-host'],
-      port: v['target-redis-port'],
-      password: v['target-redis-pwd'] || undefined,
-      username: v['target-redis-user'] || undefined,
-      db: v['target-redis-db'],
-      senders: v['redis-sender-num'],
-      batchSize: v['sync-batch-num'],
-      logger: logger.child({ module: 'sink' }),
-    });
+    d.pool = await connectTarget(v, logger);
     d.pool.on('fatal', (e: Error) => d.fail(e));
     d.admin = new AdminServer({
       host: v.bind,

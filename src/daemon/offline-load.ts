@@ -4,8 +4,8 @@ import type { Config } from '../config/load.js';
 import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { readDumpInfo, type DumpInfo } from '../snapshot/pika/snapshot.js';
-import { SenderPool } from '../sink/pool.js';
 import { loadSnapshot, type LoadSummary } from './load-snapshot.js';
+import { connectTarget } from './target.js';
 
 /** A DB dir (`…/db0`) as given, or the one `dbN` of a dump root. Several DBs: one load per DB, said plainly. */
 export function resolveDbDir(dir: string): string {
@@ -34,16 +34,7 @@ export async function offlineLoad(dir: string, config: Config, logger: Logger, s
   const v = config.values;
   const dbDir = resolveDbDir(dir);
   const info = existsSync(join(dbDir, 'info')) ? await readDumpInfo(dbDir) : null;
-  const pool = await SenderPool.connect({
-    host: v['target-redis-host'],
-    port: v['target-redis-port'],
-    password: v['target-redis-pwd'] || undefined,
-    username: v['target-redis-user'] || undefined,
-    db: v['target-redis-db'],
-    senders: v['redis-sender-num'],
-    batchSize: v['sync-batch-num'],
-    logger: logger.child({ module: 'sink' }),
-  });
+  const pool = await connectTarget(v, logger);
   try {
     const summary = await loadSnapshot({
       dir: dbDir,

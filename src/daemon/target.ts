@@ -1,0 +1,17 @@
+import type { ConfValues } from '../config/schema.js';
+import type { Logger } from '../core/log.js';
+import { SenderPool } from '../sink/pool.js';
+
+/** The sink for the conf's `target-redis-*`, `redis-sender-num` and `sync-batch-num`; fails fast. */
+export function connectTarget(v: Readonly<ConfValues>, logger: Logger): Promise<SenderPool> {
+  return SenderPool.connect({
+    host: v['target-redis-host'],
+    port: v['target-redis-port'],
+    password: v['target-redis-pwd'] || undefined,
+    username: v['target-redis-user'] || undefined,
+    db: v['target-redis-db'],
+    senders: v['redis-sender-num'],
+    batchSize: v['sync-batch-num'],
+    logger: logger.child({ module: 'sink' }),
+  });
+}
