@@ -143,3 +143,37 @@ for (const [family, version] of CASES) {
     });
   });
 }
+
+describe('daemon end to end: the target stops answering for a while', () => {
+  it('acks stop while Redis is paused, nothing is lost, and it catches up after', async () => {
+    const target = await startRedis();
+    const master = new FakeMaster({ family: 'C', snapshotSource: join(FIXTURES, 'snapshots/3.5.5-base/dump/db0'), keepaliveMs: 500 });
+    await master.start();
+    const dir = tempDir('pm-daemon-pause-');
+    const d = await startDaemon(target, dir);
+    try {
+      await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
+      await waitFor('incremental', () => master.events.some((e) => e.kind === 'activate'), 20_000);
+      let end = master.write(['set', 'before', '1']);
+      await waitFor('first write acked', () => master.replicaState?.acked.offset === end.offset, 10_000);
+      const ackedBefore = { ...master.replicaState!.acked };
+      const c = target.client();
+      await c.call('CLIENT', 'PAUSE', '2500', 'ALL');
+      for (let i = 0; i < 50; i++) end = master.write(['incr', 'paused:ctr']);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.deepEqual(master.replicaState!.acked, ackedBefore, 'nothing acked while Redis holds the writes');
+      const lag = infoFields((await d.admin.info('replication')) as string);
+      assert.equal(lag.get('lag_entries'), '50');
+      await waitFor('caught up', () => master.replicaState?.acked.offset === end.offset, 15_000);
+      assert.equal(await c.get('paused:ctr'), '50');
+      assert.equal(await c.get('before'), '1');
+    } finally {
+      d.admin.disconnect();
+      await d.daemon.stop('test done');
+      await d.daemon.exited;
+      await master.stop();
+      await target.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
