@@ -111,7 +111,8 @@ export class Daemon {
       const same = this.master?.host === host && this.master.port === port;
       // Pika answers OK and keeps the link when asked for the master it already follows.
       if (same && !force) return;
-      await this.migration.stop(!same);
+      // Unregister first, or the master answers the new link "Slave AlreadyExist" for a while.
+      await this.migration.stop(true);
     }
     this.master = { host, port };
     this.logger.info({ master: `${host}:${port}`, force }, 'slaveof: following the master (full sync, then binlog)');

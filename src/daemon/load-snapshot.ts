@@ -4,7 +4,7 @@ import type { DataType, SnapshotRecord } from '../core/record.js';
 import { SnapshotRecordConverter, type ConflictPolicy } from '../convert/records.js';
 import type { ConvertNote } from '../convert/types.js';
 import { Progress, type ProgressSnapshot } from '../ops/progress.js';
-import { estimateSnapshotKeys, readSnapshotBatches } from '../snapshot/pika/snapshot.js';
+import { readSnapshotBatches } from '../snapshot/pika/snapshot.js';
 import type { SenderPool } from '../sink/pool.js';
 
 export interface LoadSnapshotOptions {
@@ -76,11 +76,6 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
   const log = o.logger.child({ db: o.db, dir: o.dir });
   const progress = new Progress({ label: `full sync db${o.db}`, unit: 'keys', logger: log, bar: o.bar });
   o.onProgress?.(progress);
-  try {
-    progress.setTotal(await estimateSnapshotKeys(o.dir));
-  } catch (e) {
-    log.warn({ err: e }, 'cannot estimate the snapshot size: no ETA');
-  }
   let typeConflicts = 0;
   const skipped: Record<string, number> = {};
   const notes: Record<string, number> = {};
@@ -110,9 +105,12 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
       log.warn({ key: printableBytes(key), reason }, 'key not copied');
     },
     onWarning: (key, type, message) => log.warn({ key: printableBytes(key), type }, message),
+    onEstimatedKeys: (keys) => {
+      progress.setTotal(keys);
+      log.info({ conflictPolicy: o.conflict, chunkSize: o.chunkSize, estimatedKeys: keys }, 'loading snapshot into Redis');
+    },
   });
   progress.start();
-  log.info({ conflictPolicy: o.conflict, chunkSize: o.chunkSize, estimatedKeys: progress.snapshot().total }, 'loading snapshot into Redis');
   try {
     for await (const batch of records) {
       if (o.signal?.aborted) throw o.signal.reason ?? new Error('load aborted');

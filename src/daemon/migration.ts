@@ -86,7 +86,7 @@ export class Migration implements ReplicaHandler {
 
   /** The family as the link knows it; `A/B` is A until the stream shows term/index (B). */
   private family(): PikaFamily {
-    const f = this.replica.status().family;
+    const f = this.replica.masterFamily;
     return f === null || f === 'A/B' ? 'A' : f;
   }
 

@@ -233,6 +233,11 @@ export class Replica extends EventEmitter {
     this.setState('no_connect');
   }
 
+  /** The master's family as known so far (cheap: no status object). */
+  get masterFamily(): Family | 'A/B' | null {
+    return this.family;
+  }
+
   status(): ReplicaStatus {
     return {
       linkUp: this.linkUp,

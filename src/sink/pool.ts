@@ -93,6 +93,8 @@ interface Waiter {
  * every error reply of a data command, `typeConflict` (CommandErrorEvent) for WRONGTYPE ones.
  */
 export class SenderPool extends EventEmitter {
+  /** Redis before 6.2 has no `SET … PXAT/EXAT`: converters must use their script forms. */
+  readonly legacyTarget: boolean;
   private readonly router: KeyRouter;
   private readonly senders: Sender[];
   private readonly log: Logger;
@@ -118,6 +120,8 @@ export class SenderPool extends EventEmitter {
     readonly targetVersion: string,
   ) {
     super();
+    const [major, minor] = targetVersion.split('.').map(Number);
+    this.legacyTarget = major < 6 || (major === 6 && minor < 2);
     this.log = opts.logger.child({ component: 'sink' });
     this.router = new KeyRouter(conns.length);
     const hooks: SenderHooks = {
@@ -185,12 +189,6 @@ export class SenderPool extends EventEmitter {
     const pool = new SenderPool(opts, opened, randomBytes(6).toString('hex'), version);
     pool.log.info({ target: targetName(target), db: opts.db, senders: opts.senders, batchSize: opts.batchSize }, 'connected to Redis');
     return pool;
-  }
-
-  /** Redis before 6.2 has no `SET … PXAT/EXAT`: converters must use their script forms. */
-  get legacyTarget(): boolean {
-    const [major, minor] = this.targetVersion.split('.').map(Number);
-    return major < 6 || (major === 6 && minor < 2);
   }
 
   submit(cmd: RedisCommand): void | Promise<void> {

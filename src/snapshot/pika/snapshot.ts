@@ -45,6 +45,18 @@ export interface ReadSnapshotOptions {
   onSkipped?(key: Buffer, reason: string): void;
   /** A key emitted although its data contradicts its meta (element count ≠ meta count). */
   onWarning?(key: Buffer, type: DataType, message: string): void;
+  /**
+   * Once the DBs are open, before the first record: about how many keys the read will emit, for
+   * progress and ETA. It counts the entries of the meta column families (A–C: each type DB's
+   * default CF; D: each instance's), stale versions and tombstones included: an upper bound.
+   */
+  onEstimatedKeys?(keys: number): void;
+}
+
+async function estimateKeys(dbs: readonly RocksDb[]): Promise<number> {
+  let n = 0;
+  for (const db of dbs) n += await db.estimateEntries('default');
+  return n;
 }
 
 export const DEFAULT_TYPE_ORDER: readonly DataType[] = ['string', 'hash', 'list', 'set', 'zset'];
@@ -78,25 +90,6 @@ export async function detectFamily(dumpDir: string): Promise<Family> {
 /** Bytes of data files the read will go through (for progress and ETA). */
 export async function snapshotSizeBytes(dbDir: string): Promise<number> {
   return dataBytes(await layoutOf(dbDir));
-}
-
-/**
- * About how many keys the read will emit, for progress and ETA: entries of the meta column families
- * (A–C: each type DB's default CF; D: each instance's default CF). Stale versions, expired keys and
- * tombstones count too, so it is an upper bound once compactions have left some behind.
- */
-export async function estimateSnapshotKeys(dbDir: string): Promise<number> {
-  const layout = await layoutOf(dbDir);
-  let n = 0;
-  for (const d of layout.dirs) {
-    const db = await openRocksDb(d.path, { comparators: pikaComparators });
-    try {
-      n += await db.estimateEntries('default');
-    } finally {
-      await db.close();
-    }
-  }
-  return n;
 }
 
 async function openChecked(dir: string, expected: Record<string, string>): Promise<RocksDb> {
@@ -143,6 +136,7 @@ export async function* readSnapshotBatches(dbDir: string, opts: ReadSnapshotOpti
   try {
     if (layout.family === 'D') {
       for (const d of layout.dirs) opened.push(await openChecked(d.path, CFS_4));
+      opts.onEstimatedKeys?.(await estimateKeys(opened));
       yield* scanInstances4(opened, ctx);
       return;
     }
@@ -152,6 +146,7 @@ export async function* readSnapshotBatches(dbDir: string, opts: ReadSnapshotOpti
       opened.push(db);
       dbs.set(d.name, db);
     }
+    opts.onEstimatedKeys?.(await estimateKeys(opened));
     const earlier = probes;
     for (const type of order) {
       const db = dbs.get(DIR_OF[type])!;
