@@ -1,4 +1,6 @@
-import { bool, hostPort, int, nonEmpty, oneOf, port, str, type HostPort, type ValueParser } from './values.js';
+import { CONFLICT_POLICIES, type ConflictPolicy } from '../convert/records.js';
+import type { DataType } from '../core/record.js';
+import { bool, hostPort, int, nonEmpty, oneOf, permutationOf, port, str, type HostPort, type ValueParser } from './values.js';
 
 /**
  * Every conf key the daemon reads, with its parser and default, in one place. pika.conf.example
@@ -24,8 +26,11 @@ export const schema = {
   'target-redis-db': { parse: int(0, 65535), default: 0 },
   'sync-batch-num': { parse: int(1, 100_000), default: 100 },
   'redis-sender-num': { parse: int(1, 256), default: 10 },
-  // What happens to a key that already exists on the target: merge into it, or replace it.
-  'conflict-policy': { parse: oneOf('merge', 'replace'), default: 'merge' as 'merge' | 'replace' },
+  // What happens to a snapshot key that already exists on the target: merge into it, replace it,
+  // skip it (kept and reported), or fail (stop the load).
+  'conflict-policy': { parse: oneOf(...CONFLICT_POLICIES), default: 'merge' as ConflictPolicy },
+  // A name Pika 3.x holds in several types is copied as the first of them in this order.
+  'type-order': { parse: permutationOf<DataType>('string', 'hash', 'list', 'set', 'zset'), default: ['string', 'hash', 'list', 'set', 'zset'] as DataType[] },
   daemonize: { parse: bool, default: false },
 } satisfies Record<string, { parse: ValueParser<unknown>; default: unknown }>;
 

@@ -60,3 +60,17 @@ export const bytes: ValueParser<number> = (raw) => {
   const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g'];
   return Number(m[1]) * mult;
 };
+
+/** A list naming each of `items` exactly once, separated by commas and/or spaces. */
+export function permutationOf<T extends string>(...items: T[]): ValueParser<T[]> {
+  return (raw) => {
+    const got = raw.toLowerCase().split(/[\s,]+/).filter((x) => x !== '');
+    const bad = got.filter((x) => !items.includes(x as T));
+    if (bad.length > 0) throw new Error(`unknown ${bad.length === 1 ? 'entry' : 'entries'} ${bad.join(', ')}; expected each of ${items.join(', ')} once`);
+    const missing = items.filter((x) => !got.includes(x));
+    if (missing.length > 0 || got.length !== items.length) {
+      throw new Error(`expected each of ${items.join(', ')} exactly once, got "${raw}"${missing.length > 0 ? ` (missing ${missing.join(', ')})` : ''}`);
+    }
+    return got as T[];
+  };
+}

@@ -2,16 +2,21 @@ import { printableBytes, type RedisCommand } from '../core/command.js';
 import { CorruptionError } from '../core/errors.js';
 import { formatPosition } from '../core/position.js';
 import type { SnapshotRecord } from '../core/record.js';
-import { SET_WITH_EXPIRY_SCRIPT } from './lua.js';
+import { GUARDED_WRITE_SCRIPT, LOAD_GUARD_KEY, SET_WITH_EXPIRY_SCRIPT } from '../core/scripts.js';
 import type { ConvertNote } from './types.js';
 
 /**
  * What happens to a key that already exists on the target:
  * - `merge`: write into it (fields/members add up; a string is overwritten; another type fails
  *   with WRONGTYPE, which the sink reports);
- * - `replace`: `DEL` it before the first chunk, so the target holds exactly the source's value.
+ * - `replace`: `DEL` it before the first chunk, so the target holds exactly the source's value;
+ * - `skip`: leave it as it is; every kept key is reported (error code PMKEYSKIPPED) and counted;
+ * - `fail`: stop the load at the first such key, which is left as it is (PMKEYEXISTS).
+ * Skip and fail decide at the key's first command, atomically on the target (GUARDED_WRITE_SCRIPT),
+ * so a key written by someone else between two chunks cannot be merged into half-way.
  */
-export type ConflictPolicy = 'merge' | 'replace';
+export type ConflictPolicy = 'merge' | 'replace' | 'skip' | 'fail';
+export const CONFLICT_POLICIES: readonly ConflictPolicy[] = ['merge', 'replace', 'skip', 'fail'];
 
 export interface RecordConvertOptions {
   /** Wall clock: keys whose expiry is at or before it are not written. */
@@ -39,6 +44,8 @@ export class SnapshotRecordConverter {
   private readonly maxBytes: number;
   /** Whether the key whose chunks are in progress is being written. */
   private writing = false;
+  /** Skip/fail: whether the key's first command (the one that decides) is still to come. */
+  private undecided = false;
 
   constructor(private readonly opts: RecordConvertOptions) {
     this.conflict = opts.conflict ?? 'merge';
@@ -47,6 +54,26 @@ export class SnapshotRecordConverter {
   }
 
   convert(rec: SnapshotRecord): RedisCommand[] {
+    if (rec.first) this.undecided = true;
+    const out = this.commandsOf(rec);
+    if (!this.guarded()) return out;
+    if (!this.writing) return out;
+    const inner: Array<ReadonlyArray<Buffer | string>> = out.map((c) => [c.name, ...c.args]);
+    // The last chunk may convert to nothing (every score NaN): the guard still needs closing.
+    if (rec.last && inner.length === 0 && !this.undecided) inner.push([]);
+    return inner.map((argv, i) => {
+      const flags = `${this.undecided ? 'f' : ''}${rec.last && i === inner.length - 1 ? 'l' : ''}` || '-';
+      this.undecided = false;
+      return { name: 'EVAL', args: [GUARDED_WRITE_SCRIPT, '2', rec.key, LOAD_GUARD_KEY, this.conflict, flags, ...argv], key: rec.key, pos: rec.pos };
+    });
+  }
+
+  /** Skip and fail wrap every command in the guard script. */
+  private guarded(): boolean {
+    return this.conflict === 'skip' || this.conflict === 'fail';
+  }
+
+  private commandsOf(rec: SnapshotRecord): RedisCommand[] {
     const expired = rec.expireAtMs !== null && rec.expireAtMs <= this.opts.nowMs();
     if (rec.first) this.writing = !expired;
     if (!this.writing) return [];
@@ -62,7 +89,11 @@ export class SnapshotRecordConverter {
     if (rec.type === 'string') {
       // SET replaces any value and TTL, so neither policy needs a DEL.
       if (rec.expireAtMs === null) cmd('SET', [rec.key, rec.value]);
-      else if (this.opts.legacyTarget === true) cmd('EVAL', [SET_WITH_EXPIRY_SCRIPT, '1', rec.key, rec.value, 'PEXPIREAT', String(rec.expireAtMs)]);
+      else if (this.opts.legacyTarget === true && this.guarded()) {
+        // The guard script cannot call the expiry script: two guarded commands (same sender, in order).
+        cmd('SET', [rec.key, rec.value]);
+        cmd('PEXPIREAT', [rec.key, String(rec.expireAtMs)]);
+      } else if (this.opts.legacyTarget === true) cmd('EVAL', [SET_WITH_EXPIRY_SCRIPT, '1', rec.key, rec.value, 'PEXPIREAT', String(rec.expireAtMs)]);
       else cmd('SET', [rec.key, rec.value, 'PXAT', String(rec.expireAtMs)]);
       return out;
     }

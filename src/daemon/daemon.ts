@@ -129,6 +129,7 @@ export class Daemon {
       logger: this.logger.child({ module: 'replication' }),
       chunkSize: v['sync-batch-num'],
       conflict: v['conflict-policy'],
+      typeOrder: v['type-order'],
       bar: this.options.bar,
       timeouts: this.options.replicaTimeouts,
       onFatal: (e) => this.fail(e),
@@ -206,6 +207,7 @@ export class Daemon {
         ['senders', v['redis-sender-num']],
         ['batch_size', v['sync-batch-num']],
         ['conflict_policy', v['conflict-policy']],
+        ['type_order', v['type-order'].join(',')],
         ...migrateInfo(this.phase(), m, this.pool.stats()),
       ],
     };

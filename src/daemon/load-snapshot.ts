@@ -27,6 +27,8 @@ export interface LoadSnapshotOptions {
 
 export interface LoadSummary extends ProgressSnapshot {
   readonly typeConflicts: number;
+  /** Keys the target already held and `conflict-policy : skip` kept as they were. */
+  readonly keysKept: number;
   readonly skipped: Readonly<Record<string, number>>;
   readonly notes: Readonly<Record<string, number>>;
 }
@@ -77,6 +79,7 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
   const progress = new Progress({ label: `full sync db${o.db}`, unit: 'keys', logger: log, bar: o.bar });
   o.onProgress?.(progress);
   let typeConflicts = 0;
+  const keptBefore = o.pool.stats().keysKept;
   const skipped: Record<string, number> = {};
   const notes: Record<string, number> = {};
   const onNote = (n: ConvertNote): void => {
@@ -144,5 +147,5 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
     throw e;
   }
   const s = progress.stop('snapshot loaded');
-  return { ...s, typeConflicts, skipped, notes };
+  return { ...s, typeConflicts, keysKept: o.pool.stats().keysKept - keptBefore, skipped, notes };
 }

@@ -43,6 +43,7 @@ export async function offlineLoad(dir: string, config: Config, logger: Logger, s
       logger,
       chunkSize: v['sync-batch-num'],
       conflict: v['conflict-policy'],
+      typeOrder: v['type-order'],
       signal,
     });
     await pool.close();

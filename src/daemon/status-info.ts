@@ -47,7 +47,7 @@ export function migrateInfo(phase: string, m: MigrationStatus | null, sink: Sink
       for (const [k, v] of Object.entries(p.counts)) if (k !== 'keys') lines.push([`load_${k}`, v]);
     }
     if (m.lastLoad !== null) {
-      lines.push(['load_type_conflicts', m.lastLoad.typeConflicts]);
+      lines.push(['load_type_conflicts', m.lastLoad.typeConflicts], ['load_keys_kept', m.lastLoad.keysKept]);
       for (const [reason, n] of Object.entries(m.lastLoad.skipped)) lines.push([`load_skipped_${slug(reason)}`, n]);
     }
     lines.push(['binlog_entries', m.binlog.entries], ['binlog_commands', m.binlog.commands]);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RedisCommand } from '../core/command.js';
+import { INLINE_SCRIPTS } from '../core/scripts.js';
 
 /**
  * A batch is applied by one EVALSHA of this script, which makes it exact:
@@ -19,6 +20,11 @@ import type { RedisCommand } from '../core/command.js';
  * stop the batch; the script returns {index, message} pairs for those. ARGV[4] = '1' writes the
  * marker again at the end, for batches that may delete it themselves (FLUSHDB, FLUSHALL).
  *
+ * Redis refuses EVAL inside a script, so an `EVAL script numkeys …` of the batch runs the same
+ * script as a function inlined here (`INLINE_SCRIPTS`), called as `@index numkeys …`; an error it
+ * raises or returns counts as that command's error. The batch asks for effects replication first
+ * (a no-op from Redis 5), so an inlined SCAN may be followed by writes on older targets too.
+ *
  * Layout: KEYS[1] marker; ARGV[1] expected marker ('-' = must not exist); ARGV[2] this batch's
  * sequence; ARGV[3] marker TTL in ms; ARGV[4] re-mark flag; ARGV[5] the commands, packed: per
  * command a big-endian u32 argument count (name included), then per argument a u32 length and the
@@ -27,7 +33,25 @@ import type { RedisCommand } from '../core/command.js';
  * multi-part buffer per argument, and Redis parses one bulk instead of creating a Lua string for
  * every ARGV entry before the script even starts.
  */
+const INLINE_TABLE = INLINE_SCRIPTS.map((body, i) => `  ['@${i}'] = function(KEYS, ARGV)\n${body}\nend,`).join('\n');
+
 export const BATCH_SCRIPT = `
+if redis.replicate_commands then redis.replicate_commands() end
+local inline = {
+${INLINE_TABLE}
+}
+local function run_inline(fn, t, c)
+  local nk = tonumber(t[2])
+  local keys, argv = {}, {}
+  for i = 1, nk do keys[i] = t[2 + i] end
+  for i = 3 + nk, c do argv[#argv + 1] = t[i] end
+  local ok, r = pcall(fn, keys, argv)
+  if not ok then
+    if type(r) == 'table' and r.err then return r end
+    return {err = tostring(r)}
+  end
+  return r
+end
 local cur = redis.call('GET', KEYS[1])
 local exp = ARGV[1]
 if exp == '-' then
@@ -53,7 +77,9 @@ while pos <= len do
   local t = {struct.unpack(f, blob, pos)}
   pos = t[c + 1]
   t[c + 1] = nil
-  local r = redis.pcall(unpack(t))
+  local r
+  local fn = inline[t[1]]
+  if fn then r = run_inline(fn, t, c) else r = redis.pcall(unpack(t)) end
   if type(r) == 'table' and r.err then
     errs[#errs + 1] = idx
     errs[#errs + 1] = r.err
@@ -81,6 +107,15 @@ export interface EncodedBatch {
   readonly args: Array<Buffer | string>;
   /** For each command the script runs, the index in the batch of the first command it stands for. */
   readonly origin: number[] | null;
+}
+
+const INLINE_INDEX = new Map<string, string>(INLINE_SCRIPTS.map((body, i) => [body, `@${i}`]));
+
+/** The batch script's name for an EVAL of one of the inlined scripts, or null when it has none. */
+export function inlineName(cmd: RedisCommand): string | null {
+  if (cmd.name !== 'EVAL' || cmd.args.length < 2) return null;
+  const body = cmd.args[0];
+  return INLINE_INDEX.get(typeof body === 'string' ? body : body.toString()) ?? null;
 }
 
 /** Commands a batch must re-mark after, because they can delete every key of the DB. */
@@ -125,8 +160,14 @@ export function encodeBatch(
       for (; i < end; i++) size += byteLen(cmds[i].args[0]) + byteLen(cmds[i].args[1]);
     } else {
       const args = cmds[i].args;
-      size += 8 + Buffer.byteLength(cmds[i].name) + args.length * 4;
-      for (let a = 0; a < args.length; a++) size += byteLen(args[a]);
+      const inl = inlineName(cmds[i]);
+      if (inl !== null) {
+        size += 8 + inl.length + (args.length - 1) * 4;
+        for (let a = 1; a < args.length; a++) size += byteLen(args[a]);
+      } else {
+        size += 8 + Buffer.byteLength(cmds[i].name) + args.length * 4;
+        for (let a = 0; a < args.length; a++) size += byteLen(args[a]);
+      }
       i++;
     }
   }
@@ -158,10 +199,18 @@ export function encodeBatch(
       }
     } else {
       const cmd = cmds[i];
-      o = blob.writeUInt32BE(cmd.args.length + 1, o);
-      put(cmd.name);
-      for (let a = 0; a < cmd.args.length; a++) put(cmd.args[a]);
-      if (deletesMarker(cmd.name)) remark = true;
+      const inl = inlineName(cmd);
+      if (inl !== null) {
+        o = blob.writeUInt32BE(cmd.args.length, o);
+        put(inl);
+        for (let a = 1; a < cmd.args.length; a++) put(cmd.args[a]);
+      } else {
+        o = blob.writeUInt32BE(cmd.args.length + 1, o);
+        put(cmd.name);
+        for (let a = 0; a < cmd.args.length; a++) put(cmd.args[a]);
+      }
+      // An inlined script may delete by pattern (flushdb <type>), the marker included.
+      if (inl !== null || deletesMarker(cmd.name)) remark = true;
       if (origin !== null) origin.push(i);
       i++;
     }

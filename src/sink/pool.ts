@@ -5,7 +5,7 @@ import { commandKeyText, type RedisCommand } from '../core/command.js';
 import { ConfigError, FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { comparePositions, formatPosition, type SourcePosition } from '../core/position.js';
-import { BATCH_SCRIPT, MAX_COMMAND_ARGS } from './batch-script.js';
+import { BATCH_SCRIPT, MAX_COMMAND_ARGS, inlineName } from './batch-script.js';
 import { openConnection, targetName } from './connection.js';
 import type { ErrorClass } from './replies.js';
 import { statName } from './replies.js';
@@ -57,7 +57,9 @@ export interface SinkStats {
   /** The same errors counted by what the sink did about them. */
   readonly errorClasses: Record<ErrorClass, number>;
   readonly typeConflicts: number;
-  /** Commands refused before sending (longer than MAX_COMMAND_ARGS). */
+  /** Keys kept as they were on the target by `conflict-policy : skip`. */
+  readonly keysKept: number;
+  /** Commands refused before sending (too many arguments, or an EVAL the batch script cannot run). */
   readonly refused: number;
   readonly total: { submitted: number; queued: number; inFlight: number; sent: number; acked: number; retries: number; reconnects: number; lostReplies: number };
 }
@@ -109,7 +111,7 @@ export class SenderPool extends EventEmitter {
   private fatalError: FatalError | null = null;
   private closed = false;
   private readonly errors: Record<string, number> = {};
-  private readonly errorClasses: Record<ErrorClass, number> = { typeConflict: 0, retryable: 0, fatal: 0, other: 0 };
+  private readonly errorClasses: Record<ErrorClass, number> = { typeConflict: 0, retryable: 0, fatal: 0, keyKept: 0, keyExists: 0, other: 0 };
   private refused = 0;
 
   private constructor(
@@ -199,11 +201,12 @@ export class SenderPool extends EventEmitter {
     if (last !== null && (last.pos === cmd.pos || comparePositions(last.pos, cmd.pos) === 0)) last.lastGseq = gseq;
     else this.marks.push({ pos: cmd.pos, lastGseq: gseq });
 
-    if (this.held !== null || cmd.barrier === true || cmd.key === null) return this.hold(cmd, gseq);
-    if (cmd.args.length >= MAX_COMMAND_ARGS) {
-      this.refuse(cmd);
+    const why = unsendable(cmd);
+    if (why !== null) {
+      this.refuse(cmd, why);
       return;
     }
+    if (this.held !== null || cmd.barrier === true || cmd.key === null) return this.hold(cmd, gseq);
     const s = this.senders[this.router.senderOf(cmd.key)];
     return s.submit(cmd, gseq) ? undefined : s.room();
   }
@@ -241,6 +244,7 @@ export class SenderPool extends EventEmitter {
       errors: { ...this.errors },
       errorClasses: { ...this.errorClasses },
       typeConflicts: this.errorClasses.typeConflict,
+      keysKept: this.errorClasses.keyKept,
       refused: this.refused,
       total,
     };
@@ -363,13 +367,10 @@ export class SenderPool extends EventEmitter {
     }
   }
 
-  private refuse(cmd: RedisCommand): void {
+  private refuse(cmd: RedisCommand, why: string): void {
     this.refused++;
     this.count('ERR', 'other');
-    this.log.error(
-      { key: commandKeyText(cmd), pos: formatPosition(cmd.pos), command: cmd.name, args: cmd.args.length, max: MAX_COMMAND_ARGS - 1 },
-      'command dropped: too many arguments to apply exactly; producers must chunk big keys',
-    );
+    this.log.error({ key: commandKeyText(cmd), pos: formatPosition(cmd.pos), command: cmd.name, args: cmd.args.length }, `command dropped: ${why}`);
   }
 
   private count(code: string, cls: ErrorClass): void {
@@ -385,6 +386,10 @@ export class SenderPool extends EventEmitter {
     if (cls === 'typeConflict') {
       this.log.warn(fields, 'type conflict: the key holds another type in Redis; command skipped');
       this.emit('typeConflict', ev);
+    } else if (cls === 'keyKept') {
+      this.log.warn({ sender, key: commandKeyText(cmd), pos: formatPosition(cmd.pos) }, 'key already exists on the target: kept as it is (conflict-policy skip)');
+    } else if (cls === 'keyExists') {
+      this.fail(new FatalError(`key ${commandKeyText(cmd)} (${formatPosition(cmd.pos)}) already exists on the target and conflict-policy is fail; it was left as it is`));
     } else if (cls === 'fatal') {
       this.log.error(fields, 'Redis refused a command for lack of permission');
       this.fail(new FatalError(`Redis at ${targetName(this.opts)} refused ${cmd.name} on key ${commandKeyText(cmd)} at ${formatPosition(cmd.pos)}: ${message}`));
@@ -416,4 +421,11 @@ function validate(o: SenderPoolOptions): void {
   positive('batchSize', o.batchSize);
   positive('maxInFlightBatches', o.maxInFlightBatches);
   if (!Number.isInteger(o.db) || o.db < 0) throw new ConfigError(`sink: db must be a non-negative integer, got ${o.db}`);
+}
+
+/** Why a command cannot be applied exactly inside a batch, or null when it can. */
+function unsendable(cmd: RedisCommand): string | null {
+  if (cmd.args.length >= MAX_COMMAND_ARGS) return `more than ${MAX_COMMAND_ARGS - 1} arguments cannot be applied exactly; producers must chunk big keys`;
+  if (cmd.name === 'EVAL' && inlineName(cmd) === null) return 'EVAL of a script the batch script does not inline (Redis forbids EVAL inside a script)';
+  return null;
 }

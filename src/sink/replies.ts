@@ -1,3 +1,5 @@
+import { KEY_EXISTS_CODE, KEY_SKIPPED_CODE } from '../core/scripts.js';
+
 /**
  * What an error reply from Redis means for the sink. Redis error replies start with an upper-case
  * code (`WRONGTYPE`, `OOM`, `ERR`, …); the code, not the prose after it, decides what we do.
@@ -8,10 +10,13 @@
  *   dataset, busy with a script, a read-only replica that may be promoted, a master link down).
  *   The batch and everything after it on that sender is sent again after a backoff, in order.
  * - `fatal`: our credentials or permissions are wrong; no retry can help.
+ * - `keyKept`: our guard script kept a key that already existed on the target
+ *   (`conflict-policy : skip`); counted and reported with the key.
+ * - `keyExists`: the same under `conflict-policy : fail`: the load stops.
  * - `other`: anything else (`ERR syntax error`, unknown command, …): the command is dropped,
  *   counted, and logged at error level with its key and source position.
  */
-export type ErrorClass = 'typeConflict' | 'retryable' | 'fatal' | 'other';
+export type ErrorClass = 'typeConflict' | 'retryable' | 'fatal' | 'keyKept' | 'keyExists' | 'other';
 
 const RETRYABLE = new Set(['OOM', 'LOADING', 'BUSY', 'READONLY', 'MASTERDOWN', 'TRYAGAIN', 'CLUSTERDOWN']);
 const FATAL = new Set(['NOAUTH', 'WRONGPASS', 'NOPERM']);
@@ -24,6 +29,8 @@ export function errorCode(message: string): string {
 
 export function classifyCode(code: string): ErrorClass {
   if (code === 'WRONGTYPE') return 'typeConflict';
+  if (code === KEY_SKIPPED_CODE) return 'keyKept';
+  if (code === KEY_EXISTS_CODE) return 'keyExists';
   if (RETRYABLE.has(code)) return 'retryable';
   if (FATAL.has(code)) return 'fatal';
   return 'other';
@@ -53,6 +60,10 @@ export function statName(code: string): string {
       return 'masterDown';
     case 'TRYAGAIN':
       return 'tryAgain';
+    case KEY_SKIPPED_CODE:
+      return 'keySkipped';
+    case KEY_EXISTS_CODE:
+      return 'keyExists';
     default:
       return code.toLowerCase();
   }

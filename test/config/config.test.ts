@@ -65,6 +65,10 @@ const bad: Array<[string, RegExp]> = [
   ['daemonize : maybe', /:1 daemonize: expected yes or no, got "maybe"$/],
   ['db-sync-path :', /:1 db-sync-path: db-sync-path must not be empty$/],
   ['port : 1\nport : 2', /:2 port: set twice \(first at .*:1\)$/],
+  ['conflict-policy : overwrite', /:1 conflict-policy: expected one of merge, replace, skip, fail, got "overwrite"$/],
+  ['type-order : string, hash, list, set', /:1 type-order: expected each of string, hash, list, set, zset exactly once, got "string, hash, list, set" \(missing zset\)$/],
+  ['type-order : zset hash list set string string', /:1 type-order: expected each of string, hash, list, set, zset exactly once/],
+  ['type-order : zset hash list set stream', /:1 type-order: unknown entry stream; expected each of/],
   ['this line has no colon', /:1: expected "key : value", got "this line has no colon"$/],
 ];
 for (const [text, re] of bad) {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { BinlogEntry } from '../../src/core/binlog.js';
 import type { RedisCommand } from '../../src/core/command.js';
 import { convertEntry, type BinlogConvertContext } from '../../src/convert/binlog.js';
-import { DELETE_MATCHING_SCRIPT, SET_IF_VALUE_SCRIPT, DELETE_IF_VALUE_SCRIPT } from '../../src/convert/lua.js';
+import { DELETE_MATCHING_SCRIPT, SET_IF_VALUE_SCRIPT, DELETE_IF_VALUE_SCRIPT } from '../../src/core/scripts.js';
 import { decodeBinlogItem } from '../../src/replication/binlog-item.js';
 import { wireItems } from '../binlog/wire-items.js';
 

@@ -6,6 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startRedis, type RedisServer } from '../helpers/redis.js';
 import { redisCli } from '../admin/helpers.js';
+import { FIXTURES } from '../helpers/fixtures.js';
+import { assertRedisHoldsExpected } from '../helpers/expected-redis.js';
+import { loadExpected } from '../pika/expected.js';
 
 const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'pm-cli-'));
@@ -142,4 +145,26 @@ test('an admin port already in use is a runtime failure (exit 1) that names the 
   } finally {
     await other.stop();
   }
+});
+
+test('load <dump>: a real 3.3.6 dump into Redis with type-order and conflict-policy skip, summary on stderr, exit 0', async () => {
+  const c = redis.client();
+  await c.flushall();
+  await c.set('app', 'already here');
+  const f = conf({
+    'log-path': join(work, 'log-load'),
+    'log-format': 'json',
+    'target-redis-port': redis.port,
+    'conflict-policy': 'skip',
+    'type-order': 'zset, string, hash, list, set',
+  });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'load', join(FIXTURES, 'snapshots', '3.3.6-base', 'dump'), '-c', f], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  assert.match(r.stderr, /loaded \d+ keys .* 1 existing keys kept/);
+  assert.equal(await c.get('app'), 'already here', 'conflict-policy skip kept the key');
+  assert.equal(await c.type('multi'), 'zset', 'type-order puts zset first');
+  const exp = loadExpected(join(FIXTURES, 'snapshots', '3.3.6-base', 'expected.json'));
+  const n = await assertRedisHoldsExpected(c, exp, { nowMs: Date.now(), expirySlackMs: 1000, ignore: (k) => k === 'app', typeOrder: ['zset', 'string', 'hash', 'list', 'set'] });
+  assert.ok(n > 2000, `compared ${n} keys`);
+  assert.equal(await c.exists('pika-migrate:load-guard'), 0);
 });

@@ -8,15 +8,15 @@ const parseScore = (s: string): number => (s === 'inf' ? Infinity : s === '-inf'
 
 /**
  * Checks that Redis holds exactly what a master's expected.json says, as pika-migrate must write
- * it: a name held by several types as the first of them in the default type order, keys that
+ * it: a name held by several types as the first of them in the type order (default: Pika's), keys that
  * have expired by `nowMs` absent, NaN zset members (which Redis cannot store) absent, expiries
  * within `expirySlackMs` (3.x keeps whole seconds). Returns the number of keys compared.
  */
-export async function assertRedisHoldsExpected(c: Redis, exp: ExpectedFile, opts: { nowMs: number; expirySlackMs: number; ignore?: (name: string) => boolean }): Promise<number> {
+export async function assertRedisHoldsExpected(c: Redis, exp: ExpectedFile, opts: { nowMs: number; expirySlackMs: number; ignore?: (name: string) => boolean; typeOrder?: readonly DataType[] }): Promise<number> {
   const live = Object.entries(exp.keys).filter(([name, k]) => !(opts.ignore?.(name) ?? false) && (k.expireAt === null || k.expireAt > opts.nowMs + opts.expirySlackMs));
   const checks = live.map(async ([name, k]) => {
     const key = bytesOf(name);
-    const type = DEFAULT_TYPE_ORDER.find((t) => k.types[t] !== undefined) as DataType;
+    const type = (opts.typeOrder ?? DEFAULT_TYPE_ORDER).find((t) => k.types[t] !== undefined) as DataType;
     const v = k.types[type]!.v;
     assert.equal(await c.type(key), type, name);
     if (type === 'string') assert.deepEqual(await c.getBuffer(key), bytesOf(v as string), name);
