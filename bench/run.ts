@@ -1,32 +1,34 @@
 /**
- * `npm run bench`: pika-migrate's throughput beside a reference measured in the same run, on one
- * fresh loopback redis-server.
+ * `npm run bench`: pika-migrate's throughput beside a reference measured in the same run
+ * (`redis-benchmark -P 64 SET` of 1M keys), on one fresh loopback redis-server.
  *
- * 1. Full sync: `pika-migrate load` of the real 1M-strings 3.2.7 dump (the C++ pika-migrate's
- *    yardstick) as its own process, keys/s and peak RSS (VmHWM), beside `redis-benchmark -P 64 SET`
- *    of as many keys. Target: ≥ 0.5 of redis-benchmark, peak RSS ≤ 100 MB.
- * 2. Incremental: the test master streams small SETs as fast as the daemon acks them; entries/s
- *    applied to Redis and the largest lag seen. Target: ≥ 100k entries/s, lag < 1 s.
+ * 1. Reader: the snapshot reader alone on a generated ~1 GB 3.x dump (bench/datasets.ts, written
+ *    through real RocksDB and cached in bench/.work/), MB/s of SST on one core. Target ≥ 100 MB/s.
+ * 2. Full sync: `pika-migrate load` as its own process, keys/s, elements/s and peak RSS (VmHWM):
+ *    the real 1M-strings 3.2.7 dump (the C++ pika-migrate's yardstick; target ≥ 0.5 of
+ *    redis-benchmark, peak RSS ≤ 100 MB), a hash of 1M fields, and a mixed set.
+ * 3. Incremental: the test master (own process) streams small SETs as fast as the daemon (own
+ *    process) acks them; entries/s, the largest lag seen, and the daemon's RSS over the run.
+ *    Target: ≥ 100k entries/s, lag < 1 s, memory flat.
  *
- *   npm run bench [-- --entries 200000] [-- --skip-full] [-- --skip-incremental]
+ *   npm run bench [-- --entries 500000] [-- --skip-reader] [-- --skip-full] [-- --skip-incremental]
+ *   PM_BENCH_SENDERS=n (redis-sender-num of the incremental case), PM_BENCH_PROF=dir (CPU profile)
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, fork, spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildConfig } from '../src/config/load.js';
-import { silentLogger } from '../src/core/log.js';
-import { Daemon } from '../src/daemon/daemon.js';
 import { FIXTURES } from '../test/helpers/fixtures.js';
+import { dataset, sstBytes } from './datasets.js';
 import { startRedis, type RedisServer } from '../test/helpers/redis.js';
-import { FakeMaster } from '../test/master/fake-master.js';
 import { replicaPort, tempDir } from '../test/replication/support.js';
 
 const { values } = parseArgs({
   options: {
-    entries: { type: 'string', default: '200000' },
+    entries: { type: 'string', default: '500000' },
     'skip-full': { type: 'boolean', default: false },
     'skip-incremental': { type: 'boolean', default: false },
+    'skip-reader': { type: 'boolean', default: false },
   },
 });
 
@@ -41,11 +43,11 @@ function redisBenchmark(redis: RedisServer, n: number): number {
 }
 
 /** Runs the built CLI's offline load; peak RSS read from /proc while it runs. */
-async function fullSync(redis: RedisServer): Promise<{ keys: number; rate: number; seconds: number; rssMb: number }> {
+async function fullSync(redis: RedisServer, dir: string): Promise<{ keys: number; rate: number; seconds: number; loadSeconds: number; rssMb: number }> {
   const conf = join(work, 'bench.conf');
   writeFileSync(conf, `target-redis-port : ${redis.port}\nlog-path : ${join(work, 'log')}\nlog-format : json\nlog-level : warn\n`);
   const t0 = performance.now();
-  const child = spawn(process.execPath, [join(root, 'dist/src/cli.js'), 'load', DUMP, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [join(root, 'dist/src/cli.js'), 'load', dir, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   let hwmKb = 0;
@@ -63,27 +65,51 @@ async function fullSync(redis: RedisServer): Promise<{ keys: number; rate: numbe
   if (code !== 0) throw new Error(`pika-migrate load exited with ${code}: ${err}`);
   const m = /loaded (\d+) keys .* in ([\d.]+) s, (\d+) keys\/s/.exec(err);
   if (m === null) throw new Error(`no summary from pika-migrate load: ${err}`);
-  return { keys: Number(m[1]), rate: Number(m[3]), seconds, rssMb: hwmKb / 1024 };
+  return { keys: Number(m[1]), rate: Number(m[3]), seconds, loadSeconds: Number(m[2]), rssMb: hwmKb / 1024 };
 }
 
-async function incremental(redis: RedisServer, n: number): Promise<{ rate: number; maxLagEntries: number; maxLagSeconds: number; rssGrowthMb: number }> {
-  const master = new FakeMaster({ family: 'C', snapshotSource: join(FIXTURES, 'snapshots/3.5.5-base/dump/db0'), keepaliveMs: 500 });
-  await master.start();
+/** Peak (VmHWM) and current (VmRSS) resident size of a process, in MB. */
+function rssOf(pid: number): { hwm: number; rss: number } {
+  const t = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(t)?.[1] ?? NaN);
+  return { hwm: kb('VmHWM') / 1024, rss: kb('VmRSS') / 1024 };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The test master and the daemon in processes of their own (as against a real Pika): the master
+ * streams small SETs as fast as the daemon acks them.
+ */
+async function incremental(redis: RedisServer, n: number): Promise<{ rate: number; maxLagEntries: number; maxLagSeconds: number; rssStartMb: number; rssEndMb: number; hwmMb: number; commands: number; batches: number }> {
+  const master = fork(join(root, 'bench/master-proc.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const masterPort = await new Promise<number>((resolve, reject) => {
+    master.once('message', (m: { port: number }) => resolve(m.port));
+    master.once('exit', (code) => reject(new Error(`bench master exited with ${code}`)));
+  });
   const port = await replicaPort();
-  const entries = Object.entries({ port: String(port), bind: '127.0.0.1', 'db-sync-path': join(work, 'dbsync'), 'log-path': join(work, 'log-inc'), 'target-redis-port': String(redis.port) }).map(
-    ([key, value], i) => ({ key, value, where: `bench.conf:${i + 1}` }),
-  );
-  const daemon = await Daemon.start(buildConfig('bench.conf', entries), silentLogger(), { bar: null });
+  const conf = join(work, 'inc.conf');
+  const senders = process.env.PM_BENCH_SENDERS ?? '10';
+  writeFileSync(conf, `port : ${port}\nbind : 127.0.0.1\ndb-sync-path : ${join(work, 'dbsync')}\nlog-path : ${join(work, 'log-inc')}\nlog-format : json\nlog-level : warn\ntarget-redis-port : ${redis.port}\nredis-sender-num : ${senders}\n`);
+  // PM_BENCH_PROF=dir writes the daemon's CPU profile there (node --cpu-prof).
+  const prof = process.env.PM_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PM_BENCH_PROF}`] : [];
+  const daemon = spawn(process.execPath, [...prof, join(root, 'dist/src/cli.js'), '-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const { Redis } = await import('ioredis');
+  const admin = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  admin.on('error', () => {}); // refused until the daemon listens; the connect loop below retries
   try {
-    const { Redis } = await import('ioredis');
-    const admin = new Redis({ host: '127.0.0.1', port });
-    await admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
-    for (;;) {
-      const info = (await admin.info('migrate')) as string;
-      if (/phase:incremental/.test(info)) break;
-      await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; ; i++) {
+      try {
+        await admin.connect();
+        break;
+      } catch (e) {
+        if (i > 100) throw e;
+        await sleep(50);
+      }
     }
-    const rss0 = process.memoryUsage().rss;
+    await admin.call('SLAVEOF', '127.0.0.1', String(masterPort), 'force');
+    while (!/phase:incremental/.test((await admin.info('migrate')) as string)) await sleep(50);
+    const rssStart = rssOf(daemon.pid!).rss;
     let maxLagEntries = 0;
     let maxLagSeconds = 0;
     const sampler = setInterval(() => {
@@ -92,53 +118,74 @@ async function incremental(redis: RedisServer, n: number): Promise<{ rate: numbe
         maxLagSeconds = Math.max(maxLagSeconds, Number(/lag_seconds:(\d+)/.exec(t as string)?.[1] ?? 0));
       });
     }, 100);
-    const t0 = performance.now();
-    let end = master.write(['set', 'inc:0', 'v']);
-    // Written in slices so the master's pump (same event loop) streams while we produce.
-    for (let i = 1; i < n; i++) {
-      end = master.write(['set', `inc:${i % 100000}`, `v${i}`]);
-      if (i % 2000 === 0) await new Promise((r) => setImmediate(r));
-    }
-    for (;;) {
-      const st = master.replicaState;
-      if (st !== null && st.acked.filenum === end.filenum && st.acked.offset === end.offset) break;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    const seconds = (performance.now() - t0) / 1000;
+    const done = new Promise<{ seconds: number }>((resolve) => master.on('message', (m: { done?: { seconds: number } }) => m.done && resolve(m.done)));
+    master.send({ go: n });
+    const { seconds } = await done;
     clearInterval(sampler);
-    const rssGrowthMb = (process.memoryUsage().rss - rss0) / 1e6;
-    admin.disconnect();
-    return { rate: n / seconds, maxLagEntries, maxLagSeconds, rssGrowthMb };
+    const mem = rssOf(daemon.pid!);
+    const info = (await admin.info('migrate')) as string;
+    const num = (k: string) => Number(new RegExp(`^${k}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
+    return { rate: n / seconds, maxLagEntries, maxLagSeconds, rssStartMb: rssStart, rssEndMb: mem.rss, hwmMb: mem.hwm, commands: num('sink_total_sent'), batches: num('sink_total_batches') };
   } finally {
-    await daemon.stop('bench done');
-    await daemon.exited;
-    await master.stop();
+    admin.disconnect();
+    daemon.kill('SIGTERM');
+    await new Promise((r) => daemon.once('exit', r));
+    master.send({ stop: true });
+    await new Promise((r) => master.once('exit', r));
   }
 }
+
+/** The reader alone on one dataset, as its own process (one core): MB/s of SST, records, peak RSS. */
+function readerRun(dir: string): { mbPerSec: number; sstMb: number; seconds: number; elements: number; rssMb: number } {
+  const out = execFileSync(process.execPath, [join(root, 'dist/bench/read.js'), dir], { encoding: 'utf8' });
+  const r = JSON.parse(out) as { records: number; elements: number; seconds: number; rssMb: number };
+  const sstMb = sstBytes(dir) / 1e6;
+  return { mbPerSec: sstMb / r.seconds, sstMb, seconds: r.seconds, elements: r.elements, rssMb: r.rssMb };
+}
+
+const fmtRate = (n: number) => `${Math.round(n).toLocaleString('en-US')}`;
 
 execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
 const redis = await startRedis();
 try {
   const admin = redis.client();
+  const ref = redisBenchmark(redis, 1_000_000);
+  await admin.flushall();
+  console.log(`reference: redis-benchmark -P 64 SET, 1M keys: ${fmtRate(ref)} SET/s`);
+  if (!values['skip-reader']) {
+    const big = dataset('strings-1g');
+    const r = readerRun(big.dir);
+    console.log(`reader alone (own process, one core), generated 3.x dump of 1M × 1 KB strings, ${r.sstMb.toFixed(0)} MB of SST`);
+    console.log(`  ${r.mbPerSec.toFixed(0)} MB/s (target ≥ 100), ${fmtRate(r.elements / r.seconds)} records/s, peak RSS ${r.rssMb.toFixed(0)} MB`);
+  }
   if (!values['skip-full']) {
-    const fs = await fullSync(redis);
-    const keys = await admin.dbsize();
-    if (keys !== 1_000_000) throw new Error(`expected 1000000 keys in Redis, found ${keys}`);
+    const cases: Array<{ label: string; dir: string; keys: number; elements: number }> = [
+      { label: 'real 3.2.7 dump, 1M small strings', dir: DUMP, keys: 1_000_000, elements: 1_000_000 },
+      ...['hash-1m-fields', 'mixed'].map((name) => {
+        const d = dataset(name);
+        return { label: `generated 3.x dump "${name}"`, dir: d.dir, keys: d.keys, elements: d.elements };
+      }),
+    ];
+    console.log('full sync (pika-migrate load, own process) into the same redis-server');
+    for (const c of cases) {
+      await admin.flushall();
+      const fs = await fullSync(redis, c.dir);
+      const keys = await admin.dbsize();
+      if (keys < c.keys) throw new Error(`${c.label}: expected at least ${c.keys} keys in Redis, found ${keys}`);
+      const perSec = c.elements / fs.loadSeconds;
+      console.log(`  ${c.label}: ${fmtRate(fs.rate)} keys/s, ${fmtRate(perSec)} elements/s = ${(perSec / ref).toFixed(2)} of redis-benchmark; peak RSS ${fs.rssMb.toFixed(0)} MB`);
+    }
+    console.log('  targets: 1M small strings ≥ 0.5 of redis-benchmark (the C++ pika-migrate: ~0.15); peak RSS ≤ 100 MB (brief) / < 300 MB (issue 4)');
     await admin.flushall();
-    const ref = redisBenchmark(redis, 1_000_000);
-    await admin.flushall();
-    console.log('full sync, real 3.2.7 dump of 1M strings (pika-migrate load, own process)');
-    console.log(`  pika-migrate:          ${fs.rate} keys/s (${fs.seconds.toFixed(2)} s with start-up), peak RSS ${fs.rssMb.toFixed(1)} MB`);
-    console.log(`  redis-benchmark -P 64: ${Math.round(ref)} SET/s`);
-    console.log(`  ratio:                 ${(fs.rate / ref).toFixed(2)} (target ≥ 0.5; the C++ pika-migrate: ~0.15)`);
   }
   if (!values['skip-incremental']) {
     const n = Number(values.entries);
     const inc = await incremental(redis, n);
-    console.log(`incremental, ${n} SET entries streamed by the test master (family C)`);
-    console.log(`  applied and acked:     ${Math.round(inc.rate)} entries/s (target ≥ 100k)`);
-    console.log(`  largest lag seen:      ${inc.maxLagEntries} entries, ${inc.maxLagSeconds} s`);
-    console.log(`  RSS growth:            ${inc.rssGrowthMb.toFixed(1)} MB (master, daemon and bench share this process)`);
+    console.log(`incremental: ${n} SET entries streamed by the test master (family C), master and daemon in processes of their own`);
+    console.log(`  applied and acked:     ${fmtRate(inc.rate)} entries/s = ${(inc.rate / ref).toFixed(2)} of redis-benchmark (target ≥ 100k entries/s)`);
+    console.log(`  largest lag seen:      ${inc.maxLagEntries} entries (${((1000 * inc.maxLagEntries) / inc.rate).toFixed(0)} ms at that rate), lag_seconds ≤ ${inc.maxLagSeconds} (target < 1 s)`);
+    console.log(`  daemon RSS:            ${inc.rssStartMb.toFixed(0)} MB at the start, ${inc.rssEndMb.toFixed(0)} MB at the end, peak ${inc.hwmMb.toFixed(0)} MB`);
+    console.log(`  sink:                  ${inc.commands} commands in ${inc.batches} batches`);
   }
 } finally {
   await redis.stop();

@@ -72,26 +72,19 @@ function encodeWith(type: protobuf.Type, obj: object): Buffer {
   return encodeFrame(type.encode(msg).finish());
 }
 
+/**
+ * Decoding from a Buffer makes protobufjs use its BufferReader, whose bytes fields are Buffers
+ * (views of the frame); toObject keeps them as they are when `bytes` is neither String nor Array.
+ */
 function decodeWith<T>(type: protobuf.Type, body: Uint8Array, where: string): T {
+  const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.length);
   let msg: protobuf.Message;
   try {
-    msg = type.decode(body);
+    msg = type.decode(buf);
   } catch (e) {
     throw new CorruptionError(`undecodable ${type.name}: ${(e as Error).message}`, where);
   }
-  const obj = type.toObject(msg, toObjectOpts) as Record<string, unknown>;
-  return fixBytes(obj) as T;
-}
-
-/** protobufjs' toObject with `bytes: Buffer` is not a documented option: normalise bytes to Buffer. */
-function fixBytes(v: unknown): unknown {
-  if (v instanceof Uint8Array) return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.length);
-  if (Array.isArray(v)) return v.map(fixBytes);
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    for (const k of Object.keys(o)) o[k] = fixBytes(o[k]);
-  }
-  return v;
+  return type.toObject(msg, toObjectOpts) as T;
 }
 
 /** Replica side: requests are encoded strictly (every required field on the wire, §2.2). */

@@ -61,7 +61,7 @@ export interface SinkStats {
   readonly keysKept: number;
   /** Commands refused before sending (too many arguments, or an EVAL the batch script cannot run). */
   readonly refused: number;
-  readonly total: { submitted: number; queued: number; inFlight: number; sent: number; acked: number; retries: number; reconnects: number; lostReplies: number };
+  readonly total: { submitted: number; queued: number; inFlight: number; sent: number; batches: number; acked: number; retries: number; reconnects: number; lostReplies: number };
 }
 
 /** A command Redis answered with an error reply; `class` says what the sink did about it. */
@@ -228,11 +228,12 @@ export class SenderPool extends EventEmitter {
 
   stats(): SinkStats {
     const senders = this.senders.map((s) => s.stats());
-    const total = { submitted: this.nextGseq, queued: 0, inFlight: 0, sent: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0 };
+    const total = { submitted: this.nextGseq, queued: 0, inFlight: 0, sent: 0, batches: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0 };
     for (const s of senders) {
       total.queued += s.queued;
       total.inFlight += s.inFlight;
       total.sent += s.sent;
+      total.batches += s.batches;
       total.acked += s.acked;
       total.retries += s.retries;
       total.reconnects += s.reconnects;

@@ -36,6 +36,8 @@ export interface SenderStats {
   readonly inFlight: number;
   /** Commands written at least once. */
   readonly sent: number;
+  /** Batches (EVALSHA calls) written at least once: sent / batches is the mean batch size. */
+  readonly batches: number;
   readonly acked: number;
   /** Batches written again (after a retryable error, a refused gate or a reconnect). */
   readonly retries: number;
@@ -90,7 +92,7 @@ export class Sender {
   private roomWaiter: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | null = null;
   private stopped = false;
   private lastAcked: SourcePosition | null = null;
-  private counters = { sent: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0, queuedCmds: 0 };
+  private counters = { sent: 0, batches: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0, queuedCmds: 0 };
   private readonly log: Logger;
 
   constructor(
@@ -167,6 +169,7 @@ export class Sender {
       queued: c.queuedCmds - c.acked - inFlight,
       inFlight,
       sent: c.sent,
+      batches: c.batches,
       acked: c.acked,
       retries: c.retries,
       reconnects: c.reconnects,
@@ -238,6 +241,7 @@ export class Sender {
     else {
       batch.everSent = true;
       this.counters.sent += batch.cmds.length;
+      this.counters.batches++;
     }
     this.sentCount++;
     this.inFlightCalls++;

@@ -14,7 +14,8 @@
 //                                       re-declared to change its comparator / merge operator
 //   open
 //   put <cf> <key> <value>
-//   putn <cf> <prefix> <start> <count> <value-size> <seed>   keys prefix%08d, deterministic values
+//   putn <cf> <prefix> <start> <count> <value-size> <seed> [suffix]   keys prefix%08d,
+//                                       deterministic values, each followed by the bytes of suffix
 //   bigput <cf> <key> <size> <seed>     one value of <size> deterministic bytes
 //   del <cf> <key> | sdel <cf> <key> | delrange <cf> <begin> <end> | merge <cf> <key> <value>
 //   deln <cf> <prefix> <start> <count> <step>    delete prefix%08d for start, start+step, …
@@ -235,9 +236,11 @@ int main(int argc, char** argv) {
       long start = std::stol(a[2]), count = std::stol(a[3]);
       size_t vsize = std::stoul(a[4]);
       uint64_t seed = std::stoull(a[5]);
+      const std::string prefix = bytesOf(a[1]);
+      const std::string suffix = a.size() > 6 ? bytesOf(a[6]) : "";
       WriteBatch batch;
       for (long i = start; i < start + count; i++) {
-        check(batch.Put(cf(a[0]), keyN(a[1], i), genValue(vsize, seed * 1000003 + i)), "batch put");
+        check(batch.Put(cf(a[0]), keyN(prefix, i), genValue(vsize, seed * 1000003 + i) + suffix), "batch put");
         if (batch.Count() >= 1000) {
           check(db->Write(wo, &batch), "write");
           batch.Clear();
@@ -253,7 +256,7 @@ int main(int argc, char** argv) {
     } else if (cmd == "deln") {
       need(5);
       long start = std::stol(a[2]), count = std::stol(a[3]), step = std::stol(a[4]);
-      for (long i = 0; i < count; i++) check(db->Delete(wo, cf(a[0]), keyN(a[1], start + i * step)), "delete");
+      for (long i = 0; i < count; i++) check(db->Delete(wo, cf(a[0]), keyN(bytesOf(a[1]), start + i * step)), "delete");
     } else if (cmd == "sdel") {
       need(2);
       check(db->SingleDelete(wo, cf(a[0]), bytesOf(a[1])), "single delete");

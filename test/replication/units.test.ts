@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { CorruptionError } from '../../src/core/errors.js';
 import { FrameDecoder } from '../../src/replication/framing.js';
 import { parseInfoFile } from '../../src/replication/info-file.js';
-import { decodeRsyncRequestStrict, encodeRsyncResponse } from '../../src/replication/messages.js';
+import { MsgType, Status, decodeResponse, decodeRsyncRequestStrict, encodeResponse, encodeRsyncResponse } from '../../src/replication/messages.js';
 import { pullSnapshot } from '../../src/replication/rsync-client.js';
 import { FIXTURES, tempDir, testLogger } from './support.js';
 
@@ -78,6 +78,25 @@ describe('rsync service client', () => {
     } finally {
       srv.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('messages', () => {
+  it('decodes bytes fields as Buffers (views of the frame), from a Buffer or a plain Uint8Array', () => {
+    const frame = encodeResponse({
+      type: MsgType.BinlogSync,
+      code: Status.Ok,
+      binlog_sync: [{ partition: { table_name: 'db0', partition_id: 0 }, binlog_offset: { filenum: 1, offset: 2, term: 0, index: 0 }, binlog: Buffer.from('abc'), session_id: 3 }],
+    });
+    const body = frame.subarray(4);
+    for (const input of [body, new Uint8Array(body)]) {
+      const r = decodeResponse(input, 'test');
+      const el = r.binlog_sync![0];
+      assert.ok(Buffer.isBuffer(el.binlog));
+      assert.equal(el.binlog.toString(), 'abc');
+      assert.equal(el.binlog_offset.offset, 2);
+      assert.equal(el.session_id, 3);
     }
   });
 });

@@ -1,0 +1,117 @@
+/**
+ * Pika 3.x dumps for the benchmark, written through real RocksDB (the test fixture writer, built
+ * against Debian's librocksdb) in Pika's encodings (storage.md §2.1), and cached under
+ * bench/.work/ since the large one takes a while to write. strings/, hashes/ and sets/ are
+ * generated; lists/ and zsets/ (custom comparators, which the writer does not have) are the real
+ * 3.2.7 dump's, a few hundred keys.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FIXTURES } from '../test/helpers/fixtures.js';
+import { writerBinary } from '../test/rocks/writer.js';
+
+const root = new URL('..', import.meta.url).pathname;
+const CACHE = join(root, 'bench', '.work');
+const REAL = join(FIXTURES, 'snapshots/3.2.7-base/dump/db0');
+/** Bumped whenever a dataset's recipe changes, so stale caches are rebuilt. */
+const RECIPE = 'v2';
+
+export interface Dataset {
+  readonly name: string;
+  /** The DB dir to load (…/dump/db0). */
+  readonly dir: string;
+  /** Generated keys and elements (fields, members; a string is one), the real lists/zsets aside. */
+  readonly keys: number;
+  readonly elements: number;
+}
+
+const x = (b: Buffer): string => `x:${b.toString('hex')}`;
+const i32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(n);
+  return b;
+};
+/** A persistent 3.x string value's suffix (expire 0), and a hash/set meta. */
+const NO_EXPIRY = x(i32(0));
+const meta = (count: number, version: number): string => x(Buffer.concat([i32(count), i32(version), i32(0)]));
+/** The data-key prefix of `key` at `version` (the field or member follows). */
+const dataPrefix = (key: string, version: number): string => {
+  const k = Buffer.from(key);
+  return x(Buffer.concat([i32(k.length), k, i32(version)]));
+};
+
+interface Recipe {
+  readonly keys: number;
+  readonly elements: number;
+  /** Writer script lines per generated type directory. */
+  readonly scripts: { strings?: string[]; hashes?: string[]; sets?: string[] };
+}
+
+const OPEN = ['option compression snappy', 'option write_buffer_size 67108864'];
+/** An empty type DB still has its column families. */
+const EMPTY = { strings: [], hashes: ['cf data_cf'], sets: ['cf member_cf'] };
+
+const RECIPES: Record<string, () => Recipe> = {
+  /** ~1 GB of SST: 1M strings of 1000 bytes. For the reader's MB/s. */
+  'strings-1g': () => ({ keys: 1_000_000, elements: 1_000_000, scripts: { strings: [...OPEN, 'open', `putn default s: 0 1000000 1000 7 ${NO_EXPIRY}`, 'flush', 'close'] } }),
+  /** One hash of 1M fields (16-byte values). */
+  'hash-1m-fields': () => ({
+    keys: 1,
+    elements: 1_000_000,
+    scripts: { hashes: [...OPEN, 'cf data_cf', 'open', `put default bighash ${meta(1_000_000, 5)}`, `putn data_cf ${dataPrefix('bighash', 5)} 0 1000000 16 3`, 'flush', 'close'] },
+  }),
+  /** 300k strings (64 B), 30k hashes of 10 fields, 30k sets of 10 members, one hash of 100k fields. */
+  mixed: () => {
+    const hashes = [...OPEN, 'cf data_cf', 'open'];
+    const sets = [...OPEN, 'cf member_cf', 'open'];
+    for (let i = 0; i < 30_000; i++) {
+      hashes.push(`put default h:${i} ${meta(10, 9)}`, `putn data_cf ${dataPrefix(`h:${i}`, 9)} 0 10 32 ${i}`);
+      sets.push(`put default st:${i} ${meta(10, 9)}`, `putn member_cf ${dataPrefix(`st:${i}`, 9)} 0 10 0 ${i}`);
+    }
+    hashes.push(`put default h:big ${meta(100_000, 2)}`, `putn data_cf ${dataPrefix('h:big', 2)} 0 100000 24 1`, 'flush', 'close');
+    sets.push('flush', 'close');
+    return {
+      keys: 300_000 + 30_000 + 30_000 + 1,
+      elements: 300_000 + 300_000 + 300_000 + 100_000,
+      scripts: { strings: [...OPEN, 'open', `putn default s: 0 300000 64 11 ${NO_EXPIRY}`, 'flush', 'close'], hashes, sets },
+    };
+  },
+};
+
+export const DATASET_NAMES = Object.keys(RECIPES);
+
+/** Bytes of the SST files under `dir`: what the reader's MB/s is measured against. */
+export function sstBytes(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile() && e.name.endsWith('.sst')) n += statSync(join(e.parentPath, e.name)).size;
+  }
+  return n;
+}
+
+/** The dataset, written on first use (minutes for the 1 GB one) and reused after. */
+export function dataset(name: string): Dataset {
+  const recipe = RECIPES[name]?.();
+  if (recipe === undefined) throw new Error(`unknown dataset ${name}; known: ${DATASET_NAMES.join(', ')}`);
+  const base = join(CACHE, `${name}-${RECIPE}`);
+  const db0 = join(base, 'dump', 'db0');
+  const stamp = join(base, 'complete');
+  if (!existsSync(stamp)) {
+    rmSync(base, { recursive: true, force: true });
+    mkdirSync(db0, { recursive: true });
+    const writer = writerBinary();
+    for (const type of ['strings', 'hashes', 'sets'] as const) {
+      const script = recipe.scripts[type] ?? [...EMPTY[type], 'open', 'close'];
+      const file = join(base, `${type}.script`);
+      writeFileSync(file, script.join('\n') + '\n');
+      process.stderr.write(`bench: writing ${name}/${type} through RocksDB…\n`);
+      execFileSync(writer, [join(db0, type), file], { stdio: ['ignore', 'inherit', 'inherit'] });
+    }
+    cpSync(join(REAL, 'lists'), join(db0, 'lists'), { recursive: true });
+    cpSync(join(REAL, 'zsets'), join(db0, 'zsets'), { recursive: true });
+    writeFileSync(join(db0, 'info'), '0s\n127.0.0.1\n9221\n0\n0\n');
+    writeFileSync(stamp, `${RECIPE}\n`);
+  }
+  return { name, dir: db0, keys: recipe.keys, elements: recipe.elements };
+}
