@@ -2,8 +2,10 @@
  * The test master (family C) in a process of its own, so the benchmark's daemon gets the machine's
  * other core as it would against a real Pika. Driven over IPC by bench/run.ts:
  *   → {port}                  once listening
- *   ← {go: n}                 write n small SETs as fast as the master streams them
- *   → {done: {seconds, n}}    once the replica has acked the last one
+ *   ← {go: n}                 write n small SETs to the binlog, then stream them
+ *   → {done: {seconds, n}}    once the replica has acked the last one (seconds from the first sent)
+ *   ← {live: {rate, seconds}} write at `rate` entries/s for `seconds` while streaming (live lag)
+ *   → {done: {seconds, n}}    likewise
  */
 import { join } from 'node:path';
 import type { BinlogPosition } from '../src/core/binlog.js';
@@ -21,7 +23,11 @@ const acked = (end: BinlogPosition): boolean => {
   return st !== null && st.acked.filenum === end.filenum && st.acked.offset === end.offset;
 };
 
-process.on('message', (m: { go?: number; stop?: true }) => {
+process.on('message', (m: { go?: number; live?: { rate: number; seconds: number }; stop?: true }) => {
+  if (m.live) {
+    void live(m.live.rate, m.live.seconds);
+    return;
+  }
   if (m.stop) {
     void master.stop().then(() => process.exit(0));
     return;
@@ -29,14 +35,28 @@ process.on('message', (m: { go?: number; stop?: true }) => {
   const n = m.go;
   if (n === undefined) return;
   void (async () => {
-    const t0 = performance.now();
+    // The binlog is written first, with the stream held, as a real master's lies on disk: the
+    // clock then runs for streaming and applying only, not for this double's slow producing.
+    master.stall(true);
     let end = master.write(['set', 'inc:0', 'v']);
-    // In slices, so the master's own pump streams while entries are produced.
-    for (let i = 1; i < n; i++) {
-      end = master.write(['set', `inc:${i % 100000}`, `v${i}`]);
-      if (i % 2000 === 0) await new Promise((r) => setImmediate(r));
-    }
+    for (let i = 1; i < n; i++) end = master.write(['set', `inc:${i % 100000}`, `v${i}`]);
+    const t0 = performance.now();
+    master.stall(false);
     while (!acked(end)) await new Promise((r) => setTimeout(r, 2));
     send({ done: { seconds: (performance.now() - t0) / 1000, n } });
   })();
 });
+
+/** Writes at a steady rate, in 10 ms slices, while the stream runs: what a busy master does. */
+async function live(rate: number, seconds: number): Promise<void> {
+  const t0 = performance.now();
+  let n = 0;
+  let end: BinlogPosition | null = null;
+  while (performance.now() - t0 < seconds * 1000) {
+    const due = Math.floor(((performance.now() - t0) / 1000) * rate);
+    for (; n < due; n++) end = master.write(['set', `live:${n % 100000}`, `v${n}`]);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  while (end !== null && !acked(end)) await new Promise((r) => setTimeout(r, 2));
+  send({ done: { seconds: (performance.now() - t0) / 1000, n } });
+}

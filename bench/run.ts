@@ -7,9 +7,10 @@
  * 2. Full sync: `pika-migrate load` as its own process, keys/s, elements/s and peak RSS (VmHWM):
  *    the real 1M-strings 3.2.7 dump (the C++ pika-migrate's yardstick; target ≥ 0.5 of
  *    redis-benchmark, peak RSS ≤ 100 MB), a hash of 1M fields, and a mixed set.
- * 3. Incremental: the test master (own process) streams small SETs as fast as the daemon (own
- *    process) acks them; entries/s, the largest lag seen, and the daemon's RSS over the run.
- *    Target: ≥ 100k entries/s, lag < 1 s, memory flat.
+ * 3. Incremental: the test master (own process) streams small SETs from its binlog as fast as the
+ *    daemon (own process) acks them; entries/s, the largest lag, the daemon's RSS over the run; then
+ *    the master writes steadily while streaming, and lag_seconds is watched. Target: ≥ 100k
+ *    entries/s, lag < 1 s, memory flat.
  *
  *   npm run bench [-- --entries 500000] [-- --skip-reader] [-- --skip-full] [-- --skip-incremental]
  *   PM_BENCH_SENDERS=n (redis-sender-num of the incremental case), PM_BENCH_PROF=dir (CPU profile)
@@ -75,13 +76,16 @@ function rssOf(pid: number): { hwm: number; rss: number } {
   return { hwm: kb('VmHWM') / 1024, rss: kb('VmRSS') / 1024 };
 }
 
+/** The steady write rate of the live phase: what this test double can produce beside the daemon. */
+const LIVE_RATE = 40_000;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The test master and the daemon in processes of their own (as against a real Pika): the master
  * streams small SETs as fast as the daemon acks them.
  */
-async function incremental(redis: RedisServer, n: number): Promise<{ rate: number; maxLagEntries: number; maxLagSeconds: number; rssStartMb: number; rssEndMb: number; hwmMb: number; commands: number; batches: number }> {
+async function incremental(redis: RedisServer, n: number): Promise<{ rate: number; burstLag: number; liveEntries: number; liveLagEntries: number; maxLagSeconds: number; rssStartMb: number; rssEndMb: number; hwmMb: number; commands: number; batches: number }> {
   const master = fork(join(root, 'bench/master-proc.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const masterPort = await new Promise<number>((resolve, reject) => {
     master.once('message', (m: { port: number }) => resolve(m.port));
@@ -118,14 +122,22 @@ async function incremental(redis: RedisServer, n: number): Promise<{ rate: numbe
         maxLagSeconds = Math.max(maxLagSeconds, Number(/lag_seconds:(\d+)/.exec(t as string)?.[1] ?? 0));
       });
     }, 100);
-    const done = new Promise<{ seconds: number }>((resolve) => master.on('message', (m: { done?: { seconds: number } }) => m.done && resolve(m.done)));
+    const finished = () => new Promise<{ seconds: number; n: number }>((resolve) => master.once('message', (m: { done: { seconds: number; n: number } }) => resolve(m.done)));
+    let done = finished();
     master.send({ go: n });
     const { seconds } = await done;
+    const burstLag = maxLagEntries;
+    // Then a master writing steadily while it streams: lag_seconds (from exec_time) is meaningful.
+    maxLagEntries = 0;
+    maxLagSeconds = 0;
+    done = finished();
+    master.send({ live: { rate: LIVE_RATE, seconds: 5 } });
+    const liveRun = await done;
     clearInterval(sampler);
     const mem = rssOf(daemon.pid!);
     const info = (await admin.info('migrate')) as string;
     const num = (k: string) => Number(new RegExp(`^${k}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
-    return { rate: n / seconds, maxLagEntries, maxLagSeconds, rssStartMb: rssStart, rssEndMb: mem.rss, hwmMb: mem.hwm, commands: num('sink_total_sent'), batches: num('sink_total_batches') };
+    return { rate: n / seconds, burstLag, liveEntries: liveRun.n, liveLagEntries: maxLagEntries, maxLagSeconds, rssStartMb: rssStart, rssEndMb: mem.rss, hwmMb: mem.hwm, commands: num('sink_total_sent'), batches: num('sink_total_batches') };
   } finally {
     admin.disconnect();
     daemon.kill('SIGTERM');
@@ -183,7 +195,8 @@ try {
     const inc = await incremental(redis, n);
     console.log(`incremental: ${n} SET entries streamed by the test master (family C), master and daemon in processes of their own`);
     console.log(`  applied and acked:     ${fmtRate(inc.rate)} entries/s = ${(inc.rate / ref).toFixed(2)} of redis-benchmark (target ≥ 100k entries/s)`);
-    console.log(`  largest lag seen:      ${inc.maxLagEntries} entries (${((1000 * inc.maxLagEntries) / inc.rate).toFixed(0)} ms at that rate), lag_seconds ≤ ${inc.maxLagSeconds} (target < 1 s)`);
+    console.log(`  largest lag seen:      ${inc.burstLag} entries (${((1000 * inc.burstLag) / inc.rate).toFixed(0)} ms at that rate; the master's ack window bounds it)`);
+    console.log(`  live, master writing ${fmtRate(LIVE_RATE)}/s for 5 s: ${inc.liveEntries} entries, largest lag ${inc.liveLagEntries} entries, lag_seconds ≤ ${inc.maxLagSeconds} (target < 1 s)`);
     console.log(`  daemon RSS:            ${inc.rssStartMb.toFixed(0)} MB at the start, ${inc.rssEndMb.toFixed(0)} MB at the end, peak ${inc.hwmMb.toFixed(0)} MB`);
     console.log(`  sink:                  ${inc.commands} commands in ${inc.batches} batches`);
   }

@@ -51,7 +51,7 @@ export const DEFAULT_TIMEOUTS: ReplicaTimeouts = {
   requestMs: 10_000,
   silenceMs: 20_000,
   pingIntervalMs: 5_000,
-  ackPollMs: 50,
+  ackPollMs: 5,
   reconnectDelayMs: 3_000,
   maxReconnectDelayMs: 60_000,
   metaRetryMs: 10_000,
