@@ -52,7 +52,11 @@ export class Migration implements ReplicaHandler {
 
   constructor(private readonly o: MigrationOptions) {
     this.log = o.logger.child({ master: `${o.masterHost}:${o.masterPort}` });
-    this.applier = new BinlogApplier(o.pool, () => ({ family: this.family(), nowMs: Date.now(), legacyTarget: o.pool.legacyTarget }), this.log.child({ component: 'convert' }));
+    this.applier = new BinlogApplier(
+      o.pool,
+      () => ({ family: this.family(), version: this.replica.masterVersion ?? undefined, nowMs: Date.now(), legacyTarget: o.pool.legacyTarget }),
+      this.log.child({ component: 'convert' }),
+    );
     this.replica = new Replica({
       masterHost: o.masterHost,
       masterPort: o.masterPort,

@@ -6,6 +6,7 @@ import { compareBinlogPositions, type BinlogEntry, type BinlogPosition } from '.
 import { CorruptionError, FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { decodeBinlogItem } from './binlog-item.js';
+import { familyOfVersion, fetchPikaVersion } from './master-version.js';
 import { parseInfoFile, type SnapshotInfo } from './info-file.js';
 import { MsgType, Status, TrySyncReply, type InnerRequest, type InnerResponse, type NodeId, type WireOffset } from './messages.js';
 import { LinkClosedError, ReplConnection } from './repl-connection.js';
@@ -163,6 +164,8 @@ export class Replica extends EventEmitter {
   private daemon: RsyncDaemon | null = null;
 
   private family: Family | 'A/B' | null = null;
+  /** `pika_version` from the master's INFO server, once known. */
+  private version: string | null = null;
   private runId: string | undefined;
   private replicationId: string | undefined;
   private sessionId: number | null = null;
@@ -238,13 +241,18 @@ export class Replica extends EventEmitter {
     return this.family;
   }
 
+  /** The master's `pika_version`, or null while unknown. */
+  get masterVersion(): string | null {
+    return this.version;
+  }
+
   status(): ReplicaStatus {
     return {
       linkUp: this.linkUp,
       masterHost: this.opts.masterHost,
       masterPort: this.opts.masterPort,
       family: this.family,
-      ...(this.family ? { masterVersion: FAMILY_VERSIONS[this.family] } : {}),
+      ...(this.version !== null ? { masterVersion: this.version } : this.family ? { masterVersion: FAMILY_VERSIONS[this.family] } : {}),
       ...(this.runId ? { runId: this.runId } : {}),
       ...(this.replicationId ? { replicationId: this.replicationId } : {}),
       sessionId: this.sessionId,
@@ -333,6 +341,7 @@ export class Replica extends EventEmitter {
     const timers = this.startTimers(conn);
     try {
       await this.metaSync(conn, node);
+      await this.learnVersion();
       for (;;) {
         if (this.forceFull || this.base === null) {
           await this.fullSync(conn, node);
@@ -374,6 +383,29 @@ export class Replica extends EventEmitter {
       }
     } finally {
       for (const t of timers) clearInterval(t);
+    }
+  }
+
+  /**
+   * Asks P for `pika_version` after every MetaSync (a restarted master may be an upgraded one).
+   * The handshake decides the family; the version refines A/B at once and is checked against it.
+   */
+  private async learnVersion(): Promise<void> {
+    const { masterHost, masterPort, masterAuth } = this.opts;
+    const r = await fetchPikaVersion(masterHost, masterPort, masterAuth, Math.min(this.t.requestMs, 3000));
+    if (r.version === null) {
+      if (this.version === null) this.log.warn({ reason: r.why }, 'master version unknown: conversion goes by the family alone');
+      return;
+    }
+    const vf = familyOfVersion(r.version);
+    if (r.version !== this.version) this.log.info({ version: r.version, family: this.family }, 'master version from INFO server');
+    this.version = r.version;
+    if (vf === null) {
+      this.log.warn({ version: r.version }, 'master version is outside Pika 3.2–4.x: treated by its wire family');
+    } else if (this.family === 'A/B' && (vf === 'A' || vf === 'B')) {
+      this.family = vf;
+    } else if (vf !== this.family) {
+      this.log.warn({ version: r.version, versionFamily: vf, wireFamily: this.family }, 'master version and handshake disagree on the family: the handshake wins');
     }
   }
 

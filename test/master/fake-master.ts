@@ -23,6 +23,7 @@ import {
 } from '../../src/replication/messages.js';
 import { BinlogLog } from './binlog-log.js';
 import { pushSnapshot, type PushResult } from './rsync-push.js';
+import { serveClientPort } from './client-port.js';
 
 /**
  * A Pika master test double (spec §8), families A, B (push into the replica's rsync daemon) and
@@ -51,7 +52,12 @@ export interface FakeMasterOptions {
   classicMode?: boolean;
   /** D: db_instance_num. */
   dbInstanceNum?: number;
+  /** `pika_version` in `INFO server` on P (default: the family's observed version). */
+  version?: string;
 }
+
+/** The Pika versions the fixtures were observed on, one per family. */
+export const FAMILY_DEFAULT_VERSION: Record<MasterFamily, string> = { A: '3.2.7', B: '3.3.6', C: '3.5.5', D: '4.0.1' };
 
 interface DbReplica {
   ip: string;
@@ -121,6 +127,7 @@ export class FakeMaster {
       rsyncBlockBytes: 16 * 1024 * 1024,
       dbs: ['db0'],
       classicMode: true,
+      version: FAMILY_DEFAULT_VERSION[opts.family],
       ...opts,
     };
     this.host = this.o.host;
@@ -139,7 +146,7 @@ export class FakeMaster {
     return this.family === 'C' || this.family === 'D';
   }
 
-  /** Listens on P (probe only), P+2000 and (C/D) P+10001, choosing P so all are free. */
+  /** Listens on P (client port: AUTH, PING, INFO), P+2000 and (C/D) P+10001, choosing P so all are free. */
   async start(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const p = 20000 + Math.floor(Math.random() * 10000);
@@ -166,7 +173,11 @@ export class FakeMaster {
           resolve();
         });
       });
-    await listen(p, (s) => s.destroy());
+    await listen(p, (s) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+      serveClientPort(s, { version: this.o.version, requirepass: this.o.requirepass ?? '', port: p, onCommand: (cmd) => this.events.push({ kind: 'client-command', detail: cmd }) });
+    });
     await listen(p + 2000, (s) => this.onReplConn(s));
     if (this.pull) await listen(p + 10001, (s) => this.onRsyncConn(s));
   }

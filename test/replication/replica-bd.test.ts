@@ -6,8 +6,13 @@ import { Replica } from '../../src/replication/replica.js';
 import { FakeMaster, type MasterFamily } from '../master/fake-master.js';
 import { FIXTURES, RecordingHandler, checksums, replicaPort, tempDir, testLogger, waitFor } from './support.js';
 
-async function run(family: MasterFamily, snapshot: string, check: (m: FakeMaster, r: Replica, h: RecordingHandler) => Promise<void>) {
-  const master = new FakeMaster({ family, snapshotSource: snapshot, keepaliveMs: 200 });
+async function run(
+  family: MasterFamily,
+  snapshot: string,
+  check: (m: FakeMaster, r: Replica, h: RecordingHandler) => Promise<void>,
+  extra: { version?: string; requirepass?: string } = {},
+) {
+  const master = new FakeMaster({ family, snapshotSource: snapshot, keepaliveMs: 200, ...extra });
   await master.start();
   const dir = tempDir(`pm-replica-${family}-`);
   const handler = new RecordingHandler();
@@ -15,6 +20,7 @@ async function run(family: MasterFamily, snapshot: string, check: (m: FakeMaster
   const replica = new Replica({
     masterHost: '127.0.0.1',
     masterPort: master.port,
+    ...(extra.requirepass ? { masterAuth: extra.requirepass } : {}),
     localPort: await replicaPort(),
     rsyncBindAddress: '127.0.0.1',
     dbSyncPath: dir,
@@ -45,7 +51,7 @@ describe('families B and D', () => {
       const e = m.write(['setnx', 'k', 'v']);
       await waitFor('entry', () => h.entries.length === 1);
       assert.equal(r.status().family, 'B');
-      assert.equal(r.status().masterVersion, '3.3.x–3.4.x');
+      assert.equal(r.status().masterVersion, '3.3.6');
       assert.equal(h.entries[0].termOrServerId, 0);
       await waitFor('acked', () => m.replicaState?.window.length === 0);
       const ack = m.requests.filter((q) => q.type === 4 && q.binlog_sync!.ack_range_end.offset === e.offset).pop()!;
@@ -55,6 +61,34 @@ describe('families B and D', () => {
       const ping = m.requests.slice(m.requests.indexOf(ack)).find((q) => q.type === 4 && q.binlog_sync!.ack_range_start.offset === 0)!;
       assert.deepEqual(ping.binlog_sync!.ack_range_start, { filenum: 0, offset: 0, term: 0, index: 0 });
     });
+  });
+
+  it('B: the version from INFO server (with masterauth) names the family before any entry streams', async () => {
+    await run(
+      'B',
+      join(FIXTURES, 'snapshots/3.3.6-base/dump/db0'),
+      async (m, r, h) => {
+        assert.equal(h.entries.length, 0);
+        assert.equal(r.masterFamily, 'B');
+        assert.equal(r.status().masterVersion, '3.3.4');
+        assert.deepEqual(m.events.filter((e) => e.kind === 'client-command').map((e) => e.detail), ['auth', 'info']);
+      },
+      { version: '3.3.4', requirepass: 'sekrit' },
+    );
+  });
+
+  it('B: a master whose INFO has no pika_version still syncs, by the wire family alone', async () => {
+    await run(
+      'B',
+      join(FIXTURES, 'snapshots/3.3.6-base/dump/db0'),
+      async (m, r, h) => {
+        assert.match(r.status().masterVersion!, /^3\.[23]\.x–3\.4\.x$/, 'the family range stands in for the version');
+        m.write(['set', 'k', 'v']);
+        await waitFor('entry', () => h.entries.length === 1);
+        assert.equal(r.status().family, 'B');
+      },
+      { version: '' },
+    );
   });
 
   it('D (4.0.x): detects db_instance_num and pulls the instance directories intact', async () => {

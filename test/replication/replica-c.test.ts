@@ -26,7 +26,7 @@ describe('family C (3.5.x): pull full sync over the rsync service, then stream',
   it('detects family C from run_id and puts term/index into BinlogSync offsets', () => {
     const st = s.replica.status();
     assert.equal(st.family, 'C');
-    assert.equal(st.masterVersion, '3.5.x');
+    assert.equal(st.masterVersion, '3.5.5');
     assert.equal(st.runId, s.master.runId);
     assert.equal(st.replicationId, s.master.replicationId);
     const types = s.master.requests.map((r) => r.type);
