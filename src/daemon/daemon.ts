@@ -5,6 +5,7 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../core/log.js';
 import { FatalError } from '../core/errors.js';
 import type { SenderPool } from '../sink/pool.js';
+import { CheckpointStore, type Checkpoint } from '../ops/checkpoint.js';
 import { Migration } from './migration.js';
 import { localAddressOf } from './network.js';
 import { migrateInfo, replicationExtra } from './status-info.js';
@@ -30,6 +31,7 @@ export class Daemon {
   private master: { host: string; port: number } | null = null;
   private migration: Migration | null = null;
   private stoppingNow = false;
+  private failedWith: Error | null = null;
   private admin!: AdminServer;
   private pool!: SenderPool;
   private stopping: Promise<void> | null = null;
@@ -80,7 +82,13 @@ export class Daemon {
     return this.stopping;
   }
 
+  /** The error that decided exit code 1, once there is one. */
+  get failure(): Error | null {
+    return this.failedWith;
+  }
+
   private fail(e: Error): void {
+    this.failedWith ??= e;
     this.logger.error({ err: e }, 'fatal: stopping');
     this.stopping ??= this.shutdown(e.message, 1);
   }
@@ -92,6 +100,9 @@ export class Daemon {
     // Stay registered on the master: it keeps the binlog a restart resumes from.
     await this.migration?.stop(false).catch((e: unknown) => this.logger.warn({ err: e }, 'replication did not stop cleanly'));
     try {
+      // Drain the senders, then record what Redis holds: the restart resumes right after it.
+      await this.pool.flush();
+      this.migration?.saveCheckpoint();
       await this.pool.close();
     } catch (e) {
       this.logger.error({ err: e }, 'could not flush every command to the target before stopping');
@@ -114,8 +125,14 @@ export class Daemon {
       // Unregister first, or the master answers the new link "Slave AlreadyExist" for a while.
       await this.migration.stop(true);
     }
+    const store = new CheckpointStore(v['db-sync-path'], 0);
+    const resume = force ? null : this.resumable(store, host, port);
+    if (force) store.remove();
     this.master = { host, port };
-    this.logger.info({ master: `${host}:${port}`, force }, 'slaveof: following the master (full sync, then binlog)');
+    this.logger.info(
+      { master: `${host}:${port}`, force, resumeFrom: resume ? `${resume.applied.filenum}:${resume.applied.offset}` : null },
+      resume ? 'slaveof: resuming from the checkpoint, then the binlog' : 'slaveof: following the master (full sync, then binlog)',
+    );
     this.migration = new Migration({
       masterHost: host,
       masterPort: port,
@@ -124,7 +141,9 @@ export class Daemon {
       localIp: v['network-interface'] ? localAddressOf(v['network-interface']) : undefined,
       rsyncBindAddress: v.bind,
       dbSyncPath: v['db-sync-path'],
-      force: true,
+      resume,
+      checkpoint: store,
+      targetName: this.targetName(),
       pool: this.pool,
       logger: this.logger.child({ module: 'replication' }),
       chunkSize: v['sync-batch-num'],
@@ -135,6 +154,27 @@ export class Daemon {
       onFatal: (e) => this.fail(e),
     });
     this.migration.start();
+  }
+
+  /**
+   * The checkpoint to resume from without `force`, or null for a full sync. A checkpoint of another
+   * master or target is refused, not overwritten: resuming from it would mix two sources.
+   */
+  private resumable(store: CheckpointStore, host: string, port: number): Checkpoint | null {
+    const cp = store.read();
+    if (cp === null) return null;
+    if (cp.master.host !== host || cp.master.port !== port) {
+      throw new Error(`the checkpoint ${store.path} is of master ${cp.master.host}:${cp.master.port}, not ${host}:${port}; SLAVEOF ${host} ${port} force starts over with a full sync`);
+    }
+    if (cp.target !== this.targetName()) {
+      throw new Error(`the checkpoint ${store.path} was made for target ${cp.target}, not ${this.targetName()}; SLAVEOF ${host} ${port} force starts over with a full sync`);
+    }
+    return cp;
+  }
+
+  private targetName(): string {
+    const v = this.config.values;
+    return `${v['target-redis-host']}:${v['target-redis-port']}/${v['target-redis-db']}`;
   }
 
   private async slaveofNoOne(): Promise<void> {

@@ -1,9 +1,10 @@
-import type { BinlogEntry, BinlogPosition } from '../core/binlog.js';
+import { compareBinlogPositions, type BinlogEntry, type BinlogPosition } from '../core/binlog.js';
 import { CorruptionError, FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { DataType } from '../core/record.js';
 import type { ConflictPolicy } from '../convert/records.js';
 import type { PikaFamily } from '../convert/types.js';
+import type { Checkpoint, CheckpointStore } from '../ops/checkpoint.js';
 import type { Progress } from '../ops/progress.js';
 import { Replica, type ReplicaHandler, type ReplicaStatus, type ReplicaTimeouts } from '../replication/replica.js';
 import type { SenderPool } from '../sink/pool.js';
@@ -20,7 +21,12 @@ export interface MigrationOptions {
   /** A/B: where our rsync daemon listens for the master's push (the admin port's bind address). */
   readonly rsyncBindAddress?: string;
   readonly dbSyncPath: string;
-  readonly force: boolean;
+  /** Resume from this checkpoint with TrySync (no snapshot); null: take a full snapshot. */
+  readonly resume: Checkpoint | null;
+  /** Where the applied position is kept across restarts. */
+  readonly checkpoint: CheckpointStore;
+  /** Written into the checkpoint: it is only valid for this target. */
+  readonly targetName: string;
   readonly pool: SenderPool;
   readonly logger: Logger;
   readonly chunkSize: number;
@@ -32,6 +38,9 @@ export interface MigrationOptions {
   /** Called once when the migration cannot go on (the daemon decides what follows). */
   readonly onFatal: (e: Error) => void;
 }
+
+/** How often the applied position is written to the checkpoint while it moves. */
+const CHECKPOINT_EVERY_MS = 1000;
 
 export type MigrationPhase = 'connecting' | 'full_sync' | 'incremental' | 'stopped' | 'error';
 
@@ -49,6 +58,9 @@ export class Migration implements ReplicaHandler {
   private progress: Progress | null = null;
   private lastLoad: LoadSummary | null = null;
   private readonly log: Logger;
+  private saver: NodeJS.Timeout | null = null;
+  /** The applied position last written to the checkpoint. */
+  private saved: BinlogPosition | null = null;
 
   constructor(private readonly o: MigrationOptions) {
     this.log = o.logger.child({ master: `${o.masterHost}:${o.masterPort}` });
@@ -65,7 +77,13 @@ export class Migration implements ReplicaHandler {
       localPort: o.localPort,
       ...(o.rsyncBindAddress !== undefined ? { rsyncBindAddress: o.rsyncBindAddress } : {}),
       dbSyncPath: o.dbSyncPath,
-      force: o.force,
+      force: o.resume === null,
+      ...(o.resume !== null
+        ? {
+            resumeFrom: o.resume.applied,
+            expectIdentity: { ...(o.resume.runId ? { runId: o.resume.runId } : {}), ...(o.resume.replicationId ? { replicationId: o.resume.replicationId } : {}) },
+          }
+        : {}),
       logger: o.logger,
       handler: this,
       fullSyncOnPurge: false,
@@ -75,17 +93,58 @@ export class Migration implements ReplicaHandler {
       this.phase = 'error';
       o.onFatal(e);
     });
+    if (o.resume !== null) {
+      this.applier.reset(o.resume.applied);
+      this.phase = 'incremental';
+      this.saved = o.resume.applied;
+    }
   }
 
   start(): void {
+    if (this.o.resume !== null) {
+      this.log.info({ from: `${this.o.resume.applied.filenum}:${this.o.resume.applied.offset}`, checkpoint: this.o.checkpoint.path }, 'resuming from the checkpoint with TrySync (no snapshot)');
+    }
     this.replica.start();
+    this.saver = setInterval(() => this.saveCheckpoint(), CHECKPOINT_EVERY_MS);
+    this.saver.unref();
   }
 
-  /** Stops the link (and a load in progress); `remove` tells the master to forget us (SLAVEOF NO ONE). */
+  /**
+   * Stops the link (and a load in progress). `remove` (SLAVEOF NO ONE, or another master) tells
+   * the master to forget us and drops the checkpoint; otherwise the checkpoint is brought up to
+   * what Redis holds, for a restart to resume from. The caller flushes the sink first when it can.
+   */
   async stop(remove: boolean): Promise<void> {
+    if (this.saver !== null) clearInterval(this.saver);
+    this.saver = null;
     this.loadAbort.abort(new Error('migration stopped'));
     await this.replica.stop(remove);
+    if (remove) this.o.checkpoint.remove();
+    else this.saveCheckpoint();
     if (this.phase !== 'error') this.phase = 'stopped';
+  }
+
+  /** Records the applied position when it moved; only once a snapshot (or a resume) set a base. */
+  saveCheckpoint(): void {
+    const applied = this.applier.appliedPosition();
+    if (applied === null || (this.saved !== null && compareBinlogPositions(applied, this.saved) === 0)) return;
+    const st = this.replica.status();
+    try {
+      this.o.checkpoint.write({
+        master: { host: this.o.masterHost, port: this.o.masterPort },
+        ...(st.runId ? { runId: st.runId } : {}),
+        ...(st.replicationId ? { replicationId: st.replicationId } : {}),
+        ...(st.family ? { family: st.family } : {}),
+        ...(this.replica.masterVersion ? { version: this.replica.masterVersion } : {}),
+        db: 0,
+        applied,
+        target: this.o.targetName,
+      });
+      this.saved = applied;
+    } catch (e) {
+      // Not fatal: the link goes on; a restart would resume from the older checkpoint (at least once).
+      this.log.error({ err: e, checkpoint: this.o.checkpoint.path }, 'could not write the checkpoint');
+    }
   }
 
   /** The family as the link knows it; `A/B` is A until the stream shows term/index (B). */
@@ -116,6 +175,7 @@ export class Migration implements ReplicaHandler {
     }
     this.applier.reset(start);
     this.phase = 'incremental';
+    this.saveCheckpoint();
     this.log.info({ start: `${start.filenum}:${start.offset}` }, 'snapshot loaded; following the binlog from its offset');
   }
 

@@ -83,8 +83,13 @@ export interface ReplicaOptions {
   rsyncParallel?: number;
   rsyncChunkBytes?: number;
   rsyncThrottleBytesPerSec?: number;
-  /** On kSyncPointBePurged take a new snapshot (default) or stop with an error. */
+  /**
+   * When the master cannot continue from our offset (kSyncPointBePurged, or a 3.5.0 master whose
+   * run id changed) take a new snapshot (default) or stop with an error.
+   */
   fullSyncOnPurge?: boolean;
+  /** The master's ids as a checkpoint recorded them: a master with other ids is another master. */
+  expectIdentity?: { runId?: string; replicationId?: string };
   /** Largest accepted frame body (default: Pika's 512 MiB limit). */
   maxFrameBytes?: number;
 }
@@ -200,6 +205,8 @@ export class Replica extends EventEmitter {
     this.forceFull = opts.force;
     this.base = opts.force ? null : (opts.resumeFrom ?? null);
     this.delivered = this.base;
+    this.runId = opts.expectIdentity?.runId;
+    this.replicationId = opts.expectIdentity?.replicationId;
   }
 
   start(): void {
@@ -368,7 +375,9 @@ export class Replica extends EventEmitter {
         }
         if (ts.reply_code === TrySyncReply.SyncPointBePurged) {
           if (this.opts.fullSyncOnPurge === false) {
-            throw new FatalError(`master no longer has binlog ${fmt(from)} (kSyncPointBePurged) and full sync on purge is disabled`);
+            throw new FatalError(
+              `master ${masterHost}:${masterPort} no longer has binlog ${fmt(from)} (kSyncPointBePurged): only a new full sync can go on, and it is never taken on its own; SLAVEOF ${masterHost} ${masterPort} force takes one`,
+            );
           }
           this.log.warn({ from: fmt(from), masterOffset: fmt(this.masterOffset) }, 'master purged the binlog at our offset: taking a new snapshot');
           this.forceFull = true;
@@ -470,6 +479,9 @@ export class Replica extends EventEmitter {
     }
     if (this.runId && m.run_id && m.run_id !== this.runId && !m.replication_id) {
       // 3.5.0: Pika forces a full sync when the run id changes.
+      if (this.opts.fullSyncOnPurge === false) {
+        throw new FatalError(`master ${master} run_id changed from ${this.runId} to ${m.run_id} (3.5.0 then needs a full sync) and full sync on its own is disabled`);
+      }
       this.log.warn({ was: this.runId, now: m.run_id }, 'master run_id changed: taking a new snapshot');
       this.forceFull = true;
     }

@@ -6,15 +6,13 @@ import { strict as assert } from 'node:assert';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
-import { buildConfig } from '../../src/config/load.js';
-import { Daemon } from '../../src/daemon/daemon.js';
 import { FakeMaster, type MasterFamily } from '../master/fake-master.js';
 import { assertRedisHoldsExpected } from '../helpers/expected-redis.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { loadExpected } from '../pika/expected.js';
-import { replicaPort, tempDir, testLogger, waitFor } from '../replication/support.js';
+import { tempDir, waitFor } from '../replication/support.js';
+import { infoFields, startDaemon } from './support.js';
 
 const CASES: ReadonlyArray<[MasterFamily, string]> = [
   ['A', '3.2.7'],
@@ -22,37 +20,6 @@ const CASES: ReadonlyArray<[MasterFamily, string]> = [
   ['C', '3.5.5'],
   ['D', '4.0.1'],
 ];
-
-/** `key:value` lines; Pika's `db0:<state>` and `db0:binlog_offset=…` lines keep their first word as part of the key. */
-function infoFields(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of text.split('\r\n')) {
-    const m = /^(db\d+:binlog_offset)=(.*)$/.exec(line) ?? /^([^#:][^:]*):(.*)$/.exec(line);
-    if (m !== null) out.set(m[1], m[2]);
-  }
-  return out;
-}
-
-async function startDaemon(target: RedisServer, dir: string, extra: Record<string, string> = {}) {
-  const port = await replicaPort();
-  const entries = Object.entries({
-    port: String(port),
-    bind: '127.0.0.1',
-    'db-sync-path': join(dir, 'dbsync'),
-    'log-path': join(dir, 'log'),
-    'target-redis-port': String(target.port),
-    'redis-sender-num': '4',
-    'sync-batch-num': '50',
-    ...extra,
-  }).map(([key, value], i) => ({ key, value, where: `test.conf:${i + 1}` }));
-  const daemon = await Daemon.start(buildConfig('test.conf', entries), testLogger(), {
-    bar: null,
-    replicaTimeouts: { reconnectDelayMs: 100, rsyncMetaRetryMs: 100, rsyncRequestMs: 2000 },
-  });
-  const admin = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 });
-  const info = async (section: string) => infoFields((await admin.info(section)) as string);
-  return { daemon, admin, port, info };
-}
 
 /** A target, a test master serving `version`'s real dump, and a daemon pointed at the target; `done` undoes all three. */
 async function startAll(family: MasterFamily, version: string) {
