@@ -13,6 +13,9 @@ import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { loadExpected } from '../pika/expected.js';
 import { tempDir, waitFor } from '../replication/support.js';
 import { infoFields, startDaemon } from './support.js';
+import { PikaLogger } from '../convert/pika-logger.js';
+import { assertSameContents, dumpRedis } from '../convert/redis-dump.js';
+import { workload } from '../convert/workload.js';
 
 const CASES: ReadonlyArray<[MasterFamily, string]> = [
   ['A', '3.2.7'],
@@ -113,6 +116,39 @@ for (const [family, version] of CASES) {
       if (family === 'B') assert.equal(r.get('master_family'), 'B');
     });
 
+    it('replays the §5.3 workload: Redis ends as a Redis that ran the original commands', async () => {
+      const ref = await startRedis();
+      try {
+        // The reference starts from what the target holds now (snapshot + live writes)…
+        const a = ref.client();
+        const b = target.client();
+        for (const key of await b.keysBuffer('*')) {
+          if (key.toString().startsWith('pika-migrate:')) continue;
+          const pttl = await b.pttl(key);
+          await a.callBuffer('RESTORE', key, String(pttl > 0 ? pttl : 0), (await b.dumpBuffer(key))!, 'REPLACE');
+        }
+        // …then runs the client commands, while the master logs them as Pika of this version does.
+        const logger = new PikaLogger(a, family, version);
+        let end = master.write(['set', 'workload:start', '1']);
+        await a.set('workload:start', '1');
+        for (const argv of workload(family, version)) for (const logged of await logger.run(argv)) end = master.write(logged);
+        await waitFor('master acked the workload', () => {
+          const st = master.replicaState;
+          return st !== null && st.acked.filenum === end.filenum && st.acked.offset === end.offset;
+        }, 20_000);
+        const got = await dumpRedis(b);
+        for (const k of got.keys()) if (k.startsWith('pika-migrate:')) got.delete(k);
+        const want = await dumpRedis(a);
+        assert.ok(want.size > 50, `${want.size} keys compared`);
+        assertSameContents(got, want, 2000, `${family} ${version}`);
+        const m = await d.info('migrate');
+        assert.equal(m.get('sink_errorClasses_other'), '0', 'no command failed in Redis');
+        assert.equal(m.get('sink_refused'), '0');
+      } finally {
+        await ref.stop();
+      }
+    });
+
     it('SLAVEOF NO ONE removes us from the master and leaves Redis as it is', async () => {
       assert.equal(await d.admin.call('SLAVEOF', 'NO', 'ONE'), 'OK');
       await waitFor('RemoveSlaveNode', () => master.events.some((e) => e.kind === 'remove-slave'), 5000);
@@ -141,6 +177,34 @@ describe('daemon end to end: the target stops answering for a while', () => {
       assert.equal(lag.get('lag_entries'), '50');
       await waitFor('caught up', () => master.replicaState?.acked.offset === end.offset, 15_000);
       assert.equal(await c.get('paused:ctr'), '50');
+      assert.equal(await c.get('before'), '1');
+    } finally {
+      await done();
+    }
+  });
+});
+
+describe('daemon end to end: the target is down for 10 s', () => {
+  it('acks stop while Redis is down, nothing is lost or repeated, and it catches up once Redis is back', async () => {
+    const { target, master, d, done } = await startAll('C', '3.5.5');
+    try {
+      await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
+      await waitFor('incremental', () => master.events.some((e) => e.kind === 'activate'), 20_000);
+      let end = master.write(['set', 'before', '1']);
+      await waitFor('first write acked', () => master.replicaState?.acked.offset === end.offset, 10_000);
+      const ackedBefore = { ...master.replicaState!.acked };
+      const down = target.bounce(10_000);
+      await new Promise((r) => setTimeout(r, 300));
+      for (let i = 0; i < 100; i++) end = master.write(['incr', 'down:ctr']);
+      end = master.write(['rpush', 'down:list', 'x']);
+      await new Promise((r) => setTimeout(r, 3000));
+      assert.deepEqual(master.replicaState!.acked, ackedBefore, 'nothing acked while Redis is down');
+      assert.equal(infoFields((await d.admin.info('replication')) as string).get('lag_entries'), '101');
+      await down;
+      await waitFor('caught up', () => master.replicaState?.acked.offset === end.offset, 30_000);
+      const c = target.client();
+      assert.equal(await c.get('down:ctr'), '100');
+      assert.deepEqual(await c.lrange('down:list', 0, -1), ['x']);
       assert.equal(await c.get('before'), '1');
     } finally {
       await done();

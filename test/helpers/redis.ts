@@ -24,6 +24,8 @@ export interface RedisServer {
   readonly dir: string;
   /** A fresh client (closed by `stop`). */
   client(opts?: { password?: string; username?: string; db?: number }): Redis;
+  /** Saves, stops for `downMs` (connections refused), and starts again on the same port with the data. */
+  bounce(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -34,11 +36,8 @@ export interface RedisServer {
 export async function startRedis(extraArgs: string[] = []): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'pm-redis-'));
-  const proc: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs];
+  let proc: ChildProcess = await launch(args, port);
   const clients: Redis[] = [];
   const client = (opts: { password?: string; username?: string; db?: number } = {}): Redis => {
     const c = new Redis({ host: '127.0.0.1', port, lazyConnect: false, maxRetriesPerRequest: 1, ...opts });
@@ -46,7 +45,37 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
     clients.push(c);
     return c;
   };
-  // Wait until it answers PING (any reply, including NOAUTH, means it is up).
+  return {
+    host: '127.0.0.1',
+    port,
+    dir,
+    client,
+    async bounce(downMs: number) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      // SHUTDOWN SAVE writes the dataset to dir; the new process loads it back.
+      const c = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      c.on('error', () => {});
+      await c.call('SHUTDOWN', 'SAVE').catch(() => {});
+      c.disconnect();
+      await exited;
+      await new Promise((r) => setTimeout(r, downMs));
+      proc = await launch(args, port);
+    },
+    async stop() {
+      for (const c of clients) c.disconnect();
+      if (proc.exitCode === null) {
+        const exited = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGKILL');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Spawns redis-server and waits until it answers PING (any reply, NOAUTH included, means up). */
+async function launch(args: string[], port: number): Promise<ChildProcess> {
+  const proc: ChildProcess = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'] });
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
@@ -59,7 +88,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
         .then(() => resolve(true), (e: Error) => resolve(/NOAUTH|WRONGPASS/.test(e.message)))
         .finally(() => c.disconnect());
     });
-    if (ok) break;
+    if (ok) return proc;
     if (Date.now() > deadline) {
       // A server left running would keep the test process alive after the failure.
       proc.kill('SIGKILL');
@@ -67,19 +96,4 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return {
-    host: '127.0.0.1',
-    port,
-    dir,
-    client,
-    async stop() {
-      for (const c of clients) c.disconnect();
-      if (proc.exitCode === null) {
-        const exited = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGKILL');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
