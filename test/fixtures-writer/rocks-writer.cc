@@ -10,8 +10,10 @@
 //                              | compression none|snappy|zlib|lz4|lz4hc|zstd | index binary|two_level|first_key
 //                              | block_size N | metadata_block_size N | restart_interval N
 //                              | index_restart_interval N | write_buffer_size N | bloom 0|1
-//   cf <name> [bytewise|reverse|merge]   declare a column family (before `open`); `default` may be
-//                                       re-declared to change its comparator / merge operator
+//   cf <name> [bytewise|reverse|merge|pika-lists3|pika-zscore3|pika-lists4|pika-zscore4]
+//                                       declare a column family (before `open`); `default` may be
+//                                       re-declared to change its comparator / merge operator; the
+//                                       pika-* kinds are Pika's comparators (3.x / 4.0) by their names
 //   open
 //   put <cf> <key> <value>
 //   putn <cf> <prefix> <start> <count> <value-size> <seed> [suffix]   keys prefix%08d,
@@ -38,7 +40,9 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -69,6 +73,117 @@ class ReverseComparator : public Comparator {
   int Compare(const Slice& a, const Slice& b) const override { return -a.compare(b); }
   void FindShortestSeparator(std::string*, const Slice&) const override {}
   void FindShortSuccessor(std::string*) const override {}
+};
+
+// ---- Pika's custom comparators, written from storage.md §2.2 and §2.3.6 under Pika's names, so
+// the lists and zset-score column families of a fixture sort exactly as a real Pika's do. ----
+
+// Little-endian read of n bytes at off, bytes past the end reading as zero.
+uint64_t leAt(const Slice& s, size_t off, int n) {
+  uint64_t v = 0;
+  for (int i = n - 1; i >= 0; i--) v = (v << 8) | (off + i < s.size() ? static_cast<unsigned char>(s[off + i]) : 0);
+  return v;
+}
+
+double doubleAt(const Slice& s, size_t off) {
+  uint64_t bits = leAt(s, off, 8);
+  double d;
+  std::memcpy(&d, &bits, 8);
+  return d;
+}
+
+int cmpBytes(const Slice& a, size_t as, size_t ae, const Slice& b, size_t bs, size_t be) {
+  Slice x(a.data() + as, ae > as ? ae - as : 0), y(b.data() + bs, be > bs ? be - bs : 0);
+  int c = x.compare(y);
+  return c < 0 ? -1 : c > 0 ? 1 : 0;
+}
+
+// 0 when both keys end at the given offsets, -1/1 when only one does, 2 when neither does.
+int endRule(const Slice& a, size_t ap, const Slice& b, size_t bp) {
+  bool ae = ap >= a.size(), be = bp >= b.size();
+  if (ae && be) return 0;
+  if (ae) return -1;
+  if (be) return 1;
+  return 2;
+}
+
+int cmpU64(uint64_t x, uint64_t y) { return x < y ? -1 : x > y ? 1 : 0; }
+
+// Offset just past the 00 00 delimiter of E(key) starting at from (from itself when none).
+size_t delimEnd(const Slice& s, size_t from) {
+  for (size_t i = from; i + 1 < s.size(); i++) {
+    if (s[i] == 0 && s[i + 1] == 0) return i + 2;
+    if (s[i] == 0) i++;  // 00 01 escape
+  }
+  return from;
+}
+
+class PikaComparator : public Comparator {
+ public:
+  void FindShortestSeparator(std::string*, const Slice&) const override {}
+  void FindShortSuccessor(std::string*) const override {}
+};
+
+// A–C lists data_cf: len:u32 ‖ key ‖ version:i32 ‖ index:u64 (the length is not compared).
+class Lists3 : public PikaComparator {
+ public:
+  const char* Name() const override { return "blackwidow.ListsDataKeyComparator"; }
+  int Compare(const Slice& a, const Slice& b) const override {
+    size_t ae = std::min<size_t>(a.size(), 4 + leAt(a, 0, 4)), be = std::min<size_t>(b.size(), 4 + leAt(b, 0, 4));
+    int c = cmpBytes(a, std::min<size_t>(4, a.size()), ae, b, std::min<size_t>(4, b.size()), be);
+    if (c != 0) return c;
+    if (int e = endRule(a, ae, b, be); e != 2) return e;
+    int32_t va = static_cast<int32_t>(leAt(a, ae, 4)), vb = static_cast<int32_t>(leAt(b, be, 4));
+    if (va != vb) return va < vb ? -1 : 1;
+    if (int e = endRule(a, ae + 4, b, be + 4); e != 2) return e;
+    return cmpU64(leAt(a, ae + 4, 8), leAt(b, be + 4, 8));
+  }
+};
+
+// A–C zsets score_cf: len:u32 ‖ key ‖ version:i32 ‖ score:f64 ‖ member.
+class ZScore3 : public PikaComparator {
+ public:
+  const char* Name() const override { return "blackwidow.ZSetsScoreKeyComparator"; }
+  int Compare(const Slice& a, const Slice& b) const override {
+    size_t ap = std::min<size_t>(a.size(), 8 + leAt(a, 0, 4)), bp = std::min<size_t>(b.size(), 8 + leAt(b, 0, 4));
+    int c = cmpBytes(a, 0, ap, b, 0, bp);
+    if (c != 0) return c;
+    double sa = doubleAt(a, ap), sb = doubleAt(b, bp);
+    if (sa != sb) return sa < sb ? -1 : 1;
+    if (int e = endRule(a, ap + 8, b, bp + 8); e != 2) return e;
+    return cmpBytes(a, ap + 8, a.size(), b, bp + 8, b.size());
+  }
+};
+
+// D list_data_cf: 00×8 ‖ E(key) ‖ version:u64 ‖ index:u64 ‖ 00×16 (the tail is not compared).
+class Lists4 : public PikaComparator {
+ public:
+  const char* Name() const override { return "floyd.ListsDataKeyComparator"; }
+  int Compare(const Slice& a, const Slice& b) const override {
+    size_t ap = delimEnd(a, std::min<size_t>(8, a.size())), bp = delimEnd(b, std::min<size_t>(8, b.size()));
+    int c = cmpBytes(a, 0, ap, b, 0, bp);
+    if (c != 0) return c;
+    if (int e = endRule(a, ap, b, bp); e != 2) return e;
+    if (int v = cmpU64(leAt(a, ap, 8), leAt(b, bp, 8)); v != 0) return v;
+    if (int e = endRule(a, ap + 8, b, bp + 8); e != 2) return e;
+    return cmpU64(leAt(a, ap + 8, 8), leAt(b, bp + 8, 8));
+  }
+};
+
+// D zset_score_cf: 00×8 ‖ E(key) ‖ version:u64 ‖ score:f64 ‖ member ‖ 00×16.
+class ZScore4 : public PikaComparator {
+ public:
+  const char* Name() const override { return "floyd.ZSetsScoreKeyComparator"; }
+  int Compare(const Slice& a, const Slice& b) const override {
+    size_t as = std::min<size_t>(8, a.size()), bs = std::min<size_t>(8, b.size());
+    size_t ap = delimEnd(a, as), bp = delimEnd(b, bs);
+    int c = cmpBytes(a, as, ap, b, bs, bp);
+    if (c != 0) return c;
+    if (int v = cmpU64(leAt(a, ap, 8), leAt(b, bp, 8)); v != 0) return v;
+    double sa = doubleAt(a, ap + 8), sb = doubleAt(b, bp + 8);
+    if (sa != sb) return sa < sb ? -1 : 1;
+    return cmpBytes(a, std::min(ap + 16, a.size()), a.size(), b, std::min(bp + 16, b.size()), b.size());
+  }
 };
 
 // Concatenating merge operator, only so that merge operands can be written.
@@ -147,6 +262,10 @@ int main(int argc, char** argv) {
   if (!script) die(std::string("cannot read ") + argv[2]);
 
   ReverseComparator reverse;
+  Lists3 lists3;
+  ZScore3 zscore3;
+  Lists4 lists4;
+  ZScore4 zscore4;
   std::shared_ptr<MergeOperator> concat = std::make_shared<ConcatMerge>();
   Options options;
   options.create_if_missing = true;
@@ -222,6 +341,11 @@ int main(int argc, char** argv) {
       for (const auto& d : cfs) {
         ColumnFamilyOptions co(options);
         if (d.kind == "reverse") co.comparator = &reverse;
+        else if (d.kind == "pika-lists3") co.comparator = &lists3;
+        else if (d.kind == "pika-zscore3") co.comparator = &zscore3;
+        else if (d.kind == "pika-lists4") co.comparator = &lists4;
+        else if (d.kind == "pika-zscore4") co.comparator = &zscore4;
+        else if (d.kind != "bytewise" && d.kind != "merge") die("unknown column family kind " + d.kind);
         if (d.kind == "merge") co.merge_operator = concat;
         descs.emplace_back(d.name, co);
       }
