@@ -4,6 +4,7 @@ import { renderInfo, type InfoData, type PikaLinkState } from '../admin/info.js'
 import type { Config } from '../config/load.js';
 import type { Logger } from '../core/log.js';
 import { FatalError } from '../core/errors.js';
+import { formatPosition } from '../core/position.js';
 import type { SenderPool } from '../sink/pool.js';
 import { CheckpointStore, type Checkpoint } from '../ops/checkpoint.js';
 import { Migration } from './migration.js';
@@ -128,6 +129,15 @@ export class Daemon {
     const store = new CheckpointStore(v['db-sync-path'], 0);
     const resume = force ? null : this.resumable(store, host, port);
     if (force) store.remove();
+    if (resume === null) {
+      // A new full sync: positions recorded by an earlier run must not make its entries look applied.
+      await this.pool.clearApplied();
+    } else {
+      const applied = await this.pool.resumeAfter(0);
+      if (applied !== null) {
+        this.logger.info({ senders: applied.positions.map((p) => (p === null ? '-' : formatPosition(p))), sendersChanged: applied.sendersChanged }, 'entries Redis applied after the checkpoint will be skipped, not applied twice');
+      }
+    }
     this.master = { host, port };
     this.logger.info(
       { master: `${host}:${port}`, force, resumeFrom: resume ? `${resume.applied.filenum}:${resume.applied.offset}` : null },
@@ -184,6 +194,7 @@ export class Daemon {
     this.master = null;
     await m?.stop(true);
     await this.pool.flush();
+    await this.pool.clearApplied();
   }
 
   private phase(): Phase {

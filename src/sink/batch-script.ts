@@ -25,8 +25,14 @@ import { INLINE_SCRIPTS } from '../core/scripts.js';
  * raises or returns counts as that command's error. The batch asks for effects replication first
  * (a no-op from Redis 5), so an inlined SCAN may be followed by writes on older targets too.
  *
- * Layout: KEYS[1] marker; ARGV[1] expected marker ('-' = must not exist); ARGV[2] this batch's
- * sequence; ARGV[3] marker TTL in ms; ARGV[4] re-mark flag; ARGV[5] the commands, packed: per
+ * Exactly once across restarts: when the batch carries binlog commands, the script also records,
+ * in the same atomic step, the source position of its last one in the applied hash (KEYS[2],
+ * field = sender index, plus the sender count). A restart that resumes from an older checkpoint
+ * skips what that hash says each sender already applied (SenderPool.resumeAfter).
+ *
+ * Layout: KEYS[1] marker; KEYS[2] applied hash; ARGV[1] expected marker ('-' = must not exist);
+ * ARGV[2] this batch's sequence; ARGV[3] marker TTL in ms; ARGV[4] re-mark flag; ARGV[6] sender
+ * field ('' = record nothing); ARGV[7] `filenum:offset`; ARGV[8] sender count; ARGV[5] the commands, packed: per
  * command a big-endian u32 argument count (name included), then per argument a u32 length and the
  * bytes. Lua's `struct` library unpacks them. One packed argument instead of hundreds of RESP bulk
  * strings halves the cost on both sides: ioredis encodes one Buffer instead of building a
@@ -87,6 +93,7 @@ while pos <= len do
   idx = idx + 1
 end
 if ARGV[4] == '1' then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[2], ARGV[6], ARGV[7], 'senders', ARGV[8]) end
 return errs
 `;
 
@@ -145,12 +152,20 @@ function setRunEnd(cmds: ReadonlyArray<RedisCommand>, i: number): number {
  * pairs in order, so a repeated key ends with its last value), and it saves Redis the per-call cost
  * of Lua, which is most of the cost of a small SET.
  */
+/** Where a batch records the binlog position it applied (see BATCH_SCRIPT). */
+export interface AppliedRecord {
+  readonly key: string;
+  readonly field: string;
+  readonly senders: number;
+}
+
 export function encodeBatch(
   cmds: ReadonlyArray<RedisCommand>,
   marker: string,
   expect: string,
   seq: number,
   ttlMs: number,
+  applied: AppliedRecord | null = null,
 ): EncodedBatch {
   let size = 0;
   for (let i = 0; i < cmds.length; ) {
@@ -216,5 +231,8 @@ export function encodeBatch(
     }
     calls++;
   }
-  return { args: [BATCH_SCRIPT_SHA, '1', marker, expect, String(seq), String(ttlMs), remark ? '1' : '0', blob], origin };
+  let last: RedisCommand['pos'] | null = null;
+  for (let i = cmds.length - 1; i >= 0 && last === null; i--) if (cmds[i].pos.kind === 'binlog') last = cmds[i].pos;
+  const rec = applied !== null && last !== null && last.kind === 'binlog' ? [applied.field, `${last.filenum}:${last.offset}`, String(applied.senders)] : ['', '', ''];
+  return { args: [BATCH_SCRIPT_SHA, '2', marker, applied?.key ?? marker, expect, String(seq), String(ttlMs), remark ? '1' : '0', blob, ...rec], origin };
 }

@@ -36,6 +36,8 @@ export interface SenderPoolOptions {
   markerPrefix?: string;
   /** Marker expiry so that a crashed run leaves nothing behind for long; default 24 h. */
   markerTtlMs?: number;
+  /** Hash in the target DB where each sender records the last binlog position it applied. Default `pika-migrate:applied`. */
+  appliedKey?: string;
 }
 
 export const SINK_DEFAULTS = {
@@ -47,6 +49,7 @@ export const SINK_DEFAULTS = {
   retryMinMs: 50,
   retryMaxMs: 2000,
   markerPrefix: 'pika-migrate:sink',
+  appliedKey: 'pika-migrate:applied',
   markerTtlMs: 24 * 3600 * 1000,
 } as const;
 
@@ -59,6 +62,8 @@ export interface SinkStats {
   readonly typeConflicts: number;
   /** Keys kept as they were on the target by `conflict-policy : skip`. */
   readonly keysKept: number;
+  /** Binlog commands not sent again after a restart because Redis had applied them. */
+  readonly skippedAsApplied: number;
   /** Commands refused before sending (too many arguments, or an EVAL the batch script cannot run). */
   readonly refused: number;
   readonly total: { submitted: number; queued: number; inFlight: number; sent: number; batches: number; acked: number; retries: number; reconnects: number; lostReplies: number };
@@ -113,6 +118,12 @@ export class SenderPool extends EventEmitter {
   private readonly errors: Record<string, number> = {};
   private readonly errorClasses: Record<ErrorClass, number> = { typeConflict: 0, retryable: 0, fatal: 0, keyKept: 0, keyExists: 0, other: 0 };
   private refused = 0;
+  /** The applied hash's name (see BATCH_SCRIPT). */
+  readonly appliedKey: string;
+  /** Per sender, binlog commands at or below this were applied before a restart: not sent again. */
+  private skipUpTo: Array<SourcePosition | null> | null = null;
+  private skipMax: SourcePosition | null = null;
+  private skipped = 0;
 
   private constructor(
     private readonly opts: SenderPoolOptions,
@@ -126,6 +137,7 @@ export class SenderPool extends EventEmitter {
     this.legacyTarget = major < 6 || (major === 6 && minor < 2);
     this.log = opts.logger.child({ component: 'sink' });
     this.router = new KeyRouter(conns.length);
+    this.appliedKey = opts.appliedKey ?? SINK_DEFAULTS.appliedKey;
     const hooks: SenderHooks = {
       acked: () => this.advance(),
       commandError: (s, cmd, code, message, cls) => this.onCommandError(s.index, cmd, code, message, cls),
@@ -148,6 +160,7 @@ export class SenderPool extends EventEmitter {
             maxInFlightBatches: opts.maxInFlightBatches ?? SINK_DEFAULTS.maxInFlightBatches,
             markerKey: `${prefix}:${runId}:${index}`,
             markerTtlMs: opts.markerTtlMs ?? SINK_DEFAULTS.markerTtlMs,
+            applied: { key: this.appliedKey, field: String(index), senders: conns.length },
             reconnectGiveUpMs: opts.reconnectGiveUpMs ?? SINK_DEFAULTS.reconnectGiveUpMs,
             retryMinMs: opts.retryMinMs ?? SINK_DEFAULTS.retryMinMs,
             retryMaxMs: opts.retryMaxMs ?? SINK_DEFAULTS.retryMaxMs,
@@ -201,6 +214,10 @@ export class SenderPool extends EventEmitter {
     if (last !== null && (last.pos === cmd.pos || comparePositions(last.pos, cmd.pos) === 0)) last.lastGseq = gseq;
     else this.marks.push({ pos: cmd.pos, lastGseq: gseq });
 
+    if (this.skipUpTo !== null && cmd.pos.kind === 'binlog' && this.appliedBefore(cmd)) {
+      this.skipped++;
+      return;
+    }
     const why = unsendable(cmd);
     if (why !== null) {
       this.refuse(cmd, why);
@@ -209,6 +226,55 @@ export class SenderPool extends EventEmitter {
     if (this.held !== null || cmd.barrier === true || cmd.key === null) return this.hold(cmd, gseq);
     const s = this.senders[this.router.senderOf(cmd.key)];
     return s.submit(cmd, gseq) ? undefined : s.room();
+  }
+
+  /** Whether a restart's applied hash says this command's sender already applied it. */
+  private appliedBefore(cmd: RedisCommand): boolean {
+    const skip = this.skipUpTo!;
+    if (comparePositions(cmd.pos, this.skipMax!) > 0) {
+      // Past everything applied before the restart: the check is over for good.
+      this.skipUpTo = null;
+      return false;
+    }
+    const upTo = skip[cmd.key === null ? 0 : this.router.senderOf(cmd.key)];
+    return upTo !== null && comparePositions(cmd.pos, upTo) <= 0;
+  }
+
+  /**
+   * Before resuming from a checkpoint: reads what each sender recorded as applied (see
+   * BATCH_SCRIPT) and from then on drops binlog commands at or below it, so entries the checkpoint
+   * did not yet cover are not applied twice. Keys keep their sender only while the sender count
+   * is unchanged; after a change, only what every sender applied is skipped (at least once for
+   * the rest, reported). Returns what was found, for the log.
+   */
+  async resumeAfter(db: number): Promise<{ positions: Array<SourcePosition | null>; sendersChanged: boolean } | null> {
+    const h = await this.senders[0].client().hgetall(this.appliedKey);
+    const n = Number(h.senders);
+    if (!Number.isInteger(n) || n < 1) return null;
+    const parse = (v: string | undefined): SourcePosition | null => {
+      const m = v === undefined ? null : /^(\d+):(\d+)$/.exec(v);
+      return m === null ? null : { kind: 'binlog', db, filenum: Number(m[1]), offset: Number(m[2]) };
+    };
+    const recorded = Array.from({ length: n }, (_, i) => parse(h[String(i)]));
+    const known = recorded.filter((p): p is SourcePosition => p !== null);
+    if (known.length === 0) return null;
+    const max = known.reduce((a, b) => (comparePositions(a, b) >= 0 ? a : b));
+    const sendersChanged = n !== this.senders.length;
+    let skip: Array<SourcePosition | null>;
+    if (sendersChanged) {
+      const min = known.length < n ? null : known.reduce((a, b) => (comparePositions(a, b) <= 0 ? a : b));
+      skip = this.senders.map(() => min);
+      this.log.warn({ recordedSenders: n, senders: this.senders.length }, 'redis-sender-num changed since the last run: entries after the slowest sender\'s position may be applied twice');
+    } else skip = recorded;
+    this.skipUpTo = skip;
+    this.skipMax = max;
+    return { positions: recorded, sendersChanged };
+  }
+
+  /** Forgets the applied positions (a new full sync, or SLAVEOF NO ONE). */
+  async clearApplied(): Promise<void> {
+    this.skipUpTo = null;
+    await this.senders[0].client().del(this.appliedKey);
   }
 
   flush(): Promise<void> {
@@ -245,6 +311,7 @@ export class SenderPool extends EventEmitter {
       errors: { ...this.errors },
       errorClasses: { ...this.errorClasses },
       typeConflicts: this.errorClasses.typeConflict,
+      skippedAsApplied: this.skipped,
       keysKept: this.errorClasses.keyKept,
       refused: this.refused,
       total,

@@ -3,7 +3,7 @@ import { commandKeyText, type RedisCommand } from '../core/command.js';
 import { FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { formatPosition, type SourcePosition } from '../core/position.js';
-import { BATCH_SCRIPT, encodeBatch } from './batch-script.js';
+import { BATCH_SCRIPT, encodeBatch, type AppliedRecord } from './batch-script.js';
 import { openConnection, targetName, TargetUnreachableError, type TargetOptions } from './connection.js';
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
 
@@ -14,6 +14,8 @@ export interface SenderOptions extends TargetOptions {
   /** Key holding the sequence number of the last batch this sender applied (unique per run). */
   readonly markerKey: string;
   readonly markerTtlMs: number;
+  /** Where each batch of binlog commands records its last position (exactly once across restarts). */
+  readonly applied: AppliedRecord;
   /** Give up (fatal) when the target stays unreachable this long after a drop. */
   readonly reconnectGiveUpMs: number;
   readonly retryMinMs: number;
@@ -105,6 +107,12 @@ export class Sender {
     this.retryDelay = opts.retryMinMs;
     this.redis = redis;
     this.watch(redis);
+  }
+
+  /** The live connection, for a pool-level read or delete outside the batches. */
+  client(): Redis {
+    if (this.redis === null) throw new FatalError(`sender ${this.index} has no connection to Redis at ${targetName(this.opts)}`);
+    return this.redis;
   }
 
   static connectionName(index: number): string {
@@ -234,7 +242,7 @@ export class Sender {
 
   private send(batch: Batch): void {
     const redis = this.redis as Redis;
-    const enc = encodeBatch(batch.cmds, this.opts.markerKey, this.chainTail, batch.seq, this.opts.markerTtlMs);
+    const enc = encodeBatch(batch.cmds, this.opts.markerKey, this.chainTail, batch.seq, this.opts.markerTtlMs, this.opts.applied);
     this.chainTail = String(batch.seq);
     batch.origin = enc.origin;
     if (batch.everSent) this.counters.retries++;

@@ -75,6 +75,7 @@ for (const [family, version, legacyTarget, viaPool] of CASES) {
       assert.equal(pool.stats().total.acked, pool.stats().total.submitted, 'every command applied');
       assert.equal(pool.stats().refused, 0);
       assert.deepEqual(pool.stats().errors, {});
+      await pool.clearApplied(); // the sink's own bookkeeping is not part of the data compared
       await pool.close();
     }
     assertSameContents(await dumpRedis(b), await dumpRedis(a), 2000, `${version}`);

@@ -41,7 +41,8 @@ test('keeps per-key order across senders under load', async () => {
     for (const s of st.senders) assert.ok(s.acked > 0, 'every sender got work');
     for (const p of pool.senderPositions()) assert.ok(p !== null && comparePositions(p, binlog(1, 399_990)) <= 0);
     await pool.close();
-    assert.deepEqual(await c.keys('pika-migrate:*'), [], 'markers removed on close');
+    // The applied hash stays for a restart to resume from (SLAVEOF NO ONE clears it).
+    assert.deepEqual(await c.keys('pika-migrate:*'), ['pika-migrate:applied'], 'markers removed on close');
   } finally {
     await r.stop();
   }
@@ -159,6 +160,45 @@ test('fails fast on a bad or missing password', async () => {
     await pool.flush();
     assert.equal(await r.client({ password: 'right' }).get('k'), 'v');
     await pool.close();
+  } finally {
+    await r.stop();
+  }
+});
+
+test('after a restart, binlog commands each sender already applied are skipped, not applied twice', async () => {
+  const r = await startRedis();
+  try {
+    const c = r.client();
+    const work = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => keyed('INCR', `ctr:${(from + i) % 37}`, [], binlog(2, (from + i) * 10)));
+    const first = await poolFor(r, { senders: 4, batchSize: 7 });
+    assert.equal(await first.resumeAfter(0), null, 'nothing recorded yet');
+    await submitAll(first, work(0, 500));
+    await first.flush();
+    await first.close(); // as a crash after Redis applied 0..499 but before the checkpoint said so
+    const sum = async () => (await Promise.all(Array.from({ length: 37 }, (_, k) => c.get(`ctr:${k}`)))).reduce((a, v) => a + Number(v), 0);
+    assert.equal(await sum(), 500);
+
+    // Resumed from an older checkpoint (entry 200): 200..499 come again, then new ones.
+    const again = await poolFor(r, { senders: 4, batchSize: 5 });
+    const found = await again.resumeAfter(0);
+    assert.equal(found?.sendersChanged, false);
+    assert.equal(found?.positions.length, 4);
+    await submitAll(again, work(200, 800));
+    await again.flush();
+    assert.equal(await sum(), 800, 'every INCR exactly once');
+    assert.equal(again.stats().skippedAsApplied, 300);
+    await again.close();
+
+    // Another sender count: keys change senders, so only what every sender applied is skipped.
+    const other = await poolFor(r, { senders: 3, batchSize: 5 });
+    const f2 = await other.resumeAfter(0);
+    assert.equal(f2?.sendersChanged, true);
+    await submitAll(other, work(700, 800));
+    await other.flush();
+    assert.ok(other.stats().skippedAsApplied > 0 && other.stats().skippedAsApplied <= 100);
+    await other.clearApplied();
+    assert.equal(await c.exists('pika-migrate:applied'), 0);
+    await other.close();
   } finally {
     await r.stop();
   }
