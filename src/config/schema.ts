@@ -31,6 +31,8 @@ export const schema = {
   'conflict-policy': { parse: oneOf(...CONFLICT_POLICIES), default: 'merge' as ConflictPolicy },
   // A name Pika 3.x holds in several types is copied as the first of them in this order.
   'type-order': { parse: permutationOf<DataType>('string', 'hash', 'list', 'set', 'zset'), default: ['string', 'hash', 'list', 'set', 'zset'] as DataType[] },
+  // Prometheus metrics on http://<bind>:<metrics-port>/metrics; 0 = off.
+  'metrics-port': { parse: int(0, 65535), default: 0 },
   daemonize: { parse: bool, default: false },
 } satisfies Record<string, { parse: ValueParser<unknown>; default: unknown }>;
 

@@ -6,10 +6,12 @@ import type { Logger } from '../core/log.js';
 import { FatalError } from '../core/errors.js';
 import { formatPosition } from '../core/position.js';
 import type { SenderPool } from '../sink/pool.js';
+import type { Server } from 'node:http';
 import { CheckpointStore, type Checkpoint } from '../ops/checkpoint.js';
+import { startMetricsServer } from '../ops/metrics.js';
 import { Migration } from './migration.js';
 import { localAddressOf } from './network.js';
-import { migrateInfo, replicationExtra } from './status-info.js';
+import { metricsOf, migrateInfo, replicationExtra } from './status-info.js';
 import { newRunId, version } from './server-info.js';
 import { connectTarget } from './target.js';
 
@@ -34,6 +36,7 @@ export class Daemon {
   private stoppingNow = false;
   private failedWith: Error | null = null;
   private admin!: AdminServer;
+  private metrics: Server | null = null;
   private pool!: SenderPool;
   private stopping: Promise<void> | null = null;
   private resolveExit!: (code: number) => void;
@@ -68,6 +71,16 @@ export class Daemon {
       await d.pool.close().catch(() => {});
       throw new FatalError(`cannot listen on ${v.bind}:${v.port}: ${(e as Error).message}`);
     }
+    if (v['metrics-port'] > 0) {
+      try {
+        d.metrics = await startMetricsServer({ host: v.bind, port: v['metrics-port'], read: () => metricsOf(d.phase(), d.migration?.status() ?? null, d.pool.stats()), logger });
+        logger.info({ url: `http://${v.bind}:${v['metrics-port']}/metrics` }, 'Prometheus metrics listening');
+      } catch (e) {
+        await d.admin.close().catch(() => {});
+        await d.pool.close().catch(() => {});
+        throw new FatalError(`cannot listen for metrics on ${v.bind}:${v['metrics-port']}: ${(e as Error).message}`);
+      }
+    }
     logger.info(
       { target: `${v['target-redis-host']}:${v['target-redis-port']}`, db: v['target-redis-db'], senders: v['redis-sender-num'], batch: v['sync-batch-num'] },
       'connected to target redis',
@@ -98,6 +111,7 @@ export class Daemon {
     this.stoppingNow = true;
     this.logger.info({ reason }, 'stopping');
     await this.admin.close().catch(() => {});
+    if (this.metrics !== null) await new Promise((r) => this.metrics!.close(r));
     // Stay registered on the master: it keeps the binlog a restart resumes from.
     await this.migration?.stop(false).catch((e: unknown) => this.logger.warn({ err: e }, 'replication did not stop cleanly'));
     try {

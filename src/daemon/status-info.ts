@@ -1,4 +1,5 @@
 import type { BinlogPosition } from '../core/binlog.js';
+import type { MetricsSnapshot } from '../ops/metrics.js';
 import type { SinkStats } from '../sink/pool.js';
 import type { Migration } from './migration.js';
 
@@ -17,7 +18,7 @@ export function replicationExtra(m: MigrationStatus | null): Lines {
   const { link, binlog } = m;
   const applied = binlog.applied;
   const master = link.masterOffset;
-  const lagBytes = master !== null && applied !== null && master.filenum === applied.filenum ? Math.max(0, master.offset - applied.offset) : '';
+  const lagBytes = lagBytesOf(master, applied) ?? '';
   return [
     ['master_family', link.family ?? ''],
     ['master_version', link.masterVersion ?? ''],
@@ -31,6 +32,39 @@ export function replicationExtra(m: MigrationStatus | null): Lines {
     ['lag_seconds', binlog.lagSeconds],
     ['last_error', link.lastError ?? ''],
   ];
+}
+
+function lagBytesOf(master: BinlogPosition | null, applied: BinlogPosition | null): number | null {
+  return master !== null && applied !== null && master.filenum === applied.filenum ? Math.max(0, master.offset - applied.offset) : null;
+}
+
+/** The cut-over signal: following the binlog with the link up and nothing pending anywhere. */
+function inSync(m: MigrationStatus, sink: SinkStats): boolean {
+  return m.phase === 'incremental' && m.link.linkUp && m.binlog.lagEntries === 0 && sink.total.queued === 0 && sink.total.inFlight === 0;
+}
+
+/** The same status for the Prometheus metrics. */
+export function metricsOf(phase: string, m: MigrationStatus | null, sink: SinkStats): MetricsSnapshot {
+  const load = m?.load?.snapshot().counts ?? {};
+  return {
+    phase,
+    linkUp: m?.link.linkUp ?? false,
+    inSync: m !== null && inSync(m, sink),
+    offsets: {
+      master: m?.link.masterOffset ?? null,
+      received: m?.link.receivedOffset ?? null,
+      acked: m?.link.ackedOffset ?? null,
+      applied: m?.binlog.applied ?? null,
+    },
+    lagEntries: m?.binlog.lagEntries ?? 0,
+    lagBytes: m === null ? null : lagBytesOf(m.link.masterOffset, m.binlog.applied),
+    lagSeconds: m?.binlog.lagSeconds ?? 0,
+    load,
+    binlogEntries: m?.binlog.entries ?? 0,
+    binlogCommands: m?.binlog.commands ?? 0,
+    binlogNotes: m?.binlog.notes ?? {},
+    sink,
+  };
 }
 
 /** `INFO migrate`: phase, snapshot load counts, binlog counts, sink counts. */
@@ -52,8 +86,7 @@ export function migrateInfo(phase: string, m: MigrationStatus | null, sink: Sink
     }
     lines.push(['binlog_entries', m.binlog.entries], ['binlog_commands', m.binlog.commands]);
     for (const [code, n] of Object.entries(m.binlog.notes)) lines.push([`binlog_notes_${slug(code)}`, n]);
-    const idle = sink.total.queued === 0 && sink.total.inFlight === 0;
-    lines.push(['in_sync', m.phase === 'incremental' && m.link.linkUp && m.binlog.lagEntries === 0 && idle ? 'yes' : 'no']);
+    lines.push(['in_sync', inSync(m, sink) ? 'yes' : 'no']);
   }
   lines.push(...Object.entries(flattenStats({ sink: sink })));
   return lines;

@@ -1,0 +1,80 @@
+/** Prometheus metrics scraped over HTTP from a daemon that follows a test master, and parsed. */
+import { strict as assert } from 'node:assert';
+import { rmSync } from 'node:fs';
+import { get } from 'node:http';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { FIXTURES } from '../helpers/fixtures.js';
+import { freePort, startRedis } from '../helpers/redis.js';
+import { FakeMaster } from '../master/fake-master.js';
+import { tempDir, waitFor } from '../replication/support.js';
+import { startDaemon } from './support.js';
+
+function scrape(port: number, path = '/metrics'): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body }));
+    }).on('error', reject);
+  });
+}
+
+/** Prometheus text format → `name{labels}` → value (HELP/TYPE lines skipped). */
+function parse(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    assert.ok(m !== null, `not a sample line: ${line}`);
+    out.set(m[1], Number(m[2]));
+  }
+  return out;
+}
+
+describe('metrics', () => {
+  it('serves phase, counts, offsets, lag and sink figures in the Prometheus text format', async () => {
+    const target = await startRedis();
+    const master = new FakeMaster({ family: 'C', snapshotSource: join(FIXTURES, 'snapshots/3.5.5-base/dump/db0'), keepaliveMs: 500 });
+    await master.start();
+    const dir = tempDir('pm-metrics-');
+    const metricsPort = await freePort();
+    const d = await startDaemon(target, dir, { 'metrics-port': String(metricsPort) });
+    try {
+      const idle = parse((await scrape(metricsPort)).body);
+      assert.equal(idle.get('pika_migrate_phase{phase="idle"}'), 1);
+      assert.equal(idle.get('pika_migrate_master_link_up'), 0);
+      await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
+      await waitFor('incremental', async () => (await d.info('migrate')).get('phase') === 'incremental', 30_000);
+      let end = master.write(['set', 'm:1', 'v']);
+      for (let i = 0; i < 9; i++) end = master.write(['incr', 'm:ctr']);
+      await waitFor('acked', () => master.replicaState?.acked.offset === end.offset, 15_000);
+      const r = await scrape(metricsPort);
+      assert.equal(r.status, 200);
+      assert.match(r.type, /^text\/plain; version=0\.0\.4/);
+      const m = parse(r.body);
+      assert.equal(m.get('pika_migrate_phase{phase="incremental"}'), 1);
+      assert.equal(m.get('pika_migrate_phase{phase="idle"}'), 0);
+      assert.equal(m.get('pika_migrate_master_link_up'), 1);
+      assert.equal(m.get('pika_migrate_in_sync'), 1);
+      assert.equal(m.get('pika_migrate_binlog_entries_total'), 10);
+      assert.equal(m.get('pika_migrate_binlog_offset_bytes{position="applied"}'), end.offset);
+      assert.equal(m.get('pika_migrate_binlog_filenum{position="master"}'), end.filenum);
+      assert.equal(m.get('pika_migrate_lag_entries'), 0);
+      assert.ok((m.get('pika_migrate_load_keys_total{type="string"}') ?? 0) > 10);
+      assert.ok((m.get('pika_migrate_load_keys_total{type="zset"}') ?? 0) > 0);
+      assert.ok((m.get('pika_migrate_sink_commands_acked_total') ?? 0) > 100);
+      assert.equal(m.get('pika_migrate_sink_queue_depth{sender="0"}'), 0);
+      assert.ok((m.get('pika_migrate_process_resident_memory_bytes') ?? 0) > 10e6);
+      assert.equal((await scrape(metricsPort, '/nope')).status, 404);
+    } finally {
+      d.admin.disconnect();
+      await d.daemon.stop('test');
+      await d.daemon.exited;
+      await master.stop();
+      await target.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
