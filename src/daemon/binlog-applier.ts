@@ -10,6 +10,12 @@ interface Unapplied {
   readonly hasCommands: boolean;
 }
 
+/**
+ * The end-to-end delay probe: `SET pika-migrate:canary <unix ms>` on the master (by hand or from
+ * cron) is timed from that timestamp to the moment Redis acknowledged it here.
+ */
+export const CANARY_KEY = 'pika-migrate:canary';
+
 export interface ApplierStats {
   readonly entries: number;
   readonly commands: number;
@@ -19,6 +25,10 @@ export interface ApplierStats {
   /** Seconds since the master wrote the oldest entry not yet applied (0 when none is pending). */
   readonly lagSeconds: number;
   readonly notes: Readonly<Record<string, number>>;
+  /** Master write → Redis acknowledgement of the last canary, in ms (null before the first). */
+  readonly canaryDelayMs: number | null;
+  /** When that canary was acknowledged (ms since the epoch). */
+  readonly canaryAt: number | null;
 }
 
 /**
@@ -37,6 +47,9 @@ export class BinlogApplier {
   private entries = 0;
   private commands = 0;
   private readonly notes: Record<string, number> = {};
+  private canary: { end: BinlogPosition; sentMs: number } | null = null;
+  private canaryDelayMs: number | null = null;
+  private canaryAt: number | null = null;
 
   constructor(
     private readonly pool: SenderPool,
@@ -60,6 +73,10 @@ export class BinlogApplier {
       this.logger[n.level]({ code: n.code }, n.message);
     }
     this.queue.push({ end: entry.end, execTime: entry.execTime, hasCommands: r.commands.length > 0 });
+    if (entry.argv.length >= 3 && entry.argv[1].length === CANARY_KEY.length && entry.argv[1].toString() === CANARY_KEY && /^set$/i.test(entry.argv[0].toString())) {
+      const sentMs = Number(entry.argv[2].toString());
+      if (Number.isSafeInteger(sentMs)) this.canary = { end: entry.end, sentMs };
+    }
     this.commands += r.commands.length;
     for (let i = 0; i < r.commands.length; i++) {
       const wait = this.pool.submit(r.commands[i]);
@@ -91,6 +108,11 @@ export class BinlogApplier {
       h = 0;
     }
     this.head = h;
+    if (this.canary !== null && this.applied !== null && compareBinlogPositions(this.applied, this.canary.end) >= 0) {
+      this.canaryAt = Date.now();
+      this.canaryDelayMs = Math.max(0, this.canaryAt - this.canary.sentMs);
+      this.canary = null;
+    }
     return this.applied;
   }
 
@@ -105,6 +127,8 @@ export class BinlogApplier {
       lagEntries: pending,
       lagSeconds: oldest === null ? 0 : Math.max(0, Math.round(nowMs / 1000 - oldest.execTime)),
       notes: { ...this.notes },
+      canaryDelayMs: this.canaryDelayMs,
+      canaryAt: this.canaryAt,
     };
   }
 }

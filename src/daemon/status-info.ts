@@ -63,6 +63,7 @@ export function metricsOf(phase: string, m: MigrationStatus | null, sink: SinkSt
     binlogEntries: m?.binlog.entries ?? 0,
     binlogCommands: m?.binlog.commands ?? 0,
     binlogNotes: m?.binlog.notes ?? {},
+    canaryDelayMs: m?.binlog.canaryDelayMs ?? null,
     sink,
   };
 }
@@ -87,6 +88,9 @@ export function migrateInfo(phase: string, m: MigrationStatus | null, sink: Sink
     lines.push(['binlog_entries', m.binlog.entries], ['binlog_commands', m.binlog.commands]);
     for (const [code, n] of Object.entries(m.binlog.notes)) lines.push([`binlog_notes_${slug(code)}`, n]);
     lines.push(['in_sync', inSync(m, sink) ? 'yes' : 'no']);
+    if (m.binlog.canaryDelayMs !== null) {
+      lines.push(['canary_delay_ms', m.binlog.canaryDelayMs], ['canary_age_seconds', Math.round((Date.now() - (m.binlog.canaryAt ?? 0)) / 1000)]);
+    }
   }
   lines.push(...Object.entries(flattenStats({ sink: sink })));
   return lines;

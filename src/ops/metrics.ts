@@ -21,6 +21,8 @@ export interface MetricsSnapshot {
   readonly binlogEntries: number;
   readonly binlogCommands: number;
   readonly binlogNotes: Readonly<Record<string, number>>;
+  /** Master write → Redis acknowledgement of the last canary (`SET pika-migrate:canary <ms>`). */
+  readonly canaryDelayMs: number | null;
   readonly sink: SinkStats;
 }
 
@@ -76,6 +78,9 @@ export function buildRegistry(read: () => MetricsSnapshot): Registry {
     if (s.lagBytes !== null) set({}, s.lagBytes);
   });
   gauge('lag_seconds', 'seconds since the master wrote the oldest entry not yet in Redis', [], (set, s) => set({}, s.lagSeconds));
+  gauge('canary_delay_seconds', 'master write to Redis acknowledgement of the last SET pika-migrate:canary <unix ms>', [], (set, s) => {
+    if (s.canaryDelayMs !== null) set({}, s.canaryDelayMs / 1000);
+  });
   counter('load_keys_total', 'snapshot keys read, by type', ['type'], (set, s) => {
     for (const [k, v] of Object.entries(s.load)) if (TYPES.has(k)) set({ type: k }, v);
   });

@@ -48,7 +48,9 @@ describe('metrics', () => {
       await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
       await waitFor('incremental', async () => (await d.info('migrate')).get('phase') === 'incremental', 30_000);
       let end = master.write(['set', 'm:1', 'v']);
-      for (let i = 0; i < 9; i++) end = master.write(['incr', 'm:ctr']);
+      for (let i = 0; i < 8; i++) end = master.write(['incr', 'm:ctr']);
+      // The canary, as an operator's cron writes it on the master: its own timestamp, 50 ms ago.
+      end = master.write(['set', 'pika-migrate:canary', String(Date.now() - 50)]);
       await waitFor('acked', () => master.replicaState?.acked.offset === end.offset, 15_000);
       const r = await scrape(metricsPort);
       assert.equal(r.status, 200);
@@ -67,6 +69,11 @@ describe('metrics', () => {
       assert.ok((m.get('pika_migrate_sink_commands_acked_total') ?? 0) > 100);
       assert.equal(m.get('pika_migrate_sink_queue_depth{sender="0"}'), 0);
       assert.ok((m.get('pika_migrate_process_resident_memory_bytes') ?? 0) > 10e6);
+      const delay = m.get('pika_migrate_canary_delay_seconds') ?? -1;
+      assert.ok(delay >= 0.05 && delay < 5, `canary delay ${delay} s`);
+      const info = await d.info('migrate');
+      assert.ok(Number(info.get('canary_delay_ms')) >= 50);
+      assert.equal(await target.client().exists('pika-migrate:canary'), 1, 'the canary travels like any write');
       assert.equal((await scrape(metricsPort, '/nope')).status, 404);
     } finally {
       d.admin.disconnect();
