@@ -31,6 +31,11 @@ export const schema = {
   'conflict-policy': { parse: oneOf(...CONFLICT_POLICIES), default: 'merge' as ConflictPolicy },
   // A name Pika 3.x holds in several types is copied as the first of them in this order.
   'type-order': { parse: permutationOf<DataType>('string', 'hash', 'list', 'set', 'zset'), default: ['string', 'hash', 'list', 'set', 'zset'] as DataType[] },
+  // While a snapshot loads, the binlog is spooled to db-sync-path; past this many bytes acks stop
+  // (the master keeps the binlog) until the load is done. 0 = no limit but the disk's.
+  'spool-max-bytes': { parse: int(0, Number.MAX_SAFE_INTEGER), default: 8 * 1024 * 1024 * 1024 },
+  // FLUSHDB the target before a full sync loads (for a second full sync over the first one's keys).
+  'target-flush-on-full-sync': { parse: bool, default: false },
   // Prometheus metrics on http://<bind>:<metrics-port>/metrics; 0 = off.
   'metrics-port': { parse: int(0, 65535), default: 0 },
   daemonize: { parse: bool, default: false },

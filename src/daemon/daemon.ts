@@ -168,6 +168,8 @@ export class Daemon {
       resume,
       checkpoint: store,
       targetName: this.targetName(),
+      spoolMaxBytes: v['spool-max-bytes'],
+      flushOnFullSync: v['target-flush-on-full-sync'],
       pool: this.pool,
       logger: this.logger.child({ module: 'replication' }),
       chunkSize: v['sync-batch-num'],
@@ -189,6 +191,11 @@ export class Daemon {
     if (cp === null) return null;
     if (cp.master.host !== host || cp.master.port !== port) {
       throw new Error(`the checkpoint ${store.path} is of master ${cp.master.host}:${cp.master.port}, not ${host}:${port}; SLAVEOF ${host} ${port} force starts over with a full sync`);
+    }
+    if (cp.loading === true) {
+      throw new Error(
+        `the checkpoint ${store.path} says a snapshot load of master ${host}:${port} was interrupted; an unfinished load cannot be resumed: SLAVEOF ${host} ${port} force loads a new snapshot (with target-flush-on-full-sync : yes, or conflict-policy : replace, so that keys deleted on the master since do not stay)`,
+      );
     }
     if (cp.target !== this.targetName()) {
       throw new Error(`the checkpoint ${store.path} was made for target ${cp.target}, not ${this.targetName()}; SLAVEOF ${host} ${port} force starts over with a full sync`);

@@ -4,6 +4,8 @@ import type { Logger } from '../core/log.js';
 import type { DataType } from '../core/record.js';
 import type { ConflictPolicy } from '../convert/records.js';
 import type { PikaFamily } from '../convert/types.js';
+import { join } from 'node:path';
+import { BinlogSpool } from '../ops/binlog-spool.js';
 import type { Checkpoint, CheckpointStore } from '../ops/checkpoint.js';
 import type { Progress } from '../ops/progress.js';
 import { Replica, type ReplicaHandler, type ReplicaStatus, type ReplicaTimeouts } from '../replication/replica.js';
@@ -27,6 +29,10 @@ export interface MigrationOptions {
   readonly checkpoint: CheckpointStore;
   /** Written into the checkpoint: it is only valid for this target. */
   readonly targetName: string;
+  /** Largest binlog spool while a snapshot loads (0: no limit but the disk's). */
+  readonly spoolMaxBytes: number;
+  /** FLUSHDB the target before loading a snapshot (target-flush-on-full-sync). */
+  readonly flushOnFullSync: boolean;
   readonly pool: SenderPool;
   readonly logger: Logger;
   readonly chunkSize: number;
@@ -41,6 +47,15 @@ export interface MigrationOptions {
 
 /** How often the applied position is written to the checkpoint while it moves. */
 const CHECKPOINT_EVERY_MS = 1000;
+/** How often spooled entries are fsynced (and so become ackable). */
+const SPOOL_SYNC_MS = 20;
+
+export interface SpoolStatus {
+  readonly entries: number;
+  readonly bytes: number;
+  readonly replayed: number;
+  readonly durable: BinlogPosition | null;
+}
 
 export type MigrationPhase = 'connecting' | 'full_sync' | 'incremental' | 'stopped' | 'error';
 
@@ -59,8 +74,18 @@ export class Migration implements ReplicaHandler {
   private lastLoad: LoadSummary | null = null;
   private readonly log: Logger;
   private saver: NodeJS.Timeout | null = null;
-  /** The applied position last written to the checkpoint. */
+  /** direct: entries go to Redis; spooling: the snapshot loads, entries go to the spool; replaying: the spool drains into Redis. */
+  private mode: 'direct' | 'spooling' | 'replaying' = 'direct';
+  private spool: BinlogSpool | null = null;
+  private syncer: NodeJS.Timeout | null = null;
+  private loading: Promise<void> | null = null;
+  private loadStart: BinlogPosition | null = null;
+  private spooled = 0;
+  private replayed = 0;
+  private directWaiter: { promise: Promise<void>; resolve: () => void } | null = null;
+  /** The applied position last written to the checkpoint, and whether it was a loading marker. */
   private saved: BinlogPosition | null = null;
+  private savedLoading = false;
 
   constructor(private readonly o: MigrationOptions) {
     this.log = o.logger.child({ master: `${o.masterHost}:${o.masterPort}` });
@@ -119,6 +144,9 @@ export class Migration implements ReplicaHandler {
     this.saver = null;
     this.loadAbort.abort(new Error('migration stopped'));
     await this.replica.stop(remove);
+    await this.loading;
+    // An unfinished load cannot be resumed yet: its spool goes, and its checkpoint says so.
+    this.stopSpool();
     if (remove) this.o.checkpoint.remove();
     else this.saveCheckpoint();
     if (this.phase !== 'error') this.phase = 'stopped';
@@ -126,8 +154,10 @@ export class Migration implements ReplicaHandler {
 
   /** Records the applied position when it moved; only once a snapshot (or a resume) set a base. */
   saveCheckpoint(): void {
-    const applied = this.applier.appliedPosition();
-    if (applied === null || (this.saved !== null && compareBinlogPositions(applied, this.saved) === 0)) return;
+    // While a snapshot loads, the checkpoint only says so: a restart must not take it as loaded.
+    const loading = this.mode !== 'direct' || (this.phase === 'full_sync' && this.loadStart !== null);
+    const applied = loading ? this.loadStart : this.applier.appliedPosition();
+    if (applied === null || (this.saved !== null && compareBinlogPositions(applied, this.saved) === 0 && this.savedLoading === loading)) return;
     const st = this.replica.status();
     try {
       this.o.checkpoint.write({
@@ -139,8 +169,10 @@ export class Migration implements ReplicaHandler {
         db: 0,
         applied,
         target: this.o.targetName,
+        ...(loading ? { loading: true } : {}),
       });
       this.saved = applied;
+      this.savedLoading = loading;
     } catch (e) {
       // Not fatal: the link goes on; a restart would resume from the older checkpoint (at least once).
       this.log.error({ err: e, checkpoint: this.o.checkpoint.path }, 'could not write the checkpoint');
@@ -153,41 +185,125 @@ export class Migration implements ReplicaHandler {
     return f === null || f === 'A/B' ? 'A' : f;
   }
 
+  /**
+   * The snapshot has arrived: start loading it and return at once, so that the link goes on to
+   * TrySync and BinlogSync while the load runs. Entries received meanwhile go to the spool on
+   * local disk and are acked once fsynced (the master may then purge them: a load of hours no
+   * longer races the master's binlog retention); they are replayed in order after the load.
+   */
   async loadSnapshot(dir: string, db: number, start: BinlogPosition): Promise<void> {
     this.phase = 'full_sync';
-    try {
-      this.lastLoad = await loadSnapshot({
-        dir,
-        db,
-        pool: this.o.pool,
-        logger: this.log,
-        chunkSize: this.o.chunkSize,
-        conflict: this.o.conflict,
-        typeOrder: this.o.typeOrder,
-        signal: this.loadAbort.signal,
-        bar: this.o.bar,
-        onProgress: (p) => (this.progress = p),
-      });
-    } catch (e) {
-      // A snapshot that cannot be read would be read the same way again: stop, do not loop.
-      if (e instanceof CorruptionError) throw new FatalError(`snapshot in ${dir} cannot be read: ${e.message}`);
-      throw e;
-    }
+    this.loadStart = start;
+    this.spool?.remove();
+    this.spool = new BinlogSpool(join(this.o.dbSyncPath, `spool-db${db}.bin`), this.o.spoolMaxBytes);
+    this.spooled = 0;
+    this.replayed = 0;
+    this.mode = 'spooling';
     this.applier.reset(start);
+    this.saved = null;
+    this.saveCheckpoint();
+    this.syncer = setInterval(() => this.syncSpool(), SPOOL_SYNC_MS);
+    this.loading = this.loadThenReplay(dir, db, start).catch((e: unknown) => {
+      if (this.loadAbort.signal.aborted) return;
+      // A snapshot that cannot be read would be read the same way again: stop, do not loop.
+      const err = e instanceof CorruptionError ? new FatalError(`snapshot in ${dir} cannot be read: ${e.message}`) : (e as Error);
+      this.phase = 'error';
+      this.o.onFatal(err);
+    });
+  }
+
+  private async loadThenReplay(dir: string, db: number, start: BinlogPosition): Promise<void> {
+    if (this.o.flushOnFullSync) {
+      this.log.warn({ db: this.o.targetName }, 'target-flush-on-full-sync: FLUSHDB on the target before loading the snapshot');
+      await this.o.pool.flushTargetDb();
+    }
+    this.lastLoad = await loadSnapshot({
+      dir,
+      db,
+      pool: this.o.pool,
+      logger: this.log,
+      chunkSize: this.o.chunkSize,
+      conflict: this.o.conflict,
+      typeOrder: this.o.typeOrder,
+      signal: this.loadAbort.signal,
+      bar: this.o.bar,
+      onProgress: (p) => (this.progress = p),
+    });
+    const spool = this.spool!;
+    this.mode = 'replaying';
+    this.log.info({ entries: this.spooled, bytes: spool.bytes }, 'snapshot loaded; replaying the binlog spooled meanwhile');
+    let at = 0;
+    for (;;) {
+      if (this.loadAbort.signal.aborted) return;
+      const { entries, next } = spool.readFrom(at);
+      // Caught up, in the same tick as the check: from here entries go straight to Redis.
+      if (entries.length === 0) break;
+      at = next;
+      for (const e of entries) {
+        const wait = this.applier.apply(e);
+        if (wait !== undefined) await wait;
+        this.replayed++;
+      }
+    }
+    this.mode = 'direct';
+    this.stopSpool();
     this.phase = 'incremental';
     this.saveCheckpoint();
-    this.log.info({ start: `${start.filenum}:${start.offset}` }, 'snapshot loaded; following the binlog from its offset');
+    this.log.info({ start: `${start.filenum}:${start.offset}`, replayed: this.replayed }, 'spool replayed; following the binlog live');
+  }
+
+  private syncSpool(): void {
+    try {
+      this.spool?.sync();
+    } catch (e) {
+      this.fail(new FatalError(`cannot fsync the binlog spool: ${(e as Error).message}`));
+    }
+  }
+
+  private stopSpool(): void {
+    if (this.syncer !== null) clearInterval(this.syncer);
+    this.syncer = null;
+    this.spool?.remove();
+    this.spool = null;
+    const w = this.directWaiter;
+    this.directWaiter = null;
+    w?.resolve();
+  }
+
+  private fail(e: Error): void {
+    if (this.phase === 'error') return;
+    this.phase = 'error';
+    this.o.onFatal(e);
   }
 
   applyEntry(entry: BinlogEntry): void | Promise<void> {
-    return this.applier.apply(entry);
+    if (this.mode === 'direct') return this.applier.apply(entry);
+    const spool = this.spool!;
+    try {
+      spool.append(entry);
+    } catch (e) {
+      this.fail(e as Error);
+      throw e;
+    }
+    this.spooled++;
+    if (!spool.full) return;
+    // Stop reading: acks stop and the master keeps the binlog until the replay has caught up.
+    if (this.directWaiter === null) {
+      this.log.warn({ bytes: spool.bytes, max: this.o.spoolMaxBytes }, 'binlog spool full (spool-max-bytes): acks stop until the load is done; the master keeps the binlog meanwhile');
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.directWaiter = { promise, resolve };
+    }
+    return this.directWaiter.promise;
   }
 
   appliedPosition(): BinlogPosition | null {
-    return this.applier.appliedPosition();
+    if (this.mode === 'direct') return this.applier.appliedPosition();
+    return this.spool?.durable ?? this.loadStart;
   }
 
-  status(): { phase: MigrationPhase; link: ReplicaStatus; binlog: ApplierStats; load: Progress | null; lastLoad: LoadSummary | null } {
-    return { phase: this.phase, link: this.replica.status(), binlog: this.applier.stats(), load: this.progress, lastLoad: this.lastLoad };
+  status(): { phase: MigrationPhase; link: ReplicaStatus; binlog: ApplierStats; load: Progress | null; lastLoad: LoadSummary | null; spool: SpoolStatus | null } {
+    const spool = this.spool === null ? null : { entries: this.spooled, bytes: this.spool.bytes, replayed: this.replayed, durable: this.spool.durable };
+    return { phase: this.phase, link: this.replica.status(), binlog: this.applier.stats(), load: this.progress, lastLoad: this.lastLoad, spool };
   }
 }

@@ -18,6 +18,8 @@ export interface Checkpoint {
   readonly applied: BinlogPosition;
   /** Target the migration writes to: a checkpoint is only valid for the Redis it was made for. */
   readonly target: string;
+  /** A snapshot load was under way: `applied` is its start, and Redis holds only part of it. */
+  readonly loading?: boolean;
   readonly updatedAt: string;
 }
 

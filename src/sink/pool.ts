@@ -271,6 +271,17 @@ export class SenderPool extends EventEmitter {
     return { positions: recorded, sendersChanged };
   }
 
+  /**
+   * FLUSHDB on the target (target-flush-on-full-sync), with nothing in flight. The senders'
+   * markers go with it; each sender's next batch finds its marker missing and settles that by
+   * resending in order (nothing was outstanding, so nothing repeats).
+   */
+  async flushTargetDb(): Promise<void> {
+    await this.flush();
+    this.skipUpTo = null;
+    await this.senders[0].client().call('FLUSHDB');
+  }
+
   /** Forgets the applied positions (a new full sync, or SLAVEOF NO ONE). */
   async clearApplied(): Promise<void> {
     this.skipUpTo = null;

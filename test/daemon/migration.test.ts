@@ -164,7 +164,8 @@ describe('daemon end to end: the target stops answering for a while', () => {
     const { target, master, d, done } = await startAll('C', '3.5.5');
     try {
       await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
-      await waitFor('incremental', () => master.events.some((e) => e.kind === 'activate'), 20_000);
+      // Activation comes before the load ends now (entries are spooled meanwhile): wait for the live phase.
+      await waitFor('incremental', async () => (await d.info('migrate')).get('phase') === 'incremental', 30_000);
       let end = master.write(['set', 'before', '1']);
       await waitFor('first write acked', () => master.replicaState?.acked.offset === end.offset, 10_000);
       const ackedBefore = { ...master.replicaState!.acked };
@@ -189,7 +190,8 @@ describe('daemon end to end: the target is down for 10 s', () => {
     const { target, master, d, done } = await startAll('C', '3.5.5');
     try {
       await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
-      await waitFor('incremental', () => master.events.some((e) => e.kind === 'activate'), 20_000);
+      // Activation comes before the load ends now (entries are spooled meanwhile): wait for the live phase.
+      await waitFor('incremental', async () => (await d.info('migrate')).get('phase') === 'incremental', 30_000);
       let end = master.write(['set', 'before', '1']);
       await waitFor('first write acked', () => master.replicaState?.acked.offset === end.offset, 10_000);
       const ackedBefore = { ...master.replicaState!.acked };

@@ -1,0 +1,163 @@
+import { closeSync, fsyncSync, openSync, readSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { BinlogEntry, BinlogPosition } from '../core/binlog.js';
+import { CorruptionError, FatalError } from '../core/errors.js';
+
+/** Stop before the disk does: appending fails when less than this is left. */
+const DISK_RESERVE_BYTES = 64 * 1024 * 1024;
+// len, db, end (filenum, offset), header filenum, exec time, header offset, term/server id, logic id, argc
+const HEADER = 4 + 4 + 4 + 8 + 4 + 4 + 8 + 4 + 8 + 4;
+
+/**
+ * The binlog received while a snapshot loads, on local disk: BinlogSync starts as soon as the
+ * snapshot has arrived, so the master can be acked (and may purge) while a load of hours runs.
+ * Append-only; an entry counts as spooled once fsynced (`durable`), and only that is acked. The
+ * loader replays it in order once the snapshot is in Redis.
+ *
+ * Record (little-endian): u32 length of the rest ‖ db ‖ end filenum:u32, offset:u64 ‖ header filenum
+ * ‖ exec time ‖ header offset:u64 ‖ term or server id ‖ logic id:u64 ‖ argc ‖ per argument u32 length, bytes.
+ */
+export class BinlogSpool {
+  private fd: number;
+  private size = 0;
+  private dirty = false;
+  private last: BinlogPosition | null = null;
+  private synced: BinlogPosition | null = null;
+  private diskChecked = 0;
+
+  constructor(
+    readonly path: string,
+    private readonly maxBytes: number,
+  ) {
+    this.fd = openSync(path, 'w+');
+  }
+
+  /** Bytes spooled so far. */
+  get bytes(): number {
+    return this.size;
+  }
+
+  /** The end of the last entry on disk for sure (fsynced). */
+  get durable(): BinlogPosition | null {
+    return this.synced;
+  }
+
+  /** Whether `spool-max-bytes` is reached: the caller then stops taking entries (acks stop). */
+  get full(): boolean {
+    return this.maxBytes > 0 && this.size >= this.maxBytes;
+  }
+
+  append(entry: BinlogEntry): void {
+    const rec = encode(entry);
+    if (this.size - this.diskChecked >= DISK_RESERVE_BYTES / 4 || this.diskChecked === 0) {
+      const st = statfsSync(dirname(this.path));
+      if (st.bavail * st.bsize < DISK_RESERVE_BYTES) {
+        throw new FatalError(
+          `the binlog spool ${this.path} would fill the disk (${Math.round((st.bavail * st.bsize) / 1048576)} MiB left, ${Math.round(this.size / 1048576)} MiB spooled): free space or lower spool-max-bytes (the master then keeps the binlog instead)`,
+        );
+      }
+      this.diskChecked = this.size || 1;
+    }
+    let off = 0;
+    while (off < rec.length) off += writeSync(this.fd, rec, off, rec.length - off, this.size + off);
+    this.size += rec.length;
+    this.last = entry.end;
+    this.dirty = true;
+  }
+
+  /** fsyncs what was appended; `durable` moves up to it. */
+  sync(): void {
+    if (!this.dirty) return;
+    fsyncSync(this.fd);
+    this.dirty = false;
+    this.synced = this.last;
+  }
+
+  /** Reads entries from byte `from` up to what is appended now; returns them and where the next read starts. */
+  readFrom(from: number, maxBytes = 1 << 20): { entries: BinlogEntry[]; next: number } {
+    const entries: BinlogEntry[] = [];
+    let pos = from;
+    const want = Math.min(maxBytes, this.size - from);
+    if (want <= 0) return { entries, next: from };
+    const buf = Buffer.allocUnsafe(Math.max(want, HEADER));
+    let got = 0;
+    while (got < want) got += readSync(this.fd, buf, got, want - got, from + got);
+    let o = 0;
+    while (o + 4 <= got) {
+      const len = buf.readUInt32LE(o);
+      if (o + 4 + len > got) {
+        if (o === 0) {
+          // One record larger than the read: read it whole.
+          const big = Buffer.allocUnsafe(4 + len);
+          let n = 0;
+          while (n < big.length) n += readSync(this.fd, big, n, big.length - n, from + n);
+          entries.push(decode(big, 0, `${this.path}@${from}`));
+          return { entries, next: from + big.length };
+        }
+        break;
+      }
+      entries.push(decode(buf, o, `${this.path}@${pos}`));
+      o += 4 + len;
+      pos = from + o;
+    }
+    return { entries, next: from + o };
+  }
+
+  /** Closes and deletes the file. */
+  remove(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+    rmSync(this.path, { force: true });
+  }
+}
+
+function encode(e: BinlogEntry): Buffer {
+  let n = HEADER;
+  for (const a of e.argv) n += 4 + a.length;
+  const b = Buffer.allocUnsafe(n);
+  let o = b.writeUInt32LE(n - 4, 0);
+  o = b.writeUInt32LE(e.db, o);
+  o = b.writeUInt32LE(e.end.filenum, o);
+  o = b.writeBigUInt64LE(BigInt(e.end.offset), o);
+  o = b.writeUInt32LE(e.headerPos.filenum, o);
+  o = b.writeUInt32LE(e.execTime >>> 0, o);
+  o = b.writeBigUInt64LE(BigInt(e.headerPos.offset), o);
+  o = b.writeUInt32LE(e.termOrServerId >>> 0, o);
+  o = b.writeBigUInt64LE(e.logicId, o);
+  o = b.writeUInt32LE(e.argv.length, o);
+  for (const a of e.argv) {
+    o = b.writeUInt32LE(a.length, o);
+    o += a.copy(b, o);
+  }
+  return b;
+}
+
+function decode(b: Buffer, at: number, where: string): BinlogEntry {
+  const len = b.readUInt32LE(at);
+  const end = at + 4 + len;
+  if (len + 4 < HEADER || end > b.length) throw new CorruptionError(`spool record of ${len} bytes does not fit`, where);
+  let o = at + 4;
+  const db = b.readUInt32LE(o);
+  const endFile = b.readUInt32LE(o + 4);
+  const endOff = Number(b.readBigUInt64LE(o + 8));
+  const headFile = b.readUInt32LE(o + 16);
+  const execTime = b.readUInt32LE(o + 20);
+  const headOff = Number(b.readBigUInt64LE(o + 24));
+  const termOrServerId = b.readUInt32LE(o + 32);
+  const logicId = b.readBigUInt64LE(o + 36);
+  const argc = b.readUInt32LE(o + 44);
+  o += 48;
+  const argv: Buffer[] = [];
+  for (let i = 0; i < argc; i++) {
+    if (o + 4 > end) throw new CorruptionError('spool record ends inside its arguments', where);
+    const n = b.readUInt32LE(o);
+    o += 4;
+    if (o + n > end) throw new CorruptionError('spool argument runs past its record', where);
+    argv.push(Buffer.from(b.subarray(o, o + n)));
+    o += n;
+  }
+  return { db, execTime, termOrServerId, logicId, headerPos: { filenum: headFile, offset: headOff }, argv, end: { filenum: endFile, offset: endOff } };
+}

@@ -1,0 +1,121 @@
+/**
+ * A snapshot load that takes long (here: Redis refuses writes for a few seconds) no longer races
+ * the master's binlog retention: BinlogSync runs meanwhile, entries are spooled to disk and acked,
+ * then replayed in order; a full spool stops the acks instead; an interrupted load is not taken for
+ * a loaded one at the next start.
+ */
+import { strict as assert } from 'node:assert';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { BinlogPosition } from '../../src/core/binlog.js';
+import { FIXTURES } from '../helpers/fixtures.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { FakeMaster } from '../master/fake-master.js';
+import { tempDir, waitFor } from '../replication/support.js';
+import { startDaemon } from './support.js';
+
+const SNAPSHOT = join(FIXTURES, 'snapshots/3.5.5-base/dump/db0');
+const acked = (m: FakeMaster): BinlogPosition | null => m.replicaState?.acked ?? null;
+const same = (a: BinlogPosition | null, b: BinlogPosition) => a !== null && a.filenum === b.filenum && a.offset === b.offset;
+
+async function setup(extra: Record<string, string> = {}) {
+  const target = await startRedis();
+  const master = new FakeMaster({ family: 'C', snapshotSource: SNAPSHOT, keepaliveMs: 500 });
+  await master.start();
+  const dir = tempDir('pm-spool-');
+  const d = await startDaemon(target, dir, extra);
+  const done = async () => {
+    d.admin.disconnect();
+    await d.daemon.stop('test').catch(() => {});
+    await d.daemon.exited;
+    await master.stop();
+    await target.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { target, master, dir, d, done };
+}
+
+/**
+ * Holds the load: Redis refuses writes (scripts included) for `ms`. Sent right after SLAVEOF has
+ * answered (SLAVEOF itself writes to the target), well before the pulled snapshot starts loading.
+ */
+async function pauseWrites(target: RedisServer, ms: number): Promise<void> {
+  await target.client().call('CLIENT', 'PAUSE', String(ms), 'WRITE');
+}
+
+describe('binlog spool during a long snapshot load', () => {
+  it('acks entries once spooled while the load is held, then replays them in order', async () => {
+    const { target, master, dir, d, done } = await setup({ 'target-flush-on-full-sync': 'yes' });
+    try {
+      await target.client().set('left:over', 'from an earlier attempt');
+      await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
+      await pauseWrites(target, 4000);
+      await waitFor('BinlogSync active', () => master.events.some((e) => e.kind === 'activate'), 20_000);
+      let end = master.write(['set', 'sp:first', '1']);
+      for (let i = 0; i < 200; i++) end = master.write(['incr', 'sp:ctr']);
+      end = master.write(['rpush', 'sp:list', 'a', 'b']);
+      await waitFor('acked while the load is held', () => same(acked(master), end), 10_000);
+      const m = await d.info('migrate');
+      assert.equal(m.get('phase'), 'full_sync', 'the load is still held');
+      assert.equal(m.get('spool_entries'), '202');
+      assert.equal(m.get('spool_durable_offset'), `${end.filenum} ${end.offset}`);
+      assert.ok(existsSync(join(dir, 'dbsync', 'spool-db0.bin')));
+      const cp = JSON.parse(readFileSync(join(dir, 'dbsync', 'pika-migrate-db0.checkpoint.json'), 'utf8')) as { loading?: boolean };
+      assert.equal(cp.loading, true, 'the checkpoint says a load is under way');
+      // Live writes keep coming while the spool replays.
+      await waitFor('live', async () => (await d.info('migrate')).get('phase') === 'incremental', 30_000);
+      for (let i = 0; i < 50; i++) end = master.write(['incr', 'sp:ctr']);
+      await waitFor('acked live', () => same(acked(master), end), 10_000);
+      const c = target.client();
+      assert.equal(await c.get('sp:ctr'), '250');
+      assert.deepEqual(await c.lrange('sp:list', 0, -1), ['a', 'b']);
+      assert.equal(await c.get('sp:first'), '1');
+      assert.equal(await c.exists('left:over'), 0, 'target-flush-on-full-sync cleared the target first');
+      assert.ok(Number((await d.info('migrate')).get('load_keys')) > 20, 'the snapshot is in too');
+      assert.equal(existsSync(join(dir, 'dbsync', 'spool-db0.bin')), false, 'the spool is gone once replayed');
+      const cp2 = JSON.parse(readFileSync(join(dir, 'dbsync', 'pika-migrate-db0.checkpoint.json'), 'utf8')) as { loading?: boolean };
+      assert.equal(cp2.loading, undefined);
+    } finally {
+      await done();
+    }
+  });
+
+  it('a full spool (spool-max-bytes) stops the acks until the load is done; nothing is lost', async () => {
+    const { target, master, d, done } = await setup({ 'spool-max-bytes': '2000' });
+    try {
+      await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
+      await pauseWrites(target, 6000);
+      await waitFor('BinlogSync active', () => master.events.some((e) => e.kind === 'activate'), 20_000);
+      let end = master.write(['incr', 'full:ctr']);
+      for (let i = 0; i < 199; i++) end = master.write(['incr', 'full:ctr']);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal((await d.info('migrate')).get('phase'), 'full_sync', 'the load is still held');
+      assert.ok(!same(acked(master), end), 'not everything acked while the spool is full');
+      assert.ok(Number((await d.info('migrate')).get('spool_bytes')) >= 2000);
+      await waitFor('everything acked after the load', () => same(acked(master), end), 30_000);
+      assert.equal(await target.client().get('full:ctr'), '200');
+    } finally {
+      await done();
+    }
+  });
+
+  it('a load interrupted by a stop is not resumed as if loaded: the next start asks for force', async () => {
+    const { target, master, dir, d, done } = await setup();
+    try {
+      await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
+      await pauseWrites(target, 3000);
+      await waitFor('BinlogSync active', () => master.events.some((e) => e.kind === 'activate'), 20_000);
+      d.admin.disconnect();
+      await d.daemon.stop('test');
+      assert.equal(await d.daemon.exited, 0);
+      await assert.rejects(
+        startDaemon(target, dir, { slaveof: `127.0.0.1:${master.port}` }),
+        /a snapshot load of master 127\.0\.0\.1:\d+ was interrupted; .* force loads a new snapshot/,
+      );
+      assert.equal(existsSync(join(dir, 'dbsync', 'spool-db0.bin')), false);
+    } finally {
+      await done();
+    }
+  });
+});
