@@ -50,7 +50,7 @@ async function runLoad(dir: string, confPath: string): Promise<number> {
     process.stderr.write(
       `loaded ${summary.done} keys (${c.records ?? 0} records, ${c.commands ?? 0} commands, ${c.bytes ?? 0} bytes) in ${(summary.elapsedMs / 1000).toFixed(1)} s, ` +
         `${Math.round(summary.rate)} keys/s; ${summary.typeConflicts} type conflicts, ${Object.values(summary.skipped).reduce((a, b) => a + b, 0)} keys skipped, ` +
-        `${summary.keysKept} existing keys kept` +
+        `${summary.keysKept} existing keys kept, ${summary.filtered} filtered out` +
         (info ? `; dump taken at binlog ${info.filenum}:${info.offset} of ${info.masterIp}:${info.masterPort}` : '') +
         '\n',
     );

@@ -1,6 +1,6 @@
 import { CONFLICT_POLICIES, type ConflictPolicy } from '../convert/records.js';
 import type { DataType } from '../core/record.js';
-import { bool, hostPort, int, nonEmpty, oneOf, permutationOf, port, str, type HostPort, type ValueParser } from './values.js';
+import { bool, hostPort, int, nonEmpty, oneOf, permutationOf, port, str, subsetOf, words, type HostPort, type ValueParser } from './values.js';
 
 /**
  * Every conf key the daemon reads, with its parser and default, in one place. pika.conf.example
@@ -31,6 +31,11 @@ export const schema = {
   'conflict-policy': { parse: oneOf(...CONFLICT_POLICIES), default: 'merge' as ConflictPolicy },
   // A name Pika 3.x holds in several types is copied as the first of them in this order.
   'type-order': { parse: permutationOf<DataType>('string', 'hash', 'list', 'set', 'zset'), default: ['string', 'hash', 'list', 'set', 'zset'] as DataType[] },
+  // Which keys are copied (snapshot and binlog alike): Redis globs, whitespace-separated. No
+  // filter-keys: every key; filter-exclude-keys wins over it; filter-types: the types copied.
+  'filter-keys': { parse: words, default: [] as string[] },
+  'filter-exclude-keys': { parse: words, default: [] as string[] },
+  'filter-types': { parse: subsetOf<DataType>('string', 'hash', 'list', 'set', 'zset'), default: ['string', 'hash', 'list', 'set', 'zset'] as DataType[] },
   // While a snapshot loads, the binlog is spooled to db-sync-path; past this many bytes acks stop
   // (the master keeps the binlog) until the load is done. 0 = no limit but the disk's.
   'spool-max-bytes': { parse: int(0, Number.MAX_SAFE_INTEGER), default: 8 * 1024 * 1024 * 1024 },

@@ -74,3 +74,18 @@ export function permutationOf<T extends string>(...items: T[]): ValueParser<T[]>
     return got as T[];
   };
 }
+
+/** Whitespace-separated words (globs, names); empty means none. */
+export const words: ValueParser<string[]> = (raw) => raw.split(/\s+/).filter((w) => w !== '');
+
+/** Some of `items`, each at most once, separated by commas and/or spaces. */
+export function subsetOf<T extends string>(...items: T[]): ValueParser<T[]> {
+  return (raw) => {
+    const got = raw.toLowerCase().split(/[\s,]+/).filter((x) => x !== '');
+    const bad = got.filter((x) => !items.includes(x as T));
+    if (bad.length > 0) throw new Error(`unknown ${bad.length === 1 ? 'entry' : 'entries'} ${bad.join(', ')}; expected some of ${items.join(', ')}`);
+    if (new Set(got).size !== got.length) throw new Error(`an entry is listed twice in "${raw}"`);
+    if (got.length === 0) throw new Error(`expected at least one of ${items.join(', ')}`);
+    return got as T[];
+  };
+}

@@ -2,6 +2,7 @@ import type { BinlogEntry } from '../core/binlog.js';
 import { printableBytes, type RedisCommand } from '../core/command.js';
 import { formatPosition, type SourcePosition } from '../core/position.js';
 import { DELETE_IF_VALUE_SCRIPT, DELETE_MATCHING_SCRIPT, SET_IF_VALUE_SCRIPT, SET_WITH_EXPIRY_SCRIPT } from '../core/scripts.js';
+import { commandType, type KeyFilter } from './filter.js';
 import type { ConvertNote, ConvertResult, PikaFamily } from './types.js';
 
 export type { ConvertNote, ConvertResult, PikaFamily } from './types.js';
@@ -14,6 +15,8 @@ export interface BinlogConvertContext {
   readonly version?: string;
   /** Target older than Redis 6.2 (no `SET … EXAT/PXAT`): absolute expiries go through a script. */
   readonly legacyTarget?: boolean;
+  /** Keys and types to copy (filter-keys, filter-exclude-keys, filter-types); absent: all. */
+  readonly filter?: KeyFilter | null;
 }
 
 /** Last second a 32-bit `time_t` holds: Pika ≤ 3.5 deletes keys given an expiry past it. */
@@ -80,6 +83,11 @@ class Conversion {
 
   run(): void {
     const { name, argv } = this;
+    const filter = this.ctx.filter;
+    if (filter && !filter.acceptsType(commandType(name))) {
+      this.note('debug', 'filtered', 'a type left out by filter-types; not copied');
+      return;
+    }
     if (DROPPED_INTERNAL.has(name)) {
       this.note('info', 'dropped-internal', 'changes no data (Pika internal or read-only command logged as a write); dropped');
       return;
@@ -97,6 +105,13 @@ class Conversion {
       if (!this.arity(minArgc)) return;
       if (name === 'pfmerge') this.hllNote();
       const keys = this.keysOf(name);
+      if (filter) {
+        const passing = keys.filter((k) => filter.acceptsKey(k)).length;
+        if (passing === 0) return this.note('debug', 'filtered', 'keys left out by the key filter; not copied');
+        if (passing < keys.length) {
+          return this.note('warn', 'filter-mixed', 'reads or writes keys on both sides of the key filter; not copied, so the copied keys among them may differ from the master');
+        }
+      }
       const single = keys.every((k) => k.equals(keys[0]));
       this.emit(name.toUpperCase(), argv.slice(1), argv[keyIndex], !single);
       return;
@@ -355,6 +370,10 @@ class Conversion {
   }
 
   private emit(name: string, args: ReadonlyArray<Buffer | string>, key: Buffer | null, barrier = false): void {
+    if (key !== null && this.ctx.filter && !this.ctx.filter.acceptsKey(key)) {
+      this.note('debug', 'filtered', 'a key left out by the key filter; not copied');
+      return;
+    }
     const cmd: RedisCommand = barrier ? { name, args, key, barrier: true, pos: this.pos } : { name, args, key, pos: this.pos };
     this.commands.push(cmd);
   }

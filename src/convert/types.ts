@@ -9,7 +9,7 @@ export type PikaFamily = 'A' | 'B' | 'C' | 'D';
  * position and the command.
  */
 export interface ConvertNote {
-  readonly level: 'warn' | 'info';
+  readonly level: 'warn' | 'info' | 'debug';
   readonly code: string;
   readonly message: string;
 }

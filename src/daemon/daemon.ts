@@ -13,6 +13,7 @@ import { Migration } from './migration.js';
 import { localAddressOf } from './network.js';
 import { metricsOf, migrateInfo, replicationExtra } from './status-info.js';
 import { newRunId, version } from './server-info.js';
+import { keyFilterOf } from './key-filter.js';
 import { connectTarget } from './target.js';
 
 /** Where the daemon is in its life: what `INFO` shows as `phase`. */
@@ -175,6 +176,7 @@ export class Daemon {
       chunkSize: v['sync-batch-num'],
       conflict: v['conflict-policy'],
       typeOrder: v['type-order'],
+      filter: keyFilterOf(v),
       bar: this.options.bar,
       timeouts: this.options.replicaTimeouts,
       onFatal: (e) => this.fail(e),

@@ -1,6 +1,7 @@
 import { printableBytes } from '../core/command.js';
 import type { Logger } from '../core/log.js';
 import type { DataType, SnapshotRecord } from '../core/record.js';
+import type { KeyFilter } from '../convert/filter.js';
 import { SnapshotRecordConverter, type ConflictPolicy } from '../convert/records.js';
 import type { ConvertNote } from '../convert/types.js';
 import { Progress, type ProgressSnapshot } from '../ops/progress.js';
@@ -17,6 +18,8 @@ export interface LoadSnapshotOptions {
   readonly chunkSize: number;
   readonly conflict: ConflictPolicy;
   readonly typeOrder?: DataType[];
+  /** Keys and types to copy; null: all. */
+  readonly filter?: KeyFilter | null;
   /** Aborting stops the read at the next record; what was submitted is still flushed by the caller. */
   readonly signal?: AbortSignal;
   /** Where the bar goes (tests pass null); default stderr when a TTY. */
@@ -29,6 +32,8 @@ export interface LoadSummary extends ProgressSnapshot {
   readonly typeConflicts: number;
   /** Keys the target already held and `conflict-policy : skip` kept as they were. */
   readonly keysKept: number;
+  /** Keys left out by the key filter (filter-keys, filter-exclude-keys, filter-types). */
+  readonly filtered: number;
   readonly skipped: Readonly<Record<string, number>>;
   readonly notes: Readonly<Record<string, number>>;
 }
@@ -79,6 +84,8 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
   const progress = new Progress({ label: `full sync db${o.db}`, unit: 'keys', logger: log, bar: o.bar });
   o.onProgress?.(progress);
   let typeConflicts = 0;
+  let filtered = 0;
+  const filter = o.filter ?? null;
   const keptBefore = o.pool.stats().keysKept;
   const skipped: Record<string, number> = {};
   const notes: Record<string, number> = {};
@@ -122,6 +129,10 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
       let bytes = 0;
       let commands = 0;
       for (const rec of batch) {
+        if (filter !== null && (!filter.acceptsType(rec.type) || !filter.acceptsKey(rec.key))) {
+          if (rec.first) filtered++;
+          continue;
+        }
         if (rec.first) {
           keys++;
           progress.add(rec.type);
@@ -147,5 +158,6 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
     throw e;
   }
   const s = progress.stop('snapshot loaded');
-  return { ...s, typeConflicts, keysKept: o.pool.stats().keysKept - keptBefore, skipped, notes };
+  if (filtered > 0) log.info({ filtered }, 'keys left out by the key filter');
+  return { ...s, typeConflicts, keysKept: o.pool.stats().keysKept - keptBefore, filtered, skipped, notes };
 }

@@ -2,6 +2,7 @@ import { compareBinlogPositions, type BinlogEntry, type BinlogPosition } from '.
 import { CorruptionError, FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { DataType } from '../core/record.js';
+import type { KeyFilter } from '../convert/filter.js';
 import type { ConflictPolicy } from '../convert/records.js';
 import type { PikaFamily } from '../convert/types.js';
 import { join } from 'node:path';
@@ -38,6 +39,8 @@ export interface MigrationOptions {
   readonly chunkSize: number;
   readonly conflict: ConflictPolicy;
   readonly typeOrder?: DataType[];
+  /** Keys and types to copy, in the snapshot and the binlog alike; null: all. */
+  readonly filter: KeyFilter | null;
   /** Progress bar stream for the snapshot load (null: none; default: stderr when a TTY). */
   readonly bar?: NodeJS.WriteStream | null;
   readonly timeouts?: Partial<ReplicaTimeouts>;
@@ -91,7 +94,7 @@ export class Migration implements ReplicaHandler {
     this.log = o.logger.child({ master: `${o.masterHost}:${o.masterPort}` });
     this.applier = new BinlogApplier(
       o.pool,
-      () => ({ family: this.family(), version: this.replica.masterVersion ?? undefined, nowMs: Date.now(), legacyTarget: o.pool.legacyTarget }),
+      () => ({ family: this.family(), version: this.replica.masterVersion ?? undefined, nowMs: Date.now(), legacyTarget: o.pool.legacyTarget, filter: o.filter }),
       this.log.child({ component: 'convert' }),
     );
     this.replica = new Replica({
@@ -225,6 +228,7 @@ export class Migration implements ReplicaHandler {
       chunkSize: this.o.chunkSize,
       conflict: this.o.conflict,
       typeOrder: this.o.typeOrder,
+      filter: this.o.filter,
       signal: this.loadAbort.signal,
       bar: this.o.bar,
       onProgress: (p) => (this.progress = p),

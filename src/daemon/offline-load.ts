@@ -5,6 +5,7 @@ import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { readDumpInfo, type DumpInfo } from '../snapshot/pika/snapshot.js';
 import { loadSnapshot, type LoadSummary } from './load-snapshot.js';
+import { keyFilterOf } from './key-filter.js';
 import { connectTarget } from './target.js';
 
 /** A DB dir (`…/db0`) as given, or the one `dbN` of a dump root. Several DBs: one load per DB, said plainly. */
@@ -44,6 +45,7 @@ export async function offlineLoad(dir: string, config: Config, logger: Logger, s
       chunkSize: v['sync-batch-num'],
       conflict: v['conflict-policy'],
       typeOrder: v['type-order'],
+      filter: keyFilterOf(v),
       signal,
     });
     await pool.close();

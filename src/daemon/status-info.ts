@@ -82,7 +82,7 @@ export function migrateInfo(phase: string, m: MigrationStatus | null, sink: Sink
       for (const [k, v] of Object.entries(p.counts)) if (k !== 'keys') lines.push([`load_${k}`, v]);
     }
     if (m.lastLoad !== null) {
-      lines.push(['load_type_conflicts', m.lastLoad.typeConflicts], ['load_keys_kept', m.lastLoad.keysKept]);
+      lines.push(['load_type_conflicts', m.lastLoad.typeConflicts], ['load_keys_kept', m.lastLoad.keysKept], ['load_filtered', m.lastLoad.filtered]);
       for (const [reason, n] of Object.entries(m.lastLoad.skipped)) lines.push([`load_skipped_${slug(reason)}`, n]);
     }
     if (m.spool !== null) {

@@ -78,7 +78,11 @@ describe('daemon restarts and checkpoints (family C master)', () => {
       const trysync = master.events.filter((e) => e.kind === 'trysync').pop();
       assert.deepEqual(trysync?.detail, from);
       const c = target.client();
-      assert.equal(await c.get('ctr'), '50', 'every INCR applied exactly once');
+      const diag = async () => {
+        const m = await d.info('migrate');
+        return `skipped as applied: ${m.get('sink_skippedAsApplied')}, binlog entries: ${m.get('binlog_entries')}, trysync from ${JSON.stringify(from)}, acked ${JSON.stringify(master.replicaState?.acked)}, end ${JSON.stringify(end)}`;
+      };
+      assert.equal(await c.get('ctr'), '50', `every INCR applied exactly once (${await diag()})`);
       assert.deepEqual(await c.lrange('list', 0, -1), ['a', 'b']);
       const m = await d.info('migrate');
       assert.equal(m.get('phase'), 'incremental');
