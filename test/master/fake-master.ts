@@ -358,8 +358,12 @@ export class FakeMaster {
     });
   }
 
-  /** Registers (ip, port) for db0 or reuses its registration (§3.3 step 6). */
-  private register(conn: ConnState, ip: string, port: number): DbReplica {
+  /**
+   * Registers (ip, port) for db0 or reuses its registration (§3.3 step 6). A new one starts as
+   * sent and acked up to `from` (the TrySync point, or the dump's offset): nothing after it has
+   * reached the replica yet.
+   */
+  private register(conn: ConnState, ip: string, port: number, from: BinlogPosition): DbReplica {
     const r = this.replica;
     if (r && r.ip === ip && r.port === port) {
       r.conn = conn;
@@ -374,8 +378,8 @@ export class FakeMaster {
       conn,
       window: [],
       cursor: this.log.endSeq,
-      sent: this.log.producer,
-      acked: this.log.producer,
+      sent: { ...from },
+      acked: { ...from },
       lastRecvAt: now,
       lastSendAt: now,
     };
@@ -400,14 +404,14 @@ export class FakeMaster {
     if (compareBinlogPositions(m, want) < 0) return reply(TrySyncReply.SyncPointLarger);
     if (!this.log.hasFile(want.filenum)) return reply(TrySyncReply.SyncPointBePurged);
     if (!this.log.isBoundary(want)) return reply(TrySyncReply.Error);
-    const r = this.register(conn, t.node.ip, t.node.port);
+    const r = this.register(conn, t.node.ip, t.node.port, want);
     this.events.push({ kind: 'trysync', detail: want });
     reply(TrySyncReply.Ok, r.session);
   }
 
   private onDBSync(conn: ConnState, req: InnerRequest): void {
     const d = req.db_sync!;
-    const r = this.register(conn, d.node.ip, d.node.port);
+    const r = this.register(conn, d.node.ip, d.node.port, this.log.producer);
     this.send(conn, { type: MsgType.DBSync, code: Status.Ok, db_sync: { partition: this.db0, session_id: r.session } });
     this.makeDump();
     if (this.pull) {
