@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError } from 'commander';
 import { loadConfig, type Config } from './config/load.js';
 import { ConfigError } from './core/errors.js';
@@ -115,13 +114,6 @@ export async function main(argv: string[]): Promise<number> {
   }
   return exitCode;
 }
-
-// A migration allocates and drops small objects by the million while its live heap stays a few
-// tens of MB; V8's default lets the old generation grow up to 4× the live size between full GCs,
-// which is most of our peak RSS. A growth factor of 1.2 keeps the peak near the live size for no
-// measurable loss of speed (bench: 1M-field hash 270 → ~180 MB). Read by V8 at each GC, so setting
-// it here, before any work, is enough.
-setFlagsFromString('--heap-growing-percent=20');
 
 main(process.argv).then(
   (code) => process.exit(code),

@@ -32,7 +32,9 @@ import { INLINE_SCRIPTS } from '../core/scripts.js';
  *
  * Layout: KEYS[1] marker; KEYS[2] applied hash; ARGV[1] expected marker ('-' = must not exist);
  * ARGV[2] this batch's sequence; ARGV[3] marker TTL in ms; ARGV[4] re-mark flag; ARGV[6] sender
- * field ('' = record nothing); ARGV[7] `filenum:offset`; ARGV[8] sender count; ARGV[5] the commands, packed: per
+ * field ('' = record nothing); ARGV[7] `filenum:offset`; ARGV[8] sender count; ARGV[9] '1' when
+ * the batch holds inlined scripts (only then are their functions built, and effects replication
+ * asked for: most batches hold none); ARGV[5] the commands, packed: per
  * command a big-endian u32 argument count (name included), then per argument a u32 length and the
  * bytes. Lua's `struct` library unpacks them. One packed argument instead of hundreds of RESP bulk
  * strings halves the cost on both sides: ioredis encodes one Buffer instead of building a
@@ -42,10 +44,13 @@ import { INLINE_SCRIPTS } from '../core/scripts.js';
 const INLINE_TABLE = INLINE_SCRIPTS.map((body, i) => `  ['@${i}'] = function(KEYS, ARGV)\n${body}\nend,`).join('\n');
 
 export const BATCH_SCRIPT = `
-if redis.replicate_commands then redis.replicate_commands() end
-local inline = {
+local inline = nil
+if ARGV[9] == '1' then
+  if redis.replicate_commands then redis.replicate_commands() end
+  inline = {
 ${INLINE_TABLE}
-}
+  }
+end
 local function run_inline(fn, t, c)
   local nk = tonumber(t[2])
   local keys, argv = {}, {}
@@ -84,7 +89,7 @@ while pos <= len do
   pos = t[c + 1]
   t[c + 1] = nil
   local r
-  local fn = inline[t[1]]
+  local fn = inline and inline[t[1]]
   if fn then r = run_inline(fn, t, c) else r = redis.pcall(unpack(t)) end
   if type(r) == 'table' and r.err then
     errs[#errs + 1] = idx
@@ -200,6 +205,7 @@ export function encodeBatch(
   };
   let origin: number[] | null = null;
   let remark = false;
+  let hasInline = false;
   let calls = 0;
   for (let i = 0; i < cmds.length; ) {
     const end = setRunEnd(cmds, i);
@@ -216,6 +222,7 @@ export function encodeBatch(
       const cmd = cmds[i];
       const inl = inlineName(cmd);
       if (inl !== null) {
+        hasInline = true;
         o = blob.writeUInt32BE(cmd.args.length, o);
         put(inl);
         for (let a = 1; a < cmd.args.length; a++) put(cmd.args[a]);
@@ -234,5 +241,5 @@ export function encodeBatch(
   let last: RedisCommand['pos'] | null = null;
   for (let i = cmds.length - 1; i >= 0 && last === null; i--) if (cmds[i].pos.kind === 'binlog') last = cmds[i].pos;
   const rec = applied !== null && last !== null && last.kind === 'binlog' ? [applied.field, `${last.filenum}:${last.offset}`, String(applied.senders)] : ['', '', ''];
-  return { args: [BATCH_SCRIPT_SHA, '2', marker, applied?.key ?? marker, expect, String(seq), String(ttlMs), remark ? '1' : '0', blob, ...rec], origin };
+  return { args: [BATCH_SCRIPT_SHA, '2', marker, applied?.key ?? marker, expect, String(seq), String(ttlMs), remark ? '1' : '0', blob, ...rec, hasInline ? '1' : '0'], origin };
 }
