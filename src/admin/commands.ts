@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { globToRegExp } from '../core/glob.js';
 import { OK, SimpleString, type Reply } from './resp.js';
 import type { Session } from './server.js';
 
@@ -11,6 +12,8 @@ export interface AdminContext {
   readonly slaveofNoOne: () => Promise<void>;
   /** Every config key with its current value, for CONFIG GET. */
   readonly configValues: () => ReadonlyMap<string, string>;
+  /** CONFIG SET of one key; throws an Error whose message becomes the `-ERR …` reply. */
+  readonly configSet: (key: string, value: string) => void;
   readonly shutdown: () => void;
 }
 
@@ -103,15 +106,25 @@ async function slaveof(args: string[], _s: Session, ctx: AdminContext): Promise<
 }
 
 function config(args: string[], _s: Session, ctx: AdminContext): Reply {
+  // CONFIG GET pattern | CONFIG SET key value (only the keys changeable at run time)
   const sub = args[1].toLowerCase();
   if (sub === 'get') {
     if (args.length !== 3) return err("wrong number of arguments for 'config|get' command");
-    const re = globToRegExp(args[2]);
+    const re = globToRegExp(args[2], { ignoreCase: true });
     const out: string[] = [];
     for (const [k, v] of ctx.configValues()) if (re.test(k)) out.push(k, v);
     return out;
   }
-  return err(`CONFIG subcommand '${args[1]}' is not supported by pika-migrate (supported: GET)`);
+  if (sub === 'set') {
+    if (args.length !== 4) return err("wrong number of arguments for 'config|set' command");
+    try {
+      ctx.configSet(args[2].toLowerCase(), args[3]);
+    } catch (e) {
+      return err((e as Error).message);
+    }
+    return OK;
+  }
+  return err(`CONFIG subcommand '${args[1]}' is not supported by pika-migrate (supported: GET, SET)`);
 }
 
 function client(args: string[], s: Session): Reply {
@@ -129,21 +142,4 @@ function command(args: string[]): Reply {
   if (sub === 'docs') return [];
   if (sub !== undefined) return err(`unknown subcommand '${args[1]}'. Try COMMAND COUNT, DOCS.`);
   return Object.entries(table).map(([name, spec]): Reply => [name, spec.arity, [], 0, 0, 0]);
-}
-
-/** Redis-style glob (`*`, `?`, `[abc]`) to a whole-string RegExp. */
-function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (const ch of glob) {
-    if (ch === '*') re += '.*';
-    else if (ch === '?') re += '.';
-    else if (ch === '[' || ch === ']') re += ch;
-    else re += ch.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  try {
-    return new RegExp(`^${re}$`, 'i');
-  } catch {
-    // An unbalanced `[`: match the pattern literally rather than fail the command.
-    return new RegExp(`^${glob.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'i');
-  }
 }

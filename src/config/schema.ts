@@ -26,6 +26,10 @@ export const schema = {
   'target-redis-db': { parse: int(0, 65535), default: 0 },
   'sync-batch-num': { parse: int(1, 100_000), default: 100 },
   'redis-sender-num': { parse: int(1, 256), default: 10 },
+  // Commands and argument bytes per second sent to the target (0 = no limit); CONFIG SET on the
+  // admin port changes them at run time.
+  'target-max-ops': { parse: int(0, 100_000_000), default: 0 },
+  'target-max-bytes': { parse: int(0, Number.MAX_SAFE_INTEGER), default: 0 },
   // What happens to a snapshot key that already exists on the target: merge into it, replace it,
   // skip it (kept and reported), or fail (stop the load).
   'conflict-policy': { parse: oneOf(...CONFLICT_POLICIES), default: 'merge' as ConflictPolicy },
@@ -47,6 +51,9 @@ export const schema = {
 } satisfies Record<string, { parse: ValueParser<unknown>; default: unknown }>;
 
 export type ConfKey = keyof typeof schema;
+
+/** Keys that CONFIG SET may change while the daemon runs. */
+export const RUNTIME_KEYS: ReadonlySet<string> = new Set(['target-max-ops', 'target-max-bytes']);
 export type ConfValues = { -readonly [K in ConfKey]: ReturnType<(typeof schema)[K]['parse']> };
 
 export function isKnownKey(key: string): key is ConfKey {

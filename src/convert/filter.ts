@@ -1,3 +1,4 @@
+import { globToRegExp } from '../core/glob.js';
 import type { DataType } from '../core/record.js';
 
 /**
@@ -17,7 +18,7 @@ export class KeyFilter {
   static from(spec: { include: readonly string[]; exclude: readonly string[]; types: readonly DataType[] | null }): KeyFilter | null {
     const allTypes = spec.types === null || spec.types.length === 5;
     if (spec.include.length === 0 && spec.exclude.length === 0 && allTypes) return null;
-    return new KeyFilter(spec.include.map(globToRegExp), spec.exclude.map(globToRegExp), allTypes ? null : new Set(spec.types));
+    return new KeyFilter(spec.include.map((g) => globToRegExp(g)), spec.exclude.map((g) => globToRegExp(g)), allTypes ? null : new Set(spec.types));
   }
 
   acceptsKey(key: Buffer): boolean {
@@ -30,44 +31,6 @@ export class KeyFilter {
   acceptsType(type: DataType | null): boolean {
     return type === null || this.types === null || this.types.has(type);
   }
-}
-
-/** A Redis glob as an anchored RegExp over the key's latin1 text (one char per byte). */
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*') re += '[\\s\\S]*';
-    else if (c === '?') re += '[\\s\\S]';
-    else if (c === '\\' && i + 1 < glob.length) re += escapeRe(glob[++i]);
-    else if (c === '[') {
-      const close = glob.indexOf(']', i + 2);
-      if (close < 0) {
-        re += '\\[';
-        continue;
-      }
-      let body = glob.slice(i + 1, close);
-      const negate = body.startsWith('^');
-      if (negate) body = body.slice(1);
-      let cls = '';
-      for (let j = 0; j < body.length; j++) {
-        if (body[j] === '\\' && j + 1 < body.length) cls += escapeRe(body[++j]);
-        else if (body[j + 1] === '-' && j + 2 < body.length) {
-          // Redis accepts reversed ranges ([z-a]); a RegExp does not.
-          const [lo, hi] = [body[j], body[j + 2]].sort();
-          cls += `${escapeRe(lo)}-${escapeRe(hi)}`;
-          j += 2;
-        } else cls += escapeRe(body[j]);
-      }
-      re += `[${negate ? '^' : ''}${cls}]`;
-      i = close;
-    } else re += escapeRe(c);
-  }
-  return new RegExp(`^${re}$`);
-}
-
-function escapeRe(c: string): string {
-  return /[\\^$.*+?()[\]{}|/-]/.test(c) ? `\\${c}` : c;
 }
 
 const LIST_COMMANDS = new Set(['lpush', 'rpush', 'lpushx', 'rpushx', 'lpop', 'rpop', 'linsert', 'lrem', 'lset', 'ltrim', 'rpoplpush', 'blpop', 'brpop', 'brpoplpush', 'lmove', 'blmove']);

@@ -2,6 +2,7 @@ import { AdminServer } from '../admin/server.js';
 import { runAdminCommand, type AdminContext } from '../admin/commands.js';
 import { renderInfo, type InfoData, type PikaLinkState } from '../admin/info.js';
 import type { Config } from '../config/load.js';
+import { RUNTIME_KEYS, schema } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
 import { FatalError } from '../core/errors.js';
 import { formatPosition } from '../core/position.js';
@@ -36,6 +37,8 @@ export class Daemon {
   private migration: Migration | null = null;
   private stoppingNow = false;
   private failedWith: Error | null = null;
+  /** Values changed with CONFIG SET since the start (they override the conf file's in CONFIG GET). */
+  private readonly runtimeValues = new Map<string, string>();
   private admin!: AdminServer;
   private metrics: Server | null = null;
   private pool!: SenderPool;
@@ -233,8 +236,26 @@ export class Daemon {
       slaveof: (host, port, force) => this.slaveof(host, port, force),
       slaveofNoOne: () => this.slaveofNoOne(),
       configValues: () => this.configValues(),
+      configSet: (key, value) => this.configSet(key, value),
       shutdown: () => void this.stop('SHUTDOWN on the admin port'),
     };
+  }
+
+  /** CONFIG SET: only the rate limits change at run time; the value is parsed as in the conf file. */
+  private configSet(key: string, value: string): void {
+    if (!RUNTIME_KEYS.has(key)) {
+      throw new Error(`CONFIG SET ${key}: not changeable while running (changeable: ${[...RUNTIME_KEYS].join(', ')}); edit the conf file and restart`);
+    }
+    let parsed: number;
+    try {
+      parsed = schema[key as 'target-max-ops' | 'target-max-bytes'].parse(value);
+    } catch (e) {
+      throw new Error(`CONFIG SET ${key}: ${(e as Error).message}`);
+    }
+    const { maxOps, maxBytes } = this.pool.rateLimits;
+    this.pool.setRateLimits(key === 'target-max-ops' ? parsed : maxOps, key === 'target-max-bytes' ? parsed : maxBytes);
+    this.runtimeValues.set(key, String(parsed));
+    this.logger.info({ key, value: parsed }, 'CONFIG SET');
   }
 
   private configValues(): Map<string, string> {
@@ -244,6 +265,7 @@ export class Daemon {
       if (k === 'slaveof') out.set(k, this.master ? `${this.master.host}:${this.master.port}` : '');
       else if (!out.has(k)) out.set(k, typeof val === 'boolean' ? (val ? 'yes' : 'no') : String(val ?? ''));
     }
+    for (const [k, val] of this.runtimeValues) out.set(k, val);
     // Secrets are never echoed back, as Pika hides them from non-admin users.
     for (const k of ['requirepass', 'masterauth', 'target-redis-pwd']) if (out.get(k)) out.set(k, '******');
     return out;
@@ -281,6 +303,8 @@ export class Daemon {
         ['senders', v['redis-sender-num']],
         ['batch_size', v['sync-batch-num']],
         ['conflict_policy', v['conflict-policy']],
+        ['target_max_ops', this.pool.rateLimits.maxOps],
+        ['target_max_bytes', this.pool.rateLimits.maxBytes],
         ['type_order', v['type-order'].join(',')],
         ...migrateInfo(this.phase(), m, this.pool.stats()),
       ],

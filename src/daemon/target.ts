@@ -2,7 +2,7 @@ import type { ConfValues } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
 import { SenderPool } from '../sink/pool.js';
 
-/** The sink for the conf's `target-redis-*`, `redis-sender-num` and `sync-batch-num`; fails fast. */
+/** The sink for the conf's `target-redis-*`, `redis-sender-num`, `sync-batch-num` and rate limits; fails fast. */
 export function connectTarget(v: Readonly<ConfValues>, logger: Logger): Promise<SenderPool> {
   return SenderPool.connect({
     host: v['target-redis-host'],
@@ -12,6 +12,8 @@ export function connectTarget(v: Readonly<ConfValues>, logger: Logger): Promise<
     db: v['target-redis-db'],
     senders: v['redis-sender-num'],
     batchSize: v['sync-batch-num'],
+    maxOpsPerSec: v['target-max-ops'],
+    maxBytesPerSec: v['target-max-bytes'],
     logger: logger.child({ module: 'sink' }),
   });
 }

@@ -9,6 +9,7 @@ import { BATCH_SCRIPT, MAX_COMMAND_ARGS, inlineName } from './batch-script.js';
 import { openConnection, targetName } from './connection.js';
 import type { ErrorClass } from './replies.js';
 import { statName } from './replies.js';
+import { RateLimiter } from './rate-limit.js';
 import { KeyRouter } from './router.js';
 import { Sender, type SenderHooks, type SenderStats } from './sender.js';
 
@@ -38,6 +39,9 @@ export interface SenderPoolOptions {
   markerTtlMs?: number;
   /** Hash in the target DB where each sender records the last binlog position it applied. Default `pika-migrate:applied`. */
   appliedKey?: string;
+  /** target-max-ops / target-max-bytes: commands and argument bytes per second (0: no limit). */
+  maxOpsPerSec?: number;
+  maxBytesPerSec?: number;
 }
 
 export const SINK_DEFAULTS = {
@@ -124,6 +128,7 @@ export class SenderPool extends EventEmitter {
   private skipUpTo: Array<SourcePosition | null> | null = null;
   private skipMax: SourcePosition | null = null;
   private skipped = 0;
+  private readonly limiter: RateLimiter;
 
   private constructor(
     private readonly opts: SenderPoolOptions,
@@ -138,6 +143,7 @@ export class SenderPool extends EventEmitter {
     this.log = opts.logger.child({ component: 'sink' });
     this.router = new KeyRouter(conns.length);
     this.appliedKey = opts.appliedKey ?? SINK_DEFAULTS.appliedKey;
+    this.limiter = new RateLimiter(opts.maxOpsPerSec ?? 0, opts.maxBytesPerSec ?? 0);
     const hooks: SenderHooks = {
       acked: () => this.advance(),
       commandError: (s, cmd, code, message, cls) => this.onCommandError(s.index, cmd, code, message, cls),
@@ -223,9 +229,26 @@ export class SenderPool extends EventEmitter {
       this.refuse(cmd, why);
       return;
     }
-    if (this.held !== null || cmd.barrier === true || cmd.key === null) return this.hold(cmd, gseq);
-    const s = this.senders[this.router.senderOf(cmd.key)];
-    return s.submit(cmd, gseq) ? undefined : s.room();
+    const pace = this.limiter.limited ? this.limiter.take(argBytes(cmd)) : 0;
+    let wait: void | Promise<void>;
+    if (this.held !== null || cmd.barrier === true || cmd.key === null) wait = this.hold(cmd, gseq);
+    else {
+      const s = this.senders[this.router.senderOf(cmd.key)];
+      wait = s.submit(cmd, gseq) ? undefined : s.room();
+    }
+    if (pace === 0) return wait;
+    const slept = new Promise<void>((r) => setTimeout(r, pace));
+    return wait === undefined ? slept : Promise.all([wait, slept]).then(() => undefined);
+  }
+
+  /** target-max-ops / target-max-bytes, changed at run time (CONFIG SET). */
+  setRateLimits(maxOpsPerSec: number, maxBytesPerSec: number): void {
+    this.limiter.set(maxOpsPerSec, maxBytesPerSec);
+    this.log.info({ maxOpsPerSec, maxBytesPerSec }, 'rate limits changed');
+  }
+
+  get rateLimits(): { maxOps: number; maxBytes: number } {
+    return this.limiter.limits;
   }
 
   /** Whether a restart's applied hash says this command's sender already applied it. */
@@ -507,4 +530,11 @@ function unsendable(cmd: RedisCommand): string | null {
   if (cmd.args.length >= MAX_COMMAND_ARGS) return `more than ${MAX_COMMAND_ARGS - 1} arguments cannot be applied exactly; producers must chunk big keys`;
   if (cmd.name === 'EVAL' && inlineName(cmd) === null) return 'EVAL of a script the batch script does not inline (Redis forbids EVAL inside a script)';
   return null;
+}
+
+/** Argument bytes of a command, for target-max-bytes. */
+function argBytes(cmd: RedisCommand): number {
+  let n = cmd.name.length;
+  for (const a of cmd.args) n += typeof a === 'string' ? Buffer.byteLength(a) : a.length;
+  return n;
 }

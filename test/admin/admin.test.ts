@@ -32,6 +32,10 @@ const ctx: AdminContext = {
     calls.push('no one');
   },
   configValues: () => new Map([['port', '9222'], ['target-redis-host', '127.0.0.1'], ['sync-batch-num', '100']]),
+  configSet: (key, value) => {
+    if (key !== 'target-max-ops') throw new Error(`CONFIG SET ${key}: not changeable while running`);
+    calls.push(`config set ${key} ${value}`);
+  },
   shutdown: () => calls.push('shutdown'),
 };
 
@@ -75,10 +79,14 @@ test('INFO replication is in Pika replica format', async () => {
   assert.equal((await redisCli(port, ['info', 'nosuchsection'])).trim(), '');
 });
 
-test('CONFIG GET matches globs; other subcommands are refused', async () => {
+test('CONFIG GET matches globs (case-insensitive); CONFIG SET reaches the daemon; other subcommands are refused', async () => {
   assert.deepEqual((await redisCli(port, ['config', 'get', 'target-*'])).trim().split('\n'), ['target-redis-host', '127.0.0.1']);
-  assert.deepEqual((await redisCli(port, ['config', 'get', 'port'])).trim().split('\n'), ['port', '9222']);
-  assert.match(await redisCli(port, ['config', 'set', 'port', '1']), /ERR CONFIG subcommand 'set' is not supported/);
+  assert.deepEqual((await redisCli(port, ['config', 'get', 'PORT'])).trim().split('\n'), ['port', '9222']);
+  assert.equal((await redisCli(port, ['config', 'set', 'TARGET-MAX-OPS', '500'])).trim(), 'OK');
+  assert.ok(calls.includes('config set target-max-ops 500'));
+  assert.match(await redisCli(port, ['config', 'set', 'port', '1']), /ERR CONFIG SET port: not changeable while running/);
+  assert.match(await redisCli(port, ['config', 'set', 'port']), /ERR wrong number of arguments for 'config\|set'/);
+  assert.match(await redisCli(port, ['config', 'rewrite']), /ERR CONFIG subcommand 'rewrite' is not supported by pika-migrate \(supported: GET, SET\)/);
 });
 
 test('requirepass: NOAUTH before AUTH, WRONGPASS for a bad password, OK after', async () => {

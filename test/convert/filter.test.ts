@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { convertEntry } from '../../src/convert/binlog.js';
-import { KeyFilter, commandType, globToRegExp } from '../../src/convert/filter.js';
+import { globToRegExp } from '../../src/core/glob.js';
+import { KeyFilter, commandType } from '../../src/convert/filter.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 

@@ -75,6 +75,12 @@ describe('metrics', () => {
       assert.ok(Number(info.get('canary_delay_ms')) >= 50);
       assert.equal(await target.client().exists('pika-migrate:canary'), 1, 'the canary travels like any write');
       assert.equal((await scrape(metricsPort, '/nope')).status, 404);
+      // Rate limits change at run time.
+      assert.equal(await d.admin.call('CONFIG', 'SET', 'target-max-ops', '5000'), 'OK');
+      assert.equal((await d.info('migrate')).get('target_max_ops'), '5000');
+      assert.deepEqual(await d.admin.call('CONFIG', 'GET', 'target-max-ops'), ['target-max-ops', '5000']);
+      await assert.rejects(d.admin.call('CONFIG', 'SET', 'target-max-bytes', 'lots'), /CONFIG SET target-max-bytes: expected an integer, got "lots"/);
+      await assert.rejects(d.admin.call('CONFIG', 'SET', 'redis-sender-num', '3'), /not changeable while running/);
     } finally {
       d.admin.disconnect();
       await d.daemon.stop('test');
