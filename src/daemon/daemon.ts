@@ -171,7 +171,7 @@ export class Daemon {
       dbSyncPath: v['db-sync-path'],
       resume,
       checkpoint: store,
-      targetName: this.targetName(),
+      targetName: this.checkpointTarget(),
       spoolMaxBytes: v['spool-max-bytes'],
       flushOnFullSync: v['target-flush-on-full-sync'],
       pool: this.pool,
@@ -202,13 +202,14 @@ export class Daemon {
         `the checkpoint ${store.path} says a snapshot load of master ${host}:${port} was interrupted; an unfinished load cannot be resumed: SLAVEOF ${host} ${port} force loads a new snapshot (with target-flush-on-full-sync : yes, or conflict-policy : replace, so that keys deleted on the master since do not stay)`,
       );
     }
-    if (cp.target !== this.targetName()) {
-      throw new Error(`the checkpoint ${store.path} was made for target ${cp.target}, not ${this.targetName()}; SLAVEOF ${host} ${port} force starts over with a full sync`);
+    if (cp.target !== this.checkpointTarget()) {
+      throw new Error(`the checkpoint ${store.path} was made for target ${cp.target}, not ${this.checkpointTarget()}; SLAVEOF ${host} ${port} force starts over with a full sync`);
     }
     return cp;
   }
 
-  private targetName(): string {
+  /** The target as a checkpoint records it: address and DB. */
+  private checkpointTarget(): string {
     const v = this.config.values;
     return `${v['target-redis-host']}:${v['target-redis-port']}/${v['target-redis-db']}`;
   }

@@ -158,7 +158,7 @@ export class Migration implements ReplicaHandler {
   /** Records the applied position when it moved; only once a snapshot (or a resume) set a base. */
   saveCheckpoint(): void {
     // While a snapshot loads, the checkpoint only says so: a restart must not take it as loaded.
-    const loading = this.mode !== 'direct' || (this.phase === 'full_sync' && this.loadStart !== null);
+    const loading = this.mode !== 'direct';
     const applied = loading ? this.loadStart : this.applier.appliedPosition();
     if (applied === null || (this.saved !== null && compareBinlogPositions(applied, this.saved) === 0 && this.savedLoading === loading)) return;
     const st = this.replica.status();
@@ -209,9 +209,7 @@ export class Migration implements ReplicaHandler {
     this.loading = this.loadThenReplay(dir, db, start).catch((e: unknown) => {
       if (this.loadAbort.signal.aborted) return;
       // A snapshot that cannot be read would be read the same way again: stop, do not loop.
-      const err = e instanceof CorruptionError ? new FatalError(`snapshot in ${dir} cannot be read: ${e.message}`) : (e as Error);
-      this.phase = 'error';
-      this.o.onFatal(err);
+      this.fail(e instanceof CorruptionError ? new FatalError(`snapshot in ${dir} cannot be read: ${e.message}`) : (e as Error));
     });
   }
 

@@ -39,28 +39,17 @@ export function buildRegistry(read: () => MetricsSnapshot): Registry {
   let snap: MetricsSnapshot | null = null;
   // Every metric's collect runs in the same scrape: read once, at the first.
   const current = (): MetricsSnapshot => (snap ??= read());
-  const counter = (name: string, help: string, labelNames: string[], fill: (set: (labels: Record<string, string>, v: number) => void, s: MetricsSnapshot) => void) =>
-    new Counter({
-      name: `pika_migrate_${name}`,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        fill((labels, v) => v > 0 && this.inc(labels, v), current());
-      },
-    });
-  const gauge = (name: string, help: string, labelNames: string[], fill: (set: (labels: Record<string, string>, v: number) => void, s: MetricsSnapshot) => void) =>
-    new Gauge({
-      name: `pika_migrate_${name}`,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        fill((labels, v) => this.set(labels, v), current());
-      },
-    });
+  type Fill = (set: (labels: Record<string, string>, v: number) => void, s: MetricsSnapshot) => void;
+  // Values come from the snapshot at each scrape: reset, then set (a counter by one inc of its total).
+  const metric = (kind: 'counter' | 'gauge', name: string, help: string, labelNames: string[], fill: Fill) => {
+    const config = { name: `pika_migrate_${name}`, help, labelNames, registers: [registry] };
+    if (kind === 'counter') {
+      return new Counter({ ...config, collect() { this.reset(); fill((labels, v) => v > 0 && this.inc(labels, v), current()); } });
+    }
+    return new Gauge({ ...config, collect() { this.reset(); fill((labels, v) => this.set(labels, v), current()); } });
+  };
+  const counter = (name: string, help: string, labelNames: string[], fill: Fill) => metric('counter', name, help, labelNames, fill);
+  const gauge = (name: string, help: string, labelNames: string[], fill: Fill) => metric('gauge', name, help, labelNames, fill);
 
   gauge('phase', '1 for the phase the daemon is in', ['phase'], (set, s) => {
     for (const p of PHASES) set({ phase: p }, s.phase === p ? 1 : 0);

@@ -238,8 +238,9 @@ export function encodeBatch(
     }
     calls++;
   }
-  let last: RedisCommand['pos'] | null = null;
-  for (let i = cmds.length - 1; i >= 0 && last === null; i--) if (cmds[i].pos.kind === 'binlog') last = cmds[i].pos;
-  const rec = applied !== null && last !== null && last.kind === 'binlog' ? [applied.field, `${last.filenum}:${last.offset}`, String(applied.senders)] : ['', '', ''];
+  // A sender's positions only grow and every snapshot position precedes every binlog one, so the
+  // last command says whether the batch holds binlog commands, and where they end.
+  const last = cmds[cmds.length - 1].pos;
+  const rec = applied !== null && last.kind === 'binlog' ? [applied.field, `${last.filenum}:${last.offset}`, String(applied.senders)] : ['', '', ''];
   return { args: [BATCH_SCRIPT_SHA, '2', marker, applied?.key ?? marker, expect, String(seq), String(ttlMs), remark ? '1' : '0', blob, ...rec, hasInline ? '1' : '0'], origin };
 }
