@@ -1,28 +1,21 @@
 /** The key filter applies to the snapshot and to the binlog alike, through the daemon. */
 import { strict as assert } from 'node:assert';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { DEFAULT_TYPE_ORDER } from '../../src/snapshot/pika/snapshot.js';
 import { assertRedisHoldsExpected } from '../helpers/expected-redis.js';
 import { FIXTURES } from '../helpers/fixtures.js';
-import { startRedis } from '../helpers/redis.js';
-import { FakeMaster } from '../master/fake-master.js';
 import { loadExpected } from '../pika/expected.js';
-import { tempDir, waitFor } from '../replication/support.js';
-import { startDaemon } from './support.js';
+import { waitFor } from '../replication/support.js';
+import { ackedUpTo, startAll, untilIncremental } from './support.js';
 
 describe('filters', () => {
   it('filter-exclude-keys and filter-types leave the same keys out of the snapshot and the binlog', async () => {
     const base = join(FIXTURES, 'snapshots/3.5.5-base');
-    const target = await startRedis();
-    const master = new FakeMaster({ family: 'C', snapshotSource: join(base, 'dump/db0'), keepaliveMs: 500 });
-    await master.start();
-    const dir = tempDir('pm-filter-');
-    const d = await startDaemon(target, dir, { 'filter-exclude-keys': 'cnt:* secret:*', 'filter-types': 'string hash list set' });
+    const { target, master, d, done } = await startAll('C', '3.5.5', { 'filter-exclude-keys': 'cnt:* secret:*', 'filter-types': 'string hash list set' });
     try {
       await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
-      await waitFor('incremental', async () => (await d.info('migrate')).get('phase') === 'incremental', 30_000);
+      await untilIncremental(d);
       const exp = loadExpected(join(base, 'expected.json'));
       const left = (name: string) => {
         const k = exp.keys[name];
@@ -42,19 +35,14 @@ describe('filters', () => {
       end = master.write(['del', 'open:1', 'secret:pw']);
       end = master.write(['set', 'open:2', 'v']);
       end = master.write(['rpoplpush', 'secret:q', 'open:q']);
-      await waitFor('acked', () => master.replicaState?.acked.offset === end.offset, 15_000);
+      await waitFor('acked', ackedUpTo(master, end), 15_000);
       assert.equal(await c.exists('secret:pw', 'z:new', 'open:1', 'open:q'), 0);
       assert.equal(await c.get('open:2'), 'v');
       const m = await d.info('migrate');
       assert.equal(m.get('binlog_notes_filter_mixed'), '1');
       assert.equal(m.get('binlog_notes_filtered'), '3');
     } finally {
-      d.admin.disconnect();
-      await d.daemon.stop('test');
-      await d.daemon.exited;
-      await master.stop();
-      await target.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await done();
     }
   });
 });

@@ -13,11 +13,12 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import type { BinlogPosition } from '../../src/core/binlog.js';
 import { PikaLogger } from '../convert/pika-logger.js';
-import { assertSameContents, dumpRedis } from '../convert/redis-dump.js';
+import { assertSameContents } from '../convert/redis-dump.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { FakeMaster } from '../master/fake-master.js';
 import { replicaPort, tempDir, waitFor } from '../replication/support.js';
+import { ackedUpTo, copyData, dataOf } from './support.js';
 
 const SEED = Number(process.env.PM_KILL_SEED ?? 20261201);
 const KILLS = 20;
@@ -100,11 +101,7 @@ describe(`kill -9 while streaming (${KILLS} kills, seed ${SEED})`, () => {
       // The reference starts from the snapshot as loaded, then runs every client command once.
       const a = ref.client();
       const b = target.client();
-      for (const key of await b.keysBuffer('*')) {
-        if (key.toString().startsWith('pika-migrate:')) continue;
-        const pttl = await b.pttl(key);
-        await a.callBuffer('RESTORE', key, String(pttl > 0 ? pttl : 0), (await b.dumpBuffer(key))!, 'REPLACE');
-      }
+      await copyData(b, a);
       const logger = new PikaLogger(a, 'C', '3.5.5');
       let end: BinlogPosition = master.write(['set', 'kill:start', '1']);
       await a.set('kill:start', '1');
@@ -134,13 +131,9 @@ describe(`kill -9 while streaming (${KILLS} kills, seed ${SEED})`, () => {
       }
       running = false;
       await producing;
-      await waitFor('the last entry acked', () => {
-        const st = master.replicaState;
-        return st !== null && st.acked.filenum === end.filenum && st.acked.offset === end.offset;
-      }, 60_000);
-      const got = await dumpRedis(b);
-      for (const k of got.keys()) if (k.startsWith('pika-migrate:')) got.delete(k);
-      const want = await dumpRedis(a);
+      await waitFor('the last entry acked', () => ackedUpTo(master, end)(), 60_000);
+      const got = await dataOf(b);
+      const want = await dataOf(a);
       assertSameContents(got, want, 2000, `after ${KILLS} kills (seed ${SEED})`);
       const info = (await admin.info('migrate')) as string;
       console.log(`# ${KILLS} kills survived, ${written * 7} commands, ${want.size} keys compared, 0 mismatches; ${/sink_skippedAsApplied:(\d+)/.exec(info)?.[1] ?? '?'} re-sent commands skipped after the last restart`);

@@ -1,14 +1,10 @@
 /** Prometheus metrics scraped over HTTP from a daemon that follows a test master, and parsed. */
 import { strict as assert } from 'node:assert';
-import { rmSync } from 'node:fs';
 import { get } from 'node:http';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FIXTURES } from '../helpers/fixtures.js';
-import { freePort, startRedis } from '../helpers/redis.js';
-import { FakeMaster } from '../master/fake-master.js';
-import { tempDir, waitFor } from '../replication/support.js';
-import { startDaemon } from './support.js';
+import { freePort } from '../helpers/redis.js';
+import { waitFor } from '../replication/support.js';
+import { ackedUpTo, startAll, untilIncremental } from './support.js';
 
 function scrape(port: number, path = '/metrics'): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
@@ -35,23 +31,19 @@ function parse(text: string): Map<string, number> {
 
 describe('metrics', () => {
   it('serves phase, counts, offsets, lag and sink figures in the Prometheus text format', async () => {
-    const target = await startRedis();
-    const master = new FakeMaster({ family: 'C', snapshotSource: join(FIXTURES, 'snapshots/3.5.5-base/dump/db0'), keepaliveMs: 500 });
-    await master.start();
-    const dir = tempDir('pm-metrics-');
     const metricsPort = await freePort();
-    const d = await startDaemon(target, dir, { 'metrics-port': String(metricsPort) });
+    const { target, master, d, done } = await startAll('C', '3.5.5', { 'metrics-port': String(metricsPort) });
     try {
       const idle = parse((await scrape(metricsPort)).body);
       assert.equal(idle.get('pika_migrate_phase{phase="idle"}'), 1);
       assert.equal(idle.get('pika_migrate_master_link_up'), 0);
       await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
-      await waitFor('incremental', async () => (await d.info('migrate')).get('phase') === 'incremental', 30_000);
+      await untilIncremental(d);
       let end = master.write(['set', 'm:1', 'v']);
       for (let i = 0; i < 8; i++) end = master.write(['incr', 'm:ctr']);
       // The canary, as an operator's cron writes it on the master: its own timestamp, 50 ms ago.
       end = master.write(['set', 'pika-migrate:canary', String(Date.now() - 50)]);
-      await waitFor('acked', () => master.replicaState?.acked.offset === end.offset, 15_000);
+      await waitFor('acked', ackedUpTo(master, end), 15_000);
       const r = await scrape(metricsPort);
       assert.equal(r.status, 200);
       assert.match(r.type, /^text\/plain; version=0\.0\.4/);
@@ -82,12 +74,7 @@ describe('metrics', () => {
       await assert.rejects(d.admin.call('CONFIG', 'SET', 'target-max-bytes', 'lots'), /CONFIG SET target-max-bytes: expected an integer, got "lots"/);
       await assert.rejects(d.admin.call('CONFIG', 'SET', 'redis-sender-num', '3'), /not changeable while running/);
     } finally {
-      d.admin.disconnect();
-      await d.daemon.stop('test');
-      await d.daemon.exited;
-      await master.stop();
-      await target.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await done();
     }
   });
 });

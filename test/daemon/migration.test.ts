@@ -3,18 +3,17 @@
  * sink) → a real redis-server, driven as an operator would, with SLAVEOF on the admin port.
  */
 import { strict as assert } from 'node:assert';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FakeMaster, type MasterFamily } from '../master/fake-master.js';
+import type { FakeMaster, MasterFamily } from '../master/fake-master.js';
 import { assertRedisHoldsExpected } from '../helpers/expected-redis.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { loadExpected } from '../pika/expected.js';
-import { tempDir, waitFor } from '../replication/support.js';
-import { infoFields, startDaemon } from './support.js';
+import { waitFor } from '../replication/support.js';
+import { ackedUpTo, copyData, dataOf, infoFields, startAll, untilIncremental, type TestDaemon } from './support.js';
 import { PikaLogger } from '../convert/pika-logger.js';
-import { assertSameContents, dumpRedis } from '../convert/redis-dump.js';
+import { assertSameContents } from '../convert/redis-dump.js';
 import { workload } from '../convert/workload.js';
 
 const CASES: ReadonlyArray<[MasterFamily, string]> = [
@@ -24,29 +23,11 @@ const CASES: ReadonlyArray<[MasterFamily, string]> = [
   ['D', '4.0.1'],
 ];
 
-/** A target, a test master serving `version`'s real dump, and a daemon pointed at the target; `done` undoes all three. */
-async function startAll(family: MasterFamily, version: string) {
-  const target = await startRedis();
-  const master = new FakeMaster({ family, version, snapshotSource: join(FIXTURES, `snapshots/${version}-base/dump/db0`), keepaliveMs: 500 });
-  await master.start();
-  const dir = tempDir(`pm-daemon-${family}-`);
-  const d = await startDaemon(target, dir);
-  const done = async () => {
-    d.admin.disconnect();
-    await d.daemon.stop('test done');
-    await d.daemon.exited;
-    await master.stop();
-    await target.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  return { target, master, d, done };
-}
-
 for (const [family, version] of CASES) {
   describe(`daemon end to end against a family ${family} (${version}) master`, () => {
     let target: RedisServer;
     let master: FakeMaster;
-    let d: Awaited<ReturnType<typeof startDaemon>>;
+    let d: TestDaemon;
     let done: () => Promise<void>;
     const base = join(FIXTURES, `snapshots/${version}-base`);
 
@@ -98,10 +79,7 @@ for (const [family, version] of CASES) {
       end = master.write(['hset', 'live:h', 'f', 'x']);
       end = master.write(['set', 'live:s', 'v2']);
       end = master.write(['del', 'live:h']);
-      await waitFor('master acked the last write', () => {
-        const st = master.replicaState;
-        return st !== null && st.acked.filenum === end.filenum && st.acked.offset === end.offset;
-      }, 15_000);
+      await waitFor('master acked the last write', ackedUpTo(master, end), 15_000);
       assert.equal(await c.get('live:s'), 'v2');
       assert.equal(await c.get('live:ctr'), '5');
       assert.deepEqual(await c.lrange('live:l', 0, -1), ['z', 'a', 'b']);
@@ -122,23 +100,15 @@ for (const [family, version] of CASES) {
         // The reference starts from what the target holds now (snapshot + live writes)…
         const a = ref.client();
         const b = target.client();
-        for (const key of await b.keysBuffer('*')) {
-          if (key.toString().startsWith('pika-migrate:')) continue;
-          const pttl = await b.pttl(key);
-          await a.callBuffer('RESTORE', key, String(pttl > 0 ? pttl : 0), (await b.dumpBuffer(key))!, 'REPLACE');
-        }
+        await copyData(b, a);
         // …then runs the client commands, while the master logs them as Pika of this version does.
         const logger = new PikaLogger(a, family, version);
         let end = master.write(['set', 'workload:start', '1']);
         await a.set('workload:start', '1');
         for (const argv of workload(family, version)) for (const logged of await logger.run(argv)) end = master.write(logged);
-        await waitFor('master acked the workload', () => {
-          const st = master.replicaState;
-          return st !== null && st.acked.filenum === end.filenum && st.acked.offset === end.offset;
-        }, 20_000);
-        const got = await dumpRedis(b);
-        for (const k of got.keys()) if (k.startsWith('pika-migrate:')) got.delete(k);
-        const want = await dumpRedis(a);
+        await waitFor('master acked the workload', ackedUpTo(master, end), 20_000);
+        const got = await dataOf(b);
+        const want = await dataOf(a);
         assert.ok(want.size > 50, `${want.size} keys compared`);
         assertSameContents(got, want, 2000, `${family} ${version}`);
         const m = await d.info('migrate');
@@ -159,16 +129,23 @@ for (const [family, version] of CASES) {
   });
 }
 
+/** SLAVEOF … force, the live phase, and one write acked: where the target-fault tests start. */
+async function followingLive(d: TestDaemon, master: FakeMaster) {
+  await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
+  // Activation comes before the load ends (entries are spooled meanwhile): wait for the live phase.
+  await untilIncremental(d);
+  const end = master.write(['set', 'before', '1']);
+  await waitFor('first write acked', ackedUpTo(master, end), 10_000);
+  return { end, ackedBefore: { ...master.replicaState!.acked } };
+}
+
 describe('daemon end to end: the target stops answering for a while', () => {
   it('acks stop while Redis is paused, nothing is lost, and it catches up after', async () => {
-    const { target, master, d, done } = await startAll('C', '3.5.5');
+    const { target, master, d, done } = await startAll();
     try {
-      await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
-      // Activation comes before the load ends now (entries are spooled meanwhile): wait for the live phase.
-      await waitFor('incremental', async () => (await d.info('migrate')).get('phase') === 'incremental', 30_000);
-      let end = master.write(['set', 'before', '1']);
-      await waitFor('first write acked', () => master.replicaState?.acked.offset === end.offset, 10_000);
-      const ackedBefore = { ...master.replicaState!.acked };
+      const live = await followingLive(d, master);
+      const ackedBefore = live.ackedBefore;
+      let end = live.end;
       const c = target.client();
       await c.call('CLIENT', 'PAUSE', '2500', 'ALL');
       for (let i = 0; i < 50; i++) end = master.write(['incr', 'paused:ctr']);
@@ -176,7 +153,7 @@ describe('daemon end to end: the target stops answering for a while', () => {
       assert.deepEqual(master.replicaState!.acked, ackedBefore, 'nothing acked while Redis holds the writes');
       const lag = infoFields((await d.admin.info('replication')) as string);
       assert.equal(lag.get('lag_entries'), '50');
-      await waitFor('caught up', () => master.replicaState?.acked.offset === end.offset, 15_000);
+      await waitFor('caught up', ackedUpTo(master, end), 15_000);
       assert.equal(await c.get('paused:ctr'), '50');
       assert.equal(await c.get('before'), '1');
     } finally {
@@ -187,14 +164,11 @@ describe('daemon end to end: the target stops answering for a while', () => {
 
 describe('daemon end to end: the target is down for 10 s', () => {
   it('acks stop while Redis is down, nothing is lost or repeated, and it catches up once Redis is back', async () => {
-    const { target, master, d, done } = await startAll('C', '3.5.5');
+    const { target, master, d, done } = await startAll();
     try {
-      await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
-      // Activation comes before the load ends now (entries are spooled meanwhile): wait for the live phase.
-      await waitFor('incremental', async () => (await d.info('migrate')).get('phase') === 'incremental', 30_000);
-      let end = master.write(['set', 'before', '1']);
-      await waitFor('first write acked', () => master.replicaState?.acked.offset === end.offset, 10_000);
-      const ackedBefore = { ...master.replicaState!.acked };
+      const live = await followingLive(d, master);
+      const ackedBefore = live.ackedBefore;
+      let end = live.end;
       const down = target.bounce(10_000);
       await new Promise((r) => setTimeout(r, 300));
       for (let i = 0; i < 100; i++) end = master.write(['incr', 'down:ctr']);
@@ -203,7 +177,7 @@ describe('daemon end to end: the target is down for 10 s', () => {
       assert.deepEqual(master.replicaState!.acked, ackedBefore, 'nothing acked while Redis is down');
       assert.equal(infoFields((await d.admin.info('replication')) as string).get('lag_entries'), '101');
       await down;
-      await waitFor('caught up', () => master.replicaState?.acked.offset === end.offset, 30_000);
+      await waitFor('caught up', ackedUpTo(master, end), 30_000);
       const c = target.client();
       assert.equal(await c.get('down:ctr'), '100');
       assert.deepEqual(await c.lrange('down:list', 0, -1), ['x']);

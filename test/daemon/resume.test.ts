@@ -13,19 +13,11 @@ import { FIXTURES } from '../helpers/fixtures.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { FakeMaster } from '../master/fake-master.js';
 import { tempDir, waitFor } from '../replication/support.js';
-import { startDaemon } from './support.js';
+import { ackedUpTo, startDaemon, untilIncremental } from './support.js';
 
 const SNAPSHOT = join(FIXTURES, 'snapshots/3.5.5-base/dump/db0');
 
-const ackedUpTo = (m: FakeMaster, end: BinlogPosition) => () => {
-  const st = m.replicaState;
-  return st !== null && st.acked.filenum === end.filenum && st.acked.offset === end.offset;
-};
 const dbSyncs = (m: FakeMaster) => m.requests.filter((q) => q.type === MsgType.DBSync).length;
-
-async function untilIncremental(d: Awaited<ReturnType<typeof startDaemon>>): Promise<void> {
-  await waitFor('incremental with the link up', async () => (await d.info('migrate')).get('phase') === 'incremental' && (await d.info('replication')).get('master_link_status') === 'up', 30_000);
-}
 
 describe('daemon restarts and checkpoints (family C master)', () => {
   let target: RedisServer;

@@ -5,36 +5,14 @@
  * a loaded one at the next start.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { BinlogPosition } from '../../src/core/binlog.js';
-import { FIXTURES } from '../helpers/fixtures.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { FakeMaster } from '../master/fake-master.js';
-import { tempDir, waitFor } from '../replication/support.js';
-import { startDaemon } from './support.js';
+import type { RedisServer } from '../helpers/redis.js';
+import { waitFor } from '../replication/support.js';
+import { ackedUpTo, startAll, startDaemon, untilIncremental } from './support.js';
 
-const SNAPSHOT = join(FIXTURES, 'snapshots/3.5.5-base/dump/db0');
-const acked = (m: FakeMaster): BinlogPosition | null => m.replicaState?.acked ?? null;
-const same = (a: BinlogPosition | null, b: BinlogPosition) => a !== null && a.filenum === b.filenum && a.offset === b.offset;
-
-async function setup(extra: Record<string, string> = {}) {
-  const target = await startRedis();
-  const master = new FakeMaster({ family: 'C', snapshotSource: SNAPSHOT, keepaliveMs: 500 });
-  await master.start();
-  const dir = tempDir('pm-spool-');
-  const d = await startDaemon(target, dir, extra);
-  const done = async () => {
-    d.admin.disconnect();
-    await d.daemon.stop('test').catch(() => {});
-    await d.daemon.exited;
-    await master.stop();
-    await target.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  return { target, master, dir, d, done };
-}
+const setup = (extra: Record<string, string> = {}) => startAll('C', '3.5.5', extra);
 
 /**
  * Holds the load: Redis refuses writes (scripts included) for `ms`. Sent right after SLAVEOF has
@@ -55,7 +33,7 @@ describe('binlog spool during a long snapshot load', () => {
       let end = master.write(['set', 'sp:first', '1']);
       for (let i = 0; i < 200; i++) end = master.write(['incr', 'sp:ctr']);
       end = master.write(['rpush', 'sp:list', 'a', 'b']);
-      await waitFor('acked while the load is held', () => same(acked(master), end), 10_000);
+      await waitFor('acked while the load is held', () => ackedUpTo(master, end)(), 10_000);
       const m = await d.info('migrate');
       assert.equal(m.get('phase'), 'full_sync', 'the load is still held');
       assert.equal(m.get('spool_entries'), '202');
@@ -64,9 +42,9 @@ describe('binlog spool during a long snapshot load', () => {
       const cp = JSON.parse(readFileSync(join(dir, 'dbsync', 'pika-migrate-db0.checkpoint.json'), 'utf8')) as { loading?: boolean };
       assert.equal(cp.loading, true, 'the checkpoint says a load is under way');
       // Live writes keep coming while the spool replays.
-      await waitFor('live', async () => (await d.info('migrate')).get('phase') === 'incremental', 30_000);
+      await untilIncremental(d);
       for (let i = 0; i < 50; i++) end = master.write(['incr', 'sp:ctr']);
-      await waitFor('acked live', () => same(acked(master), end), 10_000);
+      await waitFor('acked live', () => ackedUpTo(master, end)(), 10_000);
       const c = target.client();
       assert.equal(await c.get('sp:ctr'), '250');
       assert.deepEqual(await c.lrange('sp:list', 0, -1), ['a', 'b']);
@@ -91,9 +69,9 @@ describe('binlog spool during a long snapshot load', () => {
       for (let i = 0; i < 199; i++) end = master.write(['incr', 'full:ctr']);
       await new Promise((r) => setTimeout(r, 500));
       assert.equal((await d.info('migrate')).get('phase'), 'full_sync', 'the load is still held');
-      assert.ok(!same(acked(master), end), 'not everything acked while the spool is full');
+      assert.ok(!ackedUpTo(master, end)(), 'not everything acked while the spool is full');
       assert.ok(Number((await d.info('migrate')).get('spool_bytes')) >= 2000);
-      await waitFor('everything acked after the load', () => same(acked(master), end), 30_000);
+      await waitFor('everything acked after the load', () => ackedUpTo(master, end)(), 30_000);
       assert.equal(await target.client().get('full:ctr'), '200');
     } finally {
       await done();

@@ -1,10 +1,15 @@
 /** Shared by the daemon tests: a daemon started in-process from conf entries, with an admin client. */
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import type { BinlogPosition } from '../../src/core/binlog.js';
 import { buildConfig } from '../../src/config/load.js';
 import { Daemon } from '../../src/daemon/daemon.js';
-import type { RedisServer } from '../helpers/redis.js';
-import { replicaPort, testLogger } from '../replication/support.js';
+import { dumpRedis, type DumpedKey } from '../convert/redis-dump.js';
+import { FIXTURES } from '../helpers/fixtures.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { FakeMaster, type MasterFamily } from '../master/fake-master.js';
+import { replicaPort, tempDir, testLogger, waitFor } from '../replication/support.js';
 
 /** `key:value` lines; Pika's `db0:<state>` and `db0:binlog_offset=…` lines keep their first word as part of the key. */
 export function infoFields(text: string): Map<string, string> {
@@ -38,3 +43,56 @@ export async function startDaemon(target: RedisServer, dir: string, extra: Recor
   return { daemon, admin, port, info };
 }
 
+
+export type TestDaemon = Awaited<ReturnType<typeof startDaemon>>;
+
+/** A target, a test master serving `version`'s real dump, and a daemon (with `extra` conf) pointed at the target; `done` undoes all three. */
+export async function startAll(family: MasterFamily = 'C', version = '3.5.5', extra: Record<string, string> = {}) {
+  const target = await startRedis();
+  const master = new FakeMaster({ family, version, snapshotSource: join(FIXTURES, `snapshots/${version}-base/dump/db0`), keepaliveMs: 500 });
+  await master.start();
+  const dir = tempDir(`pm-daemon-${family}-`);
+  const d = await startDaemon(target, dir, extra);
+  const done = async () => {
+    d.admin.disconnect();
+    await d.daemon.stop('test done').catch(() => {});
+    await d.daemon.exited;
+    await master.stop();
+    await target.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { target, master, dir, d, done };
+}
+
+/** The master has been acked exactly up to `end`. */
+export function ackedUpTo(master: FakeMaster, end: BinlogPosition): () => boolean {
+  return () => {
+    const st = master.replicaState;
+    return st !== null && st.acked.filenum === end.filenum && st.acked.offset === end.offset;
+  };
+}
+
+/** Until the daemon follows the binlog live (snapshot loaded, spool replayed) with the link up. */
+export function untilIncremental(d: TestDaemon, timeoutMs = 30_000): Promise<void> {
+  return waitFor(
+    'incremental with the link up',
+    async () => (await d.info('migrate')).get('phase') === 'incremental' && (await d.info('replication')).get('master_link_status') === 'up',
+    timeoutMs,
+  );
+}
+
+/** Copies every key (value and TTL) of `from` into `to`: a reference that starts where the target is. */
+export async function copyData(from: Redis, to: Redis): Promise<void> {
+  for (const key of await from.keysBuffer('*')) {
+    if (key.toString().startsWith('pika-migrate:')) continue;
+    const pttl = await from.pttl(key);
+    await to.callBuffer('RESTORE', key, String(pttl > 0 ? pttl : 0), (await from.dumpBuffer(key))!, 'REPLACE');
+  }
+}
+
+/** The data of a target, without pika-migrate's own bookkeeping keys. */
+export async function dataOf(c: Redis): Promise<Map<string, DumpedKey>> {
+  const out = await dumpRedis(c);
+  for (const k of out.keys()) if (k.startsWith('pika-migrate:')) out.delete(k);
+  return out;
+}
