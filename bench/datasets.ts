@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURES } from '../test/helpers/fixtures.js';
+import { dataPrefix3, meta3, string3, x } from '../test/pika/pika-dump-writer.js';
 import { writerBinary } from '../test/rocks/writer.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -26,20 +27,11 @@ export interface Dataset {
   readonly elements: number;
 }
 
-const x = (b: Buffer): string => `x:${b.toString('hex')}`;
-const i32 = (n: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeInt32LE(n);
-  return b;
-};
 /** A persistent 3.x string value's suffix (expire 0), and a hash/set meta. */
-const NO_EXPIRY = x(i32(0));
-const meta = (count: number, version: number): string => x(Buffer.concat([i32(count), i32(version), i32(0)]));
+const NO_EXPIRY = x(string3(Buffer.alloc(0)));
+const meta = (count: number, version: number): string => x(meta3(count, version));
 /** The data-key prefix of `key` at `version` (the field or member follows). */
-const dataPrefix = (key: string, version: number): string => {
-  const k = Buffer.from(key);
-  return x(Buffer.concat([i32(k.length), k, i32(version)]));
-};
+const dataPrefix = (key: string, version: number): string => x(dataPrefix3(Buffer.from(key), version));
 
 interface Recipe {
   readonly keys: number;

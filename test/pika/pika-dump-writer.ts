@@ -44,7 +44,8 @@ export interface DumpDesc {
   readonly keys: readonly KeyDesc[];
 }
 
-const x = (b: Buffer): string => `x:${b.toString('hex')}`;
+/** A byte string as the fixture writer's `x:<hex>` token. */
+export const x = (b: Buffer): string => `x:${b.toString('hex')}`;
 const u32 = (n: number): Buffer => {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(n);
@@ -107,22 +108,37 @@ const CFS_3: Record<string, string[]> = {
 /** Pika's initial list indexes: elements go between left and right (lists_meta_value_format.h). */
 const LIST_LEFT = 9223372036854775807n;
 
+/** A–C hash/set/zset meta value: `count:u32 ‖ version:i32 ‖ expire:i32` (seconds, 0 = none). */
+export function meta3(count: number, version: number, expireS = 0): Buffer {
+  return Buffer.concat([u32(count), i32(version), i32(expireS)]);
+}
+
+/** A–C data-key prefix of `key` at `version`: `len:u32 ‖ key ‖ version:i32` (the field or member follows). */
+export function dataPrefix3(key: Buffer, version: number): Buffer {
+  return Buffer.concat([u32(key.length), key, i32(version)]);
+}
+
+/** A–C string value: `value ‖ expire:i32`. */
+export function string3(value: Buffer, expireS = 0): Buffer {
+  return Buffer.concat([value, i32(expireS)]);
+}
+
 function expireS(k: KeyDesc): number {
   return k.expireAt ? Math.floor(k.expireAt / 1000) : 0;
 }
 
 function lines3(k: KeyDesc, version: number): string[] {
   const key = bytesOf(k.name);
-  if (k.type === 'string') return [`put default ${x(key)} ${x(Buffer.concat([bytesOf(k.value as string), i32(expireS(k))]))}`];
+  if (k.type === 'string') return [`put default ${x(key)} ${x(string3(bytesOf(k.value as string), expireS(k)))}`];
   const its = items(k);
-  const prefix = Buffer.concat([u32(key.length), key, i32(version)]);
+  const prefix = dataPrefix3(key, version);
   const out: string[] = [];
   if (k.type === 'list') {
     out.push(`put default ${x(key)} ${x(Buffer.concat([u64(BigInt(its.length)), i32(version), i32(expireS(k)), u64(LIST_LEFT), u64(LIST_LEFT + BigInt(its.length) + 1n)]))}`);
     its.forEach(([e], i) => out.push(`put data_cf ${x(Buffer.concat([prefix, u64(LIST_LEFT + BigInt(i) + 1n)]))} ${x(e)}`));
     return out;
   }
-  out.push(`put default ${x(key)} ${x(Buffer.concat([u32(its.length), i32(version), i32(expireS(k))]))}`);
+  out.push(`put default ${x(key)} ${x(meta3(its.length, version, expireS(k)))}`);
   for (const [d, v] of its) {
     if (k.type === 'hash') out.push(`put data_cf ${x(Buffer.concat([prefix, d]))} ${x(v as Buffer)}`);
     else if (k.type === 'set') out.push(`put member_cf ${x(Buffer.concat([prefix, d]))} x:`);
@@ -139,7 +155,7 @@ function del3(k: KeyDesc, version: number): string[] {
   const key = bytesOf(k.name);
   if (k.type === 'string') return [`del default ${x(key)}`];
   if (k.type === 'list') return [`put default ${x(key)} ${x(Buffer.concat([u64(0n), i32(version + 1), i32(0), u64(LIST_LEFT), u64(LIST_LEFT + 1n)]))}`];
-  return [`put default ${x(key)} ${x(Buffer.concat([u32(0), i32(version + 1), i32(0)]))}`];
+  return [`put default ${x(key)} ${x(meta3(0, version + 1))}`];
 }
 
 // ---- D (storage.md §2.3) ----
