@@ -75,6 +75,19 @@ export function permutationOf<T extends string>(...items: T[]): ValueParser<T[]>
   };
 }
 
+/** `src:dst` pairs of DB numbers, whitespace-separated (db-map); each source at most once. */
+export const dbPairs: ValueParser<Array<[number, number]>> = (raw) => {
+  const out: Array<[number, number]> = [];
+  for (const w of raw.split(/\s+/).filter((x) => x !== '')) {
+    const m = /^(\d{1,5}):(\d{1,5})$/.exec(w);
+    if (!m) throw new Error(`"${w}" is not source:target (DB numbers, e.g. 1:3)`);
+    const pair: [number, number] = [Number(m[1]), Number(m[2])];
+    if (out.some(([s]) => s === pair[0])) throw new Error(`db${pair[0]} is mapped twice`);
+    out.push(pair);
+  }
+  return out;
+};
+
 /** Whitespace-separated words (globs, names); empty means none. */
 export const words: ValueParser<string[]> = (raw) => raw.split(/\s+/).filter((w) => w !== '');
 

@@ -6,23 +6,24 @@ import { RUNTIME_KEYS, schema } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
 import { FatalError } from '../core/errors.js';
 import { formatPosition } from '../core/position.js';
-import type { SenderPool } from '../sink/pool.js';
 import type { Server } from 'node:http';
 import { CheckpointStore, type Checkpoint } from '../ops/checkpoint.js';
 import { startMetricsServer } from '../ops/metrics.js';
-import { Migration } from './migration.js';
+import { MasterLink } from './master-link.js';
+import type { Migration } from './migration.js';
+import { dbRoutesOf, type DbRoute } from './db-map.js';
 import { localAddressOf } from './network.js';
 import { metricsOf, migrateInfo, replicationExtra } from './status-info.js';
 import { newRunId, version } from './server-info.js';
 import { keyFilterOf } from './key-filter.js';
-import { connectTarget } from './target.js';
+import { Targets } from './target.js';
 
 /** Where the daemon is in its life: what `INFO` shows as `phase`. */
 export type Phase = 'idle' | 'connecting' | 'full_sync' | 'incremental' | 'error' | 'stopping';
 
 /** What the daemon needs besides the config (tests shorten timeouts, hide the bar). */
 export interface DaemonOptions {
-  readonly replicaTimeouts?: ConstructorParameters<typeof Migration>[0]['timeouts'];
+  readonly replicaTimeouts?: ConstructorParameters<typeof MasterLink>[0]['timeouts'];
   readonly bar?: NodeJS.WriteStream | null;
 }
 
@@ -34,14 +35,15 @@ export class Daemon {
   private readonly startedAt = Date.now();
   private readonly runId = newRunId();
   private master: { host: string; port: number } | null = null;
-  private migration: Migration | null = null;
+  private link: MasterLink | null = null;
   private stoppingNow = false;
   private failedWith: Error | null = null;
   /** Values changed with CONFIG SET since the start (they override the conf file's in CONFIG GET). */
   private readonly runtimeValues = new Map<string, string>();
   private admin!: AdminServer;
   private metrics: Server | null = null;
-  private pool!: SenderPool;
+  private targets!: Targets;
+  private routes: DbRoute[] = [];
   private stopping: Promise<void> | null = null;
   private resolveExit!: (code: number) => void;
   /** Resolves with the process exit code once the daemon has stopped. */
@@ -59,8 +61,9 @@ export class Daemon {
   static async start(config: Config, logger: Logger, options: DaemonOptions = {}): Promise<Daemon> {
     const d = new Daemon(config, logger, options);
     const v = config.values;
-    d.pool = await connectTarget(v, logger);
-    d.pool.on('fatal', (e: Error) => d.fail(e));
+    d.routes = dbRoutesOf(v, config.file);
+    d.targets = await Targets.connect(v, d.routes, logger);
+    d.targets.onFatal((e: Error) => d.fail(e));
     d.admin = new AdminServer({
       host: v.bind,
       port: v.port,
@@ -72,24 +75,24 @@ export class Daemon {
       const addr = await d.admin.listen();
       logger.info({ host: addr.host, port: addr.port }, 'admin port listening');
     } catch (e) {
-      await d.pool.close().catch(() => {});
+      await d.targets.close().catch(() => {});
       throw new FatalError(`cannot listen on ${v.bind}:${v.port}: ${(e as Error).message}`);
     }
     if (v['metrics-port'] > 0) {
       try {
-        d.metrics = await startMetricsServer({ host: v.bind, port: v['metrics-port'], read: () => metricsOf(d.phase(), d.migration?.status() ?? null, d.pool.stats()), logger });
+        d.metrics = await startMetricsServer({ host: v.bind, port: v['metrics-port'], read: () => metricsOf(d.phase(), d.statuses(), d.targets.stats()), logger });
         logger.info({ url: `http://${v.bind}:${v['metrics-port']}/metrics` }, 'Prometheus metrics listening');
       } catch (e) {
         await d.admin.close().catch(() => {});
-        await d.pool.close().catch(() => {});
+        await d.targets.close().catch(() => {});
         throw new FatalError(`cannot listen for metrics on ${v.bind}:${v['metrics-port']}: ${(e as Error).message}`);
       }
     }
     logger.info(
-      { target: `${v['target-redis-host']}:${v['target-redis-port']}`, db: v['target-redis-db'], senders: v['redis-sender-num'], batch: v['sync-batch-num'] },
+      { target: `${v['target-redis-host']}:${v['target-redis-port']}`, dbs: dbMapText(d.routes), senders: v['redis-sender-num'], batch: v['sync-batch-num'] },
       'connected to target redis',
     );
-    if (d.pool.legacyTarget) logger.warn({ version: d.pool.targetVersion }, 'target Redis is older than 6.2: absolute expiries go through scripts');
+    if (d.targets.first.legacyTarget) logger.warn({ version: d.targets.first.targetVersion }, 'target Redis is older than 6.2: absolute expiries go through scripts');
     if (v.slaveof !== null) await d.slaveof(v.slaveof.host, v.slaveof.port, false);
     return d;
   }
@@ -117,12 +120,12 @@ export class Daemon {
     await this.admin.close().catch(() => {});
     if (this.metrics !== null) await new Promise((r) => this.metrics!.close(r));
     // Stay registered on the master: it keeps the binlog a restart resumes from.
-    await this.migration?.stop(false).catch((e: unknown) => this.logger.warn({ err: e }, 'replication did not stop cleanly'));
+    await this.link?.stop(false).catch((e: unknown) => this.logger.warn({ err: e }, 'replication did not stop cleanly'));
     try {
       // Drain the senders, then record what Redis holds: the restart resumes right after it.
-      await this.pool.flush();
-      this.migration?.saveCheckpoint();
-      await this.pool.close();
+      await this.targets.flush();
+      this.link?.saveCheckpoints();
+      await this.targets.close();
     } catch (e) {
       this.logger.error({ err: e }, 'could not flush every command to the target before stopping');
       code = code || 1;
@@ -137,31 +140,38 @@ export class Daemon {
       throw new Error('The master ip:port and the slave ip:port are the same');
     }
     if (this.stoppingNow) throw new Error('the daemon is stopping');
-    if (this.migration !== null) {
+    if (this.link !== null) {
       const same = this.master?.host === host && this.master.port === port;
       // Pika answers OK and keeps the link when asked for the master it already follows.
       if (same && !force) return;
       // Unregister first, or the master answers the new link "Slave AlreadyExist" for a while.
-      await this.migration.stop(true);
+      await this.link.stop(true);
+      this.link = null;
     }
-    const store = new CheckpointStore(v['db-sync-path'], 0);
-    const resume = force ? null : this.resumable(store, host, port);
-    if (force) store.remove();
-    if (resume === null) {
+    const stores = this.routes.map((r) => new CheckpointStore(v['db-sync-path'], r.source));
+    const resume = force ? stores.map(() => null) : this.resumable(stores, host, port);
+    if (force) for (const s of stores) s.remove();
+    if (resume.every((r) => r === null)) {
       // A new full sync: positions recorded by an earlier run must not make its entries look applied.
-      await this.pool.clearApplied();
+      await this.targets.clearApplied();
     } else {
-      const applied = await this.pool.resumeAfter(0);
-      if (applied !== null) {
-        this.logger.info({ senders: applied.positions.map((p) => (p === null ? '-' : formatPosition(p))), sendersChanged: applied.sendersChanged }, 'entries Redis applied after the checkpoint will be skipped, not applied twice');
+      for (const r of this.routes) {
+        const applied = await this.targets.of(r.source).resumeAfter(r.source);
+        if (applied !== null) {
+          this.logger.info(
+            { db: `db${r.source}`, senders: applied.positions.map((p) => (p === null ? '-' : formatPosition(p))), sendersChanged: applied.sendersChanged },
+            'entries Redis applied after the checkpoint will be skipped, not applied twice',
+          );
+        }
       }
     }
     this.master = { host, port };
+    const resumed = resume[0];
     this.logger.info(
-      { master: `${host}:${port}`, force, resumeFrom: resume ? `${resume.applied.filenum}:${resume.applied.offset}` : null },
-      resume ? 'slaveof: resuming from the checkpoint, then the binlog' : 'slaveof: following the master (full sync, then binlog)',
+      { master: `${host}:${port}`, force, dbs: dbMapText(this.routes), resumeFrom: resume.map((cp, i) => (cp ? `db${this.routes[i].source}@${cp.applied.filenum}:${cp.applied.offset}` : null)).filter(Boolean) },
+      resumed ? 'slaveof: resuming from the checkpoint, then the binlog' : 'slaveof: following the master (full sync, then binlog)',
     );
-    this.migration = new Migration({
+    this.link = new MasterLink({
       masterHost: host,
       masterPort: port,
       masterAuth: v.masterauth,
@@ -169,65 +179,93 @@ export class Daemon {
       localIp: v['network-interface'] ? localAddressOf(v['network-interface']) : undefined,
       rsyncBindAddress: v.bind,
       dbSyncPath: v['db-sync-path'],
-      resume,
-      checkpoint: store,
-      targetName: this.checkpointTarget(),
-      spoolMaxBytes: v['spool-max-bytes'],
-      flushOnFullSync: v['target-flush-on-full-sync'],
-      pool: this.pool,
+      force: resumed === null,
+      dbs: this.routes.map((r, i) => ({
+        db: r.source,
+        resume: resume[i],
+        checkpoint: stores[i],
+        targetName: this.checkpointTarget(r.target),
+        spoolMaxBytes: v['spool-max-bytes'],
+        flushOnFullSync: v['target-flush-on-full-sync'],
+        pool: this.targets.of(r.source),
+        chunkSize: v['sync-batch-num'],
+        conflict: v['conflict-policy'],
+        typeOrder: v['type-order'],
+        filter: keyFilterOf(v),
+        bar: this.options.bar,
+      })),
       logger: this.logger.child({ module: 'replication' }),
-      chunkSize: v['sync-batch-num'],
-      conflict: v['conflict-policy'],
-      typeOrder: v['type-order'],
-      filter: keyFilterOf(v),
-      bar: this.options.bar,
       timeouts: this.options.replicaTimeouts,
       onFatal: (e) => this.fail(e),
     });
-    this.migration.start();
+    this.link.start();
   }
 
   /**
-   * The checkpoint to resume from without `force`, or null for a full sync. A checkpoint of another
-   * master or target is refused, not overwritten: resuming from it would mix two sources.
+   * Per DB, the checkpoint to resume from without `force`; all null for a full sync. A checkpoint
+   * of another master or target is refused, not overwritten: resuming from it would mix two
+   * sources; so is a set where some DBs have one and others not (a full sync of some DBs only
+   * would be a second full sync of nothing the operator asked for).
    */
-  private resumable(store: CheckpointStore, host: string, port: number): Checkpoint | null {
-    const cp = store.read();
-    if (cp === null) return null;
-    if (cp.master.host !== host || cp.master.port !== port) {
-      throw new Error(`the checkpoint ${store.path} is of master ${cp.master.host}:${cp.master.port}, not ${host}:${port}; SLAVEOF ${host} ${port} force starts over with a full sync`);
+  private resumable(stores: readonly CheckpointStore[], host: string, port: number): Array<Checkpoint | null> {
+    const cps = stores.map((s) => s.read());
+    const have = cps.filter((c) => c !== null).length;
+    if (have === 0) return cps;
+    if (have !== cps.length) {
+      const missing = stores.filter((_, i) => cps[i] === null).map((s) => s.path);
+      throw new Error(`checkpoints of some DBs are missing (${missing.join(', ')}): SLAVEOF ${host} ${port} force starts over with a full sync of every DB`);
     }
-    if (cp.loading === true) {
-      throw new Error(
-        `the checkpoint ${store.path} says a snapshot load of master ${host}:${port} was interrupted; an unfinished load cannot be resumed: SLAVEOF ${host} ${port} force loads a new snapshot (with target-flush-on-full-sync : yes, or conflict-policy : replace, so that keys deleted on the master since do not stay)`,
-      );
-    }
-    if (cp.target !== this.checkpointTarget()) {
-      throw new Error(`the checkpoint ${store.path} was made for target ${cp.target}, not ${this.checkpointTarget()}; SLAVEOF ${host} ${port} force starts over with a full sync`);
-    }
-    return cp;
+    cps.forEach((cp, i) => {
+      const store = stores[i];
+      if (cp === null) return;
+      if (cp.master.host !== host || cp.master.port !== port) {
+        throw new Error(`the checkpoint ${store.path} is of master ${cp.master.host}:${cp.master.port}, not ${host}:${port}; SLAVEOF ${host} ${port} force starts over with a full sync`);
+      }
+      if (cp.loading === true) {
+        throw new Error(
+          `the checkpoint ${store.path} says a snapshot load of master ${host}:${port} was interrupted; an unfinished load cannot be resumed: SLAVEOF ${host} ${port} force loads a new snapshot (with target-flush-on-full-sync : yes, or conflict-policy : replace, so that keys deleted on the master since do not stay)`,
+        );
+      }
+      const target = this.checkpointTarget(this.routes[i].target);
+      if (cp.target !== target) {
+        throw new Error(`the checkpoint ${store.path} was made for target ${cp.target}, not ${target}; SLAVEOF ${host} ${port} force starts over with a full sync`);
+      }
+      const first = cps[0]!;
+      if ((cp.runId ?? '') !== (first.runId ?? '') || (cp.replicationId ?? '') !== (first.replicationId ?? '')) {
+        throw new Error(`the checkpoints ${stores[0].path} and ${store.path} name different master ids; SLAVEOF ${host} ${port} force starts over with a full sync`);
+      }
+    });
+    return cps;
   }
 
   /** The target as a checkpoint records it: address and DB. */
-  private checkpointTarget(): string {
+  private checkpointTarget(db: number): string {
     const v = this.config.values;
-    return `${v['target-redis-host']}:${v['target-redis-port']}/${v['target-redis-db']}`;
+    return `${v['target-redis-host']}:${v['target-redis-port']}/${db}`;
   }
 
   private async slaveofNoOne(): Promise<void> {
     if (this.master !== null) this.logger.info({ master: `${this.master.host}:${this.master.port}` }, 'slaveof no one: replication stopped');
-    const m = this.migration;
-    this.migration = null;
+    const link = this.link;
+    this.link = null;
     this.master = null;
-    await m?.stop(true);
-    await this.pool.flush();
-    await this.pool.clearApplied();
+    await link?.stop(true);
+    await this.targets.flush();
+    await this.targets.clearApplied();
   }
 
+  /** Each followed DB's status, in DB order (empty when following no master). */
+  private statuses(): Array<ReturnType<Migration['status']>> {
+    return this.link?.dbs.map((d) => d.migration.status()) ?? [];
+  }
+
+  /** The daemon's phase: the least advanced DB's (an error in any DB is the daemon's). */
   private phase(): Phase {
     if (this.stoppingNow) return 'stopping';
-    const m = this.migration?.status().phase;
-    return m === undefined || m === 'stopped' ? 'idle' : m;
+    const phases = this.statuses().map((s) => s.phase);
+    if (phases.length === 0 || phases.every((p) => p === 'stopped')) return 'idle';
+    for (const p of ['error', 'connecting', 'full_sync'] as const) if (phases.includes(p)) return p;
+    return 'incremental';
   }
 
   private adminContext(): AdminContext {
@@ -253,8 +291,8 @@ export class Daemon {
     } catch (e) {
       throw new Error(`CONFIG SET ${key}: ${(e as Error).message}`);
     }
-    const { maxOps, maxBytes } = this.pool.rateLimits;
-    this.pool.setRateLimits(key === 'target-max-ops' ? parsed : maxOps, key === 'target-max-bytes' ? parsed : maxBytes);
+    const { maxOps, maxBytes } = this.targets.rateLimits;
+    this.targets.setRateLimits(key === 'target-max-ops' ? parsed : maxOps, key === 'target-max-bytes' ? parsed : maxBytes);
     this.runtimeValues.set(key, String(parsed));
     this.logger.info({ key, value: parsed }, 'CONFIG SET');
   }
@@ -274,8 +312,9 @@ export class Daemon {
 
   private infoData(): InfoData {
     const v = this.config.values;
-    const m = this.migration?.status() ?? null;
-    const state: PikaLinkState = m === null ? 'no_connect' : m.link.dbs[0].state;
+    const all = this.statuses();
+    const m = all[0] ?? null;
+    const states = new Map<number, PikaLinkState>((m?.link.dbs ?? []).map((d) => [d.db, d.state]));
     return {
       server: [
         ['pika_migrate_version', version],
@@ -293,24 +332,30 @@ export class Daemon {
       replication: {
         master: this.master,
         replicationId: m?.link.replicationId ?? '',
-        dbs: [{ db: 0, state, applied: m?.binlog.applied ?? null }],
-        fullSyncRunning: m?.phase === 'full_sync',
-        extra: replicationExtra(m),
+        dbs: this.routes.map((r, i) => ({ db: r.source, state: states.get(r.source) ?? 'no_connect', applied: all[i]?.binlog.applied ?? null })),
+        fullSyncRunning: all.some((x) => x.phase === 'full_sync'),
+        extra: replicationExtra(all),
       },
       migrate: [
         ['target', `${v['target-redis-host']}:${v['target-redis-port']}`],
-        ['target_db', v['target-redis-db']],
-        ['target_version', this.pool.targetVersion],
+        ['target_db', this.routes[0].target],
+        ['db_map', dbMapText(this.routes)],
+        ['target_version', this.targets.first.targetVersion],
         ['senders', v['redis-sender-num']],
         ['batch_size', v['sync-batch-num']],
         ['conflict_policy', v['conflict-policy']],
-        ['target_max_ops', this.pool.rateLimits.maxOps],
-        ['target_max_bytes', this.pool.rateLimits.maxBytes],
+        ['target_max_ops', this.targets.rateLimits.maxOps],
+        ['target_max_bytes', this.targets.rateLimits.maxBytes],
         ['type_order', v['type-order'].join(',')],
-        ...migrateInfo(this.phase(), m, this.pool.stats()),
+        ...migrateInfo(this.phase(), all, this.targets.stats()),
       ],
     };
   }
+}
+
+/** `0:0,1:3`: source DB : target DB, as db-map spells it (with commas, for one log field). */
+function dbMapText(routes: readonly DbRoute[]): string {
+  return routes.map((r) => `${r.source}:${r.target}`).join(',');
 }
 
 function isLocalHost(host: string): boolean {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { BinlogSpool } from '../ops/binlog-spool.js';
 import type { Checkpoint, CheckpointStore } from '../ops/checkpoint.js';
 import type { Progress } from '../ops/progress.js';
-import { Replica, type ReplicaHandler, type ReplicaStatus, type ReplicaTimeouts } from '../replication/replica.js';
+import type { Replica, ReplicaStatus } from '../replication/replica.js';
 import type { SenderPool } from '../sink/pool.js';
 import { BinlogApplier, type ApplierStats } from './binlog-applier.js';
 import { loadSnapshot, type LoadSummary } from './load-snapshot.js';
@@ -17,12 +17,10 @@ import { loadSnapshot, type LoadSummary } from './load-snapshot.js';
 export interface MigrationOptions {
   readonly masterHost: string;
   readonly masterPort: number;
-  readonly masterAuth: string;
-  /** Our port as the master sees it (A/B push the snapshot to it + 1000). */
-  readonly localPort: number;
-  readonly localIp?: string;
-  /** A/B: where our rsync daemon listens for the master's push (the admin port's bind address). */
-  readonly rsyncBindAddress?: string;
+  /** The master's DB this migration follows (its binlog, snapshot, checkpoint and spool). */
+  readonly db: number;
+  /** The link to the master, shared by every DB of it. */
+  readonly replica: Replica;
   readonly dbSyncPath: string;
   /** Resume from this checkpoint with TrySync (no snapshot); null: take a full snapshot. */
   readonly resume: Checkpoint | null;
@@ -43,7 +41,6 @@ export interface MigrationOptions {
   readonly filter: KeyFilter | null;
   /** Progress bar stream for the snapshot load (null: none; default: stderr when a TTY). */
   readonly bar?: NodeJS.WriteStream | null;
-  readonly timeouts?: Partial<ReplicaTimeouts>;
   /** Called once when the migration cannot go on (the daemon decides what follows). */
   readonly onFatal: (e: Error) => void;
 }
@@ -63,13 +60,14 @@ export interface SpoolStatus {
 export type MigrationPhase = 'connecting' | 'full_sync' | 'incremental' | 'stopped' | 'error';
 
 /**
- * One master followed into Redis: the replica link feeds snapshots to the loader and binlog
- * entries to the applier; the applier's applied position is what the link acks. A second full
- * sync is never taken on its own (a purged resume point stops the migration), since it would
- * write every key again over what the binlog has changed since.
+ * One DB of a master followed into its Redis DB: the replica link (shared by the master's DBs, see
+ * MasterLink) feeds this DB's snapshot to the loader and its binlog entries to the applier; the
+ * applier's applied position is what the link acks for the DB. A second full sync is never taken
+ * on its own (a purged resume point stops the migration), since it would write every key again
+ * over what the binlog has changed since.
  */
-export class Migration implements ReplicaHandler {
-  readonly replica: Replica;
+export class Migration {
+  private readonly replica: Replica;
   private phase: MigrationPhase = 'connecting';
   private readonly applier: BinlogApplier;
   private readonly loadAbort = new AbortController();
@@ -91,36 +89,13 @@ export class Migration implements ReplicaHandler {
   private savedLoading = false;
 
   constructor(private readonly o: MigrationOptions) {
-    this.log = o.logger.child({ master: `${o.masterHost}:${o.masterPort}` });
+    this.log = o.logger.child({ master: `${o.masterHost}:${o.masterPort}`, db: `db${o.db}` });
+    this.replica = o.replica;
     this.applier = new BinlogApplier(
       o.pool,
       () => ({ family: this.family(), version: this.replica.masterVersion ?? undefined, nowMs: Date.now(), legacyTarget: o.pool.legacyTarget, filter: o.filter }),
       this.log.child({ component: 'convert' }),
     );
-    this.replica = new Replica({
-      masterHost: o.masterHost,
-      masterPort: o.masterPort,
-      masterAuth: o.masterAuth || undefined,
-      localIp: o.localIp,
-      localPort: o.localPort,
-      ...(o.rsyncBindAddress !== undefined ? { rsyncBindAddress: o.rsyncBindAddress } : {}),
-      dbSyncPath: o.dbSyncPath,
-      force: o.resume === null,
-      ...(o.resume !== null
-        ? {
-            resumeFrom: o.resume.applied,
-            expectIdentity: { ...(o.resume.runId ? { runId: o.resume.runId } : {}), ...(o.resume.replicationId ? { replicationId: o.resume.replicationId } : {}) },
-          }
-        : {}),
-      logger: o.logger,
-      handler: this,
-      fullSyncOnPurge: false,
-      ...(o.timeouts ? { timeouts: o.timeouts } : {}),
-    });
-    this.replica.on('fatal', (e: Error) => {
-      this.phase = 'error';
-      o.onFatal(e);
-    });
     if (o.resume !== null) {
       this.applier.reset(o.resume.applied);
       this.phase = 'incremental';
@@ -132,21 +107,29 @@ export class Migration implements ReplicaHandler {
     if (this.o.resume !== null) {
       this.log.info({ from: `${this.o.resume.applied.filenum}:${this.o.resume.applied.offset}`, checkpoint: this.o.checkpoint.path }, 'resuming from the checkpoint with TrySync (no snapshot)');
     }
-    this.replica.start();
     this.saver = setInterval(() => this.saveCheckpoint(), CHECKPOINT_EVERY_MS);
     this.saver.unref();
   }
 
-  /**
-   * Stops the link (and a load in progress). `remove` (SLAVEOF NO ONE, or another master) tells
-   * the master to forget us and drops the checkpoint; otherwise the checkpoint is brought up to
-   * what Redis holds, for a restart to resume from. The caller flushes the sink first when it can.
-   */
-  async stop(remove: boolean): Promise<void> {
+  /** First step of a stop: a load in progress ends at its next batch. */
+  abort(): void {
     if (this.saver !== null) clearInterval(this.saver);
     this.saver = null;
     this.loadAbort.abort(new Error('migration stopped'));
-    await this.replica.stop(remove);
+  }
+
+  /** The link has stopped: the replica failed for every DB at once. */
+  linkFailed(): void {
+    this.phase = 'error';
+  }
+
+  /**
+   * Last step of a stop, once the link is down (MasterLink.stop). `remove` (SLAVEOF NO ONE, or
+   * another master) drops the checkpoint; otherwise it is brought up to what Redis holds, for a
+   * restart to resume from. The caller flushes the sink first when it can.
+   */
+  async stop(remove: boolean): Promise<void> {
+    this.abort();
     await this.loading;
     // An unfinished load cannot be resumed yet: its spool goes, and its checkpoint says so.
     this.stopSpool();
@@ -161,7 +144,7 @@ export class Migration implements ReplicaHandler {
     const loading = this.mode !== 'direct';
     const applied = loading ? this.loadStart : this.applier.appliedPosition();
     if (applied === null || (this.saved !== null && compareBinlogPositions(applied, this.saved) === 0 && this.savedLoading === loading)) return;
-    const st = this.replica.status();
+    const st = this.replica.status(this.o.db);
     try {
       this.o.checkpoint.write({
         master: { host: this.o.masterHost, port: this.o.masterPort },
@@ -169,7 +152,7 @@ export class Migration implements ReplicaHandler {
         ...(st.replicationId ? { replicationId: st.replicationId } : {}),
         ...(st.family ? { family: st.family } : {}),
         ...(this.replica.masterVersion ? { version: this.replica.masterVersion } : {}),
-        db: 0,
+        db: this.o.db,
         applied,
         target: this.o.targetName,
         ...(loading ? { loading: true } : {}),
@@ -304,8 +287,8 @@ export class Migration implements ReplicaHandler {
     return this.spool?.durable ?? this.loadStart;
   }
 
-  status(): { phase: MigrationPhase; link: ReplicaStatus; binlog: ApplierStats; load: Progress | null; lastLoad: LoadSummary | null; spool: SpoolStatus | null } {
+  status(): { db: number; phase: MigrationPhase; link: ReplicaStatus; binlog: ApplierStats; load: Progress | null; lastLoad: LoadSummary | null; spool: SpoolStatus | null } {
     const spool = this.spool === null ? null : { entries: this.spooled, bytes: this.spool.bytes, replayed: this.replayed, durable: this.spool.durable };
-    return { phase: this.phase, link: this.replica.status(), binlog: this.applier.stats(), load: this.progress, lastLoad: this.lastLoad, spool };
+    return { db: this.o.db, phase: this.phase, link: this.replica.status(this.o.db), binlog: this.applier.stats(), load: this.progress, lastLoad: this.lastLoad, spool };
   }
 }

@@ -11,54 +11,70 @@ const offset = (p: BinlogPosition | null): string => (p === null ? '' : `${p.fil
 /**
  * Our fields after Pika's in `INFO replication`: the master's offset, what was received, acked
  * and applied, and the lag in entries, bytes (same binlog file only: Pika's files have no common
- * byte axis) and seconds since the master wrote the oldest entry not yet in Redis.
+ * byte axis) and seconds since the master wrote the oldest entry not yet in Redis. Offsets are
+ * the first DB's; with several DBs (each has its own binlog) `dbN_*` lines give each DB's, and the
+ * lag is the total in entries and the largest in seconds.
  */
-export function replicationExtra(m: MigrationStatus | null): Lines {
-  if (m === null) return [];
-  const { link, binlog } = m;
-  const applied = binlog.applied;
-  const master = link.masterOffset;
-  const lagBytes = lagBytesOf(master, applied) ?? '';
-  return [
+export function replicationExtra(ms: readonly MigrationStatus[]): Lines {
+  const m = ms[0];
+  if (m === undefined) return [];
+  const { link } = m;
+  const lines: Lines = [
     ['master_family', link.family ?? ''],
     ['master_version', link.masterVersion ?? ''],
     ['master_run_id', link.runId ?? ''],
-    ['master_binlog_offset', offset(master)],
+    ['master_binlog_offset', offset(link.masterOffset)],
     ['received_binlog_offset', offset(link.receivedOffset)],
     ['acked_binlog_offset', offset(link.ackedOffset)],
-    ['applied_binlog_offset', offset(applied)],
-    ['lag_entries', binlog.lagEntries],
-    ['lag_bytes', lagBytes],
-    ['lag_seconds', binlog.lagSeconds],
+    ['applied_binlog_offset', offset(m.binlog.applied)],
+    ['lag_entries', totalLag(ms)],
+    ['lag_bytes', ms.length === 1 ? (lagBytesOf(link.masterOffset, m.binlog.applied) ?? '') : ''],
+    ['lag_seconds', Math.max(...ms.map((x) => x.binlog.lagSeconds))],
     ['last_error', link.lastError ?? ''],
   ];
+  if (ms.length > 1) {
+    for (const x of ms) {
+      const db = `db${x.db}`;
+      lines.push(
+        [`${db}_master_binlog_offset`, offset(x.link.masterOffset)],
+        [`${db}_applied_binlog_offset`, offset(x.binlog.applied)],
+        [`${db}_lag_entries`, x.binlog.lagEntries],
+        [`${db}_lag_bytes`, lagBytesOf(x.link.masterOffset, x.binlog.applied) ?? ''],
+        [`${db}_lag_seconds`, x.binlog.lagSeconds],
+      );
+    }
+  }
+  return lines;
 }
+
+const totalLag = (ms: readonly MigrationStatus[]): number => ms.reduce((n, x) => n + x.binlog.lagEntries, 0);
 
 function lagBytesOf(master: BinlogPosition | null, applied: BinlogPosition | null): number | null {
   return master !== null && applied !== null && master.filenum === applied.filenum ? Math.max(0, master.offset - applied.offset) : null;
 }
 
-/** The cut-over signal: following the binlog with the link up and nothing pending anywhere. */
-function inSync(m: MigrationStatus, sink: SinkStats): boolean {
-  return m.phase === 'incremental' && m.link.linkUp && m.binlog.lagEntries === 0 && sink.total.queued === 0 && sink.total.inFlight === 0;
+/** The cut-over signal: every DB following the binlog with its link up and nothing pending anywhere. */
+function inSync(ms: readonly MigrationStatus[], sink: SinkStats): boolean {
+  return ms.length > 0 && ms.every((m) => m.phase === 'incremental' && m.link.linkUp && m.binlog.lagEntries === 0) && sink.total.queued === 0 && sink.total.inFlight === 0;
 }
 
 /** The same status for the Prometheus metrics. */
-export function metricsOf(phase: string, m: MigrationStatus | null, sink: SinkStats): MetricsSnapshot {
+export function metricsOf(phase: string, ms: readonly MigrationStatus[], sink: SinkStats): MetricsSnapshot {
+  const m = ms[0] ?? null;
   const load = m?.load?.snapshot().counts ?? {};
   return {
     phase,
-    linkUp: m?.link.linkUp ?? false,
-    inSync: m !== null && inSync(m, sink),
+    linkUp: ms.length > 0 && ms.every((x) => x.link.linkUp),
+    inSync: inSync(ms, sink),
     offsets: {
       master: m?.link.masterOffset ?? null,
       received: m?.link.receivedOffset ?? null,
       acked: m?.link.ackedOffset ?? null,
       applied: m?.binlog.applied ?? null,
     },
-    lagEntries: m?.binlog.lagEntries ?? 0,
-    lagBytes: m === null ? null : lagBytesOf(m.link.masterOffset, m.binlog.applied),
-    lagSeconds: m?.binlog.lagSeconds ?? 0,
+    lagEntries: totalLag(ms),
+    lagBytes: m === null || ms.length > 1 ? null : lagBytesOf(m.link.masterOffset, m.binlog.applied),
+    lagSeconds: ms.length === 0 ? 0 : Math.max(...ms.map((x) => x.binlog.lagSeconds)),
     load,
     binlogEntries: m?.binlog.entries ?? 0,
     binlogCommands: m?.binlog.commands ?? 0,
@@ -69,9 +85,11 @@ export function metricsOf(phase: string, m: MigrationStatus | null, sink: SinkSt
 }
 
 /** `INFO migrate`: phase, snapshot load counts, binlog counts, sink counts. */
-export function migrateInfo(phase: string, m: MigrationStatus | null, sink: SinkStats): Lines {
+export function migrateInfo(phase: string, ms: readonly MigrationStatus[], sink: SinkStats): Lines {
   const lines: Lines = [['phase', phase]];
-  if (m !== null) {
+  const m = ms[0];
+  if (ms.length > 1) for (const x of ms) lines.push([`db${x.db}_phase`, x.phase], [`db${x.db}_binlog_entries`, x.binlog.entries]);
+  if (m !== undefined) {
     const snap = m.link.snapshot;
     if (snap !== null) {
       lines.push(['snapshot_phase', snap.phase], ['snapshot_files_done', snap.filesDone], ['snapshot_bytes_received', snap.bytesReceived]);
@@ -90,7 +108,7 @@ export function migrateInfo(phase: string, m: MigrationStatus | null, sink: Sink
     }
     lines.push(['binlog_entries', m.binlog.entries], ['binlog_commands', m.binlog.commands]);
     for (const [code, n] of Object.entries(m.binlog.notes)) lines.push([`binlog_notes_${slug(code)}`, n]);
-    lines.push(['in_sync', inSync(m, sink) ? 'yes' : 'no']);
+    lines.push(['in_sync', inSync(ms, sink) ? 'yes' : 'no']);
     if (m.binlog.canaryDelayMs !== null) {
       lines.push(['canary_delay_ms', m.binlog.canaryDelayMs], ['canary_age_seconds', Math.round((Date.now() - (m.binlog.canaryAt ?? 0)) / 1000)]);
     }

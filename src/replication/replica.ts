@@ -17,7 +17,7 @@ export interface ReplicaHandler {
   /** The snapshot of `db` arrived in `dir` (A–C: the five type dirs; D: instance dirs) starting at `start`; resolve when loaded into Redis. */
   loadSnapshot(dir: string, db: number, start: BinlogPosition): Promise<void>;
   /** One decoded entry, in order. Return a promise to apply backpressure. */
-  applyEntry(entry: BinlogEntry): void | Promise<void>;
+  applyEntry(db: number, entry: BinlogEntry): void | Promise<void>;
   /** The end position of the last entry whose commands Redis has acknowledged (all earlier ones too). Acks to the master never go past it. */
   appliedPosition(db: number): BinlogPosition | null;
 }
@@ -73,7 +73,10 @@ export interface ReplicaOptions {
   localPort: number;
   dbSyncPath: string;
   force: boolean;
-  resumeFrom?: BinlogPosition;
+  /** Per DB: resume with TrySync from here (no snapshot) unless `force`. */
+  resumeFrom?: ReadonlyMap<number, BinlogPosition>;
+  /** The DBs to follow (default: every DB the master has). */
+  dbs?: readonly number[];
   logger: Logger;
   handler: ReplicaHandler;
   timeouts?: Partial<ReplicaTimeouts>;
@@ -128,7 +131,6 @@ export interface ReplicaStatus {
 }
 
 const FAMILY_VERSIONS: Record<string, string> = { A: '3.2.x', B: '3.3.x–3.4.x', C: '3.5.x', D: '4.0.x', 'A/B': '3.2.x–3.4.x' };
-const DB0 = { table_name: 'db0', partition_id: 0 };
 const TYPE_DIRS = ['strings', 'hashes', 'lists', 'sets', 'zsets'];
 
 class RetryLater extends Error {
@@ -160,6 +162,38 @@ const pos = (w: WireOffset): BinlogPosition => ({ filenum: w.filenum, offset: w.
  * BinlogSync streaming with acks bounded by what the handler reports as applied, keepalive pings,
  * silence timeout, reconnect with TrySync from the applied offset.
  */
+/** One followed DB of the master: Pika keeps a binlog, a session and a sync state per DB (partition/slot 0). */
+interface DbLink {
+  readonly db: number;
+  readonly partition: { table_name: string; partition_id: number };
+  state: DbReplState;
+  /** Where the current snapshot/resume point starts (TrySync never goes below it). */
+  base: BinlogPosition | null;
+  forceFull: boolean;
+  /** End of the last entry handed to applyEntry: later re-sends up to it are skipped. */
+  delivered: BinlogPosition | null;
+  /** Offsets received on this connection and not yet acked: exactly the master's window. */
+  pending: WireOffset[];
+  sessionId: number | null;
+  applying: boolean;
+  lastHeaderCheck: BinlogPosition | null;
+  masterOffset: BinlogPosition | null;
+  receivedOffset: BinlogPosition | null;
+  ackedOffset: BinlogPosition | null;
+  lastEntryExecTime: number | null;
+  entriesReceived: number;
+  snapshot: SnapshotProgress | null;
+  /** The master drops a DB's registration after 20 s without a request for it, whatever the others do. */
+  lastSentAt: number;
+}
+
+/**
+ * Poses as a Pika replica (spec §3.8) of every DB of a classic-mode master, over one connection as
+ * Pika's replica does: MetaSync → per DB TrySync or DBSync + snapshot transfer → BinlogSync
+ * streaming with acks bounded by what the handler reports as applied for that DB, keepalive pings,
+ * silence timeout, reconnect with TrySync from the applied offsets. Unlike Pika's own replica
+ * (which aborts on a second DBSync in one process), each DB takes its own snapshot, one after another.
+ */
 export class Replica extends EventEmitter {
   private readonly t: ReplicaTimeouts;
   private readonly log: Logger;
@@ -173,40 +207,48 @@ export class Replica extends EventEmitter {
   private version: string | null = null;
   private runId: string | undefined;
   private replicationId: string | undefined;
-  private sessionId: number | null = null;
-  private state: DbReplState = 'no_connect';
   private linkUp = false;
   private lastError: string | null = null;
   private metaDone = false;
-
-  /** Where the current snapshot/resume point starts (TrySync never goes below it). */
-  private base: BinlogPosition | null;
-  private forceFull: boolean;
-  /** End of the last entry handed to applyEntry: later re-sends up to it are skipped. */
-  private delivered: BinlogPosition | null;
-  /** Offsets received on this connection and not yet acked: exactly the master's window. */
-  private pending: WireOffset[] = [];
-  private applying = false;
-  private lastHeaderCheck: BinlogPosition | null = null;
-
-  private masterOffset: BinlogPosition | null = null;
-  private receivedOffset: BinlogPosition | null = null;
-  private ackedOffset: BinlogPosition | null = null;
-  private lastEntryExecTime: number | null = null;
-  private entriesReceived = 0;
   private bytesReceived = 0;
-  private snapshot: SnapshotProgress | null = null;
   private sessionHadEntries = false;
+  /** The DBs followed, known before MetaSync when given, else from the master's DB list. */
+  private links: DbLink[] = [];
+  private readonly byName = new Map<string, DbLink>();
 
   constructor(private readonly opts: ReplicaOptions) {
     super();
     this.t = { ...DEFAULT_TIMEOUTS, ...(opts.timeouts ?? {}) };
     this.log = opts.logger.child({ component: 'replica', master: `${opts.masterHost}:${opts.masterPort}` });
-    this.forceFull = opts.force;
-    this.base = opts.force ? null : (opts.resumeFrom ?? null);
-    this.delivered = this.base;
     this.runId = opts.expectIdentity?.runId;
     this.replicationId = opts.expectIdentity?.replicationId;
+    for (const db of opts.dbs ?? [0]) this.addLink(db);
+  }
+
+  private addLink(db: number): DbLink {
+    const base = this.opts.force ? null : (this.opts.resumeFrom?.get(db) ?? null);
+    const link: DbLink = {
+      db,
+      partition: { table_name: `db${db}`, partition_id: 0 },
+      state: 'no_connect',
+      base,
+      forceFull: this.opts.force,
+      delivered: base,
+      pending: [],
+      sessionId: null,
+      applying: false,
+      lastHeaderCheck: null,
+      masterOffset: null,
+      receivedOffset: null,
+      ackedOffset: null,
+      lastEntryExecTime: null,
+      entriesReceived: 0,
+      snapshot: null,
+      lastSentAt: 0,
+    };
+    this.links.push(link);
+    this.byName.set(link.partition.table_name, link);
+    return link;
   }
 
   start(): void {
@@ -229,7 +271,8 @@ export class Replica extends EventEmitter {
     if (remove && conn && !conn.isClosed && this.metaDone && this.node) {
       try {
         const reply = conn.expect(MsgType.RemoveSlaveNode, 1000);
-        conn.send({ type: MsgType.RemoveSlaveNode, remove_slave_node: [{ node: this.node, partition: DB0 }] });
+        const node = this.node;
+        conn.send({ type: MsgType.RemoveSlaveNode, remove_slave_node: this.links.map((l) => ({ node, partition: l.partition })) });
         await reply;
         this.log.info('master acknowledged RemoveSlaveNode');
       } catch (e) {
@@ -239,8 +282,7 @@ export class Replica extends EventEmitter {
     conn?.close(new LinkClosedError('replica stopped'));
     await this.running;
     await this.daemon?.stop();
-    this.linkUp = false;
-    this.setState('no_connect');
+    for (const l of this.links) this.setState(l, 'no_connect');
   }
 
   /** The master's family as known so far (cheap: no status object). */
@@ -253,35 +295,42 @@ export class Replica extends EventEmitter {
     return this.version;
   }
 
-  status(): ReplicaStatus {
+  /** The DB numbers followed (after MetaSync: the master's). */
+  get dbs(): number[] {
+    return this.links.map((l) => l.db);
+  }
+
+  /** The link as a whole, with the offsets of `db` (default: the first DB followed). */
+  status(db?: number): ReplicaStatus {
+    const l = (db === undefined ? this.links[0] : this.links.find((x) => x.db === db)) ?? null;
     return {
-      linkUp: this.linkUp,
+      linkUp: l === null ? this.linkUp : l.state === 'connected',
       masterHost: this.opts.masterHost,
       masterPort: this.opts.masterPort,
       family: this.family,
       ...(this.version !== null ? { masterVersion: this.version } : this.family ? { masterVersion: FAMILY_VERSIONS[this.family] } : {}),
       ...(this.runId ? { runId: this.runId } : {}),
       ...(this.replicationId ? { replicationId: this.replicationId } : {}),
-      sessionId: this.sessionId,
-      dbs: [{ db: 0, state: this.state }],
-      masterOffset: this.masterOffset,
-      receivedOffset: this.receivedOffset,
-      ackedOffset: this.ackedOffset,
-      lastEntryExecTime: this.lastEntryExecTime,
-      entriesReceived: this.entriesReceived,
+      sessionId: l?.sessionId ?? null,
+      dbs: this.links.map((x) => ({ db: x.db, state: x.state })),
+      masterOffset: l?.masterOffset ?? null,
+      receivedOffset: l?.receivedOffset ?? null,
+      ackedOffset: l?.ackedOffset ?? null,
+      lastEntryExecTime: l?.lastEntryExecTime ?? null,
+      entriesReceived: l?.entriesReceived ?? 0,
       bytesReceived: this.bytesReceived + (this.conn?.bytesReceived ?? 0),
-      snapshot: this.snapshot ? { ...this.snapshot } : null,
+      snapshot: l?.snapshot ? { ...l.snapshot } : null,
       lastError: this.lastError,
     };
   }
 
-  private setState(s: DbReplState): void {
-    const linkUp = s === 'connected';
-    if (s === this.state && linkUp === this.linkUp) return;
-    this.state = s;
+  private setState(l: DbLink, s: DbReplState): void {
+    const linkUp = this.links.every((x) => (x === l ? s : x.state) === 'connected');
+    if (s === l.state && linkUp === this.linkUp) return;
+    l.state = s;
     this.linkUp = linkUp;
-    this.log.info({ state: s }, 'replication state');
-    this.emit('state', this.status());
+    this.log.info({ db: l.partition.table_name, state: s }, 'replication state');
+    this.emit('state', this.status(l.db));
   }
 
   private get stopped(): boolean {
@@ -303,7 +352,7 @@ export class Replica extends EventEmitter {
         if (e instanceof FatalError) {
           this.lastError = e.message;
           this.log.error({ err: e }, 'replication stopped');
-          this.setState('error');
+          for (const l of this.links) this.setState(l, 'error');
           this.conn?.close(new LinkClosedError('fatal error'));
           await this.daemon?.stop();
           this.emit('fatal', e);
@@ -323,12 +372,14 @@ export class Replica extends EventEmitter {
         this.bytesReceived += this.conn?.bytesReceived ?? 0;
         this.conn?.close();
         this.conn = null;
-        this.sessionId = null;
-        this.pending = [];
+        for (const l of this.links) {
+          l.sessionId = null;
+          l.pending = [];
+        }
         this.metaDone = false;
       }
       if (this.stopped) break;
-      this.setState(this.base === null || this.forceFull ? 'no_connect' : 'try_to_incr_sync');
+      for (const l of this.links) this.setState(l, l.base === null || l.forceFull ? 'no_connect' : 'try_to_incr_sync');
       await sleep(delay, this.stopCtl.signal);
     }
   }
@@ -338,7 +389,7 @@ export class Replica extends EventEmitter {
     const { masterHost, masterPort } = this.opts;
     const conn = new ReplConnection(masterHost, masterPort + 2000, this.log, this.opts.maxFrameBytes);
     this.conn = conn;
-    this.setState('connecting');
+    for (const l of this.links) this.setState(l, 'connecting');
     const ip = this.opts.localIp ?? (await this.probeLocalIp());
     await conn.connect(this.t.requestMs);
     if (this.stopped) return;
@@ -349,50 +400,67 @@ export class Replica extends EventEmitter {
     try {
       await this.metaSync(conn, node);
       await this.learnVersion();
-      for (;;) {
-        if (this.forceFull || this.base === null) {
-          await this.fullSync(conn, node);
-          if (conn.isClosed) throw await conn.closed;
-        }
-        const from = this.resumePoint();
-        this.setState('try_to_incr_sync');
-        const reply = conn.expect(MsgType.TrySync, this.t.requestMs);
-        conn.send({ type: MsgType.TrySync, try_sync: { node, partition: DB0, binlog_offset: { filenum: from.filenum, offset: from.offset } } });
-        const r = await reply;
-        const ts = r.try_sync;
-        if (r.code !== Status.Ok || !ts) {
-          throw new FatalError(`master ${masterHost}:${masterPort} refused TrySync at ${fmt(from)}: code ${r.code} ${r.reply ?? ''}`.trim());
-        }
-        if (ts.binlog_offset) this.masterOffset = pos(ts.binlog_offset);
-        if (ts.reply_code === TrySyncReply.Ok) {
-          this.sessionId = ts.session_id ?? 0;
-          this.pending = [];
-          this.lastHeaderCheck = from;
-          this.log.info({ from: fmt(from), session: this.sessionId, masterOffset: fmt(this.masterOffset) }, 'TrySync accepted, streaming');
-          conn.send(this.binlogSync(node, this.wire(from), this.wire(from), true));
-          this.setState('connected');
-          throw await conn.closed;
-        }
-        if (ts.reply_code === TrySyncReply.SyncPointBePurged) {
-          if (this.opts.fullSyncOnPurge === false) {
-            throw new FatalError(
-              `master ${masterHost}:${masterPort} no longer has binlog ${fmt(from)} (kSyncPointBePurged): only a new full sync can go on, and it is never taken on its own; SLAVEOF ${masterHost} ${masterPort} force takes one`,
-            );
-          }
-          this.log.warn({ from: fmt(from), masterOffset: fmt(this.masterOffset) }, 'master purged the binlog at our offset: taking a new snapshot');
-          this.forceFull = true;
-          continue;
-        }
-        if (ts.reply_code === TrySyncReply.SyncPointLarger) {
-          throw new FatalError(
-            `our offset ${fmt(from)} is ahead of the master's ${fmt(this.masterOffset)} (kSyncPointLarger): the master was reset or replaced, or the checkpoint is wrong; a forced full sync is needed`,
-          );
-        }
-        throw new FatalError(`master rejected TrySync at ${fmt(from)} (reply_code ${ts.reply_code}: not a record boundary or master error)`);
-      }
+      // One DB after another: a DB streams as soon as it is synced, while the next takes its snapshot.
+      for (const l of this.links) await this.syncDb(conn, node, l);
+      throw await conn.closed;
     } finally {
       for (const t of timers) clearInterval(t);
     }
+  }
+
+  /** Brings one DB to BinlogSync: TrySync from its resume point, after a snapshot when it needs one. */
+  private async syncDb(conn: ReplConnection, node: NodeId, l: DbLink): Promise<void> {
+    const { masterHost, masterPort } = this.opts;
+    const db = l.partition.table_name;
+    for (;;) {
+      if (l.forceFull || l.base === null) {
+        await this.fullSync(conn, node, l);
+        if (conn.isClosed) throw await conn.closed;
+      }
+      const from = this.resumePoint(l);
+      this.setState(l, 'try_to_incr_sync');
+      const reply = conn.expect(MsgType.TrySync, this.t.requestMs);
+      this.sendFor(l, conn, { type: MsgType.TrySync, try_sync: { node, partition: l.partition, binlog_offset: { filenum: from.filenum, offset: from.offset } } });
+      const r = await reply;
+      const ts = r.try_sync;
+      if (r.code !== Status.Ok || !ts) {
+        throw new FatalError(`master ${masterHost}:${masterPort} refused TrySync of ${db} at ${fmt(from)}: code ${r.code} ${r.reply ?? ''}`.trim());
+      }
+      if (ts.partition && ts.partition.table_name !== db) {
+        throw new CorruptionError(`TrySync reply for ${ts.partition.table_name} while ${db} asked`, `master ${conn.name}`);
+      }
+      if (ts.binlog_offset) l.masterOffset = pos(ts.binlog_offset);
+      if (ts.reply_code === TrySyncReply.Ok) {
+        l.sessionId = ts.session_id ?? 0;
+        l.pending = [];
+        l.lastHeaderCheck = from;
+        this.log.info({ db, from: fmt(from), session: l.sessionId, masterOffset: fmt(l.masterOffset) }, 'TrySync accepted, streaming');
+        this.sendFor(l, conn, this.binlogSync(l, node, this.wire(from), this.wire(from), true));
+        this.setState(l, 'connected');
+        return;
+      }
+      if (ts.reply_code === TrySyncReply.SyncPointBePurged) {
+        if (this.opts.fullSyncOnPurge === false) {
+          throw new FatalError(
+            `master ${masterHost}:${masterPort} no longer has binlog ${fmt(from)} of ${db} (kSyncPointBePurged): only a new full sync can go on, and it is never taken on its own; SLAVEOF ${masterHost} ${masterPort} force takes one`,
+          );
+        }
+        this.log.warn({ db, from: fmt(from), masterOffset: fmt(l.masterOffset) }, 'master purged the binlog at our offset: taking a new snapshot');
+        l.forceFull = true;
+        continue;
+      }
+      if (ts.reply_code === TrySyncReply.SyncPointLarger) {
+        throw new FatalError(
+          `our offset ${fmt(from)} of ${db} is ahead of the master's ${fmt(l.masterOffset)} (kSyncPointLarger): the master was reset or replaced, or the checkpoint is wrong; a forced full sync is needed`,
+        );
+      }
+      throw new FatalError(`master rejected TrySync of ${db} at ${fmt(from)} (reply_code ${ts.reply_code}: not a record boundary or master error)`);
+    }
+  }
+
+  private sendFor(l: DbLink, conn: ReplConnection, req: InnerRequest): void {
+    conn.send(req);
+    l.lastSentAt = Date.now();
   }
 
   /**
@@ -459,16 +527,8 @@ export class Replica extends EventEmitter {
     if (m.classic_mode === false) {
       throw new FatalError(`master ${master} runs in sharding mode (classic_mode=false): only classic mode is supported`);
     }
-    const dbs = m.tables_info ?? [];
-    if (dbs.length !== 1 || dbs[0].table_name !== 'db0') {
-      throw new FatalError(
-        `master ${master} has ${dbs.length} DBs (${dbs.map((d) => d.table_name).join(', ') || 'none'}): only a single db0 (databases 1) is supported for now`,
-      );
-    }
-    if (dbs[0].partition_num !== undefined && dbs[0].partition_num !== 1) {
-      throw new FatalError(`master ${master} reports ${dbs[0].partition_num} partitions for db0: only classic mode with one is supported`);
-    }
-    const family: Family | 'A/B' = dbs[0].db_instance_num !== undefined ? 'D' : m.run_id !== undefined ? 'C' : this.family === 'B' ? 'B' : 'A/B';
+    this.adoptDbs(master, m.tables_info ?? []);
+    const family: Family | 'A/B' = m.tables_info?.[0]?.db_instance_num !== undefined ? 'D' : m.run_id !== undefined ? 'C' : this.family === 'B' ? 'B' : 'A/B';
     if (this.family !== null && this.family !== family && !(this.family === 'B' && family === 'A/B')) {
       this.log.warn({ was: this.family, now: family }, 'master family changed across reconnects');
     }
@@ -483,7 +543,7 @@ export class Replica extends EventEmitter {
         throw new FatalError(`master ${master} run_id changed from ${this.runId} to ${m.run_id} (3.5.0 then needs a full sync) and full sync on its own is disabled`);
       }
       this.log.warn({ was: this.runId, now: m.run_id }, 'master run_id changed: taking a new snapshot');
-      this.forceFull = true;
+      for (const l of this.links) l.forceFull = true;
     }
     if (this.family !== family) this.log.info({ family, versions: FAMILY_VERSIONS[family], runId: m.run_id, replicationId: m.replication_id }, 'master family detected from MetaSync');
     this.family = family;
@@ -492,9 +552,38 @@ export class Replica extends EventEmitter {
     this.metaDone = true;
   }
 
-  private resumePoint(): BinlogPosition {
-    const applied = this.opts.handler.appliedPosition(0);
-    const base = this.base!;
+  /**
+   * The master's DB list must be classic-mode `dbN`s with one partition each. With `dbs` in the
+   * options (the conf's `databases`) the lists must be equal, as Pika's replica requires: a DB we
+   * would not follow is data the operator did not ask to leave behind. Without, we follow all.
+   */
+  private adoptDbs(master: string, tables: ReadonlyArray<{ table_name: string; partition_num?: number }>): void {
+    const names = tables.map((t) => t.table_name);
+    for (const t of tables) {
+      if (!/^db\d+$/.test(t.table_name)) throw new FatalError(`master ${master} has a DB named ${t.table_name}: only classic mode's db0…dbN-1 are supported`);
+      if (t.partition_num !== undefined && t.partition_num !== 1) {
+        throw new FatalError(`master ${master} reports ${t.partition_num} partitions for ${t.table_name}: only classic mode with one is supported`);
+      }
+    }
+    if (this.opts.dbs === undefined && !this.metaDoneOnce) {
+      this.links = [];
+      this.byName.clear();
+      for (const n of names.map((x) => Number(x.slice(2))).sort((a, b) => a - b)) this.addLink(n);
+    }
+    this.metaDoneOnce = true;
+    const ours = this.links.map((l) => l.partition.table_name);
+    if (names.length === 0 || names.length !== ours.length || !ours.every((n) => names.includes(n))) {
+      throw new FatalError(
+        `master ${master} has ${names.length} DBs (${names.join(', ') || 'none'}), we follow ${ours.length} (${ours.join(', ')}): set databases : ${names.length} in the conf (as on the master), then SLAVEOF ${master.replace(':', ' ')} force`,
+      );
+    }
+  }
+
+  private metaDoneOnce = false;
+
+  private resumePoint(l: DbLink): BinlogPosition {
+    const applied = this.opts.handler.appliedPosition(l.db);
+    const base = l.base!;
     return applied !== null && compareBinlogPositions(applied, base) > 0 ? applied : base;
   }
 
@@ -506,28 +595,32 @@ export class Replica extends EventEmitter {
     return this.usesTermIndex ? { filenum: p.filenum, offset: p.offset, term: 0, index: 0 } : { filenum: p.filenum, offset: p.offset };
   }
 
-  private binlogSync(node: NodeId, start: WireOffset, end: WireOffset, first: boolean): InnerRequest {
+  private binlogSync(l: DbLink, node: NodeId, start: WireOffset, end: WireOffset, first: boolean): InnerRequest {
     return {
       type: MsgType.BinlogSync,
-      binlog_sync: { node, table_name: 'db0', partition_id: 0, ack_range_start: start, ack_range_end: end, session_id: this.sessionId ?? 0, first_send: first },
+      binlog_sync: { node, table_name: l.partition.table_name, partition_id: 0, ack_range_start: start, ack_range_end: end, session_id: l.sessionId ?? 0, first_send: first },
     };
   }
 
-  private ping(conn: ReplConnection): void {
-    if (this.sessionId === null || this.node === null) return;
+  private ping(conn: ReplConnection, l: DbLink): void {
+    if (l.sessionId === null || this.node === null) return;
     const z = this.wire({ filenum: 0, offset: 0 });
-    conn.send(this.binlogSync(this.node, z, z, false));
+    this.sendFor(l, conn, this.binlogSync(l, this.node, z, z, false));
   }
 
   private startTimers(conn: ReplConnection): NodeJS.Timeout[] {
-    const ack = setInterval(() => this.tryAck(conn), this.t.ackPollMs);
+    const ack = setInterval(() => {
+      for (const l of this.links) this.tryAck(conn, l);
+    }, this.t.ackPollMs);
     const keep = setInterval(
       () => {
         if (conn.isClosed) return;
-        if (this.sessionId !== null && Date.now() - conn.lastSentAt >= this.t.pingIntervalMs) this.ping(conn);
-        const waiting = this.state === 'connected' || this.state === 'syncing_full';
-        const silentFor = Date.now() - conn.lastRecvAt;
-        if (waiting && this.sessionId !== null && this.pending.length === 0 && !this.applying && silentFor > this.t.silenceMs) {
+        const now = Date.now();
+        for (const l of this.links) if (l.sessionId !== null && now - l.lastSentAt >= this.t.pingIntervalMs) this.ping(conn, l);
+        const streaming = this.links.filter((l) => l.sessionId !== null && (l.state === 'connected' || l.state === 'syncing_full'));
+        const silentFor = now - conn.lastRecvAt;
+        const idle = streaming.length > 0 && streaming.every((l) => l.pending.length === 0 && !l.applying);
+        if (idle && silentFor > this.t.silenceMs) {
           this.log.warn({ silentForMs: silentFor }, 'master silent: reconnecting');
           conn.close(new LinkClosedError(`master ${conn.name} sent nothing for ${silentFor} ms`));
         }
@@ -537,73 +630,81 @@ export class Replica extends EventEmitter {
     return [ack, keep];
   }
 
-  /** Acks the longest prefix of the master's window that the handler reports as applied. */
-  private tryAck(conn: ReplConnection): void {
-    if (conn.isClosed || this.sessionId === null || this.node === null || this.pending.length === 0) return;
-    const applied = this.opts.handler.appliedPosition(0);
+  /** Acks the longest prefix of the DB's window on the master that the handler reports as applied. */
+  private tryAck(conn: ReplConnection, l: DbLink): void {
+    if (conn.isClosed || l.sessionId === null || this.node === null || l.pending.length === 0) return;
+    const applied = this.opts.handler.appliedPosition(l.db);
     if (applied === null) return;
     let n = 0;
-    while (n < this.pending.length && compareBinlogPositions(pos(this.pending[n]), applied) <= 0) n++;
+    while (n < l.pending.length && compareBinlogPositions(pos(l.pending[n]), applied) <= 0) n++;
     if (n === 0) return;
-    const start = this.pending[0];
-    const end = this.pending[n - 1];
-    conn.send(this.binlogSync(this.node, start, end, false));
-    this.pending.splice(0, n);
-    this.ackedOffset = pos(end);
+    const start = l.pending[0];
+    const end = l.pending[n - 1];
+    this.sendFor(l, conn, this.binlogSync(l, this.node, start, end, false));
+    l.pending.splice(0, n);
+    l.ackedOffset = pos(end);
   }
 
   private async onBinlog(conn: ReplConnection, r: InnerResponse, streamOffset: number): Promise<void> {
     const where = `master ${conn.name} stream byte ${streamOffset}`;
     if (r.code !== Status.Ok) throw new CorruptionError(`BinlogSync message with code ${r.code} ${r.reply ?? ''}`, where);
-    let entries = 0;
+    const touched = new Set<DbLink>();
+    const withEntries = new Set<DbLink>();
     for (const el of r.binlog_sync ?? []) {
+      const l = this.byName.get(el.partition.table_name);
+      // A DB we do not follow, or one not yet synced on this connection, has no business streaming.
+      if (l === undefined) throw new CorruptionError(`BinlogSync element for ${el.partition.table_name}, which we never asked for`, where);
+      touched.add(l);
       if (this.family === 'A/B' && el.binlog_offset?.term !== undefined) {
         this.family = 'B';
         this.log.info({ family: 'B', versions: FAMILY_VERSIONS.B }, 'master family refined from the stream: offsets carry term/index');
       }
-      if (this.sessionId !== null && el.session_id !== this.sessionId) {
+      if (l.sessionId !== null && el.session_id !== l.sessionId) {
         // Pika's replica goes back to TrySync; a fresh connection does that and more.
-        throw new LinkClosedError(`${where}: session ${el.session_id} from the master, ours is ${this.sessionId}`);
+        throw new LinkClosedError(`${where}: session ${el.session_id} for ${l.partition.table_name} from the master, ours is ${l.sessionId}`);
       }
       const binlog = el.binlog ?? Buffer.alloc(0);
       if (binlog.length === 0) continue;
-      if (this.state !== 'connected') throw new CorruptionError(`binlog entry before BinlogSync activation`, where);
+      if (l.state !== 'connected') throw new CorruptionError(`binlog entry for ${l.partition.table_name} before its BinlogSync activation`, where);
       if (!el.binlog_offset) throw new CorruptionError('binlog entry without binlog_offset', where);
       const end = pos(el.binlog_offset);
-      const entry = decodeBinlogItem(binlog, 0, end, `db0 item ending at ${fmt(end)} (${where})`);
-      entries++;
+      const entry = decodeBinlogItem(binlog, l.db, end, `${l.partition.table_name} item ending at ${fmt(end)} (${where})`);
+      withEntries.add(l);
       this.sessionHadEntries = true;
-      if (this.lastHeaderCheck && compareBinlogPositions(entry.headerPos, this.lastHeaderCheck) !== 0 && entry.headerPos.filenum + entry.headerPos.offset !== 0) {
-        this.log.warn({ header: fmt(entry.headerPos), previousEnd: fmt(this.lastHeaderCheck) }, 'binlog entry does not start where the previous one ended');
+      if (l.lastHeaderCheck && compareBinlogPositions(entry.headerPos, l.lastHeaderCheck) !== 0 && entry.headerPos.filenum + entry.headerPos.offset !== 0) {
+        this.log.warn({ db: l.partition.table_name, header: fmt(entry.headerPos), previousEnd: fmt(l.lastHeaderCheck) }, 'binlog entry does not start where the previous one ended');
       }
-      this.lastHeaderCheck = end;
-      this.pending.push(el.binlog_offset);
-      this.receivedOffset = end;
-      if (this.masterOffset === null || compareBinlogPositions(end, this.masterOffset) > 0) this.masterOffset = end;
-      if (this.delivered !== null && compareBinlogPositions(end, this.delivered) <= 0) continue; // re-sent after a reconnect
-      this.entriesReceived++;
-      this.lastEntryExecTime = entry.execTime;
-      const p = this.opts.handler.applyEntry(entry);
-      this.delivered = end;
+      l.lastHeaderCheck = end;
+      l.pending.push(el.binlog_offset);
+      l.receivedOffset = end;
+      if (l.masterOffset === null || compareBinlogPositions(end, l.masterOffset) > 0) l.masterOffset = end;
+      if (l.delivered !== null && compareBinlogPositions(end, l.delivered) <= 0) continue; // re-sent after a reconnect
+      l.entriesReceived++;
+      l.lastEntryExecTime = entry.execTime;
+      const p = this.opts.handler.applyEntry(l.db, entry);
+      l.delivered = end;
       if (p) {
-        this.applying = true;
+        l.applying = true;
         try {
           await p;
         } finally {
-          this.applying = false;
+          l.applying = false;
         }
       }
     }
-    if (entries === 0) this.ping(conn);
-    else this.tryAck(conn);
+    for (const l of touched) {
+      if (withEntries.has(l)) this.tryAck(conn, l);
+      else this.ping(conn, l);
+    }
   }
 
-  private async fullSync(conn: ReplConnection, node: NodeId): Promise<void> {
+  private async fullSync(conn: ReplConnection, node: NodeId, l: DbLink): Promise<void> {
     const { masterHost, masterPort, dbSyncPath } = this.opts;
-    const dir = join(dbSyncPath, 'db0');
+    const name = l.partition.table_name;
+    const dir = join(dbSyncPath, name);
     const ab = this.family === 'A' || this.family === 'B' || this.family === 'A/B';
-    this.setState('try_to_full_sync');
-    this.snapshot = { phase: 'requested', filesTotal: null, filesDone: 0, bytesReceived: 0, start: null };
+    this.setState(l, 'try_to_full_sync');
+    l.snapshot = { phase: 'requested', filesTotal: null, filesDone: 0, bytesReceived: 0, start: null };
     mkdirSync(dbSyncPath, { recursive: true });
     if (ab) {
       rmSync(dir, { recursive: true, force: true });
@@ -620,40 +721,40 @@ export class Replica extends EventEmitter {
       await this.daemon.start();
     }
     const reply = conn.expect(MsgType.DBSync, this.t.requestMs);
-    conn.send({ type: MsgType.DBSync, db_sync: { node, partition: DB0, binlog_offset: { filenum: 0, offset: 0 } } });
+    this.sendFor(l, conn, { type: MsgType.DBSync, db_sync: { node, partition: l.partition, binlog_offset: { filenum: 0, offset: 0 } } });
     const r = await reply;
     if (r.code !== Status.Ok || !r.db_sync || r.db_sync.session_id < 0) {
-      throw new LinkClosedError(`master ${masterHost}:${masterPort} refused DBSync: code ${r.code} ${r.reply ?? ''}`);
+      throw new LinkClosedError(`master ${masterHost}:${masterPort} refused DBSync of ${name}: code ${r.code} ${r.reply ?? ''}`);
     }
-    this.sessionId = r.db_sync.session_id;
-    this.setState('syncing_full');
-    this.snapshot.phase = 'transferring';
-    this.log.info({ session: this.sessionId, family: this.family }, 'DBSync accepted, receiving the snapshot');
+    l.sessionId = r.db_sync.session_id;
+    this.setState(l, 'syncing_full');
+    l.snapshot.phase = 'transferring';
+    this.log.info({ db: name, session: l.sessionId, family: this.family }, 'DBSync accepted, receiving the snapshot');
 
     let info: SnapshotInfo;
     if (ab) {
-      info = await this.waitForPush(conn, dir, node);
+      info = await this.waitForPush(conn, dir, node, l);
       await this.daemon?.stop();
     } else {
-      info = await this.pull(conn, dir);
+      info = await this.pull(conn, dir, l);
     }
     if (info.masterPort !== masterPort) {
       this.log.warn({ infoHost: info.masterHost, infoPort: info.masterPort }, 'snapshot info names another master address than the one we dialled');
     }
-    this.snapshot.start = info.start;
-    this.snapshot.phase = 'loading';
-    this.log.info({ start: fmt(info.start), dir }, 'snapshot complete, loading');
-    this.emit('state', this.status());
-    await this.opts.handler.loadSnapshot(dir, 0, info.start);
-    this.snapshot.phase = 'done';
-    this.base = info.start;
-    this.delivered = info.start;
-    this.receivedOffset = info.start;
-    this.forceFull = false;
-    this.pending = [];
+    l.snapshot.start = info.start;
+    l.snapshot.phase = 'loading';
+    this.log.info({ db: name, start: fmt(info.start), dir }, 'snapshot complete, loading');
+    this.emit('state', this.status(l.db));
+    await this.opts.handler.loadSnapshot(dir, l.db, info.start);
+    l.snapshot.phase = 'done';
+    l.base = info.start;
+    l.delivered = info.start;
+    l.receivedOffset = info.start;
+    l.forceFull = false;
+    l.pending = [];
   }
 
-  private async waitForPush(conn: ReplConnection, dir: string, node: NodeId): Promise<SnapshotInfo> {
+  private async waitForPush(conn: ReplConnection, dir: string, node: NodeId, l: DbLink): Promise<SnapshotInfo> {
     const daemon = this.daemon!;
     const target = `${node.ip}:${node.port + 1000}`;
     const started = Date.now();
@@ -667,7 +768,7 @@ export class Replica extends EventEmitter {
       if (conn.isClosed) throw await conn.closed;
       if (this.stopped) throw new LinkClosedError('stopped');
       if (existsSync(infoPath)) {
-        this.snapshot!.bytesReceived = dirSize(dir);
+        l.snapshot!.bytesReceived = dirSize(dir);
         return parseInfoFile(readFileSync(infoPath, 'utf8'), infoPath);
       }
       if (daemon.failure) throw daemon.failure;
@@ -680,7 +781,7 @@ export class Replica extends EventEmitter {
           lastSize = size;
           lastLog = logSize;
           lastProgress = now;
-          this.snapshot!.bytesReceived = size;
+          l.snapshot!.bytesReceived = size;
         }
         if (daemon.connectionsSeen() === baseline && now - started > this.t.snapshotConnectMs) {
           throw new FatalError(
@@ -689,7 +790,7 @@ export class Replica extends EventEmitter {
         }
         if (now - lastProgress > this.t.snapshotStallMs) {
           throw new FatalError(
-            `snapshot push into ${target} made no progress for ${this.t.snapshotStallMs} ms and db0/info never arrived (the master does not report failed pushes; check its log for "RSync send file failed"; rsync daemon log: ${daemon.logTail()})`,
+            `snapshot push into ${target} made no progress for ${this.t.snapshotStallMs} ms and ${l.partition.table_name}/info never arrived (the master does not report failed pushes; check its log for "RSync send file failed"; rsync daemon log: ${daemon.logTail()})`,
           );
         }
       }
@@ -697,7 +798,7 @@ export class Replica extends EventEmitter {
     }
   }
 
-  private async pull(conn: ReplConnection, dir: string): Promise<SnapshotInfo> {
+  private async pull(conn: ReplConnection, dir: string, l: DbLink): Promise<SnapshotInfo> {
     const { masterHost, masterPort } = this.opts;
     // A resumable pull keeps DUMP_META_DATA; anything else in the directory is stale.
     if (!existsSync(join(dir, 'DUMP_META_DATA'))) rmSync(dir, { recursive: true, force: true });
@@ -710,7 +811,7 @@ export class Replica extends EventEmitter {
         const res = await pullSnapshot({
           host: masterHost,
           port: masterPort + 10001,
-          dbName: 'db0',
+          dbName: l.partition.table_name,
           dir,
           parallel: this.opts.rsyncParallel,
           chunkBytes: this.opts.rsyncChunkBytes,
@@ -721,14 +822,14 @@ export class Replica extends EventEmitter {
           logger: this.log,
           signal: ctl.signal,
           onProgress: (p) => {
-            if (this.snapshot) {
-              this.snapshot.filesTotal = p.filesTotal;
-              this.snapshot.filesDone = p.filesDone;
-              this.snapshot.bytesReceived = p.bytesReceived;
+            if (l.snapshot) {
+              l.snapshot.filesTotal = p.filesTotal;
+              l.snapshot.filesDone = p.filesDone;
+              l.snapshot.bytesReceived = p.bytesReceived;
             }
           },
         });
-        if (this.snapshot) this.snapshot.bytesReceived = dirSize(dir);
+        if (l.snapshot) l.snapshot.bytesReceived = dirSize(dir);
         this.log.info({ uuid: res.uuid, files: res.files.length }, 'snapshot pulled');
         rmSync(join(dir, 'DUMP_META_DATA'), { force: true });
         const infoPath = join(dir, 'info');

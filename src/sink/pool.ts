@@ -42,6 +42,8 @@ export interface SenderPoolOptions {
   /** target-max-ops / target-max-bytes: commands and argument bytes per second (0: no limit). */
   maxOpsPerSec?: number;
   maxBytesPerSec?: number;
+  /** Pace against this limiter instead of one of the pool's own (pools of one target share one). */
+  limiter?: RateLimiter;
 }
 
 export const SINK_DEFAULTS = {
@@ -143,7 +145,7 @@ export class SenderPool extends EventEmitter {
     this.log = opts.logger.child({ component: 'sink' });
     this.router = new KeyRouter(conns.length);
     this.appliedKey = opts.appliedKey ?? SINK_DEFAULTS.appliedKey;
-    this.limiter = new RateLimiter(opts.maxOpsPerSec ?? 0, opts.maxBytesPerSec ?? 0);
+    this.limiter = opts.limiter ?? new RateLimiter(opts.maxOpsPerSec ?? 0, opts.maxBytesPerSec ?? 0);
     const hooks: SenderHooks = {
       acked: () => this.advance(),
       commandError: (s, cmd, code, message, cls) => this.onCommandError(s.index, cmd, code, message, cls),

@@ -131,7 +131,7 @@ describe('daemon restarts and checkpoints (family C master)', () => {
     const d2 = await startDaemon(target, dir, { slaveof: `127.0.0.1:${master.port}` });
     try {
       assert.equal(await d2.daemon.exited, 1);
-      assert.match(d2.daemon.failure?.message ?? '', /no longer has binlog \d+:\d+ \(kSyncPointBePurged\).*SLAVEOF 127\.0\.0\.1 \d+ force/);
+      assert.match(d2.daemon.failure?.message ?? '', /no longer has binlog \d+:\d+ of db0 \(kSyncPointBePurged\).*SLAVEOF 127\.0\.0\.1 \d+ force/);
       assert.equal(dbSyncs(master), snapshotsBefore, 'no snapshot taken on its own');
     } finally {
       d2.admin.disconnect();

@@ -36,6 +36,8 @@ export interface FakeMasterOptions {
   family: MasterFamily;
   /** Directory copied as the dump (`strings hashes …` or `0 1 …`); its own `info` is replaced. */
   snapshotSource: string;
+  /** Per DB name, another dump directory than `snapshotSource`. */
+  snapshotSources?: Record<string, string>;
   requirepass?: string;
   host?: string;
   windowSize?: number;
@@ -60,6 +62,7 @@ export interface FakeMasterOptions {
 export const FAMILY_DEFAULT_VERSION: Record<MasterFamily, string> = { A: '3.2.7', B: '3.3.6', C: '3.5.5', D: '4.0.1' };
 
 interface DbReplica {
+  db: string;
   ip: string;
   port: number;
   session: number;
@@ -90,7 +93,9 @@ export class FakeMaster {
   readonly family: MasterFamily;
   readonly host: string;
   port = 0;
+  /** db0's binlog (see `logOf` for the others: Pika keeps one binlog per DB). */
   readonly log: BinlogLog;
+  private readonly logs = new Map<string, BinlogLog>();
   readonly workDir: string;
   readonly events: MasterEvent[] = [];
   readonly requests: InnerRequest[] = [];
@@ -101,18 +106,18 @@ export class FakeMaster {
   private servers: Server[] = [];
   private sockets = new Set<Socket>();
   private slaves = new Map<string, ConnState>();
-  private replica: DbReplica | null = null;
+  /** Per DB name, the registered replica of it (Pika: a slave node per partition). */
+  private replicas = new Map<string, DbReplica>();
   private sessionCounter = 0;
   private connCounter = 0;
   private timer: NodeJS.Timeout | null = null;
   private stalled = false;
   private corruptNext = false;
-  private dumpDir: string | null = null;
-  private dumpInfo = '';
-  private bgsaveUntil = 0;
+  private dumps = new Map<string, { dir: string; info: string }>();
+  private bgsaveUntil = new Map<string, number>();
   private failNextPush = false;
   dumpsMade = 0;
-  private readonly o: Required<Omit<FakeMasterOptions, 'requirepass' | 'dbInstanceNum'>> & Pick<FakeMasterOptions, 'requirepass' | 'dbInstanceNum'>;
+  private readonly o: Required<Omit<FakeMasterOptions, 'requirepass' | 'dbInstanceNum' | 'snapshotSources'>> & Pick<FakeMasterOptions, 'requirepass' | 'dbInstanceNum' | 'snapshotSources'>;
 
   constructor(opts: FakeMasterOptions) {
     this.family = opts.family;
@@ -131,11 +136,17 @@ export class FakeMaster {
       ...opts,
     };
     this.host = this.o.host;
-    this.log = new BinlogLog({
-      fileSize: this.o.binlogFileSize,
-      termOrServerId: bPlus ? 0 : 1,
-      firstLogicId: opts.family === 'C' || opts.family === 'D' ? 1n : 0n,
-    });
+    for (const db of this.o.dbs) {
+      this.logs.set(
+        db,
+        new BinlogLog({
+          fileSize: this.o.binlogFileSize,
+          termOrServerId: bPlus ? 0 : 1,
+          firstLogicId: opts.family === 'C' || opts.family === 'D' ? 1n : 0n,
+        }),
+      );
+    }
+    this.log = this.logs.get(this.o.dbs[0]) ?? this.logs.values().next().value!;
     this.workDir = mkdtempSync(join(tmpdir(), 'pm-master-'));
   }
 
@@ -193,11 +204,18 @@ export class FakeMaster {
 
   // ---- controls for tests ----
 
-  /** Logs a write command; it streams to a replica in BinlogSync state. Returns its end offset. */
-  write(argv: ReadonlyArray<Buffer | string>): BinlogPosition {
-    const it = this.log.append(argv);
-    this.pump();
+  /** Logs a write command into `db`'s binlog; it streams to a replica of it in BinlogSync state. Returns its end offset. */
+  write(argv: ReadonlyArray<Buffer | string>, db = 'db0'): BinlogPosition {
+    const it = this.logOf(db).append(argv);
+    this.pump(db);
     return it.end;
+  }
+
+  /** The binlog of one DB. */
+  logOf(db: string): BinlogLog {
+    const log = this.logs.get(db);
+    if (log === undefined) throw new Error(`this master has no ${db} (dbs: ${this.o.dbs.join(', ')})`);
+    return log;
   }
 
   /** Closes every replication connection (as a network cut would). */
@@ -208,7 +226,7 @@ export class FakeMaster {
   /** Stops sending anything (entries and keepalives) until resumed. */
   stall(on: boolean): void {
     this.stalled = on;
-    if (!on) this.pump();
+    if (!on) for (const db of this.replicas.keys()) this.pump(db);
   }
 
   /** The next frame sent to the replica gets an absurd length prefix. */
@@ -222,14 +240,14 @@ export class FakeMaster {
   }
 
   /** Purges binlog files below `n` (§3.5.7 protection of a BinlogSync/DbSync replica unless forced). */
-  purgeBelow(n: number, force = false): number[] {
+  purgeBelow(n: number, force = false, db = 'db0'): number[] {
     let limit = n;
-    const r = this.replica;
+    const r = this.replicas.get(db);
     if (!force && r) {
       if (r.state === 'DbSync') return [];
       if (r.state === 'BinlogSync') limit = Math.min(limit, r.acked.filenum);
     }
-    const gone = this.log.purgeBelow(limit);
+    const gone = this.logOf(db).purgeBelow(limit);
     this.events.push({ kind: 'purge', detail: gone });
     return gone;
   }
@@ -237,26 +255,30 @@ export class FakeMaster {
   /** Simulates a master restart: every connection and registration is lost; the binlog stays. */
   async restart(): Promise<void> {
     this.dropConnections();
-    this.replica = null;
+    this.replicas.clear();
     this.slaves.clear();
     if (this.family === 'C' || this.family === 'D') this.runId = randomBytes(20).toString('hex');
     this.events.push({ kind: 'restart' });
   }
 
   /** C/D: make a new dump now (changes the snapshot uuid). */
-  redump(): void {
-    this.makeDump();
+  redump(db = 'db0'): void {
+    this.makeDump(db);
   }
 
   get replicaState(): DbReplica | null {
-    return this.replica;
+    return this.replicas.get('db0') ?? null;
+  }
+
+  replicaOf(db: string): DbReplica | null {
+    return this.replicas.get(db) ?? null;
   }
 
   get snapshotInfo(): string {
-    return this.dumpInfo;
+    return this.dumps.get('db0')?.info ?? '';
   }
   get snapshotDir(): string | null {
-    return this.dumpDir;
+    return this.dumps.get('db0')?.dir ?? null;
   }
 
   // ---- P+2000 ----
@@ -284,7 +306,7 @@ export class FakeMaster {
     socket.once('close', () => {
       this.sockets.delete(socket);
       if (conn.slaveKey && this.slaves.get(conn.slaveKey) === conn) this.slaves.delete(conn.slaveKey);
-      if (this.replica?.conn === conn) this.replica = null;
+      for (const [db, r] of this.replicas) if (r.conn === conn) this.replicas.delete(db);
       this.events.push({ kind: 'close', detail: conn.id });
     });
   }
@@ -306,7 +328,9 @@ export class FakeMaster {
     conn.socket.destroy();
   }
 
-  private db0 = { table_name: 'db0', partition_id: 0 };
+  private partition(db: string): { table_name: string; partition_id: number } {
+    return { table_name: db, partition_id: 0 };
+  }
 
   private handle(conn: ConnState, req: InnerRequest): void {
     const body = { 1: req.meta_sync, 2: req.try_sync, 3: req.db_sync, 4: req.binlog_sync, 6: req.remove_slave_node?.[0] }[req.type];
@@ -363,60 +387,67 @@ export class FakeMaster {
    * sent and acked up to `from` (the TrySync point, or the dump's offset): nothing after it has
    * reached the replica yet.
    */
-  private register(conn: ConnState, ip: string, port: number, from: BinlogPosition): DbReplica {
-    const r = this.replica;
+  private register(conn: ConnState, db: string, ip: string, port: number, from: BinlogPosition): DbReplica {
+    const r = this.replicas.get(db);
     if (r && r.ip === ip && r.port === port) {
       r.conn = conn;
       return r;
     }
     const now = Date.now();
     const fresh: DbReplica = {
+      db,
       ip,
       port,
       session: this.sessionCounter++,
       state: 'NotSync',
       conn,
       window: [],
-      cursor: this.log.endSeq,
+      cursor: this.logOf(db).endSeq,
       sent: { ...from },
       acked: { ...from },
       lastRecvAt: now,
       lastSendAt: now,
     };
-    this.replica = fresh;
+    this.replicas.set(db, fresh);
     this.events.push({ kind: 'register', detail: fresh.session });
     return fresh;
   }
 
   private onTrySync(conn: ConnState, req: InnerRequest): void {
     const t = req.try_sync!;
-    if (t.partition.table_name !== 'db0' || t.partition.partition_id !== 0) {
+    const db = t.partition.table_name;
+    if (!this.logs.has(db) || t.partition.partition_id !== 0) {
       return this.send(conn, { type: MsgType.TrySync, code: Status.Error, reply: 'Partition not found' });
     }
-    const m = this.log.producer;
+    const log = this.logOf(db);
+    const m = log.producer;
     const want = { filenum: t.binlog_offset.filenum, offset: t.binlog_offset.offset };
     const reply = (code: number, session?: number) =>
       this.send(conn, {
         type: MsgType.TrySync,
         code: Status.Ok,
-        try_sync: { reply_code: code, partition: this.db0, binlog_offset: { filenum: m.filenum, offset: m.offset }, ...(session !== undefined ? { session_id: session } : {}) },
+        try_sync: { reply_code: code, partition: this.partition(db), binlog_offset: { filenum: m.filenum, offset: m.offset }, ...(session !== undefined ? { session_id: session } : {}) },
       });
     if (compareBinlogPositions(m, want) < 0) return reply(TrySyncReply.SyncPointLarger);
-    if (!this.log.hasFile(want.filenum)) return reply(TrySyncReply.SyncPointBePurged);
-    if (!this.log.isBoundary(want)) return reply(TrySyncReply.Error);
-    const r = this.register(conn, t.node.ip, t.node.port, want);
-    this.events.push({ kind: 'trysync', detail: want });
+    if (!log.hasFile(want.filenum)) return reply(TrySyncReply.SyncPointBePurged);
+    if (!log.isBoundary(want)) return reply(TrySyncReply.Error);
+    const r = this.register(conn, db, t.node.ip, t.node.port, want);
+    this.events.push({ kind: 'trysync', detail: db === 'db0' ? want : { db, ...want } });
     reply(TrySyncReply.Ok, r.session);
   }
 
   private onDBSync(conn: ConnState, req: InnerRequest): void {
     const d = req.db_sync!;
-    const r = this.register(conn, d.node.ip, d.node.port, this.log.producer);
-    this.send(conn, { type: MsgType.DBSync, code: Status.Ok, db_sync: { partition: this.db0, session_id: r.session } });
-    this.makeDump();
+    const db = d.partition.table_name;
+    if (!this.logs.has(db) || d.partition.partition_id !== 0) {
+      return this.send(conn, { type: MsgType.DBSync, code: Status.Error, reply: 'Partition not found' });
+    }
+    const r = this.register(conn, db, d.node.ip, d.node.port, this.logOf(db).producer);
+    this.send(conn, { type: MsgType.DBSync, code: Status.Ok, db_sync: { partition: this.partition(db), session_id: r.session } });
+    this.makeDump(db);
     if (this.pull) {
       r.state = 'DbSync';
-      this.bgsaveUntil = Date.now() + this.o.bgsaveMs;
+      this.bgsaveUntil.set(db, Date.now() + this.o.bgsaveMs);
       return;
     }
     const failing = this.failNextPush;
@@ -424,38 +455,42 @@ export class FakeMaster {
     const ip = d.node.ip;
     const port = d.node.port + 1000;
     // The push runs on its own, after the reply, and tells the replica nothing.
+    const dump = this.dumps.get(db)!;
     void pushSnapshot({
-      dumpDir: this.dumpDir!,
+      dumpDir: dump.dir,
+      dbName: db,
       ip,
       port,
       password: failing ? 'wrong-password-on-purpose' : (this.o.requirepass ?? ''),
       workDir: this.workDir,
-      info: this.dumpInfo,
+      info: dump.info,
     }).then((res) => {
       this.pushes.push(res);
       this.events.push({ kind: 'push', detail: res.ok });
     });
   }
 
-  private makeDump(): void {
-    const dir = join(this.workDir, 'dump', `${Date.now()}-${this.dumpsMade}`, 'db0');
+  private makeDump(db: string): void {
+    const dir = join(this.workDir, 'dump', `${Date.now()}-${this.dumpsMade}`, db);
     mkdirSync(dir, { recursive: true });
-    for (const name of readdirSync(this.o.snapshotSource)) {
+    const source = this.o.snapshotSources?.[db] ?? this.o.snapshotSource;
+    for (const name of readdirSync(source)) {
       if (name === 'info') continue;
-      cpSync(join(this.o.snapshotSource, name), join(dir, name), { recursive: true });
+      cpSync(join(source, name), join(dir, name), { recursive: true });
     }
-    const p = this.log.producer;
-    this.dumpInfo = `${this.bPlus ? '1s' : '0s'}\n${this.host}\n${this.port}\n${p.filenum}\n${p.offset}\n`;
-    writeFileSync(join(dir, 'info'), this.dumpInfo);
-    if (this.dumpDir) rmSync(join(this.dumpDir, '..'), { recursive: true, force: true });
-    this.dumpDir = dir;
+    const p = this.logOf(db).producer;
+    const info = `${this.bPlus ? '1s' : '0s'}\n${this.host}\n${this.port}\n${p.filenum}\n${p.offset}\n`;
+    writeFileSync(join(dir, 'info'), info);
+    const old = this.dumps.get(db);
+    if (old) rmSync(join(old.dir, '..'), { recursive: true, force: true });
+    this.dumps.set(db, { dir, info });
     this.dumpsMade++;
-    this.events.push({ kind: 'dump', detail: p });
+    this.events.push({ kind: 'dump', detail: db === 'db0' ? p : { db, ...p } });
   }
 
   private onBinlogSync(conn: ConnState, req: InnerRequest): void {
     const b = req.binlog_sync!;
-    const r = this.replica;
+    const r = this.replicas.get(b.table_name);
     if (!r || r.ip !== b.node.ip || r.port !== b.node.port || r.session !== b.session_id) {
       this.events.push({ kind: 'ignored-binlogsync', detail: b.session_id });
       return;
@@ -471,9 +506,9 @@ export class FakeMaster {
       r.sent = at;
       r.acked = at;
       r.window = [];
-      r.cursor = this.log.seqAfter(at);
-      this.events.push({ kind: 'activate', detail: at });
-      this.pump();
+      r.cursor = this.logOf(r.db).seqAfter(at);
+      this.events.push({ kind: 'activate', detail: r.db === 'db0' ? at : { db: r.db, ...at } });
+      this.pump(r.db);
       return;
     }
     if (s.filenum === 0 && s.offset === 0 && e.filenum === 0 && e.offset === 0) return; // ping
@@ -486,16 +521,24 @@ export class FakeMaster {
     const last = r.window[ei];
     r.window.splice(0, ei + 1);
     r.acked = { filenum: last.filenum, offset: last.offset };
-    this.events.push({ kind: 'ack', detail: { start: { ...s }, end: { ...e } } });
-    this.pump();
+    this.events.push({ kind: 'ack', detail: r.db === 'db0' ? { start: { ...s }, end: { ...e } } : { db: r.db, start: { ...s }, end: { ...e } } });
+    this.pump(r.db);
   }
 
   private onRemove(conn: ConnState, req: InnerRequest): void {
-    const rm = req.remove_slave_node?.[0];
-    if (!rm) return this.close(conn, 'RemoveSlaveNode without element');
-    if (this.replica && this.replica.ip === rm.node.ip && this.replica.port === rm.node.port) this.replica = null;
-    this.events.push({ kind: 'remove-slave', detail: rm.node });
-    this.send(conn, { type: MsgType.RemoveSlaveNode, code: Status.Ok, remove_slave_node: [{ node: { ip: this.host, port: this.port }, partition: this.db0 }] });
+    const all = req.remove_slave_node ?? [];
+    if (all.length === 0) return this.close(conn, 'RemoveSlaveNode without element');
+    for (const rm of all) {
+      const db = rm.partition.table_name;
+      const r = this.replicas.get(db);
+      if (r && r.ip === rm.node.ip && r.port === rm.node.port) this.replicas.delete(db);
+    }
+    this.events.push({ kind: 'remove-slave', detail: all[0].node });
+    this.send(conn, {
+      type: MsgType.RemoveSlaveNode,
+      code: Status.Ok,
+      remove_slave_node: all.map((rm) => ({ node: { ip: this.host, port: this.port }, partition: this.partition(rm.partition.table_name) })),
+    });
   }
 
   private offsetOf(end: BinlogPosition, logicId: bigint): WireOffset {
@@ -503,8 +546,9 @@ export class FakeMaster {
   }
 
   /** Reads binlog into the window and sends it, ≤ 100 entries per message. */
-  private pump(): void {
-    const r = this.replica;
+  private pump(db: string): void {
+    const r = this.replicas.get(db);
+    const log = this.logOf(db);
     if (!r || r.state !== 'BinlogSync' || this.stalled || r.conn.socket.destroyed) return;
     const batch: NonNullable<InnerResponse['binlog_sync']> = [];
     const flush = () => {
@@ -512,27 +556,29 @@ export class FakeMaster {
       this.send(r.conn, { type: MsgType.BinlogSync, code: Status.Ok, binlog_sync: batch.splice(0) });
       r.lastSendAt = Date.now();
     };
-    while (r.window.length < this.o.windowSize && r.cursor < this.log.endSeq) {
-      const it = this.log.get(r.cursor);
+    while (r.window.length < this.o.windowSize && r.cursor < log.endSeq) {
+      const it = log.get(r.cursor);
       if (!it) break; // purged under the reader: a real master logs "Read Binlog error" and goes silent
       const off = this.offsetOf(it.end, it.logicId);
       r.window.push(off);
       r.sent = it.end;
       r.cursor++;
-      batch.push({ partition: this.db0, binlog_offset: off, binlog: it.item, session_id: r.session });
+      batch.push({ partition: this.partition(db), binlog_offset: off, binlog: it.item, session_id: r.session });
       if (batch.length === 100) flush();
     }
     flush();
   }
 
   private tick(): void {
-    const r = this.replica;
-    if (!r) return;
+    for (const r of [...this.replicas.values()]) this.tickDb(r);
+  }
+
+  private tickDb(r: DbReplica): void {
     const now = Date.now();
     if (now - r.lastRecvAt > this.o.dropAfterMs) {
       // Only the DB registration goes; the ip:port entry stays until the socket closes.
       this.events.push({ kind: 'drop-replica', detail: r.session });
-      this.replica = null;
+      this.replicas.delete(r.db);
       return;
     }
     if (this.stalled) return;
@@ -541,11 +587,11 @@ export class FakeMaster {
       this.send(r.conn, {
         type: MsgType.BinlogSync,
         code: Status.Ok,
-        binlog_sync: [{ partition: this.db0, binlog_offset: this.offsetOf({ filenum: 0, offset: 0 }, 0n), binlog: Buffer.alloc(0), session_id: r.session }],
+        binlog_sync: [{ partition: this.partition(r.db), binlog_offset: this.offsetOf({ filenum: 0, offset: 0 }, 0n), binlog: Buffer.alloc(0), session_id: r.session }],
       });
       r.lastSendAt = now;
     }
-    if (r.state === 'BinlogSync' && allAcked) this.pump();
+    if (r.state === 'BinlogSync' && allAcked) this.pump(r.db);
   }
 
   // ---- P+10001 (C/D) ----
@@ -574,15 +620,16 @@ export class FakeMaster {
 
   private serveRsync(req: RsyncRequest): Parameters<typeof encodeRsyncResponse>[0] {
     const base = { type: req.type, reader_index: req.reader_index, db_name: req.db_name, slot_id: 0 };
-    const uuid = this.dumpDir ? createHash('md5').update(this.dumpInfo).digest('hex') : '';
-    if (req.db_name !== 'db0' || this.dumpDir === null || Date.now() < this.bgsaveUntil) {
+    const dump = this.dumps.get(req.db_name);
+    if (dump === undefined || Date.now() < (this.bgsaveUntil.get(req.db_name) ?? 0)) {
       return { ...base, snapshot_uuid: '', code: RsyncStatus.Err };
     }
+    const uuid = createHash('md5').update(dump.info).digest('hex');
     if (req.type === RsyncType.Meta) {
       const names: string[] = [];
-      const order = this.family === 'D' ? readdirSync(this.dumpDir).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(a) - Number(b)) : ['strings', 'hashes', 'lists', 'zsets', 'sets'];
+      const order = this.family === 'D' ? readdirSync(dump.dir).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(a) - Number(b)) : ['strings', 'hashes', 'lists', 'zsets', 'sets'];
       for (const t of order) {
-        const p = join(this.dumpDir, t);
+        const p = join(dump.dir, t);
         try {
           if (!statSync(p).isDirectory()) continue;
         } catch {
@@ -598,7 +645,7 @@ export class FakeMaster {
     if (!fr) return { ...base, snapshot_uuid: uuid, code: RsyncStatus.Err };
     this.events.push({ kind: 'rsync-file', detail: { filename: fr.filename, offset: fr.offset, count: fr.count, reader: req.reader_index } });
     try {
-      const fd = openSync(join(this.dumpDir, fr.filename), 'r');
+      const fd = openSync(join(dump.dir, fr.filename), 'r');
       try {
         const size = fstatSync(fd).size;
         const block = this.o.rsyncBlockBytes;

@@ -5,12 +5,14 @@ import { join } from 'node:path';
 
 /**
  * What an A/B master does after DBSync (spec §4.1, observed N5): the real `rsync` client pushes each
- * dump entry into the replica's daemon (`rsync_user@ip::document/db0/<entry>/`), then `--delete`
+ * dump entry into the replica's daemon (`rsync_user@ip::document/<db>/<entry>/`), then `--delete`
  * passes for the five type dirs, then a bare probe connection, then `info` last — only when every
  * transfer succeeded. Nothing is reported to the replica.
  */
 export interface PushOptions {
   readonly dumpDir: string;
+  /** The remote path under the module: the DB's name (Pika's classic mode), default db0. */
+  readonly dbName?: string;
   readonly ip: string;
   readonly port: number;
   /** Master's requirepass, or '' → password `default`. */
@@ -40,7 +42,7 @@ export async function pushSnapshot(o: PushOptions): Promise<PushResult> {
   const pwFile = join(o.workDir, 'rsync.secret');
   writeFileSync(pwFile, o.password === '' ? 'default' : o.password, { mode: 0o600 });
   const common = [`--password-file=${pwFile}`, `--port=${o.port}`, `--timeout=${o.timeoutSec ?? 30}`];
-  const remote = (p: string) => `rsync_user@${o.ip}::document/db0/${p}`;
+  const remote = (p: string) => `rsync_user@${o.ip}::document/${o.dbName ?? 'db0'}/${p}`;
   const runs: PushResult['runs'] = [];
   let ok = true;
   for (const name of readdirSync(o.dumpDir)) {

@@ -150,12 +150,12 @@ describe('family A faults', () => {
     }
   });
 
-  it('refuses a master with several DBs', async () => {
-    const s = await setup({ dbs: ['db0', 'db1'] });
+  it('refuses a master whose DBs are not the ones we follow (databases differs), as Pika does', async () => {
+    const s = await setup({ dbs: ['db0', 'db1'] }, { dbs: [0] });
     try {
       s.replica.start();
       await waitFor('fatal', () => s.fatal.length === 1);
-      assert.match(s.fatal[0].message, /2 DBs \(db0, db1\).*single db0/);
+      assert.match(s.fatal[0].message, /2 DBs \(db0, db1\), we follow 1 \(db0\): set databases : 2/);
     } finally {
       await s.done();
     }

@@ -42,8 +42,8 @@ describe('replica faults (against a family C master)', () => {
     const h = new RecordingHandler();
     let release: (() => void) | null = null;
     const orig = h.applyEntry.bind(h);
-    h.applyEntry = (e) => {
-      orig(e);
+    h.applyEntry = (db, e) => {
+      orig(db, e);
       if (h.entries.length === 1) return new Promise<void>((r) => (release = r));
     };
     const s = await setupC({}, {}, h);
@@ -88,7 +88,7 @@ describe('replica faults (against a family C master)', () => {
 
   it('takes a new snapshot when the master purged the binlog at the resume point (kSyncPointBePurged)', async () => {
     const h = new RecordingHandler();
-    const s = await setupC({ binlogFileSize: 300 }, { force: false, resumeFrom: { filenum: 0, offset: 0 } }, h);
+    const s = await setupC({ binlogFileSize: 300 }, { force: false, resumeFrom: new Map([[0, { filenum: 0, offset: 0 }]]) }, h);
     try {
       for (let i = 0; i < 20; i++) s.master.write(['set', `p${i}`, 'v'.repeat(40)]);
       assert.ok(s.master.log.fileNumbers.length > 3);
@@ -115,7 +115,7 @@ describe('replica faults (against a family C master)', () => {
       (m) => {
         const ends = [];
         for (let i = 0; i < 5; i++) ends.push(m.write(['sadd', 's', `m${i}`]));
-        return { force: false, resumeFrom: ends[1] };
+        return { force: false, resumeFrom: new Map([[0, ends[1]]]) };
       },
       h,
     );
@@ -131,11 +131,11 @@ describe('replica faults (against a family C master)', () => {
   });
 
   it('stops with an error when our offset is ahead of the master (kSyncPointLarger)', async () => {
-    const s = await setupC({}, { force: false, resumeFrom: { filenum: 7, offset: 100 } });
+    const s = await setupC({}, { force: false, resumeFrom: new Map([[0, { filenum: 7, offset: 100 }]]) });
     try {
       s.replica.start();
       await waitFor('fatal', () => s.fatal.length === 1, 10_000);
-      assert.match(s.fatal[0].message, /7:100 is ahead of the master's 0:0/);
+      assert.match(s.fatal[0].message, /7:100 of db0 is ahead of the master's 0:0/);
       assert.equal(s.replica.status().dbs[0].state, 'error');
     } finally {
       await s.done();

@@ -55,20 +55,27 @@ export function checksums(dir: string, skip: (rel: string) => boolean = () => fa
 export class RecordingHandler implements ReplicaHandler {
   snapshots: Array<{ dir: string; db: number; start: BinlogPosition; files: Map<string, string> }> = [];
   entries: BinlogEntry[] = [];
-  applied: BinlogPosition | null = null;
+  /** Applied position per DB; `applied` is db0's. */
+  readonly appliedOf = new Map<number, BinlogPosition | null>();
   appliedQueries = 0;
   constructor(public autoApply = true) {}
+  get applied(): BinlogPosition | null {
+    return this.appliedOf.get(0) ?? null;
+  }
+  set applied(p: BinlogPosition | null) {
+    this.appliedOf.set(0, p);
+  }
   async loadSnapshot(dir: string, db: number, start: BinlogPosition): Promise<void> {
     this.snapshots.push({ dir, db, start, files: checksums(dir) });
-    this.applied = start;
+    this.appliedOf.set(db, start);
   }
-  applyEntry(entry: BinlogEntry): void {
+  applyEntry(db: number, entry: BinlogEntry): void {
     this.entries.push(entry);
-    if (this.autoApply) this.applied = entry.end;
+    if (this.autoApply) this.appliedOf.set(db, entry.end);
   }
-  appliedPosition(): BinlogPosition | null {
+  appliedPosition(db: number): BinlogPosition | null {
     this.appliedQueries++;
-    return this.applied;
+    return this.appliedOf.get(db) ?? null;
   }
   argvs(): string[] {
     return this.entries.map((e) => e.argv.map((a) => a.toString()).join(' '));
