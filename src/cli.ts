@@ -3,8 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { loadConfig, type Config } from './config/load.js';
 import { ConfigError } from './core/errors.js';
 import { createLogger, type Logger } from './core/log.js';
-import { Daemon } from './daemon/daemon.js';
-import { offlineLoad } from './daemon/offline-load.js';
+import type { Daemon } from './daemon/daemon.js';
 import { version } from './daemon/server-info.js';
 
 /** Exit codes, documented in the README. */
@@ -20,6 +19,8 @@ async function runDaemon(confPath: string): Promise<number> {
   if (config.values.daemonize) logger.warn('daemonize : yes is ignored: run pika-migrate under a supervisor (systemd, docker)');
   let daemon: Daemon;
   try {
+    // Each command imports only what it runs: `load` needs no replication (protobufjs) nor metrics.
+    const { Daemon } = await import('./daemon/daemon.js');
     daemon = await Daemon.start(config, logger);
   } catch (e) {
     logger.fatal({ err: e }, (e as Error).message);
@@ -44,6 +45,7 @@ async function runLoad(dir: string, confPath: string): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    const { offlineLoad } = await import('./daemon/offline-load.js');
     const { summary, info } = await offlineLoad(dir, config, logger, ctl.signal);
     const c = summary.counts;
     process.stderr.write(

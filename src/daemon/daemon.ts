@@ -8,7 +8,6 @@ import { FatalError } from '../core/errors.js';
 import { formatPosition } from '../core/position.js';
 import type { Server } from 'node:http';
 import { CheckpointStore, type Checkpoint } from '../ops/checkpoint.js';
-import { startMetricsServer } from '../ops/metrics.js';
 import { MasterLink } from './master-link.js';
 import type { Migration } from './migration.js';
 import { dbRoutesOf, type DbRoute } from './db-map.js';
@@ -80,6 +79,8 @@ export class Daemon {
     }
     if (v['metrics-port'] > 0) {
       try {
+        // prom-client is loaded only when metrics are on.
+        const { startMetricsServer } = await import('../ops/metrics.js');
         d.metrics = await startMetricsServer({ host: v.bind, port: v['metrics-port'], read: () => metricsOf(d.phase(), d.statuses(), d.targets.stats()), logger });
         logger.info({ url: `http://${v.bind}:${v['metrics-port']}/metrics` }, 'Prometheus metrics listening');
       } catch (e) {

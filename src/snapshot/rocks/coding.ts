@@ -3,7 +3,7 @@
  * the block checksum types (storage.md §3.1, §3.6.2). Decoders take a `Cursor` so every overrun is
  * reported with the file and the absolute byte offset.
  */
-import { createXXHash3, createXXHash32, createXXHash64, type IHasher } from 'hash-wasm';
+import type { IHasher } from 'hash-wasm';
 import { CorruptionError } from '../../core/errors.js';
 
 /** A read position inside a buffer that came from `file` at file offset `base`. */
@@ -206,12 +206,21 @@ interface Hashers {
 let hashers: Hashers | undefined;
 let hashersLoading: Promise<Hashers> | undefined;
 
-/** Loads the WASM hashers once; must be awaited before `blockChecksum` is used with xxHash types. */
+/** Whether `blockChecksum` needs the WASM hashers for this checksum type. */
+export function needsHashers(type: number): boolean {
+  return type === ChecksumType.XXHash || type === ChecksumType.XXHash64 || type === ChecksumType.XXH3;
+}
+
+/**
+ * Loads the WASM hashers once; must be awaited before `blockChecksum` is used with xxHash types.
+ * Imported on first use: a CRC32c-only snapshot (Pika 3.2–3.4) does not pay their memory.
+ */
 export async function loadHashers(): Promise<void> {
   if (hashers) return;
-  hashersLoading ??= Promise.all([createXXHash32(0), createXXHash64(0, 0), createXXHash3(0, 0)]).then(
-    ([xxh32, xxh64, xxh3]) => ({ xxh32, xxh64, xxh3 }),
-  );
+  hashersLoading ??= import('hash-wasm').then(async ({ createXXHash32, createXXHash64, createXXHash3 }) => {
+    const [xxh32, xxh64, xxh3] = await Promise.all([createXXHash32(0), createXXHash64(0, 0), createXXHash3(0, 0)]);
+    return { xxh32, xxh64, xxh3 };
+  });
   hashers = await hashersLoading;
 }
 

@@ -4,7 +4,6 @@
  */
 import { join } from 'node:path';
 import { CorruptionError } from '../../core/errors.js';
-import { loadHashers } from './coding.js';
 import { BYTEWISE_NAME, bytewiseComparator, makeInternalKeyCompare, type Comparator } from './internal-key.js';
 import { loadManifest, type ColumnFamilyState, type FileMeta, type ManifestState } from './manifest.js';
 import { scanVisible, type KeyValue } from './merge.js';
@@ -51,7 +50,6 @@ export interface RocksDb {
 }
 
 export async function openRocksDb(dir: string, opts: OpenOptions = {}): Promise<RocksDb> {
-  await loadHashers();
   const manifest = await loadManifest(dir);
   const { memtables, wals } = await replayWals(dir, manifest, opts.memtableLimit);
   return new Db(dir, manifest, memtables, wals, opts);

@@ -3,7 +3,7 @@
  * partitioned) → data blocks, read one block at a time (storage.md §3.6).
  */
 import { CorruptionError } from '../../../core/errors.js';
-import { Cursor } from '../coding.js';
+import { Cursor, loadHashers, needsHashers } from '../coding.js';
 import type { Comparator } from '../internal-key.js';
 import { readBlock, SstFile } from './block-fetch.js';
 import { BlockIter, readNamedEntries, type KeyVsTarget } from './block.js';
@@ -71,6 +71,8 @@ export class Table {
       }
       const tailLen = Math.min(FOOTER_SIZE, file.size);
       const tail = Buffer.from(await file.read(file.size - tailLen, tailLen, false));
+      // The footer leads with the checksum type; xxHash types need the WASM hashers, already for a v6 footer's own checksum.
+      if (tail.length >= FOOTER_SIZE && needsHashers(tail[tail.length - FOOTER_SIZE])) await loadHashers();
       const footer = decodeFooter(tail, file.size, path);
       const metaBlock = await readBlock(file, footer, footer.metaindexHandle, 'metaindex', false, verify);
       const metaindex = readNamedEntries(metaBlock, path, footer.metaindexHandle.offset);
