@@ -11,11 +11,8 @@ export interface MetricsSnapshot {
   readonly phase: string;
   readonly linkUp: boolean;
   readonly inSync: boolean;
-  readonly offsets: Readonly<Record<'master' | 'received' | 'acked' | 'applied', BinlogPosition | null>>;
-  readonly lagEntries: number;
-  /** Null when master and applied are in different binlog files (no common byte axis). */
-  readonly lagBytes: number | null;
-  readonly lagSeconds: number;
+  /** Per DB of the master (each has its own binlog). */
+  readonly dbs: ReadonlyArray<DbMetrics>;
   /** Snapshot load counts: keys, records, commands, bytes, elements, and keys per type. */
   readonly load: Readonly<Record<string, number>>;
   readonly binlogEntries: number;
@@ -24,6 +21,15 @@ export interface MetricsSnapshot {
   /** Master write → Redis acknowledgement of the last canary (`SET pika-migrate:canary <ms>`). */
   readonly canaryDelayMs: number | null;
   readonly sink: SinkStats;
+}
+
+export interface DbMetrics {
+  readonly db: number;
+  readonly offsets: Readonly<Record<'master' | 'received' | 'acked' | 'applied', BinlogPosition | null>>;
+  readonly lagEntries: number;
+  /** Null when master and applied are in different binlog files (no common byte axis). */
+  readonly lagBytes: number | null;
+  readonly lagSeconds: number;
 }
 
 const TYPES = new Set(['string', 'hash', 'list', 'set', 'zset']);
@@ -56,17 +62,21 @@ export function buildRegistry(read: () => MetricsSnapshot): Registry {
   });
   gauge('master_link_up', 'replication link to the master is up', [], (set, s) => set({}, s.linkUp ? 1 : 0));
   gauge('in_sync', '1 once the link is up with nothing pending: the cut-over signal', [], (set, s) => set({}, s.inSync ? 1 : 0));
-  gauge('binlog_filenum', 'binlog file number of a position', ['position'], (set, s) => {
-    for (const [k, p] of Object.entries(s.offsets)) if (p !== null) set({ position: k }, p.filenum);
+  gauge('binlog_filenum', 'binlog file number of a position, per master DB', ['db', 'position'], (set, s) => {
+    for (const d of s.dbs) for (const [k, p] of Object.entries(d.offsets)) if (p !== null) set({ db: String(d.db), position: k }, p.filenum);
   });
-  gauge('binlog_offset_bytes', 'byte offset within its binlog file of a position', ['position'], (set, s) => {
-    for (const [k, p] of Object.entries(s.offsets)) if (p !== null) set({ position: k }, p.offset);
+  gauge('binlog_offset_bytes', 'byte offset within its binlog file of a position, per master DB', ['db', 'position'], (set, s) => {
+    for (const d of s.dbs) for (const [k, p] of Object.entries(d.offsets)) if (p !== null) set({ db: String(d.db), position: k }, p.offset);
   });
-  gauge('lag_entries', 'binlog entries received and not yet applied in Redis', [], (set, s) => set({}, s.lagEntries));
-  gauge('lag_bytes', 'binlog bytes between the master and Redis (same file only)', [], (set, s) => {
-    if (s.lagBytes !== null) set({}, s.lagBytes);
+  gauge('lag_entries', 'binlog entries received and not yet applied in Redis, per master DB', ['db'], (set, s) => {
+    for (const d of s.dbs) set({ db: String(d.db) }, d.lagEntries);
   });
-  gauge('lag_seconds', 'seconds since the master wrote the oldest entry not yet in Redis', [], (set, s) => set({}, s.lagSeconds));
+  gauge('lag_bytes', 'binlog bytes between the master and Redis (same file only), per master DB', ['db'], (set, s) => {
+    for (const d of s.dbs) if (d.lagBytes !== null) set({ db: String(d.db) }, d.lagBytes);
+  });
+  gauge('lag_seconds', 'seconds since the master wrote the oldest entry not yet in Redis, per master DB', ['db'], (set, s) => {
+    for (const d of s.dbs) set({ db: String(d.db) }, d.lagSeconds);
+  });
   gauge('canary_delay_seconds', 'master write to Redis acknowledgement of the last SET pika-migrate:canary <unix ms>', [], (set, s) => {
     if (s.canaryDelayMs !== null) set({}, s.canaryDelayMs / 1000);
   });

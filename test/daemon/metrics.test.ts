@@ -53,9 +53,9 @@ describe('metrics', () => {
       assert.equal(m.get('pika_migrate_master_link_up'), 1);
       assert.equal(m.get('pika_migrate_in_sync'), 1);
       assert.equal(m.get('pika_migrate_binlog_entries_total'), 10);
-      assert.equal(m.get('pika_migrate_binlog_offset_bytes{position="applied"}'), end.offset);
-      assert.equal(m.get('pika_migrate_binlog_filenum{position="master"}'), end.filenum);
-      assert.equal(m.get('pika_migrate_lag_entries'), 0);
+      assert.equal(m.get('pika_migrate_binlog_offset_bytes{db="0",position="applied"}'), end.offset);
+      assert.equal(m.get('pika_migrate_binlog_filenum{db="0",position="master"}'), end.filenum);
+      assert.equal(m.get('pika_migrate_lag_entries{db="0"}'), 0);
       assert.ok((m.get('pika_migrate_load_keys_total{type="string"}') ?? 0) > 10);
       assert.ok((m.get('pika_migrate_load_keys_total{type="zset"}') ?? 0) > 0);
       assert.ok((m.get('pika_migrate_sink_commands_acked_total') ?? 0) > 100);
