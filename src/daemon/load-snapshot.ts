@@ -36,6 +36,8 @@ export interface LoadSummary extends ProgressSnapshot {
   readonly filtered: number;
   readonly skipped: Readonly<Record<string, number>>;
   readonly notes: Readonly<Record<string, number>>;
+  /** When the load ended (ms since the epoch): INFO's Keyspace shows when its counts were taken. */
+  readonly endedAt: number;
 }
 
 /** Payload bytes of a record (keys, values, fields, members), for the progress counts. */
@@ -159,5 +161,5 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
   }
   const s = progress.stop('snapshot loaded');
   if (filtered > 0) log.info({ filtered }, 'keys left out by the key filter');
-  return { ...s, typeConflicts, keysKept: o.pool.stats().keysKept - keptBefore, filtered, skipped, notes };
+  return { ...s, typeConflicts, keysKept: o.pool.stats().keysKept - keptBefore, filtered, skipped, notes, endedAt: Date.now() };
 }

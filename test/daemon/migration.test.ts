@@ -85,7 +85,7 @@ for (const [family, version] of CASES) {
       assert.deepEqual(await c.lrange('live:l', 0, -1), ['z', 'a', 'b']);
       assert.equal(await c.exists('live:h'), 0);
       const r = await d.info('replication');
-      assert.equal(r.get('db0:binlog_offset'), `${end.filenum} ${end.offset},safety_purge=none`);
+      assert.equal(r.get('db0 binlog_offset'), `${end.filenum} ${end.offset},safety_purge=none`);
       assert.equal(r.get('applied_binlog_offset'), `${end.filenum} ${end.offset}`);
       assert.equal(r.get('lag_entries'), '0');
       const m = await d.info('migrate');

@@ -11,11 +11,11 @@ import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { FakeMaster, type MasterFamily } from '../master/fake-master.js';
 import { replicaPort, tempDir, testLogger, waitFor } from '../replication/support.js';
 
-/** `key:value` lines; Pika's `db0:<state>` and `db0:binlog_offset=…` lines keep their first word as part of the key. */
+/** `key:value` lines; Pika's `db0:<state>` lines keep `db0` as the key, `db0 binlog_offset=…` lines `db0 binlog_offset`. */
 export function infoFields(text: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of text.split('\r\n')) {
-    const m = /^(db\d+:binlog_offset)=(.*)$/.exec(line) ?? /^([^#:][^:]*):(.*)$/.exec(line);
+    const m = /^(db\d+ binlog_offset)=(.*)$/.exec(line) ?? /^([^#:][^:]*):(.*)$/.exec(line);
     if (m !== null) out.set(m[1], m[2]);
   }
   return out;
