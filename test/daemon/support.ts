@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import type { BinlogPosition } from '../../src/core/binlog.js';
 import { buildConfig } from '../../src/config/load.js';
 import { Daemon } from '../../src/daemon/daemon.js';
+import type { Logger } from '../../src/core/log.js';
 import { dumpRedis, type DumpedKey } from '../convert/redis-dump.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
@@ -21,7 +22,7 @@ export function infoFields(text: string): Map<string, string> {
   return out;
 }
 
-export async function startDaemon(target: RedisServer, dir: string, extra: Record<string, string> = {}) {
+export async function startDaemon(target: RedisServer, dir: string, extra: Record<string, string> = {}, logger: Logger = testLogger()) {
   const port = await replicaPort();
   const entries = Object.entries({
     port: String(port),
@@ -33,7 +34,7 @@ export async function startDaemon(target: RedisServer, dir: string, extra: Recor
     'sync-batch-num': '50',
     ...extra,
   }).map(([key, value], i) => ({ key, value, where: `test.conf:${i + 1}` }));
-  const daemon = await Daemon.start(buildConfig('test.conf', entries), testLogger(), {
+  const daemon = await Daemon.start(buildConfig('test.conf', entries), logger, {
     bar: null,
     replicaTimeouts: { reconnectDelayMs: 100, rsyncMetaRetryMs: 100, rsyncRequestMs: 2000 },
   });
