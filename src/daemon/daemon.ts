@@ -17,7 +17,7 @@ import { localAddressOf } from './network.js';
 import { metricsOf, migrateInfo, replicationExtra } from './status-info.js';
 import { newRunId, version } from './server-info.js';
 import { pikaSections, replicationBytesIn } from './pika-info.js';
-import { keyFilterOf } from './key-filter.js';
+import { keyFilterOf, keyRenamerOf } from './key-filter.js';
 import { connectTarget } from './target.js';
 
 /** CONFIG GET keys a Pika always answers: one DB in classic mode, no consensus replication. */
@@ -203,6 +203,7 @@ export class Daemon {
       conflict: v['conflict-policy'],
       typeOrder: v['type-order'],
       filter: keyFilterOf(v),
+      rename: keyRenamerOf(v),
       bar: this.options.bar,
       timeouts: this.options.replicaTimeouts,
       onFatal: (e) => this.fail(e),

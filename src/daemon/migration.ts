@@ -3,6 +3,7 @@ import { CorruptionError, FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { DataType } from '../core/record.js';
 import type { KeyFilter } from '../convert/filter.js';
+import type { KeyRenamer } from '../convert/rename.js';
 import type { ConflictPolicy } from '../convert/records.js';
 import type { PikaFamily } from '../convert/types.js';
 import { join } from 'node:path';
@@ -41,6 +42,8 @@ export interface MigrationOptions {
   readonly typeOrder?: DataType[];
   /** Keys and types to copy, in the snapshot and the binlog alike; null: all. */
   readonly filter: KeyFilter | null;
+  /** Key renames by prefix, after the filter, in the snapshot and the binlog alike; null: none. */
+  readonly rename: KeyRenamer | null;
   /** Progress bar stream for the snapshot load (null: none; default: stderr when a TTY). */
   readonly bar?: NodeJS.WriteStream | null;
   readonly timeouts?: Partial<ReplicaTimeouts>;
@@ -98,7 +101,7 @@ export class Migration implements ReplicaHandler {
     this.log = o.logger.child({ master: `${o.masterHost}:${o.masterPort}` });
     this.applier = new BinlogApplier(
       o.pool,
-      () => ({ family: this.family(), version: this.replica.masterVersion ?? undefined, nowMs: Date.now(), legacyTarget: o.pool.legacyTarget, filter: o.filter }),
+      () => ({ family: this.family(), version: this.replica.masterVersion ?? undefined, nowMs: Date.now(), legacyTarget: o.pool.legacyTarget, filter: o.filter, rename: o.rename }),
       this.log.child({ component: 'convert' }),
     );
     this.replica = new Replica({
@@ -231,6 +234,7 @@ export class Migration implements ReplicaHandler {
       conflict: this.o.conflict,
       typeOrder: this.o.typeOrder,
       filter: this.o.filter,
+      rename: this.o.rename,
       signal: this.loadAbort.signal,
       bar: this.o.bar,
       onProgress: (p) => (this.progress = p),
