@@ -3,6 +3,7 @@ import { join } from 'node:path';
 
 /** Bytes of the files under `path` (apparent sizes, symlinks not followed); 0 if it does not exist. */
 export async function dirBytes(path: string): Promise<number> {
+  // Files come and go while we walk (the spool, a snapshot being replaced): a vanished entry counts 0.
   let st;
   try {
     st = await lstat(path);
