@@ -15,6 +15,7 @@ import pino from 'pino';
 import { assertRedisHoldsExpected } from '../helpers/expected-redis.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { compareBinlogPositions } from '../../src/core/binlog.js';
 import { FakeMaster } from '../master/fake-master.js';
 import { loadExpected } from '../pika/expected.js';
 import { tempDir, waitFor } from '../replication/support.js';
@@ -131,7 +132,7 @@ describe('binlog spool on a disk that fills up', () => {
     }
     t.diagnostic(`disk: tmpfs of ${size} bytes at db-sync-path`);
     try {
-      await startHeldLoad(s, 8000);
+      await startHeldLoad(s, 12_000);
       let written = 0;
       let end = s.master.write(['set', `df:${written}`, `${VALUE}${written}`]);
       written++;
@@ -152,10 +153,10 @@ describe('binlog spool on a disk that fills up', () => {
       assert.match(warn.msg, new RegExp(`${join(s.dbsync, 'spool-db0.bin')}: only \\d+ bytes free`));
       assert.ok(!s.logs.some((l) => l.level >= 50), `no error: ${JSON.stringify(s.logs.filter((l) => l.level >= 50))}`);
       // Acks stop at what is spooled: the master keeps the rest of its binlog.
-      const durable = m.get('spool_durable_offset')!;
+      const [file, off] = m.get('spool_durable_offset')!.split(' ').map(Number);
       await new Promise((r) => setTimeout(r, 300));
       const acked = s.master.replicaState!.acked;
-      assert.equal(`${acked.filenum} ${acked.offset}`, durable, 'acked up to the spool, not beyond');
+      assert.ok(compareBinlogPositions(acked, { filenum: file, offset: off }) <= 0, `acked ${acked.filenum} ${acked.offset}: not beyond the spool (${file} ${off})`);
       assert.ok(!ackedUpTo(s.master, end)(), 'the last writes are not acked while the load is held');
       await assertNothingLost(s, written, end);
       assert.equal(s.d.daemon.failure, null);
@@ -176,7 +177,7 @@ describe('binlog spool on a disk that fills up', () => {
     t.diagnostic(`ENOSPC source: ${source}`);
     const filler = join(s.dbsync, 'filler');
     try {
-      await startHeldLoad(s, 8000);
+      await startHeldLoad(s, 10_000);
       let written = 0;
       let end = s.master.write(['set', `df:${written}`, `${VALUE}${written}`]);
       written++;
