@@ -15,6 +15,8 @@ export interface AdminContext {
   /** CONFIG SET of one key; throws an Error whose message becomes the `-ERR …` reply. */
   readonly configSet: (key: string, value: string) => void;
   readonly shutdown: () => void;
+  /** Told of every command that runs (known and authenticated), for INFO's Command_Exec_Count. */
+  readonly executed: (name: string) => void;
 }
 
 type Handler = (args: string[], session: Session, ctx: AdminContext) => Reply | Promise<Reply>;
@@ -70,6 +72,7 @@ export async function runAdminCommand(argv: Buffer[], session: Session, ctx: Adm
   if ((spec.arity > 0 && args.length !== spec.arity) || (spec.arity < 0 && args.length < -spec.arity)) {
     return err(`wrong number of arguments for '${name}' command`);
   }
+  ctx.executed(name);
   return spec.run(args, session, ctx);
 }
 

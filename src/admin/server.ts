@@ -31,6 +31,8 @@ export interface AdminServerOptions {
 export class AdminServer {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
+  /** Since the start, for INFO's Stats (Pika counts its client port the same way). */
+  readonly totals = { connectionsReceived: 0, bytesIn: 0, bytesOut: 0 };
 
   constructor(private readonly opts: AdminServerOptions) {
     this.server = createServer((socket) => this.accept(socket));
@@ -59,6 +61,7 @@ export class AdminServer {
 
   private accept(socket: Socket): void {
     this.sockets.add(socket);
+    this.totals.connectionsReceived++;
     socket.setNoDelay(true);
     const session: Session = {
       authenticated: !this.opts.needsAuth(),
@@ -71,7 +74,9 @@ export class AdminServer {
 
     const send = (r: Reply): void => {
       if (socket.destroyed) return;
-      socket.write(encodeReply(r));
+      const out = encodeReply(r);
+      this.totals.bytesOut += out.length;
+      socket.write(out);
       if (socket.writableLength > maxOut) {
         this.opts.logger.warn({ client: session.remote }, 'admin client does not read its replies; closing it');
         socket.destroy();
@@ -113,6 +118,7 @@ export class AdminServer {
     };
 
     socket.on('data', (chunk: Buffer) => {
+      this.totals.bytesIn += chunk.length;
       try {
         parser.push(chunk);
       } catch (e) {

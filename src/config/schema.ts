@@ -1,5 +1,6 @@
 import { CONFLICT_POLICIES, type ConflictPolicy } from '../convert/records.js';
 import type { DataType } from '../core/record.js';
+import { parseKeyRenames, type KeyRenameRule } from '../convert/rename.js';
 import { bool, dbPairs, hostPort, int, nonEmpty, oneOf, permutationOf, port, str, subsetOf, words, type HostPort, type ValueParser } from './values.js';
 
 /**
@@ -44,6 +45,9 @@ export const schema = {
   'filter-keys': { parse: words, default: [] as string[] },
   'filter-exclude-keys': { parse: words, default: [] as string[] },
   'filter-types': { parse: subsetOf<DataType>('string', 'hash', 'list', 'set', 'zset'), default: ['string', 'hash', 'list', 'set', 'zset'] as DataType[] },
+  // Key renames by prefix, after the filters, for snapshot and binlog alike: `old=>new` pairs,
+  // whitespace-separated, backslash escapes; the longest matching prefix wins.
+  'key-rename-prefix': { parse: parseKeyRenames, default: [] as KeyRenameRule[] },
   // While a snapshot loads, the binlog is spooled to db-sync-path; past this many bytes acks stop
   // (the master keeps the binlog) until the load is done. 0 = no limit but the disk's.
   'spool-max-bytes': { parse: int(0, Number.MAX_SAFE_INTEGER), default: 8 * 1024 * 1024 * 1024 },

@@ -3,6 +3,7 @@ import { printableBytes, type RedisCommand } from '../core/command.js';
 import { formatPosition, type SourcePosition } from '../core/position.js';
 import { DELETE_IF_VALUE_SCRIPT, DELETE_MATCHING_SCRIPT, SET_IF_VALUE_SCRIPT, SET_WITH_EXPIRY_SCRIPT } from '../core/scripts.js';
 import { commandType, type KeyFilter } from './filter.js';
+import type { KeyRenamer } from './rename.js';
 import type { ConvertNote, ConvertResult, PikaFamily } from './types.js';
 
 export type { ConvertNote, ConvertResult, PikaFamily } from './types.js';
@@ -17,6 +18,8 @@ export interface BinlogConvertContext {
   readonly legacyTarget?: boolean;
   /** Keys and types to copy (filter-keys, filter-exclude-keys, filter-types); absent: all. */
   readonly filter?: KeyFilter | null;
+  /** Key renames by prefix (key-rename-prefix), applied after the filter; absent: none. */
+  readonly rename?: KeyRenamer | null;
 }
 
 /** Last second a 32-bit `time_t` holds: Pika ≤ 3.5 deletes keys given an expiry past it. */
@@ -71,6 +74,8 @@ class Conversion {
   private readonly pos: SourcePosition;
   private readonly argv: Buffer[];
   private readonly name: string;
+  /** The arguments of the entry that are keys (the very Buffers of argv), for the renames. */
+  private readonly keyArgs: ReadonlySet<Buffer> | null;
 
   constructor(
     entry: BinlogEntry,
@@ -79,6 +84,7 @@ class Conversion {
     this.pos = { kind: 'binlog', db: entry.db, filenum: entry.end.filenum, offset: entry.end.offset };
     this.argv = entry.argv;
     this.name = entry.argv.length > 0 ? entry.argv[0].toString('latin1').toLowerCase() : '';
+    this.keyArgs = ctx.rename ? new Set(keyIndices(this.name, this.argv).map((i) => this.argv[i])) : null;
   }
 
   run(): void {
@@ -104,7 +110,7 @@ class Conversion {
       const [keyIndex, minArgc] = barrier;
       if (!this.arity(minArgc)) return;
       if (name === 'pfmerge') this.hllNote();
-      const keys = this.keysOf(name);
+      const keys = keyIndices(name, argv).map((i) => argv[i]);
       if (filter) {
         const passing = keys.filter((k) => filter.acceptsKey(k)).length;
         if (passing === 0) return this.note('debug', 'filtered', 'keys left out by the key filter; not copied');
@@ -161,29 +167,6 @@ class Conversion {
         return this.patternMatchDel();
       default:
         this.note('warn', 'unknown-command', 'not a write command this converter knows; dropped');
-    }
-  }
-
-  /** The keys a barrier command touches, to tell whether they are all one key. */
-  private keysOf(name: string): Buffer[] {
-    const a = this.argv;
-    switch (name) {
-      case 'rpoplpush':
-      case 'smove':
-      case 'rename':
-      case 'renamenx':
-        return [a[1], a[2]];
-      case 'msetnx':
-        return a.slice(1).filter((_, i) => i % 2 === 0);
-      case 'bitop':
-        return a.slice(2);
-      case 'zunionstore':
-      case 'zinterstore': {
-        const n = Number(a[2].toString('latin1'));
-        return Number.isInteger(n) && n > 0 ? [a[1], ...a.slice(3, 3 + n)] : [a[1], Buffer.alloc(0)];
-      }
-      default:
-        return a.slice(1);
     }
   }
 
@@ -333,6 +316,7 @@ class Conversion {
     }
     const what = `${type === '' ? 'keys of any type' : `keys of TYPE ${type}`} matching '${printableBytes(a[1], 80)}'${limit > 0 ? `, at most ${limit} in key order` : ''}`;
     this.note('warn', 'emulated', `pkpatternmatchdel: emulated by a script that SCANs the target and deletes ${what}; exact only while the target matches the master`);
+    if (this.ctx.rename) this.note('warn', 'rename-pattern', 'key-rename-prefix does not apply to the pattern (a glob cannot be renamed in general): it matches target names as they are');
     this.emit('EVAL', [DELETE_MATCHING_SCRIPT, '0', a[1], type, String(limit)], null, true);
   }
 
@@ -374,6 +358,13 @@ class Conversion {
       this.note('debug', 'filtered', 'a key left out by the key filter; not copied');
       return;
     }
+    const rename = this.ctx.rename;
+    const keyArgs = this.keyArgs;
+    if (rename && keyArgs !== null) {
+      // Every argument that is one of the entry's keys (incl. an EVAL's KEYS), and the routing key.
+      args = args.map((a) => (typeof a !== 'string' && keyArgs.has(a) ? rename.apply(a) : a));
+      if (key !== null) key = rename.apply(key);
+    }
     const cmd: RedisCommand = barrier ? { name, args, key, barrier: true, pos: this.pos } : { name, args, key, pos: this.pos };
     this.commands.push(cmd);
   }
@@ -381,5 +372,58 @@ class Conversion {
   private note(level: ConvertNote['level'], code: string, text: string): void {
     const what = this.argv.slice(0, 2).map((b) => printableBytes(b, 60)).join(' ');
     this.notes.push({ level, code, message: `${formatPosition(this.pos)} '${what}': ${text}` });
+  }
+}
+
+/**
+ * Where the keys are in a binlog command's argv (indices; argv[0] is the name): the one table of
+ * key positions, used by the key filter's mixed-keys check and by the renames. Commands not listed
+ * (FLUSHDB, FLUSHALL, pkpatternmatchdel's pattern, unknown ones) have none.
+ */
+export function keyIndices(name: string, argv: readonly Buffer[]): number[] {
+  const range = (from: number, to: number, step = 1) => {
+    const out: number[] = [];
+    for (let i = from; i < to; i += step) out.push(i);
+    return out;
+  };
+  const n = argv.length;
+  if (n < 2) return [];
+  if (FORWARD.has(name)) return [1];
+  switch (name) {
+    case 'set':
+    case 'pksetexat':
+    case 'expireat':
+    case 'pexpireat':
+    case 'delvx':
+    case 'pfadd':
+    case 'spop':
+      return [1];
+    case 'rpoplpush':
+    case 'smove':
+    case 'rename':
+    case 'renamenx':
+      return n >= 3 ? [1, 2] : [1];
+    case 'mset':
+    case 'msetnx':
+      return range(1, n, 2);
+    case 'bitop':
+      return range(2, n);
+    case 'zunionstore':
+    case 'zinterstore': {
+      const k = n > 2 ? Number(argv[2].toString('latin1')) : NaN;
+      return Number.isInteger(k) && k > 0 ? [1, ...range(3, Math.min(n, 3 + k))] : [1];
+    }
+    case 'blpop':
+    case 'brpop':
+      return range(1, n - 1);
+    case 'del':
+    case 'unlink':
+    case 'sunionstore':
+    case 'sinterstore':
+    case 'sdiffstore':
+    case 'pfmerge':
+      return range(1, n);
+    default:
+      return [];
   }
 }

@@ -3,6 +3,7 @@ import { CorruptionError } from '../core/errors.js';
 import { formatPosition } from '../core/position.js';
 import type { SnapshotRecord } from '../core/record.js';
 import { GUARDED_WRITE_SCRIPT, LOAD_GUARD_KEY, SET_WITH_EXPIRY_SCRIPT } from '../core/scripts.js';
+import type { KeyRenamer } from './rename.js';
 import type { ConvertNote } from './types.js';
 
 /**
@@ -30,6 +31,8 @@ export interface RecordConvertOptions {
   readonly legacyTarget?: boolean;
   /** Receives what cannot be written exactly (e.g. a NaN zset score, which Redis refuses). */
   readonly onNote?: (note: ConvertNote) => void;
+  /** Key renames by prefix (key-rename-prefix); the caller filters on the source name first. */
+  readonly rename?: KeyRenamer | null;
 }
 
 /**
@@ -53,7 +56,9 @@ export class SnapshotRecordConverter {
     this.maxBytes = opts.maxBytesPerCommand ?? 1024 * 1024;
   }
 
-  convert(rec: SnapshotRecord): RedisCommand[] {
+  convert(source: SnapshotRecord): RedisCommand[] {
+    const rename = this.opts.rename;
+    const rec = rename ? { ...source, key: rename.apply(source.key) } : source;
     if (rec.first) this.undecided = true;
     const out = this.commandsOf(rec);
     if (!this.guarded()) return out;

@@ -8,14 +8,23 @@ import { FatalError } from '../core/errors.js';
 import { formatPosition } from '../core/position.js';
 import type { Server } from 'node:http';
 import { CheckpointStore, type Checkpoint } from '../ops/checkpoint.js';
+import { DirSizes } from '../ops/dir-size.js';
+import { RateMeter } from '../ops/rate-meter.js';
 import { MasterLink } from './master-link.js';
 import type { Migration } from './migration.js';
 import { dbRoutesOf, type DbRoute } from './db-map.js';
 import { localAddressOf } from './network.js';
 import { metricsOf, migrateInfo, replicationExtra } from './status-info.js';
 import { newRunId, version } from './server-info.js';
-import { keyFilterOf } from './key-filter.js';
+import { pikaSections, replicationBytesIn } from './pika-info.js';
+import { keyFilterOf, keyRenamerOf } from './key-filter.js';
 import { Targets } from './target.js';
+
+/** CONFIG GET keys a Pika always answers: one DB in classic mode, no consensus replication. */
+const PIKA_IDENTITY: ReadonlyArray<readonly [string, string]> = [
+  ['instance-mode', 'classic'],
+  ['consensus-level', '0'],
+];
 
 /** Where the daemon is in its life: what `INFO` shows as `phase`. */
 export type Phase = 'idle' | 'connecting' | 'full_sync' | 'incremental' | 'error' | 'stopping';
@@ -40,6 +49,10 @@ export class Daemon {
   /** Values changed with CONFIG SET since the start (they override the conf file's in CONFIG GET). */
   private readonly runtimeValues = new Map<string, string>();
   private admin!: AdminServer;
+  /** Admin commands run, by name, for INFO's Command_Exec_Count. */
+  private readonly commandCounts = new Map<string, number>();
+  private rates!: RateMeter<'ops' | 'adminIn' | 'adminOut' | 'replIn'>;
+  private dirSizes!: DirSizes;
   private metrics: Server | null = null;
   private targets!: Targets;
   private routes: DbRoute[] = [];
@@ -89,6 +102,15 @@ export class Daemon {
         throw new FatalError(`cannot listen for metrics on ${v.bind}:${v['metrics-port']}: ${(e as Error).message}`);
       }
     }
+    d.rates = new RateMeter(() => ({
+      ops: d.targets.stats().total.acked,
+      adminIn: d.admin.totals.bytesIn,
+      adminOut: d.admin.totals.bytesOut,
+      replIn: replicationBytesIn(d.statuses()[0] ?? null),
+    }));
+    d.rates.start();
+    d.dirSizes = new DirSizes([v['db-sync-path'], v['log-path']]);
+    void d.dirSizes.refresh();
     logger.info(
       { target: `${v['target-redis-host']}:${v['target-redis-port']}`, dbs: dbMapText(d.routes), senders: v['redis-sender-num'], batch: v['sync-batch-num'] },
       'connected to target redis',
@@ -118,6 +140,7 @@ export class Daemon {
   private async shutdown(reason: string, code: number): Promise<void> {
     this.stoppingNow = true;
     this.logger.info({ reason }, 'stopping');
+    this.rates.stop();
     await this.admin.close().catch(() => {});
     if (this.metrics !== null) await new Promise((r) => this.metrics!.close(r));
     // Stay registered on the master: it keeps the binlog a restart resumes from.
@@ -193,6 +216,7 @@ export class Daemon {
         conflict: v['conflict-policy'],
         typeOrder: v['type-order'],
         filter: keyFilterOf(v),
+        rename: keyRenamerOf(v),
         bar: this.options.bar,
       })),
       logger: this.logger.child({ module: 'replication' }),
@@ -278,6 +302,7 @@ export class Daemon {
       configValues: () => this.configValues(),
       configSet: (key, value) => this.configSet(key, value),
       shutdown: () => void this.stop('SHUTDOWN on the admin port'),
+      executed: (name) => this.commandCounts.set(name, (this.commandCounts.get(name) ?? 0) + 1),
     };
   }
 
@@ -306,6 +331,8 @@ export class Daemon {
       else if (!out.has(k)) out.set(k, typeof val === 'boolean' ? (val ? 'yes' : 'no') : String(val ?? ''));
     }
     for (const [k, val] of this.runtimeValues) out.set(k, val);
+    // What a Pika says about itself here; pika_exporter fails a scrape when either is missing.
+    for (const [k, val] of PIKA_IDENTITY) if (!out.get(k)) out.set(k, val);
     // Secrets are never echoed back, as Pika hides them from non-admin users.
     for (const k of ['requirepass', 'masterauth', 'target-redis-pwd']) if (out.get(k)) out.set(k, '******');
     return out;
@@ -316,20 +343,26 @@ export class Daemon {
     const all = this.statuses();
     const m = all[0] ?? null;
     const states = new Map<number, PikaLinkState>((m?.link.dbs ?? []).map((d) => [d.db, d.state]));
+    const phase = this.phase();
+    const sink = this.targets.stats();
     return {
-      server: [
-        ['pika_migrate_version', version],
-        // Tools that read a replica's version expect Pika's; we speak the 3.2+ replica protocol.
-        ['pika_version', '3.2.7'],
-        ['os', `${process.platform} ${process.arch}`],
-        ['arch_bits', 64],
-        ['process_id', process.pid],
-        ['tcp_port', v.port],
-        ['run_id', this.runId],
-        ['uptime_in_seconds', Math.floor((Date.now() - this.startedAt) / 1000)],
-        ['config_file', this.config.file],
-        ['node_version', process.version],
-      ],
+      ...pikaSections({
+        pikaMigrateVersion: version,
+        runId: this.runId,
+        startedAt: this.startedAt,
+        configFile: this.config.file,
+        port: v.port,
+        serverId: this.config.raw.get('server-id')?.value ?? '1',
+        senders: v['redis-sender-num'],
+        phase,
+        migration: m,
+        sink,
+        admin: { connections: this.admin.connections, ...this.admin.totals },
+        rates: { ops: this.rates.perSecond('ops'), adminIn: this.rates.perSecond('adminIn'), adminOut: this.rates.perSecond('adminOut'), replIn: this.rates.perSecond('replIn') },
+        commandCounts: this.commandCounts,
+        dbSyncBytes: this.dirSizes.get(v['db-sync-path']),
+        logBytes: this.dirSizes.get(v['log-path']),
+      }),
       replication: {
         master: this.master,
         replicationId: m?.link.replicationId ?? '',
@@ -348,7 +381,7 @@ export class Daemon {
         ['target_max_ops', this.targets.rateLimits.maxOps],
         ['target_max_bytes', this.targets.rateLimits.maxBytes],
         ['type_order', v['type-order'].join(',')],
-        ...migrateInfo(this.phase(), all, this.targets.stats()),
+        ...migrateInfo(phase, all, sink),
       ],
     };
   }

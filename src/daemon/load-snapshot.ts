@@ -2,6 +2,7 @@ import { printableBytes } from '../core/command.js';
 import type { Logger } from '../core/log.js';
 import type { DataType, SnapshotRecord } from '../core/record.js';
 import type { KeyFilter } from '../convert/filter.js';
+import type { KeyRenamer } from '../convert/rename.js';
 import { SnapshotRecordConverter, type ConflictPolicy } from '../convert/records.js';
 import type { ConvertNote } from '../convert/types.js';
 import { Progress, type ProgressSnapshot } from '../ops/progress.js';
@@ -20,6 +21,8 @@ export interface LoadSnapshotOptions {
   readonly typeOrder?: DataType[];
   /** Keys and types to copy; null: all. */
   readonly filter?: KeyFilter | null;
+  /** Key renames by prefix (key-rename-prefix), applied after the filter. */
+  readonly rename?: KeyRenamer | null;
   /** Aborting stops the read at the next record; what was submitted is still flushed by the caller. */
   readonly signal?: AbortSignal;
   /** Where the bar goes (tests pass null); default stderr when a TTY. */
@@ -36,6 +39,8 @@ export interface LoadSummary extends ProgressSnapshot {
   readonly filtered: number;
   readonly skipped: Readonly<Record<string, number>>;
   readonly notes: Readonly<Record<string, number>>;
+  /** When the load ended (ms since the epoch): INFO's Keyspace shows when its counts were taken. */
+  readonly endedAt: number;
 }
 
 /** Payload bytes of a record (keys, values, fields, members), for the progress counts. */
@@ -99,6 +104,7 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
     maxItemsPerCommand: o.chunkSize,
     legacyTarget: o.pool.legacyTarget,
     onNote,
+    rename: o.rename ?? null,
   });
   const records = readSnapshotBatches(o.dir, {
     db: o.db,
@@ -159,5 +165,5 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
   }
   const s = progress.stop('snapshot loaded');
   if (filtered > 0) log.info({ filtered }, 'keys left out by the key filter');
-  return { ...s, typeConflicts, keysKept: o.pool.stats().keysKept - keptBefore, filtered, skipped, notes };
+  return { ...s, typeConflicts, keysKept: o.pool.stats().keysKept - keptBefore, filtered, skipped, notes, endedAt: Date.now() };
 }

@@ -3,6 +3,7 @@ import { CorruptionError, FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { DataType } from '../core/record.js';
 import type { KeyFilter } from '../convert/filter.js';
+import type { KeyRenamer } from '../convert/rename.js';
 import type { ConflictPolicy } from '../convert/records.js';
 import type { PikaFamily } from '../convert/types.js';
 import { join } from 'node:path';
@@ -39,6 +40,8 @@ export interface MigrationOptions {
   readonly typeOrder?: DataType[];
   /** Keys and types to copy, in the snapshot and the binlog alike; null: all. */
   readonly filter: KeyFilter | null;
+  /** Key renames by prefix, after the filter, in the snapshot and the binlog alike; null: none. */
+  readonly rename: KeyRenamer | null;
   /** Progress bar stream for the snapshot load (null: none; default: stderr when a TTY). */
   readonly bar?: NodeJS.WriteStream | null;
   /** Called once when the migration cannot go on (the daemon decides what follows). */
@@ -55,6 +58,10 @@ export interface SpoolStatus {
   readonly bytes: number;
   readonly replayed: number;
   readonly durable: BinlogPosition | null;
+  /** Why the spool takes no more entries (acks stopped): null while it does. */
+  readonly stopped: 'spool-max-bytes' | 'disk' | null;
+  /** Free bytes on the spool's disk when the disk stopped it. */
+  readonly diskFreeBytes: number | null;
 }
 
 export type MigrationPhase = 'connecting' | 'full_sync' | 'incremental' | 'stopped' | 'error';
@@ -93,7 +100,7 @@ export class Migration {
     this.replica = o.replica;
     this.applier = new BinlogApplier(
       o.pool,
-      () => ({ family: this.family(), version: this.replica.masterVersion ?? undefined, nowMs: Date.now(), legacyTarget: o.pool.legacyTarget, filter: o.filter }),
+      () => ({ family: this.family(), version: this.replica.masterVersion ?? undefined, nowMs: Date.now(), legacyTarget: o.pool.legacyTarget, filter: o.filter, rename: o.rename }),
       this.log.child({ component: 'convert' }),
     );
     if (o.resume !== null) {
@@ -210,6 +217,7 @@ export class Migration {
       conflict: this.o.conflict,
       typeOrder: this.o.typeOrder,
       filter: this.o.filter,
+      rename: this.o.rename,
       signal: this.loadAbort.signal,
       bar: this.o.bar,
       onProgress: (p) => (this.progress = p),
@@ -241,7 +249,8 @@ export class Migration {
     try {
       this.spool?.sync();
     } catch (e) {
-      this.fail(new FatalError(`cannot fsync the binlog spool: ${(e as Error).message}`));
+      // After a failed fsync what reached the disk is unknown: stop rather than ack it.
+      this.fail(new FatalError(`cannot fsync the binlog spool ${this.spool?.path}: ${(e as Error).message}; free space there, then SLAVEOF <ip> <port> force (an interrupted load is not resumed)`));
     }
   }
 
@@ -264,17 +273,42 @@ export class Migration {
   applyEntry(entry: BinlogEntry): void | Promise<void> {
     if (this.mode === 'direct') return this.applier.apply(entry);
     const spool = this.spool!;
+    let appended: boolean;
     try {
-      spool.append(entry);
+      appended = spool.append(entry);
     } catch (e) {
-      this.fail(e as Error);
-      throw e;
+      const err = new FatalError(`cannot write the binlog spool ${spool.path}: ${(e as Error).message}`);
+      this.fail(err);
+      throw err;
     }
-    this.spooled++;
-    if (!spool.full) return;
-    // Stop reading: acks stop and the master keeps the binlog until the replay has caught up.
+    if (appended) {
+      this.spooled++;
+      if (!spool.full) return;
+      // Stop reading: acks stop and the master keeps the binlog until the replay has caught up.
+      if (this.directWaiter === null) {
+        this.log.warn({ bytes: spool.bytes, max: this.o.spoolMaxBytes }, 'binlog spool full (spool-max-bytes): acks stop until the load is done; the master keeps the binlog meanwhile');
+      }
+      return this.waitForDirect();
+    }
+    // The disk is nearly full: the same as a full spool, but this entry is not in the spool, so it
+    // goes straight to Redis once the spool is replayed (after every entry before it).
+    const disk = spool.diskFull!;
     if (this.directWaiter === null) {
-      this.log.warn({ bytes: spool.bytes, max: this.o.spoolMaxBytes }, 'binlog spool full (spool-max-bytes): acks stop until the load is done; the master keeps the binlog meanwhile');
+      const what = disk.code === null ? `only ${disk.freeBytes} bytes free (reserve ${disk.reserveBytes})` : `${disk.code}: no space left, ${disk.freeBytes} bytes free`;
+      this.log.warn(
+        { spool: spool.path, freeBytes: disk.freeBytes, reserveBytes: disk.reserveBytes, code: disk.code, bytes: spool.bytes },
+        `binlog spool ${spool.path}: ${what}; acks stop until the load is done and the master keeps the binlog meanwhile (free space there or lower spool-max-bytes)`,
+      );
+    }
+    return this.waitForDirect().then(() => {
+      // Resolved by a stop instead: the load is abandoned, and this entry with it (as the spool).
+      if (this.mode === 'direct') return this.applier.apply(entry);
+    });
+  }
+
+  /** Resolves once entries go straight to Redis again (the spool replayed), or the migration stops. */
+  private waitForDirect(): Promise<void> {
+    if (this.directWaiter === null) {
       let resolve!: () => void;
       const promise = new Promise<void>((r) => (resolve = r));
       this.directWaiter = { promise, resolve };
@@ -288,7 +322,18 @@ export class Migration {
   }
 
   status(): { db: number; phase: MigrationPhase; link: ReplicaStatus; binlog: ApplierStats; load: Progress | null; lastLoad: LoadSummary | null; spool: SpoolStatus | null } {
-    const spool = this.spool === null ? null : { entries: this.spooled, bytes: this.spool.bytes, replayed: this.replayed, durable: this.spool.durable };
+    const sp = this.spool;
+    const spool =
+      sp === null
+        ? null
+        : {
+            entries: this.spooled,
+            bytes: sp.bytes,
+            replayed: this.replayed,
+            durable: sp.durable,
+            stopped: sp.diskFull !== null ? ('disk' as const) : sp.full ? ('spool-max-bytes' as const) : null,
+            diskFreeBytes: sp.diskFull?.freeBytes ?? null,
+          };
     return { db: this.o.db, phase: this.phase, link: this.replica.status(this.o.db), binlog: this.applier.stats(), load: this.progress, lastLoad: this.lastLoad, spool };
   }
 }

@@ -5,7 +5,7 @@ import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { readDumpInfo, type DumpInfo } from '../snapshot/pika/snapshot.js';
 import { loadSnapshot, type LoadSummary } from './load-snapshot.js';
-import { keyFilterOf } from './key-filter.js';
+import { keyFilterOf, keyRenamerOf } from './key-filter.js';
 import { connectTarget } from './target.js';
 
 /** A DB dir (`…/db0`) as given, or the one `dbN` of a dump root. Several DBs: one load per DB, said plainly. */
@@ -46,6 +46,7 @@ export async function offlineLoad(dir: string, config: Config, logger: Logger, s
       conflict: v['conflict-policy'],
       typeOrder: v['type-order'],
       filter: keyFilterOf(v),
+      rename: keyRenamerOf(v),
       signal,
     });
     await pool.close();

@@ -103,6 +103,8 @@ export function migrateInfo(phase: string, ms: readonly MigrationStatus[], sink:
     }
     if (m.spool !== null) {
       lines.push(['spool_entries', m.spool.entries], ['spool_bytes', m.spool.bytes], ['spool_replayed', m.spool.replayed], ['spool_durable_offset', offset(m.spool.durable)]);
+      lines.push(['spool_acks_stopped', m.spool.stopped ?? 'no']);
+      if (m.spool.diskFreeBytes !== null) lines.push(['spool_disk_free_bytes', m.spool.diskFreeBytes]);
     }
     lines.push(['binlog_entries', m.binlog.entries], ['binlog_commands', m.binlog.commands]);
     for (const [code, n] of Object.entries(m.binlog.notes)) lines.push([`binlog_notes_${slug(code)}`, n]);

@@ -1,10 +1,21 @@
-import { closeSync, fsyncSync, openSync, readSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync, readSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { BinlogEntry, BinlogPosition } from '../core/binlog.js';
-import { CorruptionError, FatalError } from '../core/errors.js';
+import { CorruptionError } from '../core/errors.js';
 
-/** Stop before the disk does: appending fails when less than this is left. */
+/**
+ * Stop before the disk does: the spool takes no more entries when less than this would be left
+ * (64 MiB, or a 16th of a smaller filesystem). Free space is checked every quarter of it.
+ */
 const DISK_RESERVE_BYTES = 64 * 1024 * 1024;
+
+/** Why the spool stopped taking entries because of the disk: what was free, and what we keep free. */
+export interface SpoolDiskFull {
+  readonly freeBytes: number;
+  readonly reserveBytes: number;
+  /** The errno code when the disk itself refused a write (ENOSPC, EDQUOT); null: our own check stopped first. */
+  readonly code: string | null;
+}
 // len, db, end (filenum, offset), header filenum, exec time, header offset, term/server id, logic id, argc
 const HEADER = 4 + 4 + 4 + 8 + 4 + 4 + 8 + 4 + 8 + 4;
 
@@ -23,7 +34,9 @@ export class BinlogSpool {
   private dirty = false;
   private last: BinlogPosition | null = null;
   private synced: BinlogPosition | null = null;
-  private diskChecked = 0;
+  /** Spool size at which free space is checked next. */
+  private nextDiskCheck = 0;
+  private stoppedByDisk: SpoolDiskFull | null = null;
 
   constructor(
     readonly path: string,
@@ -47,22 +60,49 @@ export class BinlogSpool {
     return this.maxBytes > 0 && this.size >= this.maxBytes;
   }
 
-  append(entry: BinlogEntry): void {
+  /** Set once the disk is (nearly) full: append takes no more entries from then on. */
+  get diskFull(): SpoolDiskFull | null {
+    return this.stoppedByDisk;
+  }
+
+  /**
+   * Appends an entry; false when it was not appended because the disk is nearly full (less than
+   * the reserve would be left) or refused the write (ENOSPC, EDQUOT). A refused write is cut off
+   * again, so the spool keeps only whole entries; the caller keeps the entry and stops taking
+   * more (acks stop, the master keeps the binlog).
+   */
+  append(entry: BinlogEntry): boolean {
+    if (this.stoppedByDisk !== null) return false;
     const rec = encode(entry);
-    if (this.size - this.diskChecked >= DISK_RESERVE_BYTES / 4 || this.diskChecked === 0) {
-      const st = statfsSync(dirname(this.path));
-      if (st.bavail * st.bsize < DISK_RESERVE_BYTES) {
-        throw new FatalError(
-          `the binlog spool ${this.path} would fill the disk (${Math.round((st.bavail * st.bsize) / 1048576)} MiB left, ${Math.round(this.size / 1048576)} MiB spooled): free space or lower spool-max-bytes (the master then keeps the binlog instead)`,
-        );
+    if (this.size + rec.length >= this.nextDiskCheck) {
+      const { free, reserve } = this.diskSpace();
+      if (free - rec.length < reserve) {
+        this.stoppedByDisk = { freeBytes: free, reserveBytes: reserve, code: null };
+        return false;
       }
-      this.diskChecked = this.size || 1;
+      this.nextDiskCheck = this.size + Math.max(1, Math.floor(reserve / 4));
     }
     let off = 0;
-    while (off < rec.length) off += writeSync(this.fd, rec, off, rec.length - off, this.size + off);
+    try {
+      while (off < rec.length) off += writeSync(this.fd, rec, off, rec.length - off, this.size + off);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw e;
+      // Reads stop at `size` anyway; cutting the part-written record gives its blocks back.
+      if (off > 0) ftruncateSync(this.fd, this.size);
+      const { free, reserve } = this.diskSpace();
+      this.stoppedByDisk = { freeBytes: free, reserveBytes: reserve, code };
+      return false;
+    }
     this.size += rec.length;
     this.last = entry.end;
     this.dirty = true;
+    return true;
+  }
+
+  private diskSpace(): { free: number; reserve: number } {
+    const st = statfsSync(dirname(this.path));
+    return { free: st.bavail * st.bsize, reserve: Math.min(DISK_RESERVE_BYTES, Math.floor((st.blocks * st.bsize) / 16)) };
   }
 
   /** fsyncs what was appended; `durable` moves up to it. */

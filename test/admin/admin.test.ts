@@ -17,6 +17,12 @@ const ctx: AdminContext = {
     renderInfo(
       {
         server: [['pika_migrate_version', '0.1.0'], ['tcp_port', 1]],
+        data: [['db_size', 0]],
+        clients: [['connected_clients', 1]],
+        stats: [['total_commands_processed', 0]],
+        commandExecCount: [['INFO', 1]],
+        cpu: [['used_cpu_sys', '0.00']],
+        keyspace: { time: '2026-01-02 03:04:05', durationSeconds: 0, dbs: [] },
         replication: { master, replicationId: '', dbs: [{ db: 0, state: master ? 'no_connect' : 'no_connect', applied: { filenum: 3, offset: 77 } }], fullSyncRunning: false, extra: [['lag_seconds', 0]] },
         migrate: [['phase', 'idle']],
       },
@@ -37,6 +43,7 @@ const ctx: AdminContext = {
     calls.push(`config set ${key} ${value}`);
   },
   shutdown: () => calls.push('shutdown'),
+  executed: () => {},
 };
 
 let server: AdminServer;
@@ -71,7 +78,7 @@ test('INFO replication is in Pika replica format', async () => {
   master = null;
   const lines = out.split(/\r?\n/);
   assert.equal(lines[0], '# Replication(SLAVE)');
-  for (const l of ['role:slave', 'master_host:10.0.0.1', 'master_port:9221', 'master_link_status:down', 'repl_connect_status:', 'db0:no_connect', 'db_repl_state:(db0:NoConnect)', 'db0:binlog_offset=3 77,safety_purge=none', 'lag_seconds:0']) {
+  for (const l of ['role:slave', 'master_host:10.0.0.1', 'master_port:9221', 'master_link_status:down', 'repl_connect_status:', 'db0:no_connect', 'db_repl_state:(db0:NoConnect)', 'db0 binlog_offset=3 77,safety_purge=none', 'lag_seconds:0']) {
     assert.ok(lines.includes(l), `missing ${l} in\n${out}`);
   }
   const all = await redisCli(port, ['info']);

@@ -70,6 +70,8 @@ const bad: Array<[string, RegExp]> = [
   ['type-order : zset hash list set string string', /:1 type-order: expected each of string, hash, list, set, zset exactly once/],
   ['type-order : zset hash list set stream', /:1 type-order: unknown entry stream; expected each of/],
   ['this line has no colon', /:1: expected "key : value", got "this line has no colon"$/],
+  ['key-rename-prefix : user:=>u: order:', /:1 key-rename-prefix: "order:" is not an old=>new pair$/],
+  ['key-rename-prefix : a=>b a=>c', /:1 key-rename-prefix: the prefix "a" is renamed twice$/],
 ];
 for (const [text, re] of bad) {
   test(`rejects "${text.replace(/\n/g, '\\n')}" naming file, line and key`, () => {
@@ -77,6 +79,12 @@ for (const [text, re] of bad) {
     assert.throws(() => loadConfig(f, {}), (e: Error) => e instanceof ConfigError && e.message.startsWith(f) && re.test(e.message));
   });
 }
+
+test('key-rename-prefix: old=>new pairs, prefixes with colons, backslash escapes', () => {
+  const c = loadConfig(confWith('key-rename-prefix : user:=>u:  my\\ app:=>app:\n'), {});
+  assert.deepEqual(c.values['key-rename-prefix'], [{ from: 'user:', to: 'u:' }, { from: 'my app:', to: 'app:' }]);
+  assert.deepEqual(loadConfig(confWith('port : 9222\n'), {}).values['key-rename-prefix'], []);
+});
 
 test('rejects a bad environment override naming the variable', () => {
   const f = confWith('port : 9222\n');

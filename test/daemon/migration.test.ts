@@ -85,7 +85,7 @@ for (const [family, version] of CASES) {
       assert.deepEqual(await c.lrange('live:l', 0, -1), ['z', 'a', 'b']);
       assert.equal(await c.exists('live:h'), 0);
       const r = await d.info('replication');
-      assert.equal(r.get('db0:binlog_offset'), `${end.filenum} ${end.offset},safety_purge=none`);
+      assert.equal(r.get('db0 binlog_offset'), `${end.filenum} ${end.offset},safety_purge=none`);
       assert.equal(r.get('applied_binlog_offset'), `${end.filenum} ${end.offset}`);
       assert.equal(r.get('lag_entries'), '0');
       const m = await d.info('migrate');
@@ -107,10 +107,13 @@ for (const [family, version] of CASES) {
         await a.set('workload:start', '1');
         for (const argv of workload(family, version)) for (const logged of await logger.run(argv)) end = master.write(logged);
         await waitFor('master acked the workload', ackedUpTo(master, end), 20_000);
+        const readStart = Date.now();
         const got = await dataOf(b);
         const want = await dataOf(a);
         assert.ok(want.size > 50, `${want.size} keys compared`);
-        assertSameContents(got, want, 2000, `${family} ${version}`);
+        // TTLs: Pika logs whole seconds, and the two dumps are read one after the other (the time
+        // between them shows in every TTL, and grows on a loaded machine).
+        assertSameContents(got, want, 2000 + (Date.now() - readStart), `${family} ${version}`);
         const m = await d.info('migrate');
         assert.equal(m.get('sink_errorClasses_other'), '0', 'no command failed in Redis');
         assert.equal(m.get('sink_refused'), '0');

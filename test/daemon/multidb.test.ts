@@ -69,8 +69,8 @@ describe('daemon following a master with two DBs (db-map 1:3)', () => {
       const r = await d.info('replication');
       assert.equal(r.get('db0'), 'connected');
       assert.equal(r.get('db1'), 'connected');
-      assert.equal(r.get('db0:binlog_offset'), `${e0.filenum} ${e0.offset},safety_purge=none`);
-      assert.equal(r.get('db1:binlog_offset'), `${e1.filenum} ${e1.offset},safety_purge=none`);
+      assert.equal(r.get('db0 binlog_offset'), `${e0.filenum} ${e0.offset},safety_purge=none`);
+      assert.equal(r.get('db1 binlog_offset'), `${e1.filenum} ${e1.offset},safety_purge=none`);
       assert.equal(r.get('db1_applied_binlog_offset'), `${e1.filenum} ${e1.offset}`);
       assert.equal(r.get('lag_entries'), '0');
       const m = await d.info('migrate');

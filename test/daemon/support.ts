@@ -5,23 +5,24 @@ import { Redis } from 'ioredis';
 import type { BinlogPosition } from '../../src/core/binlog.js';
 import { buildConfig } from '../../src/config/load.js';
 import { Daemon } from '../../src/daemon/daemon.js';
+import type { Logger } from '../../src/core/log.js';
 import { dumpRedis, type DumpedKey } from '../convert/redis-dump.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { FakeMaster, type MasterFamily } from '../master/fake-master.js';
 import { replicaPort, tempDir, testLogger, waitFor } from '../replication/support.js';
 
-/** `key:value` lines; Pika's `db0:<state>` and `db0:binlog_offset=…` lines keep their first word as part of the key. */
+/** `key:value` lines; Pika's `db0:<state>` lines keep `db0` as the key, `db0 binlog_offset=…` lines `db0 binlog_offset`. */
 export function infoFields(text: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of text.split('\r\n')) {
-    const m = /^(db\d+:binlog_offset)=(.*)$/.exec(line) ?? /^([^#:][^:]*):(.*)$/.exec(line);
+    const m = /^(db\d+ binlog_offset)=(.*)$/.exec(line) ?? /^([^#:][^:]*):(.*)$/.exec(line);
     if (m !== null) out.set(m[1], m[2]);
   }
   return out;
 }
 
-export async function startDaemon(target: RedisServer, dir: string, extra: Record<string, string> = {}) {
+export async function startDaemon(target: RedisServer, dir: string, extra: Record<string, string> = {}, logger: Logger = testLogger()) {
   const port = await replicaPort();
   const entries = Object.entries({
     port: String(port),
@@ -33,7 +34,7 @@ export async function startDaemon(target: RedisServer, dir: string, extra: Recor
     'sync-batch-num': '50',
     ...extra,
   }).map(([key, value], i) => ({ key, value, where: `test.conf:${i + 1}` }));
-  const daemon = await Daemon.start(buildConfig('test.conf', entries), testLogger(), {
+  const daemon = await Daemon.start(buildConfig('test.conf', entries), logger, {
     bar: null,
     replicaTimeouts: { reconnectDelayMs: 100, rsyncMetaRetryMs: 100, rsyncRequestMs: 2000 },
   });
