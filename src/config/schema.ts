@@ -1,6 +1,6 @@
 import { CONFLICT_POLICIES, type ConflictPolicy } from '../convert/records.js';
 import type { DataType } from '../core/record.js';
-import { bool, hostPort, int, nonEmpty, oneOf, permutationOf, port, str, subsetOf, words, type HostPort, type ValueParser } from './values.js';
+import { bool, clusterSeeds, hostPort, int, nonEmpty, oneOf, permutationOf, port, str, subsetOf, words, type HostPort, type ValueParser } from './values.js';
 
 /**
  * Every conf key the daemon reads, with its parser and default, in one place. pika.conf.example
@@ -24,6 +24,8 @@ export const schema = {
   'target-redis-pwd': { parse: str, default: '' },
   'target-redis-user': { parse: str, default: '' },
   'target-redis-db': { parse: int(0, 65535), default: 0 },
+  // A Redis Cluster target: yes (seed = target-redis-host:port) or seed nodes ip:port,ip:port.
+  'target-redis-cluster': { parse: clusterSeeds, default: null as HostPort[] | null },
   'sync-batch-num': { parse: int(1, 100_000), default: 100 },
   'redis-sender-num': { parse: int(1, 256), default: 10 },
   // Commands and argument bytes per second sent to the target (0 = no limit); CONFIG SET on the

@@ -6,7 +6,7 @@ import { RUNTIME_KEYS, schema } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
 import { FatalError } from '../core/errors.js';
 import { formatPosition } from '../core/position.js';
-import type { SenderPool } from '../sink/pool.js';
+import type { Sink } from '../sink/sink.js';
 import type { Server } from 'node:http';
 import { CheckpointStore, type Checkpoint } from '../ops/checkpoint.js';
 import { startMetricsServer } from '../ops/metrics.js';
@@ -41,7 +41,7 @@ export class Daemon {
   private readonly runtimeValues = new Map<string, string>();
   private admin!: AdminServer;
   private metrics: Server | null = null;
-  private pool!: SenderPool;
+  private pool!: Sink;
   private stopping: Promise<void> | null = null;
   private resolveExit!: (code: number) => void;
   /** Resolves with the process exit code once the daemon has stopped. */

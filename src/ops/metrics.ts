@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BinlogPosition } from '../core/binlog.js';
 import type { Logger } from '../core/log.js';
-import type { SinkStats } from '../sink/pool.js';
+import type { SinkStats } from '../sink/sink.js';
 
 export const PHASES = ['idle', 'connecting', 'full_sync', 'incremental', 'error', 'stopping'] as const;
 
