@@ -91,6 +91,8 @@ export function buildRegistry(read: () => MetricsSnapshot): Registry {
   });
   counter('sink_refused_total', 'commands refused before sending', [], (set, s) => set({}, s.sink.refused));
   counter('sink_skipped_as_applied_total', 'binlog commands not sent again after a restart (already applied)', [], (set, s) => set({}, s.sink.skippedAsApplied));
+  counter('sink_possible_repeats_total', 'commands sent again that Redis may already have applied (cluster target: at-least-once)', [], (set, s) => set({}, s.sink.possibleRepeats));
+  counter('sink_redirections_total', 'MOVED and ASK redirections followed (cluster target)', [], (set, s) => set({}, s.sink.redirections));
   counter('sink_keys_kept_total', 'keys left as they were by conflict-policy skip', [], (set, s) => set({}, s.sink.keysKept));
   gauge('sink_queue_depth', 'commands waiting to be written, per sender', ['sender'], (set, s) => {
     s.sink.senders.forEach((st, i) => set({ sender: String(i) }, st.queued));

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { startRedis, type RedisServer } from './redis.js';
 
 const run = promisify(execFile);
@@ -10,6 +10,8 @@ export interface RedisCluster {
   readonly nodes: RedisServer[];
   /** `host:port` of every master, for `target-redis-cluster`. */
   readonly seeds: string[];
+  /** A cluster client (follows MOVED/ASK itself), for reading keys whatever their node; closed by `stop`. */
+  client(): Cluster;
   /** The node id of master `i`. */
   nodeId(i: number): Promise<string>;
   /** Index of the master that owns `slot` right now (CLUSTER SLOTS asked of master 0). */
@@ -20,8 +22,8 @@ export interface RedisCluster {
    * stream meanwhile; `pauseMs` between MIGRATE batches keeps the slot half-moved for a while.
    */
   moveSlots(from: number, to: number, slots: readonly number[], pauseMs?: number): Promise<number>;
-  /** Every key of every master with its value as `DUMP` would not be portable: TYPE-aware plain reads. */
-  keysPerNode(): Promise<string[][]>;
+  /** The keys each master holds (binary keys exact), sorted. */
+  keysPerNode(): Promise<Buffer[][]>;
   /** Waits until every master says cluster_state:ok and agrees on the slot map. */
   waitOk(): Promise<void>;
   stop(): Promise<void>;
@@ -41,9 +43,16 @@ export async function startCluster(masters = 3): Promise<RedisCluster> {
     const seeds = nodes.map((n) => `${n.host}:${n.port}`);
     await run('redis-cli', ['--cluster', 'create', ...seeds, '--cluster-yes'], { timeout: 30_000 });
     const admin = nodes.map((n) => n.client());
+    const clients: Cluster[] = [];
     const c: RedisCluster = {
       nodes,
       seeds,
+      client() {
+        const cl = new Cluster(nodes.map((n) => ({ host: n.host, port: n.port })), { redisOptions: { maxRetriesPerRequest: 1 } });
+        cl.on('error', () => {});
+        clients.push(cl);
+        return cl;
+      },
       nodeId: async (i) => String(await admin[i].call('CLUSTER', 'MYID')),
       async ownerOf(slot) {
         const ranges = (await admin[0].call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, string]]>;
@@ -73,7 +82,7 @@ export async function startCluster(masters = 3): Promise<RedisCluster> {
         return moved;
       },
       async keysPerNode() {
-        return Promise.all(admin.map(async (a) => ((await a.keys('*')) as string[]).sort()));
+        return Promise.all(admin.map(async (a) => (await a.keysBuffer('*')).sort(Buffer.compare)));
       },
       async waitOk() {
         const deadline = Date.now() + 20_000;
@@ -99,6 +108,7 @@ export async function startCluster(masters = 3): Promise<RedisCluster> {
         }
       },
       async stop() {
+        for (const cl of clients) cl.disconnect();
         for (const n of nodes) await n.stop();
       },
     };
