@@ -225,7 +225,8 @@ export class NodeSender {
   private pump(partialOk: boolean): void {
     if (this.stopped || this.settling !== null || this.retries.length > 0 || this.queue.length === 0) return;
     if (this.redis === null || this.redis.status !== 'ready') {
-      this.connect();
+      // Not before every reply of the old connection is in: a new one must not overtake their resends.
+      if (this.inFlight.length === 0) this.connect();
       return;
     }
     const max = this.opts.maxInFlightBatches;
