@@ -4,7 +4,7 @@ import type { RedisCommand } from '../../src/core/command.js';
 import { silentLogger } from '../../src/core/log.js';
 import { DELETE_MATCHING_SCRIPT, GUARDED_WRITE_SCRIPT, LOAD_GUARD_KEY } from '../../src/core/scripts.js';
 import { ClusterPool, type ClusterPoolOptions } from '../../src/sink/cluster-pool.js';
-import { clusterSlot } from '../../src/sink/cluster-slots.js';
+import { clusterSlot, SLOTS, slotTag } from '../../src/sink/cluster-slots.js';
 import { startCluster, type RedisCluster } from '../helpers/cluster.js';
 import { binlog, keyed, sleep, snap, submitAll } from './support.js';
 
@@ -52,6 +52,16 @@ function workload(keys: number, commands: number, perKey: number[], keyName: (k:
     }
   })();
 }
+
+test('cluster: the slot of a key is the one Redis computes, hash tags included; every slot has a tag', async () => {
+  const c = cluster.nodes[0].client();
+  const keys = ['', 'a', 'user:1000', '{user1}:a', 'x{user1}y', '{}a', 'a{}b{c}', '{a}{b}', 'a{b', 'a}b{', Buffer.from([0xff, 0x00, 0x7b, 0x01, 0x7d]).toString('latin1')];
+  for (const k of keys) {
+    const key = Buffer.from(k, 'latin1');
+    assert.equal(clusterSlot(key), Number(await c.call('CLUSTER', 'KEYSLOT', key)), JSON.stringify(k));
+  }
+  for (let slot = 0; slot < SLOTS; slot++) assert.equal(clusterSlot(Buffer.from(`pika-migrate:load-guard{${slotTag(slot)}}`)), slot);
+});
 
 test('cluster: every key lands on the master of its slot, each key in order, one sender per master', async () => {
   await flushAll();
