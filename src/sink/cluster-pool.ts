@@ -7,7 +7,7 @@ import { formatPosition, type SourcePosition } from '../core/position.js';
 import { AckTracker } from './ack-tracker.js';
 import { commandKeys, commonSlot, withSlotGuard } from './cluster-keys.js';
 import { NodeSender, type ClusterEntry, type NodeSenderHooks, type RetryEntry } from './cluster-sender.js';
-import { clusterSlot, parseClusterSlots, SLOTS, splitAddr, type SlotMap } from './cluster-slots.js';
+import { clusterSlot, parseClusterSlots, parseRedirect, SLOTS, splitAddr, type SlotMap } from './cluster-slots.js';
 import { openConnection, TargetUnreachableError } from './connection.js';
 import { argBytes, RateLimiter } from './rate-limit.js';
 import { classifyCode, errorCode, statName, type ErrorClass } from './replies.js';
@@ -35,8 +35,6 @@ export interface ClusterPoolOptions {
 }
 
 const DEFAULTS = { maxInFlightBatches: 4, connectTimeoutMs: 5000, reconnectGiveUpMs: 60_000, retryMinMs: 50, retryMaxMs: 2000, maxRedirections: 16 } as const;
-
-const REDIRECT = /^(MOVED|ASK) \d+ (\S+)$/;
 
 interface Held {
   readonly cmd: RedisCommand;
@@ -193,8 +191,7 @@ export class ClusterPool extends EventEmitter implements Sink {
   /** FLUSHDB on every master, with nothing in flight. */
   async flushTargetDb(): Promise<void> {
     await this.flush();
-    for (const addr of await this.masters()) {
-      const err = await this.runOn(addr, 'FLUSHDB', []);
+    for (const [addr, err] of await this.onEveryMaster('FLUSHDB', [])) {
       if (err !== null) throw new FatalError(`FLUSHDB on cluster node ${addr} failed: ${err.message}`);
     }
   }
@@ -347,12 +344,11 @@ export class ClusterPool extends EventEmitter implements Sink {
         continue;
       }
       if (err === null) return;
-      const m = REDIRECT.exec(err.message);
-      if (m !== null) {
+      const redirect = parseRedirect(err.message, splitAddr(addr).host);
+      if (redirect !== null) {
         if (++redirections > maxRedirections) throw new FatalError(`${cmd.name} on key ${commandKeyText(cmd)} was redirected more than ${maxRedirections} times (last: ${err.message})`);
         this.redirections++;
-        addr = m[2];
-        asking = m[1] === 'ASK';
+        ({ addr, asking } = redirect);
         continue;
       }
       const code = errorCode(err.message);
@@ -423,10 +419,43 @@ export class ClusterPool extends EventEmitter implements Sink {
     return null;
   }
 
-  private async masters(): Promise<string[]> {
-    const map = await this.topology();
-    if (map === null) throw new FatalError('no node of the Redis Cluster answers CLUSTER SLOTS');
-    return [...new Set(map)];
+  /**
+   * Runs a keyless command on every master: each master's error reply or null. A master that is
+   * down or loading is waited for (retried with backoff) up to the reconnect give-up time.
+   */
+  private async onEveryMaster(name: string, args: ReadonlyArray<Buffer | string>): Promise<Array<[string, Error | null]>> {
+    const giveUp = Date.now() + (this.opts.reconnectGiveUpMs ?? DEFAULTS.reconnectGiveUpMs);
+    let delay = this.opts.retryMinMs ?? DEFAULTS.retryMinMs;
+    const wait = async (why: string): Promise<void> => {
+      if (Date.now() + delay > giveUp) throw new FatalError(`cannot run ${name} on every master of the Redis Cluster: ${why}`);
+      await sleep(delay);
+      delay = Math.min(delay * 2, this.opts.retryMaxMs ?? DEFAULTS.retryMaxMs);
+    };
+    let map = await this.topology();
+    while (map === null) {
+      await wait('no node answers CLUSTER SLOTS');
+      map = await this.topology();
+    }
+    const out: Array<[string, Error | null]> = [];
+    for (const addr of new Set(map)) {
+      for (;;) {
+        let err: Error | null;
+        try {
+          err = await this.runOn(addr, name, args);
+        } catch (e) {
+          await wait(`${addr}: ${(e as Error).message}`);
+          continue;
+        }
+        if (err !== null && classifyCode(errorCode(err.message)) === 'retryable') {
+          this.count(errorCode(err.message), 'retryable');
+          await wait(`${addr}: ${err.message}`);
+          continue;
+        }
+        out.push([addr, err]);
+        break;
+      }
+    }
+    return out;
   }
 
   /**
@@ -497,8 +526,7 @@ export class ClusterPool extends EventEmitter implements Sink {
         if (h.entry === null) {
           for (const s of this.senders.values()) s.flushPending();
           await this.acks.until(h.gseq, this.firstUnacked());
-          for (const addr of await this.masters()) {
-            const err = await this.runOn(addr, h.cmd.name, h.cmd.args);
+          for (const [addr, err] of await this.onEveryMaster(h.cmd.name, h.cmd.args)) {
             if (err !== null) this.onCommandError(-1, h.cmd, errorCode(err.message), `${addr}: ${err.message}`, classifyCode(errorCode(err.message)));
           }
           held.shift();

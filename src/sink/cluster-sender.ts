@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { RedisCommand } from '../core/command.js';
 import { FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { parseRedirect } from './cluster-slots.js';
 import { openConnection, targetName, type TargetOptions } from './connection.js';
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
 import type { SenderStats } from './sender.js';
@@ -52,8 +53,6 @@ interface Batch {
   readonly minGseq: number;
   results: Array<[Error | null, unknown]> | null;
 }
-
-const REDIRECT = /^(MOVED|ASK) \d+ (\S+)$/;
 
 function keyId(e: ClusterEntry): string {
   return (e.cmd.key as Buffer).toString('latin1');
@@ -309,9 +308,9 @@ export class NodeSender {
       this.retry(e, null, false, true);
       return false;
     }
-    const m = REDIRECT.exec(err.message);
-    if (m !== null) {
-      this.retry(e, m[2], m[1] === 'ASK', false);
+    const redirect = parseRedirect(err.message, this.opts.host);
+    if (redirect !== null) {
+      this.retry(e, redirect.addr, redirect.asking, false);
       return false;
     }
     const code = errorCode(err.message);

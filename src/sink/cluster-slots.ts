@@ -65,3 +65,14 @@ export function splitAddr(addr: string): { host: string; port: number } {
   const i = addr.lastIndexOf(':');
   return { host: addr.slice(0, i), port: Number(addr.slice(i + 1)) };
 }
+
+/**
+ * A MOVED or ASK error reply: where to go and whether ASKING must come first; null for any other
+ * error. An endpoint without a host (`MOVED 3999 :6381`, Redis 7 with an unknown endpoint type)
+ * means the host of the node that answered.
+ */
+export function parseRedirect(message: string, askedHost: string): { addr: string; asking: boolean } | null {
+  const m = /^(MOVED|ASK) \d+ (\S*):(\d+)$/.exec(message);
+  if (m === null) return null;
+  return { addr: `${m[2] === '' || m[2] === '?' ? askedHost : m[2]}:${m[3]}`, asking: m[1] === 'ASK' };
+}

@@ -30,25 +30,27 @@ export interface RedisCluster {
 }
 
 /**
- * A real Redis Cluster of `masters` masters (no replicas) on free loopback ports, each a
+ * A real Redis Cluster of `masters` masters (no replicas), every node with `password` when given, on free loopback ports, each a
  * `redis-server --cluster-enabled yes` in its own temp dir, joined and given slots by
  * `redis-cli --cluster create`. A node's `bounce` keeps its nodes.conf, so it rejoins as itself.
  */
-export async function startCluster(masters = 3): Promise<RedisCluster> {
+export async function startCluster(masters = 3, opts: { password?: string } = {}): Promise<RedisCluster> {
   const nodes: RedisServer[] = [];
+  const pw = opts.password;
+  const auth = pw === undefined ? [] : ['--requirepass', pw, '--masterauth', pw];
   try {
     for (let i = 0; i < masters; i++) {
-      nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000']));
+      nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000', ...auth]));
     }
     const seeds = nodes.map((n) => `${n.host}:${n.port}`);
-    await run('redis-cli', ['--cluster', 'create', ...seeds, '--cluster-yes'], { timeout: 30_000 });
-    const admin = nodes.map((n) => n.client());
+    await run('redis-cli', [...(pw === undefined ? [] : ['-a', pw, '--no-auth-warning']), '--cluster', 'create', ...seeds, '--cluster-yes'], { timeout: 30_000 });
+    const admin = nodes.map((n) => n.client({ password: pw }));
     const clients: Cluster[] = [];
     const c: RedisCluster = {
       nodes,
       seeds,
       client() {
-        const cl = new Cluster(nodes.map((n) => ({ host: n.host, port: n.port })), { redisOptions: { maxRetriesPerRequest: 1 } });
+        const cl = new Cluster(nodes.map((n) => ({ host: n.host, port: n.port })), { redisOptions: { maxRetriesPerRequest: 1, password: pw } });
         cl.on('error', () => {});
         clients.push(cl);
         return cl;
@@ -89,7 +91,7 @@ export async function startCluster(masters = 3): Promise<RedisCluster> {
         for (;;) {
           const states = await Promise.all(
             nodes.map(async (n) => {
-              const probe = new Redis({ host: n.host, port: n.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+              const probe = new Redis({ host: n.host, port: n.port, password: pw, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
               probe.on('error', () => {});
               try {
                 await probe.connect();

@@ -4,7 +4,7 @@ import type { RedisCommand } from '../../src/core/command.js';
 import { silentLogger } from '../../src/core/log.js';
 import { DELETE_MATCHING_SCRIPT, GUARDED_WRITE_SCRIPT, LOAD_GUARD_KEY } from '../../src/core/scripts.js';
 import { ClusterPool, type ClusterPoolOptions } from '../../src/sink/cluster-pool.js';
-import { clusterSlot, SLOTS, slotTag } from '../../src/sink/cluster-slots.js';
+import { clusterSlot, parseRedirect, SLOTS, slotTag } from '../../src/sink/cluster-slots.js';
 import { startCluster, type RedisCluster } from '../helpers/cluster.js';
 import { binlog, keyed, sleep, snap, submitAll } from './support.js';
 
@@ -61,6 +61,9 @@ test('cluster: the slot of a key is the one Redis computes, hash tags included; 
     assert.equal(clusterSlot(key), Number(await c.call('CLUSTER', 'KEYSLOT', key)), JSON.stringify(k));
   }
   for (let slot = 0; slot < SLOTS; slot++) assert.equal(clusterSlot(Buffer.from(`pika-migrate:load-guard{${slotTag(slot)}}`)), slot);
+  assert.deepEqual(parseRedirect('MOVED 3999 127.0.0.1:6381', '10.0.0.9'), { addr: '127.0.0.1:6381', asking: false });
+  assert.deepEqual(parseRedirect('ASK 12 :7002', '10.0.0.9'), { addr: '10.0.0.9:7002', asking: true }, 'no host: the node that answered');
+  assert.equal(parseRedirect('TRYAGAIN Multiple keys request during rehashing of slot', '10.0.0.9'), null);
 });
 
 test('cluster: every key lands on the master of its slot, each key in order, one sender per master', async () => {
