@@ -279,7 +279,9 @@ export class NodeSender {
       const results = b.results as Array<[Error | null, unknown]>;
       for (let i = 0; i < b.entries.length; i++) {
         if (this.stopped) return;
-        if (this.handle(b.entries[i], results[i]?.[0] ?? null)) acked = true;
+        // A reply missing from the pipeline's results is a lost one, never a success.
+        const r = results[i];
+        if (this.handle(b.entries[i], r === undefined ? new Error('no reply') : r[0])) acked = true;
       }
     }
     if (acked) this.hooks.acked();
@@ -294,7 +296,7 @@ export class NodeSender {
   private handle(e: ClusterEntry, err: Error | null): boolean {
     const isReply = err !== null && err.name === 'ReplyError';
     if (this.poisoned.size > 0 && this.poisoned.has(keyId(e))) {
-      // An earlier command of this slot will run again: this one must run again after it.
+      // An earlier command of this key will run again: this one must run again after it.
       this.retries.push({ entry: e, redirect: null, asking: false, maybeApplied: err === null || !isReply });
       if (err !== null && !isReply) this.counters.lostReplies++;
       return false;
