@@ -30,6 +30,8 @@ export interface ClusterPoolOptions {
   retryMaxMs?: number;
   maxOpsPerSec?: number;
   maxBytesPerSec?: number;
+  /** A rate limiter shared with other sinks of the same target (then maxOps/maxBytesPerSec are ignored). */
+  limiter?: RateLimiter;
   /** Redirections followed for one command before it counts as a failure; default 16. */
   maxRedirections?: number;
 }
@@ -89,7 +91,7 @@ export class ClusterPool extends EventEmitter implements Sink {
     const [major, minor] = targetVersion.split('.').map(Number);
     this.legacyTarget = major < 6 || (major === 6 && minor < 2);
     this.log = opts.logger.child({ component: 'sink', target: 'cluster' });
-    this.limiter = new RateLimiter(opts.maxOpsPerSec ?? 0, opts.maxBytesPerSec ?? 0);
+    this.limiter = opts.limiter ?? new RateLimiter(opts.maxOpsPerSec ?? 0, opts.maxBytesPerSec ?? 0);
     this.hooks = {
       acked: () => this.advance(),
       commandError: (s, cmd, code, message, cls) => this.onCommandError(s.index, cmd, code, message, cls),

@@ -5,6 +5,7 @@ import { silentLogger } from '../../src/core/log.js';
 import { DELETE_MATCHING_SCRIPT, GUARDED_WRITE_SCRIPT, LOAD_GUARD_KEY } from '../../src/core/scripts.js';
 import { ClusterPool, type ClusterPoolOptions } from '../../src/sink/cluster-pool.js';
 import { clusterSlot, parseRedirect, SLOTS, slotTag } from '../../src/sink/cluster-slots.js';
+import { RateLimiter } from '../../src/sink/rate-limit.js';
 import { startCluster, type RedisCluster } from '../helpers/cluster.js';
 import { binlog, keyed, sleep, snap, submitAll } from './support.js';
 
@@ -229,6 +230,24 @@ test('cluster: a master restarting under load: commands wait, then everything la
     assert.ok(st.total.reconnects >= 1, 'the sender of the restarted master reconnected');
     assert.ok(st.possibleRepeats >= st.total.lostReplies, 'every command whose reply was lost counts as a possible repeat');
     assert.deepEqual(pool.appliedPosition(), binlog(2, i - 1));
+  } finally {
+    await pool.close();
+  }
+});
+
+test('cluster: target-max-ops paces the whole cluster target, and a limiter can be shared', async () => {
+  await flushAll();
+  const limiter = new RateLimiter(2000, 0);
+  const pool = await poolFor({ limiter });
+  try {
+    const t0 = performance.now();
+    await submitAll(pool, Array.from({ length: 1000 }, (_, i) => keyed('SET', `paced:${i}`, ['v'], snap(i))));
+    await pool.flush();
+    const ms = performance.now() - t0;
+    // 2000/s with a 100 ms burst: 1000 commands take at least (1000 - 200) / 2000 s.
+    assert.ok(ms >= 380, `paced: ${ms.toFixed(0)} ms`);
+    assert.deepEqual(pool.rateLimits, { maxOps: 2000, maxBytes: 0 });
+    assert.equal((await cluster.keysPerNode()).flat().length, 1000);
   } finally {
     await pool.close();
   }
