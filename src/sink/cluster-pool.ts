@@ -7,8 +7,9 @@ import { formatPosition, type SourcePosition } from '../core/position.js';
 import { AckTracker } from './ack-tracker.js';
 import { commandKeys, commonSlot, withSlotGuard } from './cluster-keys.js';
 import { NodeSender, type ClusterEntry, type NodeSenderHooks, type RetryEntry } from './cluster-sender.js';
+import { NodeLinks } from './cluster-links.js';
 import { clusterSlot, parseClusterSlots, parseRedirect, SLOTS, splitAddr, type SlotMap } from './cluster-slots.js';
-import { openConnection, TargetUnreachableError } from './connection.js';
+import { openConnection, TargetUnreachableError, type TargetOptions } from './connection.js';
 import { argBytes, RateLimiter } from './rate-limit.js';
 import { classifyCode, errorCode, statName, type ErrorClass } from './replies.js';
 import type { CommandErrorEvent, Sink, SinkStats } from './sink.js';
@@ -65,8 +66,8 @@ export class ClusterPool extends EventEmitter implements Sink {
   /** Routing: the sender of each slot. Changes only as described above. */
   private readonly route: NodeSender[];
   private readonly senders = new Map<string, NodeSender>();
-  /** Connections for resends and pool-level commands, by `host:port`. */
-  private readonly direct = new Map<string, Redis>();
+  /** Connections for resends and pool-level commands. */
+  private readonly links: NodeLinks;
   private readonly acks = new AckTracker();
   private held: Held[] | null = null;
   private heldWaiter: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | null = null;
@@ -100,6 +101,10 @@ export class ClusterPool extends EventEmitter implements Sink {
       serves: (s) => this.route.includes(s),
       fatal: (err) => this.fail(err),
     };
+    this.links = new NodeLinks(
+      (addr) => nodeTarget(opts, splitAddr(addr)),
+      () => [...this.senders.keys(), ...opts.seeds.map((x) => `${x.host}:${x.port}`)],
+    );
     for (const [addr, redis] of conns) this.senderFor(addr, redis);
     this.route = map.map((addr) => this.senderFor(addr));
   }
@@ -248,7 +253,7 @@ export class ClusterPool extends EventEmitter implements Sink {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.senders.values()].map((s) => s.close()));
-    this.dropDirect();
+    this.links.close();
   }
 
   destroy(): void {
@@ -259,7 +264,7 @@ export class ClusterPool extends EventEmitter implements Sink {
     this.acks.rejectAll(err);
     this.heldWaiter?.reject(err);
     this.heldWaiter = null;
-    this.dropDirect();
+    this.links.close();
   }
 
   /** The entry for a keyed command, or null when it cannot run on a cluster (refused and counted). */
@@ -335,13 +340,13 @@ export class ClusterPool extends EventEmitter implements Sink {
       if (this.closed) return;
       let err: Error | null;
       try {
-        err = await this.runOn(addr, cmd.name, cmd.args, asking);
+        err = await this.links.run(addr, cmd.name, cmd.args, asking);
       } catch (e) {
         if (e instanceof FatalError) throw e;
         // Unreachable, or the reply was lost: maybe applied; ask the cluster who serves the slot now.
         if (!(e instanceof TargetUnreachableError)) this.possibleRepeats++;
         await backoff(`${addr}: ${(e as Error).message}`);
-        addr = (await this.topology())?.[slot] ?? addr;
+        addr = (await this.links.topology())?.[slot] ?? addr;
         asking = false;
         continue;
       }
@@ -367,61 +372,6 @@ export class ClusterPool extends EventEmitter implements Sink {
   }
 
   /**
-   * Runs one command on a node: the error reply, or null when it succeeded. Throws
-   * TargetUnreachableError when the node cannot be reached, another Error when the reply was lost.
-   */
-  private async runOn(addr: string, name: string, args: ReadonlyArray<Buffer | string>, asking = false): Promise<Error | null> {
-    const conn = await this.directTo(addr);
-    try {
-      if (asking) {
-        const res = await conn.pipeline().call('ASKING').call(name, ...args).exec();
-        const e = res?.[1]?.[0] ?? res?.[0]?.[0] ?? null;
-        if (e !== null && e.name !== 'ReplyError') throw e;
-        return e;
-      }
-      await conn.call(name, ...args);
-      return null;
-    } catch (e) {
-      if ((e as Error).name === 'ReplyError') return e as Error;
-      this.direct.delete(addr);
-      conn.disconnect();
-      throw e;
-    }
-  }
-
-  private async directTo(addr: string): Promise<Redis> {
-    const c = this.direct.get(addr);
-    if (c !== undefined && c.status === 'ready') return c;
-    if (c !== undefined) {
-      this.direct.delete(addr);
-      c.disconnect();
-    }
-    const conn = await openConnection(nodeTarget(this.opts, splitAddr(addr)), 'pika-migrate-cluster-direct');
-    conn.on('error', () => {});
-    this.direct.set(addr, conn);
-    return conn;
-  }
-
-  private dropDirect(): void {
-    for (const c of this.direct.values()) c.disconnect();
-    this.direct.clear();
-  }
-
-  /** The current slot map from the first node that answers, or null when none does. */
-  private async topology(): Promise<SlotMap | null> {
-    const candidates = new Set<string>([...this.senders.keys(), ...this.opts.seeds.map((s) => `${s.host}:${s.port}`)]);
-    for (const addr of candidates) {
-      try {
-        const conn = await this.directTo(addr);
-        return parseClusterSlots(await conn.call('CLUSTER', 'SLOTS'), splitAddr(addr).host);
-      } catch {
-        // the next one
-      }
-    }
-    return null;
-  }
-
-  /**
    * Runs a keyless command on every master: each master's error reply or null. A master that is
    * down or loading is waited for (retried with backoff) up to the reconnect give-up time.
    */
@@ -433,17 +383,17 @@ export class ClusterPool extends EventEmitter implements Sink {
       await sleep(delay);
       delay = Math.min(delay * 2, this.opts.retryMaxMs ?? DEFAULTS.retryMaxMs);
     };
-    let map = await this.topology();
+    let map = await this.links.topology();
     while (map === null) {
       await wait('no node answers CLUSTER SLOTS');
-      map = await this.topology();
+      map = await this.links.topology();
     }
     const out: Array<[string, Error | null]> = [];
     for (const addr of new Set(map)) {
       for (;;) {
         let err: Error | null;
         try {
-          err = await this.runOn(addr, name, args);
+          err = await this.links.run(addr, name, args);
         } catch (e) {
           await wait(`${addr}: ${(e as Error).message}`);
           continue;
@@ -465,7 +415,7 @@ export class ClusterPool extends EventEmitter implements Sink {
    * the commands of theirs that `s` still queues (nothing of `s` is in flight now).
    */
   private async rehome(s: NodeSender): Promise<void> {
-    const map = await this.topology();
+    const map = await this.links.topology();
     if (map === null) return;
     let moved = 0;
     for (let slot = 0; slot < SLOTS; slot++) {
@@ -590,12 +540,12 @@ export class ClusterPool extends EventEmitter implements Sink {
     this.acks.rejectAll(err);
     this.heldWaiter?.reject(err);
     this.heldWaiter = null;
-    this.dropDirect();
+    this.links.close();
     this.emit('fatal', err);
   }
 }
 
-function nodeTarget(o: ClusterPoolOptions, at: { host: string; port: number }) {
+function nodeTarget(o: ClusterPoolOptions, at: { host: string; port: number }): TargetOptions {
   return { host: at.host, port: at.port, password: o.password, username: o.username, db: 0, connectTimeoutMs: o.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs };
 }
 
