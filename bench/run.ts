@@ -7,12 +7,14 @@
  * 2. Full sync: `pika-migrate load` as its own process, keys/s, elements/s and peak RSS (VmHWM):
  *    the real 1M-strings 3.2.7 dump (the C++ pika-migrate's yardstick; target ≥ 0.5 of
  *    redis-benchmark, peak RSS ≤ 100 MB), a hash of 1M fields, and a mixed set.
+ * 2b. Cluster: the same 1M-strings full sync into a 3-master loopback Redis Cluster
+ *    (`target-redis-cluster : yes`), beside the standalone figure of the same run.
  * 3. Incremental: the test master (own process) streams small SETs from its binlog as fast as the
  *    daemon (own process) acks them; entries/s, the largest lag, the daemon's RSS over the run; then
  *    the master writes steadily while streaming, and lag_seconds is watched. Target: ≥ 100k
  *    entries/s, lag < 1 s, memory flat.
  *
- *   npm run bench [-- --entries 500000] [-- --skip-reader] [-- --skip-full] [-- --skip-incremental]
+ *   npm run bench [-- --entries 500000] [-- --skip-reader] [-- --skip-full] [-- --skip-cluster] [-- --skip-incremental]
  *   PM_BENCH_SENDERS=n (redis-sender-num of the incremental case), PM_BENCH_PROF=dir (CPU profile)
  */
 import { execFileSync, fork, spawn } from 'node:child_process';
@@ -21,6 +23,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FIXTURES } from '../test/helpers/fixtures.js';
 import { dataset, sstBytes } from './datasets.js';
+import { startCluster } from '../test/helpers/cluster.js';
 import { startRedis, type RedisServer } from '../test/helpers/redis.js';
 import { replicaPort, tempDir } from '../test/replication/support.js';
 
@@ -29,6 +32,7 @@ const { values } = parseArgs({
     entries: { type: 'string', default: '500000' },
     'skip-full': { type: 'boolean', default: false },
     'skip-incremental': { type: 'boolean', default: false },
+    'skip-cluster': { type: 'boolean', default: false },
     'skip-reader': { type: 'boolean', default: false },
   },
 });
@@ -44,9 +48,9 @@ function redisBenchmark(redis: RedisServer, n: number): number {
 }
 
 /** Runs the built CLI's offline load; peak RSS read from /proc while it runs. */
-async function fullSync(redis: RedisServer, dir: string): Promise<{ keys: number; rate: number; seconds: number; loadSeconds: number; rssMb: number }> {
+async function fullSync(redis: RedisServer, dir: string, extraConf = ''): Promise<{ keys: number; rate: number; seconds: number; loadSeconds: number; rssMb: number }> {
   const conf = join(work, 'bench.conf');
-  writeFileSync(conf, `target-redis-port : ${redis.port}\nlog-path : ${join(work, 'log')}\nlog-format : json\nlog-level : warn\n`);
+  writeFileSync(conf, `target-redis-port : ${redis.port}\nlog-path : ${join(work, 'log')}\nlog-format : json\nlog-level : warn\n${extraConf}`);
   const t0 = performance.now();
   const child = spawn(process.execPath, [join(root, 'dist/src/cli.js'), 'load', dir, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
@@ -159,6 +163,7 @@ const fmtRate = (n: number) => `${Math.round(n).toLocaleString('en-US')}`;
 
 execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
 const redis = await startRedis();
+let standalone1m: number | null = null;
 try {
   const admin = redis.client();
   const ref = redisBenchmark(redis, 1_000_000);
@@ -182,6 +187,7 @@ try {
     for (const c of cases) {
       await admin.flushall();
       const fs = await fullSync(redis, c.dir);
+      if (c.dir === DUMP) standalone1m = fs.rate;
       const keys = await admin.dbsize();
       if (keys < c.keys) throw new Error(`${c.label}: expected at least ${c.keys} keys in Redis, found ${keys}`);
       const perSec = c.elements / fs.loadSeconds;
@@ -189,6 +195,24 @@ try {
     }
     console.log('  targets: 1M small strings ≥ 0.5 of redis-benchmark (the C++ pika-migrate: ~0.15); peak RSS ≤ 100 MB (brief) / < 300 MB (issue 4)');
     await admin.flushall();
+  }
+  if (!values['skip-cluster']) {
+    if (standalone1m === null) {
+      await admin.flushall();
+      standalone1m = (await fullSync(redis, DUMP)).rate;
+      await admin.flushall();
+    }
+    const cluster = await startCluster(3);
+    try {
+      const fs = await fullSync(cluster.nodes[0], DUMP, 'target-redis-cluster : yes\n');
+      let keys = 0;
+      for (const n of cluster.nodes) keys += await n.client().dbsize();
+      if (keys < 1_000_000) throw new Error(`cluster: expected at least 1000000 keys over the masters, found ${keys}`);
+      console.log('full sync of the real 3.2.7 1M-strings dump into a 3-master loopback Redis Cluster (target-redis-cluster : yes)');
+      console.log(`  cluster: ${fmtRate(fs.rate)} keys/s = ${(fs.rate / ref).toFixed(2)} of redis-benchmark (one server); standalone, same run: ${fmtRate(standalone1m)} keys/s; peak RSS ${fs.rssMb.toFixed(0)} MB`);
+    } finally {
+      await cluster.stop();
+    }
   }
   if (!values['skip-incremental']) {
     const n = Number(values.entries);

@@ -46,6 +46,11 @@ export function buildConfig(file: string, entries: ConfEntry[]): Config {
     }
     setValue(values, entry.key, entry);
   }
+  const cluster = raw.get('target-redis-cluster');
+  if (values['target-redis-cluster'] !== null && values['target-redis-db'] !== 0) {
+    const db = raw.get('target-redis-db');
+    throw new ConfigError(`${db?.where ?? cluster?.where} target-redis-db: must be 0 with target-redis-cluster (a Redis Cluster has only DB 0)`);
+  }
   return { file, values, raw, ignored };
 }
 

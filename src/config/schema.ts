@@ -1,7 +1,7 @@
 import { CONFLICT_POLICIES, type ConflictPolicy } from '../convert/records.js';
 import type { DataType } from '../core/record.js';
 import { parseKeyRenames, type KeyRenameRule } from '../convert/rename.js';
-import { bool, dbPairs, hostPort, int, nonEmpty, oneOf, permutationOf, port, str, subsetOf, words, type HostPort, type ValueParser } from './values.js';
+import { bool, clusterSeeds, dbPairs, hostPort, int, nonEmpty, oneOf, permutationOf, port, str, subsetOf, words, type HostPort, type ValueParser } from './values.js';
 
 /**
  * Every conf key the daemon reads, with its parser and default, in one place. pika.conf.example
@@ -29,6 +29,8 @@ export const schema = {
   databases: { parse: int(1, 65535), default: 1 },
   // Target Redis DB per master DB, `src:dst` pairs; unlisted: db0 → target-redis-db, dbN → N.
   'db-map': { parse: dbPairs, default: [] as Array<[number, number]> },
+  // A Redis Cluster target: yes (seed = target-redis-host:port) or seed nodes ip:port,ip:port.
+  'target-redis-cluster': { parse: clusterSeeds, default: null as HostPort[] | null },
   'sync-batch-num': { parse: int(1, 100_000), default: 100 },
   'redis-sender-num': { parse: int(1, 256), default: 10 },
   // Commands and argument bytes per second sent to the target (0 = no limit); CONFIG SET on the

@@ -53,6 +53,24 @@ export const hostPort: ValueParser<HostPort | null> = (raw) => {
   return { host: m[1], port: port(m[2]) };
 };
 
+/**
+ * `target-redis-cluster`: `no` (a single Redis), `yes` (a cluster; target-redis-host:port is the
+ * seed), or the seeds themselves, `ip:port` separated by commas or blanks.
+ */
+export const clusterSeeds: ValueParser<HostPort[] | null> = (raw) => {
+  const v = raw.trim().toLowerCase();
+  if (v === '' || v === 'no' || v === 'false' || v === '0') return null;
+  if (v === 'yes' || v === 'true' || v === '1') return [];
+  return raw
+    .split(/[\s,]+/)
+    .filter((w) => w !== '')
+    .map((w) => {
+      const m = /^\[([^\]]+)\]:(\d+)$/.exec(w) ?? /^([^:\s]+):(\d+)$/.exec(w);
+      if (m === null) throw new Error(`expected yes, no or seed nodes ip:port[,ip:port…], got "${raw}"`);
+      return { host: m[1], port: port(m[2]) };
+    });
+};
+
 /** Sizes as Pika writes them: plain bytes or with a K/M/G suffix (powers of 1024). */
 export const bytes: ValueParser<number> = (raw) => {
   const m = /^(\d+)\s*([kKmMgG]?)[bB]?$/.exec(raw);

@@ -1,7 +1,7 @@
 import { compareBinlogPositions, type BinlogEntry, type BinlogPosition } from '../core/binlog.js';
 import type { Logger } from '../core/log.js';
 import { convertEntry, type BinlogConvertContext } from '../convert/binlog.js';
-import type { SenderPool } from '../sink/pool.js';
+import type { Sink } from '../sink/sink.js';
 
 interface Unapplied {
   readonly end: BinlogPosition;
@@ -52,7 +52,7 @@ export class BinlogApplier {
   private canaryAt: number | null = null;
 
   constructor(
-    private readonly pool: SenderPool,
+    private readonly pool: Sink,
     private readonly context: () => BinlogConvertContext,
     private readonly logger: Logger,
   ) {}
@@ -84,7 +84,7 @@ export class BinlogApplier {
     }
   }
 
-  private async submitRest(wait: Promise<void>, cmds: Parameters<SenderPool['submit']>[0][], from: number): Promise<void> {
+  private async submitRest(wait: Promise<void>, cmds: Parameters<Sink['submit']>[0][], from: number): Promise<void> {
     await wait;
     for (let i = from; i < cmds.length; i++) {
       const w = this.pool.submit(cmds[i]);

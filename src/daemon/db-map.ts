@@ -22,6 +22,9 @@ export function dbRoutesOf(v: Readonly<ConfValues>, file: string): DbRoute[] {
   for (let source = 0; source < v.databases; source++) {
     routes.push({ source, target: mapped.get(source) ?? (source === 0 ? v['target-redis-db'] : source) });
   }
+  if (v['target-redis-cluster'] !== null && routes.some((r) => r.target !== 0)) {
+    throw new ConfigError(`${file} databases: a Redis Cluster target has only DB 0, so it takes a master with one DB only (databases : ${v.databases}); a Redis Cluster cannot hold several DBs' keys apart`);
+  }
   const seen = new Map<number, number>();
   for (const r of routes) {
     const other = seen.get(r.target);

@@ -7,13 +7,13 @@ import { SnapshotRecordConverter, type ConflictPolicy } from '../convert/records
 import type { ConvertNote } from '../convert/types.js';
 import { Progress, type ProgressSnapshot } from '../ops/progress.js';
 import { readSnapshotBatches } from '../snapshot/pika/snapshot.js';
-import type { SenderPool } from '../sink/pool.js';
+import type { Sink } from '../sink/sink.js';
 
 export interface LoadSnapshotOptions {
   /** One DB dir of a dump (`…/db0`: A–C type dirs or D instance dirs). */
   readonly dir: string;
   readonly db: number;
-  readonly pool: SenderPool;
+  readonly pool: Sink;
   readonly logger: Logger;
   /** Elements per record and per command for big keys (sync-batch-num). */
   readonly chunkSize: number;

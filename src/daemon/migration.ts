@@ -11,7 +11,7 @@ import { BinlogSpool } from '../ops/binlog-spool.js';
 import type { Checkpoint, CheckpointStore } from '../ops/checkpoint.js';
 import type { Progress } from '../ops/progress.js';
 import type { Replica, ReplicaStatus } from '../replication/replica.js';
-import type { SenderPool } from '../sink/pool.js';
+import type { Sink } from '../sink/sink.js';
 import { BinlogApplier, type ApplierStats } from './binlog-applier.js';
 import { loadSnapshot, type LoadSummary } from './load-snapshot.js';
 
@@ -33,7 +33,7 @@ export interface MigrationOptions {
   readonly spoolMaxBytes: number;
   /** FLUSHDB the target before loading a snapshot (target-flush-on-full-sync). */
   readonly flushOnFullSync: boolean;
-  readonly pool: SenderPool;
+  readonly pool: Sink;
   readonly logger: Logger;
   readonly chunkSize: number;
   readonly conflict: ConflictPolicy;

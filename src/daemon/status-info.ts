@@ -1,6 +1,6 @@
 import type { BinlogPosition } from '../core/binlog.js';
 import type { MetricsSnapshot } from '../ops/metrics.js';
-import type { SinkStats } from '../sink/pool.js';
+import type { SinkStats } from '../sink/sink.js';
 import type { Migration } from './migration.js';
 
 type Lines = Array<readonly [string, string | number]>;

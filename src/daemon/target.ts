@@ -1,40 +1,47 @@
 import type { ConfValues } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
-import { SenderPool, type SinkStats } from '../sink/pool.js';
+import { ClusterPool } from '../sink/cluster-pool.js';
+import { SenderPool } from '../sink/pool.js';
 import { RateLimiter } from '../sink/rate-limit.js';
+import type { Sink, SinkStats } from '../sink/sink.js';
 import type { DbRoute } from './db-map.js';
 
-/** The sink for one Redis DB from the conf's `target-redis-*`, `redis-sender-num`, `sync-batch-num`; fails fast. */
-export function connectTarget(v: Readonly<ConfValues>, logger: Logger, db = v['target-redis-db'], limiter?: RateLimiter): Promise<SenderPool> {
-  return SenderPool.connect({
-    host: v['target-redis-host'],
-    port: v['target-redis-port'],
+/**
+ * The sink for one Redis DB from the conf's `target-redis-*`, `redis-sender-num`, `sync-batch-num`
+ * and rate limits; a ClusterPool when `target-redis-cluster` is set (DB 0 only). Fails fast.
+ */
+export async function connectTarget(v: Readonly<ConfValues>, logger: Logger, db = v['target-redis-db'], limiter?: RateLimiter): Promise<Sink> {
+  const common = {
     password: v['target-redis-pwd'] || undefined,
     username: v['target-redis-user'] || undefined,
-    db,
-    senders: v['redis-sender-num'],
     batchSize: v['sync-batch-num'],
     maxOpsPerSec: v['target-max-ops'],
     maxBytesPerSec: v['target-max-bytes'],
     ...(limiter ? { limiter } : {}),
     logger: logger.child({ module: 'sink', db }),
-  });
+  };
+  const cluster = v['target-redis-cluster'];
+  if (cluster !== null) {
+    const seeds = cluster.length > 0 ? cluster : [{ host: v['target-redis-host'], port: v['target-redis-port'] }];
+    return ClusterPool.connect({ ...common, seeds });
+  }
+  return SenderPool.connect({ ...common, host: v['target-redis-host'], port: v['target-redis-port'], db, senders: v['redis-sender-num'] });
 }
 
 /**
- * One sender pool per target Redis DB (a connection selects one DB, and each DB keeps its own
+ * One sink per target Redis DB (a connection selects one DB, and each DB keeps its own
  * exactly-once records), sharing one rate limit: target-max-ops is for the whole target.
  */
 export class Targets {
   private constructor(
     readonly routes: readonly DbRoute[],
-    private readonly pools: ReadonlyMap<number, SenderPool>,
+    private readonly pools: ReadonlyMap<number, Sink>,
     private readonly limiter: RateLimiter,
   ) {}
 
   static async connect(v: Readonly<ConfValues>, routes: readonly DbRoute[], logger: Logger): Promise<Targets> {
     const limiter = new RateLimiter(v['target-max-ops'], v['target-max-bytes']);
-    const pools = new Map<number, SenderPool>();
+    const pools = new Map<number, Sink>();
     try {
       for (const r of routes) pools.set(r.source, await connectTarget(v, logger, r.target, limiter));
     } catch (e) {
@@ -45,18 +52,18 @@ export class Targets {
   }
 
   /** The pool that writes the master's DB `source`. */
-  of(source: number): SenderPool {
+  of(source: number): Sink {
     const p = this.pools.get(source);
     if (p === undefined) throw new Error(`no target for db${source}`);
     return p;
   }
 
-  get all(): SenderPool[] {
+  get all(): Sink[] {
     return [...this.pools.values()];
   }
 
   /** Every pool talks to the same server: its version and legacy flag are the first's. */
-  get first(): SenderPool {
+  get first(): Sink {
     return this.all[0];
   }
 

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BinlogPosition } from '../core/binlog.js';
 import type { Logger } from '../core/log.js';
-import type { SinkStats } from '../sink/pool.js';
+import type { SinkStats } from '../sink/sink.js';
 
 export const PHASES = ['idle', 'connecting', 'full_sync', 'incremental', 'error', 'stopping'] as const;
 
@@ -101,6 +101,8 @@ export function buildRegistry(read: () => MetricsSnapshot): Registry {
   });
   counter('sink_refused_total', 'commands refused before sending', [], (set, s) => set({}, s.sink.refused));
   counter('sink_skipped_as_applied_total', 'binlog commands not sent again after a restart (already applied)', [], (set, s) => set({}, s.sink.skippedAsApplied));
+  counter('sink_possible_repeats_total', 'commands sent again that Redis may already have applied (cluster target: at-least-once)', [], (set, s) => set({}, s.sink.possibleRepeats));
+  counter('sink_redirections_total', 'MOVED and ASK redirections followed (cluster target)', [], (set, s) => set({}, s.sink.redirections));
   counter('sink_keys_kept_total', 'keys left as they were by conflict-policy skip', [], (set, s) => set({}, s.sink.keysKept));
   gauge('sink_queue_depth', 'commands waiting to be written, per sender', ['sender'], (set, s) => {
     s.sink.senders.forEach((st, i) => set({ sender: String(i) }, st.queued));

@@ -8,10 +8,12 @@ import { comparePositions, formatPosition, type SourcePosition } from '../core/p
 import { BATCH_SCRIPT, MAX_COMMAND_ARGS, inlineName } from './batch-script.js';
 import { openConnection, targetName } from './connection.js';
 import type { ErrorClass } from './replies.js';
+import type { CommandErrorEvent, Sink, SinkStats } from './sink.js';
 import { statName } from './replies.js';
-import { RateLimiter } from './rate-limit.js';
+import { AckTracker } from './ack-tracker.js';
+import { argBytes, RateLimiter } from './rate-limit.js';
 import { KeyRouter } from './router.js';
-import { Sender, type SenderHooks, type SenderStats } from './sender.js';
+import { Sender, type SenderHooks } from './sender.js';
 
 export interface SenderPoolOptions {
   host: string;
@@ -59,41 +61,7 @@ export const SINK_DEFAULTS = {
   markerTtlMs: 24 * 3600 * 1000,
 } as const;
 
-export interface SinkStats {
-  readonly senders: SenderStats[];
-  /** Error replies counted by code: wrongType, oom, loading, busy, readOnly, noAuth, wrongPass, err, … */
-  readonly errors: Record<string, number>;
-  /** The same errors counted by what the sink did about them. */
-  readonly errorClasses: Record<ErrorClass, number>;
-  readonly typeConflicts: number;
-  /** Keys kept as they were on the target by `conflict-policy : skip`. */
-  readonly keysKept: number;
-  /** Binlog commands not sent again after a restart because Redis had applied them. */
-  readonly skippedAsApplied: number;
-  /** Commands refused before sending (too many arguments, or an EVAL the batch script cannot run). */
-  readonly refused: number;
-  readonly total: { submitted: number; queued: number; inFlight: number; sent: number; batches: number; acked: number; retries: number; reconnects: number; lostReplies: number };
-}
-
-/** A command Redis answered with an error reply; `class` says what the sink did about it. */
-export interface CommandErrorEvent {
-  readonly cmd: RedisCommand;
-  readonly code: string;
-  readonly message: string;
-  readonly class: ErrorClass;
-  readonly sender: number;
-}
-
-interface PositionMark {
-  readonly pos: SourcePosition;
-  lastGseq: number;
-}
-
-interface Waiter {
-  readonly until: number;
-  readonly resolve: () => void;
-  readonly reject: (e: Error) => void;
-}
+export type { CommandErrorEvent, SinkStats } from './sink.js';
 
 /**
  * Fans commands out over `senders` connections by key hash, so one key's commands keep their order
@@ -105,20 +73,16 @@ interface Waiter {
  * Events: `fatal` (FatalError) once when it cannot go on; `commandError` (CommandErrorEvent) for
  * every error reply of a data command, `typeConflict` (CommandErrorEvent) for WRONGTYPE ones.
  */
-export class SenderPool extends EventEmitter {
+export class SenderPool extends EventEmitter implements Sink {
   /** Redis before 6.2 has no `SET … PXAT/EXAT`: converters must use their script forms. */
   readonly legacyTarget: boolean;
   private readonly router: KeyRouter;
   private readonly senders: Sender[];
   private readonly log: Logger;
-  private nextGseq = 0;
-  private marks: PositionMark[] = [];
-  private marksHead = 0;
-  private applied: SourcePosition | null = null;
+  private readonly acks = new AckTracker();
   /** Commands held behind a barrier, in submission order; null when no barrier is pending. */
   private held: Array<{ cmd: RedisCommand; gseq: number }> | null = null;
   private heldWaiter: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | null = null;
-  private waiters: Waiter[] = [];
   private fatalError: FatalError | null = null;
   private closed = false;
   private readonly errors: Record<string, number> = {};
@@ -217,10 +181,7 @@ export class SenderPool extends EventEmitter {
   submit(cmd: RedisCommand): void | Promise<void> {
     if (this.fatalError !== null) throw this.fatalError;
     if (this.closed) throw new Error('submit after close');
-    const gseq = this.nextGseq++;
-    const last = this.marks.length > this.marksHead ? this.marks[this.marks.length - 1] : null;
-    if (last !== null && (last.pos === cmd.pos || comparePositions(last.pos, cmd.pos) === 0)) last.lastGseq = gseq;
-    else this.marks.push({ pos: cmd.pos, lastGseq: gseq });
+    const gseq = this.acks.next(cmd.pos);
 
     if (this.skipUpTo !== null && cmd.pos.kind === 'binlog' && this.appliedBefore(cmd)) {
       this.skipped++;
@@ -316,12 +277,12 @@ export class SenderPool extends EventEmitter {
   flush(): Promise<void> {
     if (this.fatalError !== null) return Promise.reject(this.fatalError);
     for (const s of this.senders) s.flushPending();
-    return this.until(this.nextGseq);
+    return this.until(this.acks.submitted);
   }
 
   appliedPosition(): SourcePosition | null {
     this.advance();
-    return this.applied;
+    return this.acks.applied;
   }
 
   senderPositions(): Array<SourcePosition | null> {
@@ -330,7 +291,7 @@ export class SenderPool extends EventEmitter {
 
   stats(): SinkStats {
     const senders = this.senders.map((s) => s.stats());
-    const total = { submitted: this.nextGseq, queued: 0, inFlight: 0, sent: 0, batches: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0 };
+    const total = { submitted: this.acks.submitted, queued: 0, inFlight: 0, sent: 0, batches: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0 };
     for (const s of senders) {
       total.queued += s.queued;
       total.inFlight += s.inFlight;
@@ -350,6 +311,8 @@ export class SenderPool extends EventEmitter {
       skippedAsApplied: this.skipped,
       keysKept: this.errorClasses.keyKept,
       refused: this.refused,
+      possibleRepeats: 0,
+      redirections: 0,
       total,
     };
   }
@@ -372,20 +335,18 @@ export class SenderPool extends EventEmitter {
     this.closed = true;
     const err = new Error('sink destroyed');
     for (const s of this.senders) s.stop(err);
-    for (const w of this.waiters) w.reject(err);
-    this.waiters = [];
+    this.acks.rejectAll(err);
     this.heldWaiter?.reject(err);
     this.heldWaiter = null;
   }
 
   /** Resolves once every command with submission number below `end` is acknowledged. */
   private until(end: number): Promise<void> {
-    if (this.firstUnacked() >= end) return Promise.resolve();
-    return new Promise((resolve, reject) => this.waiters.push({ until: end, resolve, reject }));
+    return this.acks.until(end, this.firstUnacked());
   }
 
   private firstUnacked(): number {
-    let u = this.nextGseq;
+    let u = this.acks.submitted;
     if (this.held !== null && this.held.length > 0 && this.held[0].gseq < u) u = this.held[0].gseq;
     for (const s of this.senders) {
       const g = s.oldestUnacked();
@@ -396,26 +357,7 @@ export class SenderPool extends EventEmitter {
 
   /** Moves the applied position forward and wakes flushes; runs after every acknowledged batch. */
   private advance(): void {
-    const u = this.firstUnacked();
-    const marks = this.marks;
-    let h = this.marksHead;
-    while (h < marks.length && marks[h].lastGseq < u) {
-      this.applied = marks[h].pos;
-      h++;
-    }
-    if (h > 1024 && h * 2 > marks.length) {
-      this.marks = marks.slice(h);
-      h = 0;
-    }
-    this.marksHead = h;
-    if (this.waiters.length > 0) {
-      const still: Waiter[] = [];
-      for (const w of this.waiters) {
-        if (u >= w.until) w.resolve();
-        else still.push(w);
-      }
-      this.waiters = still;
-    }
+    this.acks.advance(this.firstUnacked());
   }
 
   private hold(cmd: RedisCommand, gseq: number): Promise<void> {
@@ -509,8 +451,7 @@ export class SenderPool extends EventEmitter {
     this.count(err.message.includes('WRONGPASS') ? 'WRONGPASS' : err.message.includes('NOAUTH') ? 'NOAUTH' : 'FATAL', 'fatal');
     this.log.error({ err: err.message }, 'sink cannot go on');
     for (const s of this.senders) s.stop(err);
-    for (const w of this.waiters) w.reject(err);
-    this.waiters = [];
+    this.acks.rejectAll(err);
     this.heldWaiter?.reject(err);
     this.heldWaiter = null;
     this.emit('fatal', err);
@@ -534,9 +475,3 @@ function unsendable(cmd: RedisCommand): string | null {
   return null;
 }
 
-/** Argument bytes of a command, for target-max-bytes. */
-function argBytes(cmd: RedisCommand): number {
-  let n = cmd.name.length;
-  for (const a of cmd.args) n += typeof a === 'string' ? Buffer.byteLength(a) : a.length;
-  return n;
-}

@@ -1,3 +1,5 @@
+import type { RedisCommand } from '../core/command.js';
+
 /**
  * target-max-ops and target-max-bytes: commands and argument bytes per second sent to the target,
  * as virtual-clock buckets (GCRA) with a burst of BURST_MS worth. `take` never refuses: it says
@@ -5,6 +7,13 @@
  * through `submit` like any other backpressure. 0 means no limit.
  */
 const BURST_MS = 100;
+
+/** Argument bytes of a command (name included), for target-max-bytes. */
+export function argBytes(cmd: RedisCommand): number {
+  let n = cmd.name.length;
+  for (const a of cmd.args) n += typeof a === 'string' ? Buffer.byteLength(a) : a.length;
+  return n;
+}
 
 export class RateLimiter {
   private opsAt = 0;

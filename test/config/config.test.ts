@@ -113,3 +113,19 @@ test('pika.conf.example documents and sets every key the daemon reads, and loads
   const c = loadConfig(example, {});
   assert.equal(c.values.port, 9222);
 });
+
+test('target-redis-cluster: no, yes (seed = target-redis-host:port) or seed nodes; a cluster with target-redis-db other than 0 is a config error', () => {
+  const conf = (lines: string): ReturnType<typeof loadConfig> => loadConfig(confWith(lines), {});
+  assert.equal(conf('port : 9222\n').values['target-redis-cluster'], null);
+  assert.equal(conf('target-redis-cluster : no\n').values['target-redis-cluster'], null);
+  assert.deepEqual(conf('target-redis-cluster : yes\n').values['target-redis-cluster'], []);
+  assert.deepEqual(conf('target-redis-cluster : 10.0.0.1:7000, 10.0.0.2:7001\n').values['target-redis-cluster'], [
+    { host: '10.0.0.1', port: 7000 },
+    { host: '10.0.0.2', port: 7001 },
+  ]);
+  assert.throws(() => conf('target-redis-cluster : 10.0.0.1\n'), (e: Error) => e instanceof ConfigError && /\.conf:1 target-redis-cluster: expected yes, no or seed nodes/.test(e.message));
+  assert.throws(
+    () => conf('target-redis-db : 3\ntarget-redis-cluster : yes\n'),
+    (e: Error) => e instanceof ConfigError && /\.conf:1 target-redis-db: must be 0 with target-redis-cluster/.test(e.message),
+  );
+});

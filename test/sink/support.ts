@@ -2,6 +2,7 @@ import type { RedisCommand } from '../../src/core/command.js';
 import { silentLogger } from '../../src/core/log.js';
 import type { SourcePosition } from '../../src/core/position.js';
 import { SenderPool, type SenderPoolOptions } from '../../src/sink/pool.js';
+import type { Sink } from '../../src/sink/sink.js';
 import type { RedisServer } from '../helpers/redis.js';
 
 export function snap(seq: number): SourcePosition {
@@ -23,7 +24,7 @@ export function poolFor(r: RedisServer, extra: Partial<SenderPoolOptions> = {}):
 }
 
 /** Submits in order, waiting whenever the pool asks for it. */
-export async function submitAll(pool: SenderPool, cmds: Iterable<RedisCommand>): Promise<void> {
+export async function submitAll(pool: Sink, cmds: Iterable<RedisCommand>): Promise<void> {
   for (const c of cmds) {
     const p = pool.submit(c);
     if (p !== undefined) await p;

@@ -1,0 +1,73 @@
+import type { EventEmitter } from 'node:events';
+import type { RedisCommand } from '../core/command.js';
+import type { SourcePosition } from '../core/position.js';
+import type { ErrorClass } from './replies.js';
+import type { SenderStats } from './sender.js';
+
+export interface SinkStats {
+  /** Per sender (standalone) or per master node (cluster). */
+  readonly senders: SenderStats[];
+  /** Error replies counted by code: wrongType, oom, loading, busy, readOnly, noAuth, wrongPass, err, … */
+  readonly errors: Record<string, number>;
+  /** The same errors counted by what the sink did about them. */
+  readonly errorClasses: Record<ErrorClass, number>;
+  readonly typeConflicts: number;
+  /** Keys kept as they were on the target by `conflict-policy : skip`. */
+  readonly keysKept: number;
+  /** Binlog commands not sent again after a restart because Redis had applied them. */
+  readonly skippedAsApplied: number;
+  /**
+   * Commands refused before sending: too many arguments or an EVAL the batch script cannot run
+   * (standalone); keys in different slots, or keys the sink cannot tell (cluster).
+   */
+  readonly refused: number;
+  /**
+   * Commands sent again although Redis may already have applied them (cluster target: a reply
+   * lost with its connection, or a command resent behind an earlier one of its key to keep the
+   * order). Always 0 on a standalone target, which applies exactly once.
+   */
+  readonly possibleRepeats: number;
+  /** MOVED and ASK redirections followed (cluster target). */
+  readonly redirections: number;
+  readonly total: { submitted: number; queued: number; inFlight: number; sent: number; batches: number; acked: number; retries: number; reconnects: number; lostReplies: number };
+}
+
+/** A command Redis answered with an error reply; `class` says what the sink did about it. */
+export interface CommandErrorEvent {
+  readonly cmd: RedisCommand;
+  readonly code: string;
+  readonly message: string;
+  readonly class: ErrorClass;
+  readonly sender: number;
+}
+
+/**
+ * What the daemon needs of a target, whether one Redis (SenderPool) or a Redis Cluster
+ * (ClusterPool). Events: `fatal` (FatalError) once when it cannot go on; `commandError`
+ * (CommandErrorEvent) for every error reply of a data command; `typeConflict` for WRONGTYPE ones.
+ */
+export interface Sink extends EventEmitter {
+  /** Redis before 6.2 has no `SET … PXAT/EXAT`: converters must use their script forms. */
+  readonly legacyTarget: boolean;
+  /** The target's `redis_version`. */
+  readonly targetVersion: string;
+  /** Queues a command; a promise when the producer should wait before the next one. */
+  submit(cmd: RedisCommand): void | Promise<void>;
+  setRateLimits(maxOpsPerSec: number, maxBytesPerSec: number): void;
+  readonly rateLimits: { maxOps: number; maxBytes: number };
+  /** Before resuming from a checkpoint: what the target says it applied after it (null: nothing known). */
+  resumeAfter(db: number): Promise<{ positions: Array<SourcePosition | null>; sendersChanged: boolean } | null>;
+  /** FLUSHDB on the whole target (every master of a cluster), with nothing in flight. */
+  flushTargetDb(): Promise<void>;
+  /** Forgets the applied positions (a new full sync, or SLAVEOF NO ONE). */
+  clearApplied(): Promise<void>;
+  /** Resolves when everything submitted so far is acknowledged. */
+  flush(): Promise<void>;
+  /** The source position up to which the target holds everything submitted. */
+  appliedPosition(): SourcePosition | null;
+  stats(): SinkStats;
+  /** Flushes, then disconnects. */
+  close(): Promise<void>;
+  /** Drops everything not yet acknowledged and disconnects at once. */
+  destroy(): void;
+}
