@@ -24,6 +24,7 @@ import {
 import { BinlogLog } from './binlog-log.js';
 import { pushSnapshot, type PushResult } from './rsync-push.js';
 import { serveClientPort } from './client-port.js';
+import type { PikaKeyspace } from './pika-keyspace.js';
 
 /**
  * A Pika master test double (spec §8), families A, B (push into the replica's rsync daemon) and
@@ -54,6 +55,8 @@ export interface FakeMasterOptions {
   dbInstanceNum?: number;
   /** `pika_version` in `INFO server` on P (default: the family's observed version). */
   version?: string;
+  /** What P serves to verify's reads (SCANX, TYPE, PTTL, GET, HSCAN, …); none: those are refused. */
+  keyspace?: PikaKeyspace;
 }
 
 /** The Pika versions the fixtures were observed on, one per family. */
@@ -112,7 +115,7 @@ export class FakeMaster {
   private bgsaveUntil = 0;
   private failNextPush = false;
   dumpsMade = 0;
-  private readonly o: Required<Omit<FakeMasterOptions, 'requirepass' | 'dbInstanceNum'>> & Pick<FakeMasterOptions, 'requirepass' | 'dbInstanceNum'>;
+  private readonly o: Required<Omit<FakeMasterOptions, 'requirepass' | 'dbInstanceNum' | 'keyspace'>> & Pick<FakeMasterOptions, 'requirepass' | 'dbInstanceNum' | 'keyspace'>;
 
   constructor(opts: FakeMasterOptions) {
     this.family = opts.family;
@@ -176,7 +179,7 @@ export class FakeMaster {
     await listen(p, (s) => {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
-      serveClientPort(s, { version: this.o.version, requirepass: this.o.requirepass ?? '', port: p, onCommand: (cmd) => this.events.push({ kind: 'client-command', detail: cmd }) });
+      serveClientPort(s, { version: this.o.version, requirepass: this.o.requirepass ?? '', port: p, keyspace: this.o.keyspace, onCommand: (cmd) => this.events.push({ kind: 'client-command', detail: cmd }) });
     });
     await listen(p + 2000, (s) => this.onReplConn(s));
     if (this.pull) await listen(p + 10001, (s) => this.onRsyncConn(s));
