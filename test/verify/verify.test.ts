@@ -180,3 +180,20 @@ test('a password-protected Pika: NOAUTH without masterauth fails with exit-1 cla
     await s.done();
   }
 });
+
+test('big keys are read chunk by chunk: a difference in the last chunk is found', async () => {
+  const s = await setup('A', '3.2.7', { 'sync-batch-num': '64' });
+  try {
+    const c = s.target.client();
+    await c.lset('biglist', -1, 'changed'); // element 4999: the last of 79 chunks
+    await c.hset('bighash', 'field999', 'changed');
+    const report = join(s.dir, 'diffs.jsonl');
+    const r = await s.run({ report });
+    assert.deepEqual(r.differences, { missing: 0, extra: 0, type: 0, value: 2, ttl: 0 });
+    const text = readFileSync(report, 'utf8');
+    assert.match(text, /"key":"biglist","type":"list","detail":"element 4999: pika 'e4999', redis 'changed'"/);
+    assert.match(text, /"key":"bighash","type":"hash","detail":"field 'field999': pika 'value999', redis 'changed'"/);
+  } finally {
+    await s.done();
+  }
+});
