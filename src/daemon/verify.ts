@@ -18,6 +18,8 @@ import type { VerifySummary } from '../verify/summary.js';
 import { RedisTargetReader, type TargetReader } from '../verify/target-reader.js';
 import { keyFilterOf } from './key-filter.js';
 
+/** Names asked for per SCANX / SCAN call. */
+const SCAN_COUNT = 512;
 /** pika-migrate's own keys in the target DB (sink markers, applied positions, load guard, canary). */
 const OWN_PREFIX = Buffer.from('pika-migrate:');
 
@@ -106,13 +108,13 @@ async function run(o: VerifyOptions, log: Logger, pika: PikaSource, target: Targ
   const check = new KeyCheck(o, pika, target);
   progress.start();
   try {
-    await forEachLimited(sampled(candidates(pika, o.typeOrder, o.chunk), o.sampling), o, limiter, async (c) => {
+    await forEachLimited(sampled(candidates(pika, o.typeOrder, SCAN_COUNT), o.sampling), o, limiter, async (c) => {
       pikaKeys++;
       progress.add('keys');
       record(await withKey(c.key, c.type, () => check.pikaKey(c)));
     });
     if (!o.signal?.aborted) {
-      await forEachLimited(sampled(redisKeysToCheck(target, o.filter, o.chunk), o.sampling), o, limiter, async (key) => {
+      await forEachLimited(sampled(redisKeysToCheck(target, o.filter, SCAN_COUNT), o.sampling), o, limiter, async (key) => {
         redisKeys++;
         progress.add('keys');
         const out = await withKey(key, 'any', () => check.redisKey(key));

@@ -20,6 +20,9 @@ export function serveClientPort(
   s.on('data', (chunk: Buffer) => {
     try {
       parser.push(chunk);
+      // One write for the replies of one chunk of pipelined commands, as a server's output buffer does.
+      s.cork();
+      process.nextTick(() => s.uncork());
       for (let argv = parser.next(); argv !== undefined; argv = parser.next()) {
         const cmd = argv[0]?.toString().toLowerCase() ?? '';
         opts.onCommand?.(cmd);

@@ -144,10 +144,9 @@ function scanx(ks: PikaKeyspace, argv: Buffer[]): Reply {
     } else if (opt === 'match') match = globToRegExp(argv[i + 1].toString('latin1'));
     else return new Error('ERR syntax error');
   }
-  const keys = ks.keys(type).filter((k) => Buffer.compare(k, start) >= 0);
-  // Like blackwidow's Scan: `count` keys are visited, those matching are returned.
-  const page = keys.slice(0, count);
-  return [keys[count] ?? Buffer.alloc(0), page.filter((k) => match.test(k.toString('latin1')))];
+  // Like blackwidow's Scan: `count` live keys are visited, those matching are returned.
+  const { keys, next } = ks.page(type, start, count);
+  return [next ?? Buffer.alloc(0), keys.filter((k) => match.test(k.toString('latin1')))];
 }
 
 /** `INFO keyspace` as the version writes it, as if an `info keyspace 1` count had just finished. */

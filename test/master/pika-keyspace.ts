@@ -28,6 +28,8 @@ const byBytes = (a: Buffer, b: Buffer): number => Buffer.compare(a, b);
 
 export class PikaKeyspace {
   private readonly types = new Map<DataType, Map<string, PikaEntry>>(PIKA_TYPES.map((t) => [t, new Map()]));
+  /** Each type's names in meta order, rebuilt after a change (SCANX pages through them). */
+  private readonly sortedCache = new Map<DataType, Buffer[]>();
 
   constructor(
     readonly family: MasterFamily,
@@ -46,10 +48,12 @@ export class PikaKeyspace {
     }
     const at = expireAtMs === null ? null : this.multiType ? Math.floor(expireAtMs / 1000) * 1000 : expireAtMs;
     this.types.get(value.type)!.set(k.toString('latin1'), { key: k, value: sorted(value), expireAtMs: at });
+    this.sortedCache.delete(value.type);
   }
 
   delete(key: Buffer | string, type: DataType): void {
     this.types.get(type)!.delete((typeof key === 'string' ? Buffer.from(key) : key).toString('latin1'));
+    this.sortedCache.delete(type);
   }
 
   /** The entry of `key` in `type` unless it has expired (Pika hides expired keys at once). */
@@ -61,7 +65,33 @@ export class PikaKeyspace {
 
   /** Live keys of `type` in Pika's meta order (raw bytes). */
   keys(type: DataType): Buffer[] {
-    return [...this.types.get(type)!.values()].filter((e) => this.live(type, e.key) !== null).map((e) => e.key).sort(byBytes);
+    return this.sorted(type).filter((k) => this.live(type, k) !== null);
+  }
+
+  /** Up to `count` live keys of `type` from `start` on (inclusive), and the key after them (null at the end). */
+  page(type: DataType, start: Buffer, count: number): { keys: Buffer[]; next: Buffer | null } {
+    const all = this.sorted(type);
+    let lo = 0;
+    let hi = all.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (Buffer.compare(all[mid], start) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    const keys: Buffer[] = [];
+    let i = lo;
+    for (; i < all.length && keys.length < count; i++) if (this.live(type, all[i]) !== null) keys.push(all[i]);
+    while (i < all.length && this.live(type, all[i]) === null) i++;
+    return { keys, next: i < all.length ? all[i] : null };
+  }
+
+  private sorted(type: DataType): Buffer[] {
+    let s = this.sortedCache.get(type);
+    if (s === undefined) {
+      s = [...this.types.get(type)!.values()].map((e) => e.key).sort(byBytes);
+      this.sortedCache.set(type, s);
+    }
+    return s;
   }
 
   /** Live keys per type and how many of them expire: what a finished `info keyspace 1` counted. */
