@@ -80,7 +80,8 @@ export class RedisTargetReader implements TargetReader {
   }
 }
 
-function atLeast(version: string, want: [number, number]): boolean {
+/** `redis_version` at least `want` (major, minor). */
+export function atLeast(version: string, want: [number, number]): boolean {
   const [major, minor] = version.split('.').map(Number);
   return major > want[0] || (major === want[0] && minor >= want[1]);
 }
