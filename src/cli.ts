@@ -128,7 +128,7 @@ export async function main(argv: string[]): Promise<number> {
     .requiredOption('-c, --conf <file>', 'pika.conf: the Pika (slaveof, masterauth), the target (target-redis-*), type-order and filters')
     .option('--source <host:port>', 'the Pika to read (default: slaveof in the conf)')
     .option('--source-password <password>', "the Pika's requirepass (default: masterauth in the conf)")
-    .option('--sample <N|ratio>', 'compare N keys drawn at random, or this fraction of the keys (default: all, and look for extra keys in Redis)')
+    .option('--sample <N|ratio>', 'N keys drawn at random on each side (Pika, and Redis for extras), or this fraction of them (default: every key)')
     .option('--ttl-tolerance <ms>', 'allowed expiry gap on top of the source granularity (Pika 3.x: 1000 ms)', '1000')
     .option('--max-keys-per-sec <n>', 'keys looked at per second, Pika and Redis together (0 = no limit)', '0')
     .option('--report <file>', 'write the first --max-diffs differences there, one JSON object a line')
