@@ -59,7 +59,7 @@ interface Candidate {
  * held by Redis with the same type, value and expiry (within the tolerance), unless the
  * migration's own rules leave it out — the type that `type-order` did not pick for a name held in
  * several types (shadowed), the key filters, Pika's HyperLogLogs and slot-migration keys (not
- * copied). Then, unless sampling, every Redis key is looked up in Pika to find extras.
+ * copied). Then every Redis key (or the sample of them) is looked up in Pika to find extras.
  */
 export async function verify(o: VerifyOptions): Promise<VerifySummary> {
   const log = o.logger.child({ module: 'verify' });
@@ -84,7 +84,8 @@ async function run(o: VerifyOptions, log: Logger, pika: PikaSource, target: Targ
   const progress = new Progress({ label: 'verify', unit: 'keys', logger: log, bar: o.bar });
   const limiter = new RateLimiter(o.maxKeysPerSec, 0);
   const counts = await pika.keyCounts();
-  if (counts !== null) progress.setTotal(o.sampling.kind === 'all' ? totalKeys(counts) : null);
+  // Both passes count: Pika's (name, type) pairs, then about as many Redis keys.
+  if (counts !== null) progress.setTotal(o.sampling.kind === 'all' ? 2 * totalKeys(counts) : null);
   log.info(
     { pikaVersion: pika.version, family: pika.family, source: pika.name, target: target.name, sampling: o.sampling, pikaKeyCounts: counts?.keys ?? 'unknown (run info keyspace 1 on Pika to count)' },
     'verify: comparing Pika with Redis',
