@@ -195,7 +195,7 @@ class KeyCheck {
     const diff = (kind: DiffKind, detail: string, compared = true): Outcome => ({ kind, key, type, detail, compared });
     if (redisType !== type) {
       if (!(await this.pika.holds(key, type)) || this.expiring(pikaTtl)) return { kind: 'vanished' };
-      if (type === 'string' && this.pika.multiType && isHll3x((await this.pika.call('GET', key)) as Buffer | null)) return { kind: 'not-copied' };
+      if (type === 'string' && isHll((await this.pika.call('GET', key)) as Buffer | null)) return { kind: 'not-copied' };
       return redisType === 'none' ? diff('missing', 'not in redis', false) : diff('type', `redis holds a ${redisType}`, false);
     }
     const verdict = await compareValue(this.pika, this.target, key, type, this.o.chunk);
@@ -228,8 +228,12 @@ class KeyCheck {
   }
 }
 
-/** 3.x HyperLogLogs are strings the migration does not copy (special-keys.ts). */
-function isHll3x(v: Buffer | null): boolean {
+/**
+ * HyperLogLogs are strings the migration does not copy (special-keys.ts). 4.0 flags them in the
+ * meta, which the Redis protocol does not show (storage redis_hyperloglog.cc IsHyperloglogObj),
+ * but GET answers the same 2^17 registers as 3.x: recognised by shape on every version.
+ */
+function isHll(v: Buffer | null): boolean {
   return v !== null && looksLikeHll3x(v, 0, v.length);
 }
 
