@@ -13,8 +13,11 @@
  *    daemon (own process) acks them; entries/s, the largest lag, the daemon's RSS over the run; then
  *    the master writes steadily while streaming, and lag_seconds is watched. Target: ≥ 100k
  *    entries/s, lag < 1 s, memory flat.
+ * 4. Verify: `pika-migrate verify` (own process) of --verify-keys names (bench/verify-data.ts)
+ *    between the test master's client port (own process) and Redis holding the same; keys/s beside
+ *    `redis-benchmark GET` without pipelining (50 clients): verify is bound by round trips too.
  *
- *   npm run bench [-- --entries 500000] [-- --skip-reader] [-- --skip-full] [-- --skip-cluster] [-- --skip-incremental]
+ *   npm run bench [-- --entries 500000] [-- --verify-keys 200000] [-- --skip-reader] [-- --skip-full] [-- --skip-cluster] [-- --skip-incremental] [-- --skip-verify]
  *   PM_BENCH_SENDERS=n (redis-sender-num of the incremental case), PM_BENCH_PROF=dir (CPU profile)
  */
 import { execFileSync, fork, spawn } from 'node:child_process';
@@ -25,6 +28,7 @@ import { FIXTURES } from '../test/helpers/fixtures.js';
 import { dataset, sstBytes } from './datasets.js';
 import { startCluster } from '../test/helpers/cluster.js';
 import { startRedis, type RedisServer } from '../test/helpers/redis.js';
+import { verifyDataset } from './verify-data.js';
 import { replicaPort, tempDir } from '../test/replication/support.js';
 
 const { values } = parseArgs({
@@ -34,6 +38,8 @@ const { values } = parseArgs({
     'skip-incremental': { type: 'boolean', default: false },
     'skip-cluster': { type: 'boolean', default: false },
     'skip-reader': { type: 'boolean', default: false },
+    'skip-verify': { type: 'boolean', default: false },
+    'verify-keys': { type: 'string', default: '200000' },
   },
 });
 
@@ -151,6 +157,52 @@ async function incremental(redis: RedisServer, n: number): Promise<{ rate: numbe
   }
 }
 
+function redisBenchmarkGet(redis: RedisServer, n: number): number {
+  const out = execFileSync('redis-benchmark', ['-q', '-t', 'get', '-n', String(n), '-c', '50', '-p', String(redis.port)], { encoding: 'utf8' });
+  const m = /GET: ([\d.]+) requests per second/.exec(out.split('\r').pop() ?? out) ?? /GET: ([\d.]+) requests per second/.exec(out);
+  return m === null ? NaN : Number(m[1]);
+}
+
+/** verify of `n` names: the test master's client port (own process) against Redis holding the same data. */
+async function verifyRun(redis: RedisServer, n: number): Promise<{ seconds: number; keysPerSec: number; summary: string }> {
+  const at = Date.now() + 3_600_000;
+  const admin = redis.client();
+  let pipe = admin.pipeline();
+  for (const e of verifyDataset(n, at)) {
+    const v = e.value;
+    if (v.type === 'string') pipe.set(e.key, v.value);
+    else if (v.type === 'hash') pipe.hset(e.key, ...v.fields.flat());
+    else if (v.type === 'list') pipe.rpush(e.key, ...v.elements);
+    else if (v.type === 'set') pipe.sadd(e.key, ...v.members);
+    else pipe.zadd(e.key, ...v.members.flatMap(([m, sc]) => [sc, m]));
+    // The test master keeps 3.x's whole seconds; so does the copy.
+    if (e.expireAtMs !== null) pipe.pexpireat(e.key, Math.floor(e.expireAtMs / 1000) * 1000);
+    if (pipe.length >= 2000) {
+      await pipe.exec();
+      pipe = admin.pipeline();
+    }
+  }
+  await pipe.exec();
+  const master = fork(join(root, 'bench/verify-master-proc.ts'), [String(n), String(at)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      master.once('message', (m: { port: number }) => resolve(m.port));
+      master.once('exit', (code) => reject(new Error(`verify bench master exited with ${code}`)));
+    });
+    const conf = join(work, 'verify.conf');
+    writeFileSync(conf, `slaveof : 127.0.0.1:${port}\ntarget-redis-port : ${redis.port}\nlog-path : ${join(work, 'log-verify')}\nlog-format : json\nlog-level : warn\n`);
+    const t0 = performance.now();
+    const out = execFileSync(process.execPath, [join(root, 'dist/src/cli.js'), 'verify', '-c', conf], { encoding: 'utf8' });
+    const seconds = (performance.now() - t0) / 1000;
+    if (!/^result: MATCH$/m.test(out)) throw new Error(`verify did not match:\n${out}`);
+    const m = /\((\d+) keys\/s\)/.exec(out);
+    return { seconds, keysPerSec: Number(m?.[1] ?? NaN), summary: out };
+  } finally {
+    master.send({ stop: true });
+    await new Promise((r) => master.once('exit', r));
+  }
+}
+
 /** The reader alone on one dataset, as its own process (one core): MB/s of SST, records, peak RSS. */
 function readerRun(dir: string): { mbPerSec: number; sstMb: number; seconds: number; elements: number; rssMb: number } {
   const out = execFileSync(process.execPath, [join(root, 'dist/bench/read.js'), dir], { encoding: 'utf8' });
@@ -223,6 +275,15 @@ try {
     console.log(`  live, master writing ${fmtRate(LIVE_RATE)}/s for 5 s: ${inc.liveEntries} entries, largest lag ${inc.liveLagEntries} entries, lag_seconds ≤ ${inc.maxLagSeconds} (target < 1 s)`);
     console.log(`  daemon RSS:            ${inc.rssStartMb.toFixed(0)} MB at the start, ${inc.rssEndMb.toFixed(0)} MB at the end, peak ${inc.hwmMb.toFixed(0)} MB`);
     console.log(`  sink:                  ${inc.commands} commands in ${inc.batches} batches`);
+  }
+  if (!values['skip-verify']) {
+    const n = Number(values['verify-keys']);
+    await admin.flushall();
+    const get = redisBenchmarkGet(redis, n);
+    await admin.flushall();
+    const v = await verifyRun(redis, n);
+    console.log(`verify: ${n} names (90 % strings, the rest 10-element hashes, lists, sets, zsets; 10 % expiring), test master (3.2.7) and verify in processes of their own`);
+    console.log(`  ${fmtRate(v.keysPerSec)} keys/s (Pika and Redis sides together), ${v.seconds.toFixed(1)} s in all; redis-benchmark GET (50 clients, no pipeline): ${fmtRate(get)} GET/s`);
   }
 } finally {
   await redis.stop();

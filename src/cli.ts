@@ -5,6 +5,8 @@ import { ConfigError } from './core/errors.js';
 import { createLogger, type Logger } from './core/log.js';
 import type { Daemon } from './daemon/daemon.js';
 import { version } from './daemon/server-info.js';
+import { verify, verifyOptionsOf, type VerifyFlags } from './daemon/verify.js';
+import { formatSummary, matches } from './verify/summary.js';
 
 /** Exit codes, documented in the README. */
 export const EXIT_OK = 0;
@@ -66,6 +68,28 @@ async function runLoad(dir: string, confPath: string): Promise<number> {
   }
 }
 
+async function runVerify(confPath: string, flags: VerifyFlags): Promise<number> {
+  const config = loadConfig(confPath);
+  const logger = loggerFor(config);
+  const ctl = new AbortController();
+  const opts = verifyOptionsOf(config, flags, logger, ctl.signal);
+  const onSignal = (sig: NodeJS.Signals) => ctl.abort(new Error(`received ${sig}`));
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const summary = await verify(opts);
+    process.stdout.write(formatSummary(summary));
+    return matches(summary) ? EXIT_OK : EXIT_FAILURE;
+  } catch (e) {
+    logger.fatal({ err: e }, (e as Error).message);
+    process.stderr.write(`pika-migrate verify: ${(e as Error).message}\n`);
+    return EXIT_FAILURE;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
 function loggerFor(config: Config): Logger {
   const v = config.values;
   return createLogger({ dir: v['log-path'], level: v['log-level'], format: v['log-format'] });
@@ -99,6 +123,21 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .action(async (dir: string, opts: { conf: string }) => {
       exitCode = await runLoad(dir, opts.conf);
+    });
+  program
+    .command('verify')
+    .description('compare the Pika (source) with the Redis target key by key, type-aware; exit 0 only when they match')
+    .requiredOption('-c, --conf <file>', 'pika.conf: the Pika (slaveof, masterauth), the target (target-redis-*), type-order and filters')
+    .option('--source <host:port>', 'the Pika to read (default: slaveof in the conf)')
+    .option('--source-password <password>', "the Pika's requirepass (default: masterauth in the conf)")
+    .option('--sample <N|ratio>', 'N keys drawn at random on each side (Pika, and Redis for extras), or this fraction of them (default: every key)')
+    .option('--ttl-tolerance <ms>', 'allowed expiry gap on top of the source granularity (Pika 3.x: 1000 ms)', '1000')
+    .option('--max-keys-per-sec <n>', 'keys looked at per second, Pika and Redis together (0 = no limit)', '0')
+    .option('--report <file>', 'write the first --max-diffs differences there, one JSON object a line')
+    .option('--max-diffs <n>', 'differences written to the report and the log', '1000')
+    .exitOverride()
+    .action(async (opts: VerifyFlags & { conf: string }) => {
+      exitCode = await runVerify(opts.conf, opts);
     });
   try {
     await program.parseAsync(argv);

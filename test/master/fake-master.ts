@@ -24,6 +24,7 @@ import {
 import { BinlogLog } from './binlog-log.js';
 import { pushSnapshot, type PushResult } from './rsync-push.js';
 import { serveClientPort } from './client-port.js';
+import type { PikaKeyspace } from './pika-keyspace.js';
 
 /**
  * A Pika master test double (spec §8), families A, B (push into the replica's rsync daemon) and
@@ -56,6 +57,8 @@ export interface FakeMasterOptions {
   dbInstanceNum?: number;
   /** `pika_version` in `INFO server` on P (default: the family's observed version). */
   version?: string;
+  /** What P serves to verify's reads (SCANX, TYPE, PTTL, GET, HSCAN, …); none: those are refused. */
+  keyspace?: PikaKeyspace;
 }
 
 /** The Pika versions the fixtures were observed on, one per family. */
@@ -117,7 +120,7 @@ export class FakeMaster {
   private bgsaveUntil = new Map<string, number>();
   private failNextPush = false;
   dumpsMade = 0;
-  private readonly o: Required<Omit<FakeMasterOptions, 'requirepass' | 'dbInstanceNum' | 'snapshotSources'>> & Pick<FakeMasterOptions, 'requirepass' | 'dbInstanceNum' | 'snapshotSources'>;
+  private readonly o: Required<Omit<FakeMasterOptions, 'requirepass' | 'dbInstanceNum' | 'snapshotSources' | 'keyspace'>> & Pick<FakeMasterOptions, 'requirepass' | 'dbInstanceNum' | 'snapshotSources' | 'keyspace'>;
 
   constructor(opts: FakeMasterOptions) {
     this.family = opts.family;
@@ -187,7 +190,7 @@ export class FakeMaster {
     await listen(p, (s) => {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
-      serveClientPort(s, { version: this.o.version, requirepass: this.o.requirepass ?? '', port: p, onCommand: (cmd) => this.events.push({ kind: 'client-command', detail: cmd }) });
+      serveClientPort(s, { version: this.o.version, requirepass: this.o.requirepass ?? '', port: p, keyspace: this.o.keyspace, onCommand: (cmd) => this.events.push({ kind: 'client-command', detail: cmd }) });
     });
     await listen(p + 2000, (s) => this.onReplConn(s));
     if (this.pull) await listen(p + 10001, (s) => this.onRsyncConn(s));
