@@ -1,42 +1,15 @@
 import { strict as assert } from 'node:assert';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FatalError } from '../../src/core/errors.js';
-import { Replica, type ReplicaOptions } from '../../src/replication/replica.js';
-import { FakeMaster } from '../master/fake-master.js';
-import { FIXTURES, RecordingHandler, checksums, replicaPort, tempDir, testLogger, waitFor } from './support.js';
+import { type ReplicaOptions } from '../../src/replication/replica.js';
+import type { FakeMasterOptions } from '../master/fake-master.js';
+import { RecordingHandler, checksums, waitFor } from './support.js';
+import { SNAP_A, setupReplica, type ReplicaSetup } from './setup-replica.js';
 
-const SNAP_A = join(FIXTURES, 'snapshots/3.2.7-base/dump/db0');
-
-async function setup(masterOpts: Partial<ConstructorParameters<typeof FakeMaster>[0]> = {}, replicaOpts: Partial<ReplicaOptions> = {}, handler = new RecordingHandler()) {
-  const master = new FakeMaster({ family: 'A', snapshotSource: SNAP_A, ...masterOpts });
-  await master.start();
-  const dir = tempDir('pm-replica-a-');
-  const replica = new Replica({
-    masterHost: '127.0.0.1',
-    masterPort: master.port,
-    localIp: '127.0.0.1',
-    localPort: await replicaPort(),
-    dbSyncPath: dir,
-    force: true,
-    logger: testLogger(),
-    handler,
-    timeouts: { reconnectDelayMs: 100, snapshotConnectMs: 5000 },
-    ...replicaOpts,
-  });
-  const fatal: FatalError[] = [];
-  replica.on('fatal', (e: FatalError) => fatal.push(e));
-  const done = async () => {
-    await replica.stop();
-    await master.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  return { master, replica, handler, dir, fatal, done };
-}
+const setup = (masterOpts: Partial<FakeMasterOptions> = {}, replicaOpts: Partial<ReplicaOptions> = {}, handler = new RecordingHandler()) =>
+  setupReplica('A', SNAP_A, masterOpts, replicaOpts, handler);
 
 describe('family A (3.2.x): push full sync into our rsync daemon, then stream', () => {
-  let s: Awaited<ReturnType<typeof setup>>;
+  let s: ReplicaSetup;
   before(async () => {
     s = await setup();
     s.master.write(['set', 'before', 'snapshot']);

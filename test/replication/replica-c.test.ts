@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { checksums, waitFor } from './support.js';
-import { SNAP_C, setupC } from './setup-c.js';
+import { SNAP_C, setupC } from './setup-replica.js';
 
 const TYPES = ['strings', 'hashes', 'lists', 'zsets', 'sets'];
 

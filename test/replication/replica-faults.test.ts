@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import type { BinlogPosition } from '../../src/core/binlog.js';
 import { RecordingHandler, waitFor } from './support.js';
-import { setupC } from './setup-c.js';
+import { setupC } from './setup-replica.js';
 
 const connects = (m: { events: Array<{ kind: string }> }) => m.events.filter((e) => e.kind === 'connect').length;
 const trySyncs = (m: { requests: Array<{ type: number; try_sync?: { binlog_offset: { filenum: number; offset: number } } }> }) =>

@@ -1,41 +1,13 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { FatalError } from '../../src/core/errors.js';
-import { Replica } from '../../src/replication/replica.js';
-import { FakeMaster, type MasterFamily } from '../master/fake-master.js';
-import { FIXTURES, RecordingHandler, replicaPort, tempDir, testLogger, waitFor } from './support.js';
+import type { BinlogPosition } from '../../src/core/binlog.js';
+import { RecordingHandler, waitFor } from './support.js';
+import { SNAP_A, SNAP_C, setupReplica } from './setup-replica.js';
 
-const SNAP = { A: join(FIXTURES, 'snapshots/3.2.7-base/dump/db0'), C: join(FIXTURES, 'snapshots/3.5.5-base/dump/db0') };
+const SNAP = { A: SNAP_A, C: SNAP_C };
 
 /** A master with db0…db2 (each its own binlog and dump), followed over one connection. */
-async function setup(family: 'A' | 'C') {
-  const master = new FakeMaster({ family: family as MasterFamily, snapshotSource: SNAP[family], dbs: ['db0', 'db1', 'db2'] });
-  await master.start();
-  const dir = tempDir('pm-replica-multidb-');
-  const handler = new RecordingHandler();
-  const replica = new Replica({
-    masterHost: '127.0.0.1',
-    masterPort: master.port,
-    localIp: '127.0.0.1',
-    localPort: await replicaPort(),
-    dbSyncPath: dir,
-    force: true,
-    dbs: [0, 1, 2],
-    logger: testLogger(),
-    handler,
-    timeouts: { reconnectDelayMs: 100, rsyncMetaRetryMs: 100, rsyncRequestMs: 1000 },
-  });
-  const fatal: FatalError[] = [];
-  replica.on('fatal', (e: FatalError) => fatal.push(e));
-  const done = async () => {
-    await replica.stop();
-    await master.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  return { master, replica, handler, dir, fatal, done };
-}
+const setup = (family: 'A' | 'C') => setupReplica(family, SNAP[family], { dbs: ['db0', 'db1', 'db2'] }, { dbs: [0, 1, 2] });
 
 for (const family of ['A', 'C'] as const) {
   describe(`replica of a multi-DB master (family ${family})`, () => {
@@ -88,32 +60,18 @@ for (const family of ['A', 'C'] as const) {
 
 describe('replica of a multi-DB master: resume', () => {
   it('resumes every DB with TrySync from its own position, no snapshot', async () => {
-    const master = new FakeMaster({ family: 'C', snapshotSource: SNAP.C, dbs: ['db0', 'db1'] });
-    await master.start();
-    const dir = tempDir('pm-replica-multidb-');
     const handler = new RecordingHandler();
-    const a0 = master.write(['SET', 'a', '1'], 'db0');
-    master.write(['SET', 'b', '1'], 'db0');
-    const a1 = master.write(['SET', 'c', '1'], 'db1');
-    master.write(['SET', 'd', '1'], 'db1');
-    handler.appliedOf.set(0, a0);
-    handler.appliedOf.set(1, a1);
-    const replica = new Replica({
-      masterHost: '127.0.0.1',
-      masterPort: master.port,
-      localIp: '127.0.0.1',
-      localPort: await replicaPort(),
-      dbSyncPath: dir,
-      force: false,
-      dbs: [0, 1],
-      resumeFrom: new Map([
-        [0, a0],
-        [1, a1],
-      ]),
-      logger: testLogger(),
-      handler,
-      timeouts: { reconnectDelayMs: 100 },
-    });
+    const written: BinlogPosition[] = [];
+    const s = await setupReplica('C', SNAP_C, { dbs: ['db0', 'db1'] }, (master) => {
+      written.push(master.write(['SET', 'a', '1'], 'db0'));
+      master.write(['SET', 'b', '1'], 'db0');
+      written.push(master.write(['SET', 'c', '1'], 'db1'));
+      master.write(['SET', 'd', '1'], 'db1');
+      handler.appliedOf.set(0, written[0]);
+      handler.appliedOf.set(1, written[1]);
+      return { force: false, dbs: [0, 1], resumeFrom: new Map([[0, written[0]], [1, written[1]]]) };
+    }, handler);
+    const { master, replica } = s;
     try {
       replica.start();
       await waitFor('two entries after the resume points', () => handler.entries.length === 2);
@@ -121,9 +79,7 @@ describe('replica of a multi-DB master: resume', () => {
       assert.equal(handler.snapshots.length, 0);
       assert.equal(master.dumpsMade, 0);
     } finally {
-      await replica.stop();
-      await master.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await s.done();
     }
   });
 });
