@@ -22,6 +22,8 @@ async function runDaemon(confPath: string): Promise<number> {
   try {
     daemon = await Daemon.start(config, logger);
   } catch (e) {
+    // A conf value only checked at start (a TLS file, keys that go together) is still bad usage.
+    if (e instanceof ConfigError) throw e;
     logger.fatal({ err: e }, (e as Error).message);
     return EXIT_FAILURE;
   }

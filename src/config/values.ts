@@ -53,6 +53,13 @@ export const hostPort: ValueParser<HostPort | null> = (raw) => {
   return { host: m[1], port: port(m[2]) };
 };
 
+/** `host:port,host:port` (commas and/or spaces); empty means none. */
+export const hostPortList: ValueParser<HostPort[]> = (raw) =>
+  raw
+    .split(/[\s,]+/)
+    .filter((x) => x !== '')
+    .map((x) => hostPort(x) as HostPort);
+
 /** Sizes as Pika writes them: plain bytes or with a K/M/G suffix (powers of 1024). */
 export const bytes: ValueParser<number> = (raw) => {
   const m = /^(\d+)\s*([kKmMgG]?)[bB]?$/.exec(raw);

@@ -59,7 +59,7 @@ export class Daemon {
   static async start(config: Config, logger: Logger, options: DaemonOptions = {}): Promise<Daemon> {
     const d = new Daemon(config, logger, options);
     const v = config.values;
-    d.pool = await connectTarget(v, logger);
+    d.pool = await connectTarget(config, logger);
     d.pool.on('fatal', (e: Error) => d.fail(e));
     d.admin = new AdminServer({
       host: v.bind,
@@ -268,7 +268,7 @@ export class Daemon {
     }
     for (const [k, val] of this.runtimeValues) out.set(k, val);
     // Secrets are never echoed back, as Pika hides them from non-admin users.
-    for (const k of ['requirepass', 'masterauth', 'target-redis-pwd']) if (out.get(k)) out.set(k, '******');
+    for (const k of ['requirepass', 'masterauth', 'master-client-pwd', 'target-redis-pwd', 'target-redis-sentinel-pwd']) if (out.get(k)) out.set(k, '******');
     return out;
   }
 

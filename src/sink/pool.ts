@@ -6,19 +6,15 @@ import { ConfigError, FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { comparePositions, formatPosition, type SourcePosition } from '../core/position.js';
 import { BATCH_SCRIPT, MAX_COMMAND_ARGS, inlineName } from './batch-script.js';
-import { openConnection, targetName } from './connection.js';
+import { openConnection, peerAddress, targetName, type TargetEndpoint } from './connection.js';
 import type { ErrorClass } from './replies.js';
 import { statName } from './replies.js';
 import { RateLimiter } from './rate-limit.js';
 import { KeyRouter } from './router.js';
 import { Sender, type SenderHooks, type SenderStats } from './sender.js';
 
-export interface SenderPoolOptions {
-  host: string;
-  port: number;
-  password?: string;
-  username?: string;
-  db: number;
+/** Where the target is and how to log in (TargetEndpoint), and how the sink sends to it. */
+export interface SenderPoolOptions extends TargetEndpoint {
   /** redis-sender-num, default 10 */
   senders: number;
   /** sync-batch-num, default 100 */
@@ -161,6 +157,8 @@ export class SenderPool extends EventEmitter {
             password: opts.password,
             username: opts.username,
             db: opts.db,
+            tls: opts.tls,
+            sentinel: opts.sentinel,
             connectTimeoutMs: opts.connectTimeoutMs ?? SINK_DEFAULTS.connectTimeoutMs,
             batchSize: opts.batchSize,
             maxInFlightBatches: opts.maxInFlightBatches ?? SINK_DEFAULTS.maxInFlightBatches,
@@ -208,7 +206,7 @@ export class SenderPool extends EventEmitter {
       throw new FatalError((e as Error).message);
     }
     const pool = new SenderPool(opts, opened, randomBytes(6).toString('hex'), version);
-    pool.log.info({ target: targetName(target), db: opts.db, senders: opts.senders, batchSize: opts.batchSize }, 'connected to Redis');
+    pool.log.info({ target: targetName(target), address: peerAddress(opened[0]), tls: opts.tls !== undefined, db: opts.db, senders: opts.senders, batchSize: opts.batchSize }, 'connected to Redis');
     return pool;
   }
 

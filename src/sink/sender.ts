@@ -4,7 +4,7 @@ import { FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { formatPosition, type SourcePosition } from '../core/position.js';
 import { BATCH_SCRIPT, encodeBatch, type AppliedRecord } from './batch-script.js';
-import { openConnection, targetName, TargetUnreachableError, type TargetOptions } from './connection.js';
+import { openConnection, peerAddress, targetName, TargetUnreachableError, type TargetOptions } from './connection.js';
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
 
 export interface SenderOptions extends TargetOptions {
@@ -434,7 +434,7 @@ export class Sender {
         this.redis = redis;
         this.watch(redis);
         this.counters.reconnects++;
-        this.log.info({ target: targetName(this.opts) }, 'reconnected to Redis');
+        this.log.info({ target: targetName(this.opts), address: peerAddress(redis) }, 'reconnected to Redis');
         return;
       } catch (e) {
         if (e instanceof FatalError) throw e;

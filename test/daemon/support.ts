@@ -46,9 +46,12 @@ export async function startDaemon(target: RedisServer, dir: string, extra: Recor
 
 export type TestDaemon = Awaited<ReturnType<typeof startDaemon>>;
 
-/** A target, a test master serving `version`'s real dump, and a daemon (with `extra` conf) pointed at the target; `done` undoes all three. */
-export async function startAll(family: MasterFamily = 'C', version = '3.5.5', extra: Record<string, string> = {}) {
-  const target = await startRedis();
+/**
+ * A target, a test master serving `version`'s real dump, and a daemon (with `extra` conf) pointed at
+ * the target; `done` undoes all three. `opts.target` starts another kind of target (TLS, ACL).
+ */
+export async function startAll(family: MasterFamily = 'C', version = '3.5.5', extra: Record<string, string> = {}, opts: { target?: () => Promise<RedisServer> } = {}) {
+  const target = await (opts.target ?? startRedis)();
   const master = new FakeMaster({ family, version, snapshotSource: join(FIXTURES, `snapshots/${version}-base/dump/db0`), keepaliveMs: 500 });
   await master.start();
   const dir = tempDir(`pm-daemon-${family}-`);
