@@ -492,7 +492,8 @@ export class SenderPool extends EventEmitter {
       this.fail(new FatalError(`key ${commandKeyText(cmd)} (${formatPosition(cmd.pos)}) already exists on the target and conflict-policy is fail; it was left as it is`));
     } else if (cls === 'fatal') {
       this.log.error(fields, 'Redis refused a command for lack of permission');
-      this.fail(new FatalError(`Redis at ${targetName(this.opts)} refused ${cmd.name} on key ${commandKeyText(cmd)} at ${formatPosition(cmd.pos)}: ${message}`));
+      // The code too: Redis 7.0's denial inside a script reads "ERR …" and would not say NOPERM.
+      this.fail(new FatalError(`Redis at ${targetName(this.opts)} refused ${cmd.name} on key ${commandKeyText(cmd)} at ${formatPosition(cmd.pos)} (${code}): ${message}`));
     } else {
       this.log.error(fields, 'command failed in Redis and was dropped');
     }

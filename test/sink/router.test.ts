@@ -32,6 +32,10 @@ test('classifies error replies by their code', () => {
   assert.equal(classifyError('NOAUTH Authentication required.'), 'fatal');
   assert.equal(classifyError('WRONGPASS invalid username-password pair or user is disabled.'), 'fatal');
   assert.equal(classifyError('ERR syntax error'), 'other');
+  // Redis 7.0's ACL denial inside a script has no NOPERM code of its own.
+  assert.equal(errorCode("ERR The user executing the script can't run this command or subcommand"), 'NOPERM');
+  assert.equal(classifyError("ERR The user executing the script can't access at least one of the keys mentioned in the command"), 'fatal');
+  assert.equal(classifyError("NOPERM User pm has no permissions to run the 'rpush' command"), 'fatal');
   assert.equal(classifyError('something without a code'), 'other');
   assert.equal(errorCode('weird'), 'ERR');
   assert.equal(statName('WRONGTYPE'), 'wrongType');
