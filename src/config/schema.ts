@@ -42,6 +42,9 @@ export const schema = {
   'target-redis-sentinel-master': { parse: str, default: '' },
   'target-redis-sentinel-user': { parse: str, default: '' },
   'target-redis-sentinel-pwd': { parse: str, default: '' },
+  // Acknowledge a batch (to the master, in the checkpoint) only once this many replicas of the
+  // target have it (WAIT): a failover to one of them then loses nothing. 0: on the target's reply.
+  'target-redis-wait-replicas': { parse: int(0, 64), default: 0 },
   'sync-batch-num': { parse: int(1, 100_000), default: 100 },
   'redis-sender-num': { parse: int(1, 256), default: 10 },
   // Commands and argument bytes per second sent to the target (0 = no limit); CONFIG SET on the

@@ -82,6 +82,7 @@ export function connectTarget(config: Config, logger: Logger): Promise<SenderPoo
     ...endpoint,
     senders: v['redis-sender-num'],
     batchSize: v['sync-batch-num'],
+    waitReplicas: v['target-redis-wait-replicas'],
     maxOpsPerSec: v['target-max-ops'],
     maxBytesPerSec: v['target-max-bytes'],
     logger: logger.child({ module: 'sink' }),

@@ -35,6 +35,10 @@ export interface SenderPoolOptions extends TargetEndpoint {
   markerTtlMs?: number;
   /** Hash in the target DB where each sender records the last binlog position it applied. Default `pika-migrate:applied`. */
   appliedKey?: string;
+  /** target-redis-wait-replicas: acknowledge a batch once this many replicas have it (WAIT); default 0. */
+  waitReplicas?: number;
+  /** The WAIT timeout per batch before it counts as not replicated; default 1000. */
+  waitTimeoutMs?: number;
   /** target-max-ops / target-max-bytes: commands and argument bytes per second (0: no limit). */
   maxOpsPerSec?: number;
   maxBytesPerSec?: number;
@@ -46,6 +50,8 @@ export const SINK_DEFAULTS = {
   maxInFlightBatches: 4,
   connectTimeoutMs: 5000,
   reconnectGiveUpMs: 60_000,
+  waitReplicas: 0,
+  waitTimeoutMs: 1000,
   retryMinMs: 50,
   retryMaxMs: 2000,
   markerPrefix: 'pika-migrate:sink',
@@ -166,6 +172,8 @@ export class SenderPool extends EventEmitter {
             markerTtlMs: opts.markerTtlMs ?? SINK_DEFAULTS.markerTtlMs,
             applied: { key: this.appliedKey, field: String(index), senders: conns.length },
             reconnectGiveUpMs: opts.reconnectGiveUpMs ?? SINK_DEFAULTS.reconnectGiveUpMs,
+            waitReplicas: opts.waitReplicas ?? SINK_DEFAULTS.waitReplicas,
+            waitTimeoutMs: opts.waitTimeoutMs ?? SINK_DEFAULTS.waitTimeoutMs,
             retryMinMs: opts.retryMinMs ?? SINK_DEFAULTS.retryMinMs,
             retryMaxMs: opts.retryMaxMs ?? SINK_DEFAULTS.retryMaxMs,
             logger: this.log,

@@ -18,7 +18,8 @@ import { KEY_EXISTS_CODE, KEY_SKIPPED_CODE } from '../core/scripts.js';
  */
 export type ErrorClass = 'typeConflict' | 'retryable' | 'fatal' | 'keyKept' | 'keyExists' | 'other';
 
-const RETRYABLE = new Set(['OOM', 'LOADING', 'BUSY', 'READONLY', 'MASTERDOWN', 'TRYAGAIN', 'CLUSTERDOWN']);
+// NOREPLICAS: min-replicas-to-write is not met now; replicas come back (or a failover moves us).
+const RETRYABLE = new Set(['OOM', 'LOADING', 'BUSY', 'READONLY', 'MASTERDOWN', 'TRYAGAIN', 'CLUSTERDOWN', 'NOREPLICAS']);
 const FATAL = new Set(['NOAUTH', 'WRONGPASS', 'NOPERM']);
 
 /**

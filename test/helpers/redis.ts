@@ -67,7 +67,7 @@ export async function startRedis(extraArgs: string[] = [], opts: { tls?: RedisOp
     },
     async stop() {
       for (const c of clients) c.disconnect();
-      if (proc.exitCode === null) {
+      if (proc.exitCode === null && proc.signalCode === null) {
         const exited = new Promise((r) => proc.once('exit', r));
         proc.kill('SIGKILL');
         await exited;

@@ -26,7 +26,7 @@ test('routes a key to the same sender every time and spreads keys over all sende
 
 test('classifies error replies by their code', () => {
   assert.equal(classifyError('WRONGTYPE Operation against a key holding the wrong kind of value'), 'typeConflict');
-  for (const m of ["OOM command not allowed when used memory > 'maxmemory'.", 'LOADING Redis is loading the dataset in memory', 'BUSY Redis is busy running a script', "READONLY You can't write against a read only replica."]) {
+  for (const m of ['NOREPLICAS Not enough good replicas to write.', "OOM command not allowed when used memory > 'maxmemory'.", 'LOADING Redis is loading the dataset in memory', 'BUSY Redis is busy running a script', "READONLY You can't write against a read only replica."]) {
     assert.equal(classifyError(m), 'retryable', m);
   }
   assert.equal(classifyError('NOAUTH Authentication required.'), 'fatal');
