@@ -4,7 +4,7 @@ import { renderInfo, type InfoData, type PikaLinkState } from '../admin/info.js'
 import type { Config } from '../config/load.js';
 import { RUNTIME_KEYS, schema } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
-import { FatalError } from '../core/errors.js';
+import { ConfigError, FatalError } from '../core/errors.js';
 import { formatPosition } from '../core/position.js';
 import type { SenderPool } from '../sink/pool.js';
 import type { Server } from 'node:http';
@@ -59,6 +59,9 @@ export class Daemon {
   static async start(config: Config, logger: Logger, options: DaemonOptions = {}): Promise<Daemon> {
     const d = new Daemon(config, logger, options);
     const v = config.values;
+    if (v['master-client-pwd'] !== '' && v['master-client-user'] === '') {
+      throw new ConfigError(`${config.raw.get('master-client-pwd')?.where ?? config.file} master-client-pwd: is set but master-client-user is empty (without a user, P gets AUTH <masterauth>)`);
+    }
     d.pool = await connectTarget(config, logger);
     d.pool.on('fatal', (e: Error) => d.fail(e));
     d.admin = new AdminServer({
@@ -165,6 +168,8 @@ export class Daemon {
       masterHost: host,
       masterPort: port,
       masterAuth: v.masterauth,
+      masterClientUser: v['master-client-user'],
+      masterClientPwd: v['master-client-pwd'],
       localPort: v.port,
       localIp: v['network-interface'] ? localAddressOf(v['network-interface']) : undefined,
       rsyncBindAddress: v.bind,

@@ -23,7 +23,7 @@ import {
 } from '../../src/replication/messages.js';
 import { BinlogLog } from './binlog-log.js';
 import { pushSnapshot, type PushResult } from './rsync-push.js';
-import { serveClientPort } from './client-port.js';
+import { serveClientPort, type ClientPortUser } from './client-port.js';
 
 /**
  * A Pika master test double (spec §8), families A, B (push into the replica's rsync daemon) and
@@ -54,6 +54,8 @@ export interface FakeMasterOptions {
   dbInstanceNum?: number;
   /** `pika_version` in `INFO server` on P (default: the family's observed version). */
   version?: string;
+  /** ACL users on P (Pika 3.5.3+ only: older versions know no `AUTH <user> <password>`). */
+  clientUsers?: Record<string, ClientPortUser>;
 }
 
 /** The Pika versions the fixtures were observed on, one per family. */
@@ -112,7 +114,7 @@ export class FakeMaster {
   private bgsaveUntil = 0;
   private failNextPush = false;
   dumpsMade = 0;
-  private readonly o: Required<Omit<FakeMasterOptions, 'requirepass' | 'dbInstanceNum'>> & Pick<FakeMasterOptions, 'requirepass' | 'dbInstanceNum'>;
+  private readonly o: Required<Omit<FakeMasterOptions, 'requirepass' | 'dbInstanceNum' | 'clientUsers'>> & Pick<FakeMasterOptions, 'requirepass' | 'dbInstanceNum' | 'clientUsers'>;
 
   constructor(opts: FakeMasterOptions) {
     this.family = opts.family;
@@ -176,7 +178,13 @@ export class FakeMaster {
     await listen(p, (s) => {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
-      serveClientPort(s, { version: this.o.version, requirepass: this.o.requirepass ?? '', port: p, onCommand: (cmd) => this.events.push({ kind: 'client-command', detail: cmd }) });
+      serveClientPort(s, {
+        version: this.o.version,
+        requirepass: this.o.requirepass ?? '',
+        users: this.o.clientUsers,
+        port: p,
+        onCommand: (cmd, user) => this.events.push({ kind: 'client-command', detail: user === undefined ? cmd : `${cmd} as ${user}` }),
+      });
     });
     await listen(p + 2000, (s) => this.onReplConn(s));
     if (this.pull) await listen(p + 10001, (s) => this.onRsyncConn(s));
