@@ -89,7 +89,7 @@ export class Daemon {
       }
     }
     logger.info(
-      { target: `${v['target-redis-host']}:${v['target-redis-port']}`, db: v['target-redis-db'], senders: v['redis-sender-num'], batch: v['sync-batch-num'] },
+      { target: d.pool.target, db: v['target-redis-db'], senders: v['redis-sender-num'], batch: v['sync-batch-num'] },
       'connected to target redis',
     );
     if (d.pool.legacyTarget) logger.warn({ version: d.pool.targetVersion }, 'target Redis is older than 6.2: absolute expiries go through scripts');

@@ -247,6 +247,11 @@ export class SenderPool extends EventEmitter {
     return wait === undefined ? slept : Promise.all([wait, slept]).then(() => undefined);
   }
 
+  /** The target as messages name it (`host:port`, or the Sentinel master and its sentinels). */
+  get target(): string {
+    return targetName(this.opts);
+  }
+
   /** target-max-ops / target-max-bytes, changed at run time (CONFIG SET). */
   setRateLimits(maxOpsPerSec: number, maxBytesPerSec: number): void {
     this.limiter.set(maxOpsPerSec, maxBytesPerSec);

@@ -1,5 +1,7 @@
 /** A whole migration (snapshot, then binlog) into a target reached over TLS with a client certificate. */
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { assertRedisHoldsExpected } from '../helpers/expected-redis.js';
@@ -42,4 +44,13 @@ test('SLAVEOF over a TLS target (tls-auth-clients yes): the snapshot and the bin
   } finally {
     await done();
   }
+});
+
+test('pika-migrate -c with an unreadable TLS file exits 2 naming the key and the conf line', () => {
+  const conf = join(certs.dir, 'bad-tls.conf');
+  writeFileSync(conf, ['target-redis-port : 1', 'target-redis-tls : yes', 'target-redis-tls-ca-file : /nonexistent/ca.pem', `log-path : ${certs.dir}/log`, ''].join('\n'));
+  const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, '-c', conf], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, new RegExp(`${conf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3 target-redis-tls-ca-file: cannot read /nonexistent/ca\\.pem: ENOENT`));
 });

@@ -28,7 +28,8 @@ async function until<T>(what: string, f: () => Promise<T | null>, ms: number): P
   }
 }
 
-export async function startSentinelGroup(name = 'pm-target'): Promise<SentinelGroup> {
+/** `sentinelPass`: the sentinel's own requirepass (clients must AUTH to ask it anything). */
+export async function startSentinelGroup(name = 'pm-target', opts: { sentinelPass?: string } = {}): Promise<SentinelGroup> {
   const master = await startRedis();
   const replica = await startRedis(['--replicaof', '127.0.0.1', String(master.port)]);
   const sentinelPort = await freePort();
@@ -43,11 +44,12 @@ export async function startSentinelGroup(name = 'pm-target'): Promise<SentinelGr
       `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`,
       `sentinel down-after-milliseconds ${name} 2000`,
       `sentinel failover-timeout ${name} 10000`,
+      ...(opts.sentinelPass === undefined ? [] : [`requirepass ${opts.sentinelPass}`]),
       '',
     ].join('\n'),
   );
   const proc: ChildProcess = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const sentinel = new Redis({ host: '127.0.0.1', port: sentinelPort, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  const sentinel = new Redis({ host: '127.0.0.1', port: sentinelPort, maxRetriesPerRequest: 1, retryStrategy: () => 100, password: opts.sentinelPass });
   sentinel.on('error', () => {});
   const masterPort = async () => Number(((await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as string[])[1]);
   await until('the sentinel to answer', async () => ((await masterPort()) === master.port ? true : null), 10_000);
