@@ -350,7 +350,8 @@ export class Sender {
         'Redis refused a batch for now; retrying it and everything after it in order',
       );
       this.hooks.retried(this, code);
-      this.startResync({ reconnect: false, reloadScript: false, backoff: true });
+      // A master turned replica: with Sentinel a new connection goes to whichever node is master now.
+      this.startResync({ reconnect: code === 'READONLY' && this.opts.sentinel !== undefined, reloadScript: false, backoff: true });
       return;
     }
     if (cls === 'fatal') {
