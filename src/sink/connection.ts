@@ -1,4 +1,4 @@
-import type { ConnectionOptions } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
 import { FatalError } from '../core/errors.js';
 import { classifyError } from './replies.js';
@@ -118,7 +118,9 @@ export async function openConnection(t: TargetOptions, connectionName: string): 
     redis.disconnect();
     // The handshake's own error comes first; the "connection closed" after it says less.
     const cause: Error = errors.find((x) => tlsFailure(x) !== null) ?? errors[errors.length - 1] ?? (e as Error);
-    const tls = tlsFailure(cause);
+    // ioredis keeps a sentinel's own handshake error to itself ("All sentinels are unreachable …
+    // Connection is closed"): one handshake of ours with the first sentinel tells the cause.
+    const tls = tlsFailure(cause) ?? (t.sentinel !== undefined && t.tls !== undefined ? await sentinelTlsFailure(t) : null);
     if (tls !== null) {
       throw new FatalError(
         `TLS handshake with Redis at ${targetName(t)} failed: ${tls} (check target-redis-tls-ca-file, -servername, -cert-file and -key-file)`,
@@ -139,6 +141,21 @@ export async function openConnection(t: TargetOptions, connectionName: string): 
     }
     throw new TargetUnreachableError(`cannot connect to Redis at ${targetName(t)}: ${cause.message}`);
   }
+}
+
+/** The TLS failure of a handshake with the first sentinel, or null when it succeeds (or fails otherwise). */
+function sentinelTlsFailure(t: TargetOptions): Promise<string | null> {
+  const s = t.sentinel!.sentinels[0];
+  return new Promise((resolve) => {
+    const sock = tlsConnect({ host: s.host, port: s.port, ...t.tls, timeout: t.connectTimeoutMs });
+    const done = (why: string | null) => {
+      sock.destroy();
+      resolve(why === null ? null : `sentinel ${s.host}:${s.port}: ${why}`);
+    };
+    sock.once('secureConnect', () => done(null));
+    sock.once('timeout', () => done(null));
+    sock.once('error', (e: Error) => done(tlsFailure(e)));
+  });
 }
 
 /** `ip:port` of the node a connection reached: with Sentinel, the master it was given. */

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import type { TestCerts } from './certs.js';
 import { freePort, startRedis, type RedisServer } from './redis.js';
 
 export interface SentinelGroup {
@@ -28,17 +29,25 @@ async function until<T>(what: string, f: () => Promise<T | null>, ms: number): P
   }
 }
 
-/** `sentinelPass`: the sentinel's own requirepass (clients must AUTH to ask it anything). */
-export async function startSentinelGroup(name = 'pm-target', opts: { sentinelPass?: string } = {}): Promise<SentinelGroup> {
-  const master = await startRedis();
-  const replica = await startRedis(['--replicaof', '127.0.0.1', String(master.port)]);
+/**
+ * `sentinelPass`: the sentinel's own requirepass (clients must AUTH to ask it anything). `certs`:
+ * every node and the sentinel speak TLS only (replication and monitoring included).
+ */
+export async function startSentinelGroup(name = 'pm-target', opts: { sentinelPass?: string; certs?: TestCerts } = {}): Promise<SentinelGroup> {
+  const c = opts.certs;
+  const tlsArgs = c === undefined ? [] : [...c.serverArgs('no'), '--tls-replication', 'yes'];
+  const tlsClient = c === undefined ? {} : { tls: { ca: c.clientTls().ca } };
+  const master = await startRedis(tlsArgs, tlsClient);
+  const replica = await startRedis([...tlsArgs, '--replicaof', '127.0.0.1', String(master.port)], tlsClient);
   const sentinelPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'pm-sentinel-'));
   const conf = join(dir, 'sentinel.conf');
   writeFileSync(
     conf,
     [
-      `port ${sentinelPort}`,
+      ...(c === undefined
+        ? [`port ${sentinelPort}`]
+        : ['port 0', `tls-port ${sentinelPort}`, `tls-cert-file ${c.serverCert}`, `tls-key-file ${c.serverKey}`, `tls-ca-cert-file ${c.caFile}`, 'tls-auth-clients no', 'tls-replication yes']),
       'bind 127.0.0.1',
       `dir ${dir}`,
       `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`,
@@ -49,7 +58,7 @@ export async function startSentinelGroup(name = 'pm-target', opts: { sentinelPas
     ].join('\n'),
   );
   const proc: ChildProcess = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const sentinel = new Redis({ host: '127.0.0.1', port: sentinelPort, maxRetriesPerRequest: 1, retryStrategy: () => 100, password: opts.sentinelPass });
+  const sentinel = new Redis({ host: '127.0.0.1', port: sentinelPort, maxRetriesPerRequest: 1, retryStrategy: () => 100, password: opts.sentinelPass, ...tlsClient });
   sentinel.on('error', () => {});
   const masterPort = async () => Number(((await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as string[])[1]);
   await until('the sentinel to answer', async () => ((await masterPort()) === master.port ? true : null), 10_000);

@@ -5,6 +5,7 @@ import { buildConfig, type Config } from '../../src/config/load.js';
 import { ConfigError, FatalError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
 import { connectTarget, targetConnectionOptions } from '../../src/daemon/target.js';
+import { makeCerts } from '../helpers/certs.js';
 import { startSentinelGroup } from '../helpers/sentinel.js';
 import { binlog, keyed, submitAll } from './support.js';
 
@@ -42,4 +43,26 @@ test('Sentinel keys go together: a master name without sentinels (or the reverse
   assert.throws(() => targetConnectionOptions(conf({ 'target-redis-sentinels': '127.0.0.1:1' })), (e: Error) => e instanceof ConfigError && /target-redis-sentinels: .*needs both/.test(e.message));
   assert.throws(() => targetConnectionOptions(conf({ 'target-redis-sentinel-pwd': 'x' })), (e: Error) => e instanceof ConfigError && /is set but target-redis-sentinels is empty/.test(e.message));
   assert.throws(() => conf({ 'target-redis-sentinels': 'nohost' }), (e: Error) => e instanceof ConfigError && /target-redis-sentinels: expected ip:port/.test(e.message));
+});
+
+test('TLS everywhere: the sentinels and the master they name are reached over TLS with the same CA', async () => {
+  const certs = makeCerts();
+  const group = await startSentinelGroup('pm-tls', { certs });
+  try {
+    const keys = { 'target-redis-sentinels': `127.0.0.1:${group.sentinelPort}`, 'target-redis-sentinel-master': 'pm-tls', 'target-redis-tls': 'yes' };
+    const pool = await connectTarget(conf({ ...keys, 'target-redis-tls-ca-file': certs.caFile }), silentLogger());
+    await submitAll(pool, [keyed('SET', 'tls-sentinel', ['1'], binlog(1, 1))]);
+    await pool.flush();
+    await pool.close();
+    assert.equal(await group.master.client().get('tls-sentinel'), '1');
+    // The same check applies to the sentinels: an untrusted CA fails the start with the TLS cause.
+    await assert.rejects(connectTarget(conf({ ...keys, 'target-redis-tls-ca-file': certs.otherCaFile }), silentLogger()), (e: Error) => {
+      assert.ok(e instanceof FatalError, `${e.name}: ${e.message}`);
+      assert.match(e.message, /TLS handshake with Redis at sentinel master "pm-tls" .* failed: sentinel 127\.0\.0\.1:\d+: .*certificate/i);
+      return true;
+    });
+  } finally {
+    await group.stop();
+    certs.remove();
+  }
 });
