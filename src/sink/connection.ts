@@ -1,7 +1,7 @@
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
 import { FatalError } from '../core/errors.js';
-import { classifyError } from './replies.js';
+import { classifyError, errorCode } from './replies.js';
 
 /** A Sentinel-managed target: the sentinels name the master's address at every connect. */
 export interface SentinelOptions {
@@ -94,7 +94,8 @@ export async function openConnection(t: TargetOptions, connectionName: string): 
     lazyConnect: true,
     connectTimeout: t.connectTimeoutMs,
     // No INFO ready check and no CLIENT SETINFO: the first is a command an ACL may deny (and ioredis
-    // would report that as a lost link), the second one it needs not allow.
+    // would report that as a lost link), the second one it needs not allow. waitWhileLoading does
+    // what the ready check did.
     enableReadyCheck: false,
     disableClientInfo: true,
     retryStrategy: () => null,
@@ -110,7 +111,7 @@ export async function openConnection(t: TargetOptions, connectionName: string): 
   });
   try {
     await redis.connect();
-    await redis.call('PING');
+    await waitWhileLoading(redis);
     // Here rather than through ioredis' `db`, whose failed SELECT would leave us writing to DB 0.
     if (t.db !== 0) await redis.call('SELECT', t.db);
     return redis;
@@ -140,6 +141,19 @@ export async function openConnection(t: TargetOptions, connectionName: string): 
       if (cls !== 'retryable') throw new FatalError(`Redis at ${targetName(t)} refused the connection: ${cause.message}`);
     }
     throw new TargetUnreachableError(`cannot connect to Redis at ${targetName(t)}: ${cause.message}`);
+  }
+}
+
+/** PING until the target has loaded its dataset (it answers LOADING till then), as ioredis' ready check would. */
+async function waitWhileLoading(redis: Redis): Promise<void> {
+  for (;;) {
+    try {
+      await redis.call('PING');
+      return;
+    } catch (e) {
+      if ((e as Error).name !== 'ReplyError' || errorCode((e as Error).message) !== 'LOADING') throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }
 
