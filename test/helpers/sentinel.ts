@@ -33,7 +33,10 @@ async function until<T>(what: string, f: () => Promise<T | null>, ms: number): P
  * `sentinelPass`: the sentinel's own requirepass (clients must AUTH to ask it anything). `certs`:
  * every node and the sentinel speak TLS only (replication and monitoring included).
  */
-export async function startSentinelGroup(name = 'pm-target', opts: { sentinelPass?: string; certs?: TestCerts } = {}): Promise<SentinelGroup> {
+export async function startSentinelGroup(
+  name = 'pm-target',
+  opts: { sentinelPass?: string; sentinelUser?: { name: string; password: string }; certs?: TestCerts } = {},
+): Promise<SentinelGroup> {
   const c = opts.certs;
   const tlsArgs = c === undefined ? [] : [...c.serverArgs('no'), '--tls-replication', 'yes'];
   const tlsClient = c === undefined ? {} : { tls: { ca: c.clientTls().ca } };
@@ -54,11 +57,13 @@ export async function startSentinelGroup(name = 'pm-target', opts: { sentinelPas
       `sentinel down-after-milliseconds ${name} 2000`,
       `sentinel failover-timeout ${name} 10000`,
       ...(opts.sentinelPass === undefined ? [] : [`requirepass ${opts.sentinelPass}`]),
+      // An ACL user of the sentinel itself, and no anonymous access.
+      ...(opts.sentinelUser === undefined ? [] : ['user default off', `user ${opts.sentinelUser.name} on >${opts.sentinelUser.password} +@all`]),
       '',
     ].join('\n'),
   );
   const proc: ChildProcess = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const sentinel = new Redis({ host: '127.0.0.1', port: sentinelPort, maxRetriesPerRequest: 1, retryStrategy: () => 100, password: opts.sentinelPass, ...tlsClient });
+  const sentinel = new Redis({ host: '127.0.0.1', port: sentinelPort, maxRetriesPerRequest: 1, retryStrategy: () => 100, password: opts.sentinelUser?.password ?? opts.sentinelPass, username: opts.sentinelUser?.name, ...tlsClient });
   sentinel.on('error', () => {});
   const masterPort = async () => Number(((await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as string[])[1]);
   await until('the sentinel to answer', async () => ((await masterPort()) === master.port ? true : null), 10_000);

@@ -66,3 +66,18 @@ test('TLS everywhere: the sentinels and the master they name are reached over TL
     certs.remove();
   }
 });
+
+test('a sentinel with ACL users: target-redis-sentinel-user and -pwd log in as one', async () => {
+  const group = await startSentinelGroup('pm-acl', { sentinelUser: { name: 'pm-watch', password: 'w-pw' } });
+  try {
+    const keys = { 'target-redis-sentinels': `127.0.0.1:${group.sentinelPort}`, 'target-redis-sentinel-master': 'pm-acl' };
+    const pool = await connectTarget(conf({ ...keys, 'target-redis-sentinel-user': 'pm-watch', 'target-redis-sentinel-pwd': 'w-pw' }), silentLogger());
+    await submitAll(pool, [keyed('SET', 'acl-sentinel', ['1'], binlog(1, 1))]);
+    await pool.flush();
+    await pool.close();
+    assert.equal(await group.master.client().get('acl-sentinel'), '1');
+    await assert.rejects(connectTarget(conf({ ...keys, 'target-redis-sentinel-pwd': 'w-pw' }), silentLogger()), (e: Error) => e instanceof FatalError && /sentinel master "pm-acl"/.test(e.message));
+  } finally {
+    await group.stop();
+  }
+});
