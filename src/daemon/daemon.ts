@@ -213,10 +213,11 @@ export class Daemon {
     return cp;
   }
 
-  /** The target as a checkpoint records it: address and DB. */
+  /** The target as a checkpoint records it: address (a Sentinel target: its master's name, which a failover keeps) and DB. */
   private checkpointTarget(): string {
     const v = this.config.values;
-    return `${v['target-redis-host']}:${v['target-redis-port']}/${v['target-redis-db']}`;
+    const name = v['target-redis-sentinel-master'];
+    return `${name === '' ? `${v['target-redis-host']}:${v['target-redis-port']}` : `sentinel:${name}`}/${v['target-redis-db']}`;
   }
 
   private async slaveofNoOne(): Promise<void> {
@@ -303,7 +304,7 @@ export class Daemon {
         extra: replicationExtra(m),
       },
       migrate: [
-        ['target', `${v['target-redis-host']}:${v['target-redis-port']}`],
+        ['target', this.pool.target],
         ['target_db', v['target-redis-db']],
         ['target_version', this.pool.targetVersion],
         ['senders', v['redis-sender-num']],

@@ -4,6 +4,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { FatalError } from '../../src/core/errors.js';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -19,7 +20,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('SENTINEL FAILOVER mid-stream: the daemon goes on against the new master and every INCR lands once', async () => {
   const group = await startSentinelGroup();
-  const { master, d, done } = await startAll(
+  const { master, d, dir, done } = await startAll(
     'C',
     '3.5.5',
     {
@@ -49,6 +50,11 @@ test('SENTINEL FAILOVER mid-stream: the daemon goes on against the new master an
       const clients = (await now.call('CLIENT', 'LIST')) as string;
       assert.ok(/name=pika-migrate-sink-\d+/.test(clients), 'the senders are connected to the new master');
       const m = await d.info('migrate');
+      assert.match(m.get('target') ?? '', /^sentinel master "pm-target" \(sentinels 127\.0\.0\.1:\d+\)$/);
+      // The checkpoint names the target by its Sentinel name: a failover does not make it another target.
+      await d.daemon.stop('test');
+      const cp = JSON.parse(readFileSync(join(dir, 'dbsync', 'pika-migrate-db0.checkpoint.json'), 'utf8')) as { target: string };
+      assert.equal(cp.target, 'sentinel:pm-target/0');
       console.log(`# reconnects ${m.get('sink_total_reconnects')}, batches resent ${m.get('sink_total_retries')}, lost replies ${m.get('sink_total_lostReplies')}`);
     } finally {
       now.disconnect();
