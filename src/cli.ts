@@ -25,6 +25,8 @@ async function runDaemon(confPath: string): Promise<number> {
     const { Daemon } = await import('./daemon/daemon.js');
     daemon = await Daemon.start(config, logger);
   } catch (e) {
+    // A conf value only checked at start (a TLS file, keys that go together) is still bad usage.
+    if (e instanceof ConfigError) throw e;
     logger.fatal({ err: e }, (e as Error).message);
     return EXIT_FAILURE;
   }

@@ -1,7 +1,7 @@
 import { CONFLICT_POLICIES, type ConflictPolicy } from '../convert/records.js';
 import type { DataType } from '../core/record.js';
 import { parseKeyRenames, type KeyRenameRule } from '../convert/rename.js';
-import { bool, clusterSeeds, dbPairs, hostPort, int, nonEmpty, oneOf, permutationOf, port, str, subsetOf, words, type HostPort, type ValueParser } from './values.js';
+import { bool, clusterSeeds, dbPairs, hostPort, hostPortList, int, nonEmpty, oneOf, permutationOf, port, str, subsetOf, words, type HostPort, type ValueParser } from './values.js';
 
 /**
  * Every conf key the daemon reads, with its parser and default, in one place. pika.conf.example
@@ -15,6 +15,10 @@ export const schema = {
   'network-interface': { parse: str, default: '' },
   requirepass: { parse: str, default: '' },
   masterauth: { parse: str, default: '' },
+  // An ACL user (Pika 3.5.3+) for the one read on the master's client port (INFO server); empty:
+  // AUTH masterauth. The replication handshake itself knows no user and always sends masterauth.
+  'master-client-user': { parse: str, default: '' },
+  'master-client-pwd': { parse: str, default: '' },
   'log-path': { parse: str, default: './log/' },
   'log-level': { parse: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal'), default: 'info' },
   'log-format': { parse: oneOf('auto', 'json', 'text'), default: 'auto' },
@@ -31,6 +35,23 @@ export const schema = {
   'db-map': { parse: dbPairs, default: [] as Array<[number, number]> },
   // A Redis Cluster target: yes (seed = target-redis-host:port) or seed nodes ip:port,ip:port.
   'target-redis-cluster': { parse: clusterSeeds, default: null as HostPort[] | null },
+  // TLS to the target (and to its sentinels). The files are read once, at start; verify checks the
+  // server's certificate against the CA (or the system's CAs) and its name against the servername.
+  'target-redis-tls': { parse: bool, default: false },
+  'target-redis-tls-ca-file': { parse: str, default: '' },
+  'target-redis-tls-cert-file': { parse: str, default: '' },
+  'target-redis-tls-key-file': { parse: str, default: '' },
+  'target-redis-tls-servername': { parse: str, default: '' },
+  'target-redis-tls-verify': { parse: bool, default: true },
+  // A Sentinel-managed target: the sentinels are asked for the master's address (target-redis-host
+  // and -port are then unused), again on every reconnect, so the senders follow a failover.
+  'target-redis-sentinels': { parse: hostPortList, default: [] as HostPort[] },
+  'target-redis-sentinel-master': { parse: str, default: '' },
+  'target-redis-sentinel-user': { parse: str, default: '' },
+  'target-redis-sentinel-pwd': { parse: str, default: '' },
+  // Acknowledge a batch (to the master, in the checkpoint) only once this many replicas of the
+  // target have it (WAIT): a failover to one of them then loses nothing. 0: on the target's reply.
+  'target-redis-wait-replicas': { parse: int(0, 64), default: 0 },
   'sync-batch-num': { parse: int(1, 100_000), default: 100 },
   'redis-sender-num': { parse: int(1, 256), default: 10 },
   // Commands and argument bytes per second sent to the target (0 = no limit); CONFIG SET on the

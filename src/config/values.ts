@@ -71,6 +71,13 @@ export const clusterSeeds: ValueParser<HostPort[] | null> = (raw) => {
     });
 };
 
+/** `host:port,host:port` (commas and/or spaces); empty means none. */
+export const hostPortList: ValueParser<HostPort[]> = (raw) =>
+  raw
+    .split(/[\s,]+/)
+    .filter((x) => x !== '')
+    .map((x) => hostPort(x) as HostPort);
+
 /** Sizes as Pika writes them: plain bytes or with a K/M/G suffix (powers of 1024). */
 export const bytes: ValueParser<number> = (raw) => {
   const m = /^(\d+)\s*([kKmMgG]?)[bB]?$/.exec(raw);

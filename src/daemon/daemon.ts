@@ -4,7 +4,7 @@ import { renderInfo, type InfoData, type PikaLinkState } from '../admin/info.js'
 import type { Config } from '../config/load.js';
 import { RUNTIME_KEYS, schema } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
-import { FatalError } from '../core/errors.js';
+import { ConfigError, FatalError } from '../core/errors.js';
 import { formatPosition } from '../core/position.js';
 import type { Server } from 'node:http';
 import { CheckpointStore, type Checkpoint } from '../ops/checkpoint.js';
@@ -73,8 +73,11 @@ export class Daemon {
   static async start(config: Config, logger: Logger, options: DaemonOptions = {}): Promise<Daemon> {
     const d = new Daemon(config, logger, options);
     const v = config.values;
+    if (v['master-client-pwd'] !== '' && v['master-client-user'] === '') {
+      throw new ConfigError(`${config.raw.get('master-client-pwd')?.where ?? config.file} master-client-pwd: is set but master-client-user is empty (without a user, P gets AUTH <masterauth>)`);
+    }
     d.routes = dbRoutesOf(v, config.file);
-    d.targets = await Targets.connect(v, d.routes, logger);
+    d.targets = await Targets.connect(config, d.routes, logger);
     d.targets.onFatal((e: Error) => d.fail(e));
     d.admin = new AdminServer({
       host: v.bind,
@@ -112,7 +115,7 @@ export class Daemon {
     d.dirSizes = new DirSizes([v['db-sync-path'], v['log-path']]);
     void d.dirSizes.refresh();
     logger.info(
-      { target: `${v['target-redis-host']}:${v['target-redis-port']}`, dbs: dbMapText(d.routes), senders: v['redis-sender-num'], batch: v['sync-batch-num'] },
+      { target: d.targets.first.target, dbs: dbMapText(d.routes), senders: v['redis-sender-num'], batch: v['sync-batch-num'] },
       'connected to target redis',
     );
     if (d.targets.first.legacyTarget) logger.warn({ version: d.targets.first.targetVersion }, 'target Redis is older than 6.2: absolute expiries go through scripts');
@@ -199,6 +202,8 @@ export class Daemon {
       masterHost: host,
       masterPort: port,
       masterAuth: v.masterauth,
+      masterClientUser: v['master-client-user'],
+      masterClientPwd: v['master-client-pwd'],
       localPort: v.port,
       localIp: v['network-interface'] ? localAddressOf(v['network-interface']) : undefined,
       rsyncBindAddress: v.bind,
@@ -263,10 +268,11 @@ export class Daemon {
     return cps;
   }
 
-  /** The target as a checkpoint records it: address and DB. */
+  /** The target as a checkpoint records it: address (a Sentinel target: its master's name, which a failover keeps) and DB. */
   private checkpointTarget(db: number): string {
     const v = this.config.values;
-    return `${v['target-redis-host']}:${v['target-redis-port']}/${db}`;
+    const name = v['target-redis-sentinel-master'];
+    return `${name === '' ? `${v['target-redis-host']}:${v['target-redis-port']}` : `sentinel:${name}`}/${db}`;
   }
 
   private async slaveofNoOne(): Promise<void> {
@@ -334,7 +340,7 @@ export class Daemon {
     // What a Pika says about itself here; pika_exporter fails a scrape when either is missing.
     for (const [k, val] of PIKA_IDENTITY) if (!out.get(k)) out.set(k, val);
     // Secrets are never echoed back, as Pika hides them from non-admin users.
-    for (const k of ['requirepass', 'masterauth', 'target-redis-pwd']) if (out.get(k)) out.set(k, '******');
+    for (const k of ['requirepass', 'masterauth', 'master-client-pwd', 'target-redis-pwd', 'target-redis-sentinel-pwd']) if (out.get(k)) out.set(k, '******');
     return out;
   }
 
@@ -371,7 +377,7 @@ export class Daemon {
         extra: replicationExtra(all),
       },
       migrate: [
-        ['target', `${v['target-redis-host']}:${v['target-redis-port']}`],
+        ['target', this.targets.first.target],
         ['target_db', this.routes[0].target],
         ['db_map', dbMapText(this.routes)],
         ['target_version', this.targets.first.targetVersion],

@@ -7,6 +7,9 @@ export interface MasterLinkOptions {
   readonly masterHost: string;
   readonly masterPort: number;
   readonly masterAuth: string;
+  /** master-client-user / -pwd: the ACL user for INFO server on the master's port P (empty: masterauth). */
+  readonly masterClientUser?: string;
+  readonly masterClientPwd?: string;
   /** Our port as the master sees it (A/B push the snapshot to it + 1000). */
   readonly localPort: number;
   readonly localIp?: string;
@@ -38,6 +41,7 @@ export class MasterLink implements ReplicaHandler {
       masterHost: o.masterHost,
       masterPort: o.masterPort,
       masterAuth: o.masterAuth || undefined,
+      ...(o.masterClientUser ? { masterClientAuth: { username: o.masterClientUser, password: o.masterClientPwd ?? '' } } : {}),
       localIp: o.localIp,
       localPort: o.localPort,
       ...(o.rsyncBindAddress !== undefined ? { rsyncBindAddress: o.rsyncBindAddress } : {}),

@@ -18,6 +18,7 @@ import type { VerifySummary } from '../verify/summary.js';
 import { ClusterTargetReader } from '../verify/cluster-target-reader.js';
 import { RedisTargetReader, type TargetReader } from '../verify/target-reader.js';
 import { keyFilterOf } from './key-filter.js';
+import { targetConnectionOptions } from './target.js';
 
 /** Names asked for per SCANX / SCAN call. */
 const SCAN_COUNT = 512;
@@ -310,14 +311,15 @@ export function verifyOptionsOf(config: Config, flags: VerifyFlags, logger: Logg
   return {
     source: { host: source.host, port: source.port, ...(password !== '' ? { password } : {}) },
     openTarget: () => {
-      const auth = { password: v['target-redis-pwd'] || undefined, username: v['target-redis-user'] || undefined };
+      // The same target as the migration's: TLS, ACL user, Sentinel (files read now: a ConfigError names the key).
+      const endpoint = targetConnectionOptions(config);
       const cluster = v['target-redis-cluster'];
       // The conf's loader already refuses target-redis-db ≠ 0 with a cluster.
       if (cluster !== null) {
         const nodes = cluster.length > 0 ? cluster : [{ host: v['target-redis-host'], port: v['target-redis-port'] }];
-        return ClusterTargetReader.connect({ nodes, ...auth });
+        return ClusterTargetReader.connect({ nodes, password: endpoint.password, username: endpoint.username });
       }
-      return RedisTargetReader.connect({ host: v['target-redis-host'], port: v['target-redis-port'], ...auth, db: v['target-redis-db'] });
+      return RedisTargetReader.connect(endpoint);
     },
     typeOrder: v['type-order'],
     filter: keyFilterOf(v),

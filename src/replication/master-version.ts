@@ -2,17 +2,22 @@ import { Redis } from 'ioredis';
 
 export type VersionFamily = 'A' | 'B' | 'C' | 'D';
 
+/** How to log in on P: `AUTH <password>`, or `AUTH <username> <password>` (a Pika 3.5.3+ ACL user). */
+export interface ClientPortAuth {
+  readonly username?: string;
+  readonly password: string;
+}
+
 /**
  * The master's `pika_version`, from `INFO server` on its client port P (the replication handshake
  * does not carry it). Some conversion rules changed inside a family (3.3.4 → 3.3.6, 3.5.3 → 3.5.5,
  * 4.0.0 → 4.0.1), so the version decides them. Resolves null, with the reason, when P cannot tell:
  * the migration then goes by the family alone.
  */
-export async function fetchPikaVersion(host: string, port: number, auth: string | undefined, timeoutMs: number): Promise<{ version: string | null; why?: string }> {
+export async function fetchPikaVersion(host: string, port: number, auth: ClientPortAuth | undefined, timeoutMs: number): Promise<{ version: string | null; why?: string }> {
   const c = new Redis({
     host,
     port,
-    ...(auth ? { password: auth } : {}),
     lazyConnect: true,
     enableReadyCheck: false,
     // No CLIENT SETINFO: Pika does not know it, and a replica sends nothing but INFO here.
@@ -26,6 +31,16 @@ export async function fetchPikaVersion(host: string, port: number, auth: string 
   c.on('error', () => {}); // reported through the rejected calls below
   try {
     await c.connect();
+    if (auth !== undefined) {
+      // AUTH by hand, not through ioredis' options: ioredis hides some refusals (a pre-ACL Pika's
+      // "wrong number of arguments" for a user) behind a console warning and a later NOAUTH.
+      const as = auth.username === undefined ? 'AUTH <masterauth>' : `AUTH as master-client-user "${auth.username}"`;
+      try {
+        await c.call('AUTH', ...(auth.username === undefined ? [auth.password] : [auth.username, auth.password]));
+      } catch (e) {
+        return { version: null, why: `${as} on ${host}:${port} failed: ${(e as Error).message}` };
+      }
+    }
     const text = (await c.info('server')) as string;
     const m = /^pika_version:\s*(\S+)/m.exec(text);
     return m === null ? { version: null, why: `INFO server on ${host}:${port} has no pika_version line` } : { version: m[1] };

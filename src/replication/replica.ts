@@ -6,7 +6,7 @@ import { compareBinlogPositions, type BinlogEntry, type BinlogPosition } from '.
 import { CorruptionError, FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { decodeBinlogItem } from './binlog-item.js';
-import { familyOfVersion, fetchPikaVersion } from './master-version.js';
+import { familyOfVersion, fetchPikaVersion, type ClientPortAuth } from './master-version.js';
 import { parseInfoFile, type SnapshotInfo } from './info-file.js';
 import { MsgType, Status, TrySyncReply, type InnerRequest, type InnerResponse, type NodeId, type WireOffset } from './messages.js';
 import { LinkClosedError, ReplConnection } from './repl-connection.js';
@@ -67,6 +67,8 @@ export interface ReplicaOptions {
   masterHost: string;
   masterPort: number;
   masterAuth?: string;
+  /** How to log in on the master's client port P for INFO server; default `AUTH <masterAuth>`. */
+  masterClientAuth?: ClientPortAuth;
   /** The IP we report to the master (A/B: it pushes the snapshot there). Default: our side of a probe connection to master P. */
   localIp?: string;
   /** The port we report (A/B: our rsync daemon listens on it + 1000). */
@@ -468,8 +470,9 @@ export class Replica extends EventEmitter {
    * The handshake decides the family; the version refines A/B at once and is checked against it.
    */
   private async learnVersion(): Promise<void> {
-    const { masterHost, masterPort, masterAuth } = this.opts;
-    const r = await fetchPikaVersion(masterHost, masterPort, masterAuth, Math.min(this.t.requestMs, 3000));
+    const { masterHost, masterPort, masterAuth, masterClientAuth } = this.opts;
+    const auth = masterClientAuth ?? (masterAuth ? { password: masterAuth } : undefined);
+    const r = await fetchPikaVersion(masterHost, masterPort, auth, Math.min(this.t.requestMs, 3000));
     if (r.version === null) {
       if (this.version === null) this.log.warn({ reason: r.why }, 'master version unknown: conversion goes by the family alone');
       return;

@@ -82,6 +82,11 @@ export class ClusterPool extends EventEmitter implements Sink {
   private readonly hooks: NodeSenderHooks;
   private warnedResume = false;
 
+  /** The cluster as messages name it: by the seeds it was found from. */
+  get target(): string {
+    return `cluster ${this.opts.seeds.map((x) => `${x.host}:${x.port}`).join(',')}`;
+  }
+
   private constructor(
     private readonly opts: ClusterPoolOptions,
     map: SlotMap,

@@ -6,7 +6,7 @@ import { ConfigError, FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { comparePositions, formatPosition, type SourcePosition } from '../core/position.js';
 import { BATCH_SCRIPT, MAX_COMMAND_ARGS, inlineName } from './batch-script.js';
-import { openConnection, targetName } from './connection.js';
+import { openConnection, peerAddress, targetName, type TargetEndpoint } from './connection.js';
 import type { ErrorClass } from './replies.js';
 import type { CommandErrorEvent, Sink, SinkStats } from './sink.js';
 import { statName } from './replies.js';
@@ -15,12 +15,8 @@ import { argBytes, RateLimiter } from './rate-limit.js';
 import { KeyRouter } from './router.js';
 import { Sender, type SenderHooks } from './sender.js';
 
-export interface SenderPoolOptions {
-  host: string;
-  port: number;
-  password?: string;
-  username?: string;
-  db: number;
+/** Where the target is and how to log in (TargetEndpoint), and how the sink sends to it. */
+export interface SenderPoolOptions extends TargetEndpoint {
   /** redis-sender-num, default 10 */
   senders: number;
   /** sync-batch-num, default 100 */
@@ -41,6 +37,10 @@ export interface SenderPoolOptions {
   markerTtlMs?: number;
   /** Hash in the target DB where each sender records the last binlog position it applied. Default `pika-migrate:applied`. */
   appliedKey?: string;
+  /** target-redis-wait-replicas: acknowledge a batch once this many replicas have it (WAIT); default 0. */
+  waitReplicas?: number;
+  /** The WAIT timeout per batch before it counts as not replicated; default 1000. */
+  waitTimeoutMs?: number;
   /** target-max-ops / target-max-bytes: commands and argument bytes per second (0: no limit). */
   maxOpsPerSec?: number;
   maxBytesPerSec?: number;
@@ -54,6 +54,8 @@ export const SINK_DEFAULTS = {
   maxInFlightBatches: 4,
   connectTimeoutMs: 5000,
   reconnectGiveUpMs: 60_000,
+  waitReplicas: 0,
+  waitTimeoutMs: 1000,
   retryMinMs: 50,
   retryMaxMs: 2000,
   markerPrefix: 'pika-migrate:sink',
@@ -127,6 +129,8 @@ export class SenderPool extends EventEmitter implements Sink {
             password: opts.password,
             username: opts.username,
             db: opts.db,
+            tls: opts.tls,
+            sentinel: opts.sentinel,
             connectTimeoutMs: opts.connectTimeoutMs ?? SINK_DEFAULTS.connectTimeoutMs,
             batchSize: opts.batchSize,
             maxInFlightBatches: opts.maxInFlightBatches ?? SINK_DEFAULTS.maxInFlightBatches,
@@ -134,6 +138,8 @@ export class SenderPool extends EventEmitter implements Sink {
             markerTtlMs: opts.markerTtlMs ?? SINK_DEFAULTS.markerTtlMs,
             applied: { key: this.appliedKey, field: String(index), senders: conns.length },
             reconnectGiveUpMs: opts.reconnectGiveUpMs ?? SINK_DEFAULTS.reconnectGiveUpMs,
+            waitReplicas: opts.waitReplicas ?? SINK_DEFAULTS.waitReplicas,
+            waitTimeoutMs: opts.waitTimeoutMs ?? SINK_DEFAULTS.waitTimeoutMs,
             retryMinMs: opts.retryMinMs ?? SINK_DEFAULTS.retryMinMs,
             retryMaxMs: opts.retryMaxMs ?? SINK_DEFAULTS.retryMaxMs,
             logger: this.log,
@@ -174,7 +180,7 @@ export class SenderPool extends EventEmitter implements Sink {
       throw new FatalError((e as Error).message);
     }
     const pool = new SenderPool(opts, opened, randomBytes(6).toString('hex'), version);
-    pool.log.info({ target: targetName(target), db: opts.db, senders: opts.senders, batchSize: opts.batchSize }, 'connected to Redis');
+    pool.log.info({ target: targetName(target), address: peerAddress(opened[0]), tls: opts.tls !== undefined, db: opts.db, senders: opts.senders, batchSize: opts.batchSize }, 'connected to Redis');
     return pool;
   }
 
@@ -202,6 +208,11 @@ export class SenderPool extends EventEmitter implements Sink {
     if (pace === 0) return wait;
     const slept = new Promise<void>((r) => setTimeout(r, pace));
     return wait === undefined ? slept : Promise.all([wait, slept]).then(() => undefined);
+  }
+
+  /** The target as messages name it (`host:port`, or the Sentinel master and its sentinels). */
+  get target(): string {
+    return targetName(this.opts);
   }
 
   /** target-max-ops / target-max-bytes, changed at run time (CONFIG SET). */
@@ -438,7 +449,8 @@ export class SenderPool extends EventEmitter implements Sink {
       this.fail(new FatalError(`key ${commandKeyText(cmd)} (${formatPosition(cmd.pos)}) already exists on the target and conflict-policy is fail; it was left as it is`));
     } else if (cls === 'fatal') {
       this.log.error(fields, 'Redis refused a command for lack of permission');
-      this.fail(new FatalError(`Redis at ${targetName(this.opts)} refused ${cmd.name} on key ${commandKeyText(cmd)} at ${formatPosition(cmd.pos)}: ${message}`));
+      // The code too: Redis 7.0's denial inside a script reads "ERR …" and would not say NOPERM.
+      this.fail(new FatalError(`Redis at ${targetName(this.opts)} refused ${cmd.name} on key ${commandKeyText(cmd)} at ${formatPosition(cmd.pos)} (${code}): ${message}`));
     } else {
       this.log.error(fields, 'command failed in Redis and was dropped');
     }

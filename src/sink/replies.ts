@@ -18,11 +18,20 @@ import { KEY_EXISTS_CODE, KEY_SKIPPED_CODE } from '../core/scripts.js';
  */
 export type ErrorClass = 'typeConflict' | 'retryable' | 'fatal' | 'keyKept' | 'keyExists' | 'other';
 
-const RETRYABLE = new Set(['OOM', 'LOADING', 'BUSY', 'READONLY', 'MASTERDOWN', 'TRYAGAIN', 'CLUSTERDOWN']);
+// NOREPLICAS: min-replicas-to-write is not met now; replicas come back (or a failover moves us).
+const RETRYABLE = new Set(['OOM', 'LOADING', 'BUSY', 'READONLY', 'MASTERDOWN', 'TRYAGAIN', 'CLUSTERDOWN', 'NOREPLICAS']);
 const FATAL = new Set(['NOAUTH', 'WRONGPASS', 'NOPERM']);
+
+/**
+ * Redis 7.0 answers an ACL denial inside a script with a plain `ERR` ("The user executing the script
+ * can't run this command or subcommand", "... can't access at least one of the keys"); it is a
+ * NOPERM all the same, and must stop the sink rather than drop the command.
+ */
+const SCRIPT_ACL_DENIAL = /^ERR The user executing the script can't /;
 
 /** The leading code of an error reply (`WRONGTYPE`), or `ERR` when the message has none. */
 export function errorCode(message: string): string {
+  if (SCRIPT_ACL_DENIAL.test(message)) return 'NOPERM';
   const m = /^([A-Z][A-Z_]*)\b/.exec(message);
   return m === null ? 'ERR' : m[1];
 }

@@ -4,7 +4,7 @@ import { FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { formatPosition, type SourcePosition } from '../core/position.js';
 import { BATCH_SCRIPT, encodeBatch, type AppliedRecord } from './batch-script.js';
-import { openConnection, targetName, TargetUnreachableError, type TargetOptions } from './connection.js';
+import { openConnection, peerAddress, targetName, TargetUnreachableError, type TargetOptions } from './connection.js';
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
 
 export interface SenderOptions extends TargetOptions {
@@ -20,6 +20,12 @@ export interface SenderOptions extends TargetOptions {
   readonly reconnectGiveUpMs: number;
   readonly retryMinMs: number;
   readonly retryMaxMs: number;
+  /**
+   * Acknowledge a batch only once this many replicas of the target have it (WAIT after each
+   * batch); 0: on the target's own reply. With it, a failover to one of those replicas loses none.
+   */
+  readonly waitReplicas: number;
+  readonly waitTimeoutMs: number;
   readonly logger: Logger;
 }
 
@@ -94,6 +100,8 @@ export class Sender {
   private roomWaiter: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | null = null;
   private stopped = false;
   private lastAcked: SourcePosition | null = null;
+  /** The last batch acknowledged: the marker can never be behind it unless the target lost writes. */
+  private lastAckedSeq = 0;
   private counters = { sent: 0, batches: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0, queuedCmds: 0 };
   private readonly log: Logger;
 
@@ -254,10 +262,45 @@ export class Sender {
     this.sentCount++;
     this.inFlightCalls++;
     const epoch = this.epoch;
-    redis.call('EVALSHA', enc.args).then(
-      (reply) => this.onReply(batch, epoch, reply),
-      (err: Error) => this.onFailure(batch, epoch, err),
+    const applied = redis.call('EVALSHA', enc.args);
+    if (this.opts.waitReplicas === 0) {
+      applied.then(
+        (reply) => this.onReply(batch, epoch, reply),
+        (err: Error) => this.onFailure(batch, epoch, err),
+      );
+      return;
+    }
+    // Pipelined right behind the batch, on the same connection: it covers this batch and all before it.
+    const waited = redis.call('WAIT', String(this.opts.waitReplicas), String(this.opts.waitTimeoutMs));
+    applied.then(
+      (reply) =>
+        waited.then(
+          (n) => (Number(n) >= this.opts.waitReplicas ? this.onReply(batch, epoch, reply) : this.onShortWait(batch, epoch, Number(n))),
+          (err: Error) => this.onFailure(batch, epoch, err),
+        ),
+      (err: Error) => {
+        waited.catch(() => {});
+        this.onFailure(batch, epoch, err);
+      },
     );
+  }
+
+  /**
+   * Applied by the target but not yet by enough replicas: not acknowledged. A replica lagging comes
+   * back; a failover does not, so with Sentinel the resync asks the sentinels for the master again
+   * and the marker there says what survived.
+   */
+  private onShortWait(batch: Batch, epoch: number, replicas: number): void {
+    this.inFlightCalls--;
+    if (epoch !== this.epoch || this.stopped) {
+      this.continueResync();
+      return;
+    }
+    this.log.warn(
+      { seq: batch.seq, replicas, wanted: this.opts.waitReplicas, target: targetName(this.opts), retryInMs: this.retryDelay },
+      'fewer replicas than target-redis-wait-replicas have the batch; not acknowledging it until they do',
+    );
+    this.startResync({ reconnect: this.opts.sentinel !== undefined, reloadScript: false, backoff: true });
   }
 
   private onReply(batch: Batch, epoch: number, reply: unknown): void {
@@ -307,7 +350,8 @@ export class Sender {
         'Redis refused a batch for now; retrying it and everything after it in order',
       );
       this.hooks.retried(this, code);
-      this.startResync({ reconnect: false, reloadScript: false, backoff: true });
+      // A master turned replica: with Sentinel a new connection goes to whichever node is master now.
+      this.startResync({ reconnect: code === 'READONLY' && this.opts.sentinel !== undefined, reloadScript: false, backoff: true });
       return;
     }
     if (cls === 'fatal') {
@@ -332,6 +376,7 @@ export class Sender {
     }
     this.counters.acked += batch.cmds.length;
     this.lastAcked = batch.cmds[batch.cmds.length - 1].pos;
+    this.lastAckedSeq = batch.seq;
     this.hooks.acked(this);
     if (this.roomWaiter !== null && this.batches.length <= this.opts.maxInFlightBatches) {
       const w = this.roomWaiter;
@@ -375,6 +420,7 @@ export class Sender {
       this.retryDelay = Math.min(this.retryDelay * 2, this.opts.retryMaxMs);
     }
     let marker: string | null;
+    const giveUpAt = Date.now() + this.opts.reconnectGiveUpMs;
     for (;;) {
       if (this.stopped) return;
       if (why.reconnect || this.redis === null || this.redis.status !== 'ready') {
@@ -388,6 +434,21 @@ export class Sender {
           why.reloadScript = false;
         }
         marker = await redis.get(this.opts.markerKey);
+        if (this.opts.waitReplicas > 0) {
+          // The marker counts only once the replicas have it too: else a failover could still undo it.
+          const replicas = Number(await redis.call('WAIT', String(this.opts.waitReplicas), String(this.opts.waitTimeoutMs)));
+          if (replicas < this.opts.waitReplicas) {
+            if (Date.now() > giveUpAt) {
+              throw new FatalError(
+                `Redis at ${targetName(this.opts)} has had only ${replicas} of the ${this.opts.waitReplicas} replicas target-redis-wait-replicas asks for, for ${Math.round(this.opts.reconnectGiveUpMs / 1000)} s`,
+              );
+            }
+            await sleep(this.retryDelay);
+            this.retryDelay = Math.min(this.retryDelay * 2, this.opts.retryMaxMs);
+            why.reconnect = this.opts.sentinel !== undefined;
+            continue;
+          }
+        }
         break;
       } catch (e) {
         const err = e as Error;
@@ -403,6 +464,15 @@ export class Sender {
       }
     }
     const applied = marker === null ? 0 : Number(marker);
+    if (marker !== null && applied < this.lastAckedSeq) {
+      // Acknowledged batches are gone: the target failed over to a replica that never got them. Going
+      // on would leave a hole in the data that no later check would see.
+      throw new FatalError(
+        `Redis at ${targetName(this.opts)} lost writes it had acknowledged: sender ${this.index} had batches up to ${this.lastAckedSeq} applied, ` +
+          `the target now holds up to ${applied} (a failover to a replica that had not received them?). The target misses writes: ` +
+          'start over with SLAVEOF <master> force; target-redis-wait-replicas prevents this',
+      );
+    }
     this.sentCount = 0;
     while (this.batches.length > 0 && this.batches[0].seq <= applied) {
       const b = this.batches[0];
@@ -434,7 +504,7 @@ export class Sender {
         this.redis = redis;
         this.watch(redis);
         this.counters.reconnects++;
-        this.log.info({ target: targetName(this.opts) }, 'reconnected to Redis');
+        this.log.info({ target: targetName(this.opts), address: peerAddress(redis) }, 'reconnected to Redis');
         return;
       } catch (e) {
         if (e instanceof FatalError) throw e;

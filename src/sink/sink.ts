@@ -51,6 +51,8 @@ export interface Sink extends EventEmitter {
   readonly legacyTarget: boolean;
   /** The target's `redis_version`. */
   readonly targetVersion: string;
+  /** The target as messages name it (`host:port`, a Sentinel master, or a cluster's seeds). */
+  readonly target: string;
   /** Queues a command; a promise when the producer should wait before the next one. */
   submit(cmd: RedisCommand): void | Promise<void>;
   setRateLimits(maxOpsPerSec: number, maxBytesPerSec: number): void;

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { FatalError } from '../core/errors.js';
+import { ioredisOptions, type TargetEndpoint } from '../sink/connection.js';
 
 type Arg = Buffer | string;
 
@@ -19,16 +20,11 @@ export interface TargetReader {
   close(): void;
 }
 
-export interface RedisTargetOptions {
-  readonly host: string;
-  readonly port: number;
-  readonly password?: string;
-  readonly username?: string;
-  readonly db: number;
+export interface RedisTargetOptions extends TargetEndpoint {
   readonly connectTimeoutMs?: number;
 }
 
-/** A single Redis (`target-redis-host`, `-port`, `-db`, credentials). */
+/** A single Redis (`target-redis-host`, `-port`, `-db`, credentials, TLS, or a Sentinel master). */
 export class RedisTargetReader implements TargetReader {
   private constructor(
     private readonly c: Redis,
@@ -37,12 +33,9 @@ export class RedisTargetReader implements TargetReader {
   ) {}
 
   static async connect(o: RedisTargetOptions): Promise<RedisTargetReader> {
-    const name = `${o.host}:${o.port} db ${o.db}`;
+    const name = `${o.sentinel ? `sentinel master ${o.sentinel.name}` : `${o.host}:${o.port}`} db ${o.db}`;
     const c = new Redis({
-      host: o.host,
-      port: o.port,
-      password: o.password,
-      username: o.username,
+      ...ioredisOptions(o),
       db: o.db,
       lazyConnect: true,
       connectTimeout: o.connectTimeoutMs ?? 5000,

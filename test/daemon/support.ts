@@ -9,7 +9,7 @@ import type { Logger } from '../../src/core/log.js';
 import { dumpRedis, type DumpedKey } from '../convert/redis-dump.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { FakeMaster, type MasterFamily } from '../master/fake-master.js';
+import { FakeMaster, type FakeMasterOptions, type MasterFamily } from '../master/fake-master.js';
 import { replicaPort, tempDir, testLogger, waitFor } from '../replication/support.js';
 
 /** `key:value` lines; Pika's `db0:<state>` lines keep `db0` as the key, `db0 binlog_offset=…` lines `db0 binlog_offset`. */
@@ -47,10 +47,19 @@ export async function startDaemon(target: RedisServer, dir: string, extra: Recor
 
 export type TestDaemon = Awaited<ReturnType<typeof startDaemon>>;
 
-/** A target, a test master serving `version`'s real dump, and a daemon (with `extra` conf) pointed at the target; `done` undoes all three. */
-export async function startAll(family: MasterFamily = 'C', version = '3.5.5', extra: Record<string, string> = {}) {
-  const target = await startRedis();
-  const master = new FakeMaster({ family, version, snapshotSource: join(FIXTURES, `snapshots/${version}-base/dump/db0`), keepaliveMs: 500 });
+/**
+ * A target, a test master serving `version`'s real dump, and a daemon (with `extra` conf) pointed at
+ * the target; `done` undoes all three. `opts.target` starts another kind of target (TLS, ACL);
+ * `opts.master` sets the master's passwords and client-port users.
+ */
+export async function startAll(
+  family: MasterFamily = 'C',
+  version = '3.5.5',
+  extra: Record<string, string> = {},
+  opts: { target?: () => Promise<RedisServer>; master?: Pick<FakeMasterOptions, 'requirepass' | 'clientUsers'> } = {},
+) {
+  const target = await (opts.target ?? startRedis)();
+  const master = new FakeMaster({ family, version, snapshotSource: join(FIXTURES, `snapshots/${version}-base/dump/db0`), keepaliveMs: 500, ...opts.master });
   await master.start();
   const dir = tempDir(`pm-daemon-${family}-`);
   const d = await startDaemon(target, dir, extra);

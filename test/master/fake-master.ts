@@ -23,7 +23,7 @@ import {
 } from '../../src/replication/messages.js';
 import { BinlogLog } from './binlog-log.js';
 import { pushSnapshot, type PushResult } from './rsync-push.js';
-import { serveClientPort } from './client-port.js';
+import { serveClientPort, type ClientPortUser } from './client-port.js';
 import type { PikaKeyspace } from './pika-keyspace.js';
 
 /**
@@ -59,6 +59,8 @@ export interface FakeMasterOptions {
   version?: string;
   /** What P serves to verify's reads (SCANX, TYPE, PTTL, GET, HSCAN, …); none: those are refused. */
   keyspace?: PikaKeyspace;
+  /** ACL users on P (Pika 3.5.3+ only: older versions know no `AUTH <user> <password>`). */
+  clientUsers?: Record<string, ClientPortUser>;
 }
 
 /** The Pika versions the fixtures were observed on, one per family. */
@@ -120,7 +122,8 @@ export class FakeMaster {
   private bgsaveUntil = new Map<string, number>();
   private failNextPush = false;
   dumpsMade = 0;
-  private readonly o: Required<Omit<FakeMasterOptions, 'requirepass' | 'dbInstanceNum' | 'snapshotSources' | 'keyspace'>> & Pick<FakeMasterOptions, 'requirepass' | 'dbInstanceNum' | 'snapshotSources' | 'keyspace'>;
+  private readonly o: Required<Omit<FakeMasterOptions, 'requirepass' | 'dbInstanceNum' | 'snapshotSources' | 'keyspace' | 'clientUsers'>> &
+    Pick<FakeMasterOptions, 'requirepass' | 'dbInstanceNum' | 'snapshotSources' | 'keyspace' | 'clientUsers'>;
 
   constructor(opts: FakeMasterOptions) {
     this.family = opts.family;
@@ -190,7 +193,14 @@ export class FakeMaster {
     await listen(p, (s) => {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
-      serveClientPort(s, { version: this.o.version, requirepass: this.o.requirepass ?? '', port: p, keyspace: this.o.keyspace, onCommand: (cmd) => this.events.push({ kind: 'client-command', detail: cmd }) });
+      serveClientPort(s, {
+        version: this.o.version,
+        requirepass: this.o.requirepass ?? '',
+        users: this.o.clientUsers,
+        port: p,
+        keyspace: this.o.keyspace,
+        onCommand: (cmd, user) => this.events.push({ kind: 'client-command', detail: user === undefined ? cmd : `${cmd} as ${user}` }),
+      });
     });
     await listen(p + 2000, (s) => this.onReplConn(s));
     if (this.pull) await listen(p + 10001, (s) => this.onRsyncConn(s));

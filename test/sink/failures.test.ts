@@ -199,3 +199,39 @@ test('keeps memory bounded while Redis is paused: producers block, the heap does
     await r.stop();
   }
 });
+
+test('a target still loading its dataset (LOADING) is waited for at connect, not taken as a refusal', async () => {
+  // 4000 keys at 0.5 ms each: about 2 s of LOADING after every start, clients served meanwhile.
+  const r = await startRedis(['--key-load-delay', '500', '--loading-process-events-interval-bytes', '1024']);
+  let pool: SenderPool | undefined;
+  try {
+    const c = r.client();
+    const p = c.pipeline();
+    for (let i = 0; i < 4000; i++) p.set(`load:${i}`, 'v');
+    await p.exec();
+    const bounced = r.bounce(0);
+    // Connect while the new process loads: PING answers LOADING until it is done.
+    await sleep(300);
+    const t0 = Date.now();
+    for (;;) {
+      try {
+        pool = await poolFor(r, { senders: 2 });
+        break;
+      } catch (e) {
+        // Before the new process listens the port is refused: that is the unreachable case, tried again.
+        assert.doesNotMatch((e as Error).message, /LOADING/, 'LOADING is waited out inside the connect');
+        assert.match((e as Error).message, /ECONNREFUSED|Connection is closed/);
+        await sleep(50);
+      }
+    }
+    await bounced;
+    const waited = Date.now() - t0;
+    await submitAll(pool, [keyed('SET', 'after-load', ['1'], binlog(1, 1))]);
+    await pool.flush();
+    assert.equal(await r.client().dbsize(), 4001 + 2, 'the loaded keys, ours, and the sink markers');
+    console.log(`# connected after ${waited} ms of loading`);
+  } finally {
+    pool?.destroy();
+    await r.stop();
+  }
+});

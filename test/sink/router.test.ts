@@ -26,12 +26,16 @@ test('routes a key to the same sender every time and spreads keys over all sende
 
 test('classifies error replies by their code', () => {
   assert.equal(classifyError('WRONGTYPE Operation against a key holding the wrong kind of value'), 'typeConflict');
-  for (const m of ["OOM command not allowed when used memory > 'maxmemory'.", 'LOADING Redis is loading the dataset in memory', 'BUSY Redis is busy running a script', "READONLY You can't write against a read only replica."]) {
+  for (const m of ['NOREPLICAS Not enough good replicas to write.', "OOM command not allowed when used memory > 'maxmemory'.", 'LOADING Redis is loading the dataset in memory', 'BUSY Redis is busy running a script', "READONLY You can't write against a read only replica."]) {
     assert.equal(classifyError(m), 'retryable', m);
   }
   assert.equal(classifyError('NOAUTH Authentication required.'), 'fatal');
   assert.equal(classifyError('WRONGPASS invalid username-password pair or user is disabled.'), 'fatal');
   assert.equal(classifyError('ERR syntax error'), 'other');
+  // Redis 7.0's ACL denial inside a script has no NOPERM code of its own.
+  assert.equal(errorCode("ERR The user executing the script can't run this command or subcommand"), 'NOPERM');
+  assert.equal(classifyError("ERR The user executing the script can't access at least one of the keys mentioned in the command"), 'fatal');
+  assert.equal(classifyError("NOPERM User pm has no permissions to run the 'rpush' command"), 'fatal');
   assert.equal(classifyError('something without a code'), 'other');
   assert.equal(errorCode('weird'), 'ERR');
   assert.equal(statName('WRONGTYPE'), 'wrongType');

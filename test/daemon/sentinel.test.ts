@@ -1,0 +1,114 @@
+/**
+ * A Sentinel-managed target failing over in the middle of a binlog stream: the senders find the
+ * new master through the sentinel and, with target-redis-wait-replicas, nothing is lost or doubled.
+ */
+import { strict as assert } from 'node:assert';
+import { FatalError } from '../../src/core/errors.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Redis } from 'ioredis';
+import type { BinlogPosition } from '../../src/core/binlog.js';
+import { assertRedisHoldsExpected } from '../helpers/expected-redis.js';
+import { FIXTURES } from '../helpers/fixtures.js';
+import { startSentinelGroup } from '../helpers/sentinel.js';
+import { loadExpected } from '../pika/expected.js';
+import { waitFor } from '../replication/support.js';
+import { ackedUpTo, startAll, untilIncremental } from './support.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('SENTINEL FAILOVER mid-stream: the daemon goes on against the new master and every INCR lands once', async () => {
+  const group = await startSentinelGroup();
+  const { master, d, dir, done } = await startAll(
+    'C',
+    '3.5.5',
+    {
+      'target-redis-sentinels': `127.0.0.1:${group.sentinelPort}`,
+      'target-redis-sentinel-master': group.name,
+      'target-redis-wait-replicas': '1',
+    },
+    { target: async () => group.master },
+  );
+  try {
+    assert.equal(await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force'), 'OK');
+    await untilIncremental(d);
+    const total = 3000;
+    let end: BinlogPosition | null = null;
+    let failedOverTo = 0;
+    for (let i = 0; i < total; i++) {
+      end = master.write(['incr', 'sentinel:ctr']);
+      if (i % 50 === 49) await sleep(20);
+      if (i === 1000) failedOverTo = await group.failover();
+    }
+    assert.equal(failedOverTo, group.replica.port, 'the sentinel promoted the replica');
+    await waitFor('the master acked every INCR', ackedUpTo(master, end!), 90_000);
+    const now = new Redis({ host: '127.0.0.1', port: failedOverTo, maxRetriesPerRequest: 1 });
+    try {
+      assert.equal(await now.get('sentinel:ctr'), String(total), 'each INCR applied exactly once on the new master');
+      await assertRedisHoldsExpected(now, loadExpected(join(FIXTURES, 'snapshots/3.5.5-base/expected.json')), { nowMs: Date.now(), expirySlackMs: 1000 });
+      const clients = (await now.call('CLIENT', 'LIST')) as string;
+      assert.ok(/name=pika-migrate-sink-\d+/.test(clients), 'the senders are connected to the new master');
+      const m = await d.info('migrate');
+      assert.match(m.get('target') ?? '', /^sentinel master "pm-target" \(sentinels 127\.0\.0\.1:\d+\)$/);
+      // The checkpoint names the target by its Sentinel name: a failover does not make it another target.
+      await d.daemon.stop('test');
+      const cp = JSON.parse(readFileSync(join(dir, 'dbsync', 'pika-migrate-db0.checkpoint.json'), 'utf8')) as { target: string };
+      assert.equal(cp.target, 'sentinel:pm-target/0');
+      console.log(`# reconnects ${m.get('sink_total_reconnects')}, batches resent ${m.get('sink_total_retries')}, lost replies ${m.get('sink_total_lostReplies')}`);
+    } finally {
+      now.disconnect();
+    }
+  } finally {
+    await done();
+    await group.stop();
+  }
+});
+
+test('without target-redis-wait-replicas a failover that loses acknowledged writes stops the daemon, never leaves a silent hole', async () => {
+  const group = await startSentinelGroup();
+  const { master, d, done } = await startAll(
+    'C',
+    '3.5.5',
+    { 'target-redis-sentinels': `127.0.0.1:${group.sentinelPort}`, 'target-redis-sentinel-master': group.name },
+    { target: async () => group.master },
+  );
+  try {
+    assert.equal(await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force'), 'OK');
+    await untilIncremental(d);
+    const total = 3000;
+    let end: BinlogPosition | null = null;
+    let exited: number | null = null;
+    let newMaster: Redis | null = null;
+    const now = (): Redis => (newMaster ??= new Redis({ host: '127.0.0.1', port: group.replica.port, maxRetriesPerRequest: 1 }));
+    void d.daemon.exited.then((c) => (exited = c));
+    for (let i = 0; i < total && exited === null; i++) {
+      end = master.write(['incr', 'sentinel:ctr']);
+      if (i % 50 === 49) await sleep(20);
+      if (i === 1000) assert.equal(await group.failover(), group.replica.port);
+    }
+    await waitFor('all INCRs acked, or the daemon stopped', async () => exited !== null || ackedUpTo(master, end!)(), 90_000);
+    // The old master takes writes until the sentinel turns it into a replica (seconds after the
+    // promotion) and closes its clients; only the senders' reconnect can tell what that undid.
+    await waitFor('the old master demoted', async () => /role:slave/.test(await group.master.client().info('replication')), 30_000);
+    await waitFor('the senders to reconnect, or the daemon to stop', async () => exited !== null || /name=pika-migrate-sink-/.test((await now().call('CLIENT', 'LIST')) as string), 30_000);
+    await sleep(1000);
+    try {
+      const count = Number(await now().get('sentinel:ctr'));
+      if (exited === null) {
+        assert.equal(count, total, 'the daemon went on: then nothing was lost');
+        console.log('# the failover lost nothing this time');
+      } else {
+        assert.equal(exited, 1);
+        const e = d.daemon.failure;
+        assert.ok(e instanceof FatalError && /lost writes it had acknowledged/.test(e.message), String(e));
+        console.log(`# stopped as it should: ${e.message}`);
+      }
+    } finally {
+      (newMaster as Redis | null)?.disconnect();
+    }
+  } finally {
+    await done();
+    await group.stop();
+  }
+});
