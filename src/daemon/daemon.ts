@@ -15,6 +15,7 @@ import { localAddressOf } from './network.js';
 import { metricsOf, migrateInfo, replicationExtra } from './status-info.js';
 import { newRunId, version } from './server-info.js';
 import { keyFilterOf } from './key-filter.js';
+import { loadSettingsOf, openLoadResume, type LoadResume } from './load-resume.js';
 import { connectTarget } from './target.js';
 
 /** Where the daemon is in its life: what `INFO` shows as `phase`. */
@@ -145,7 +146,9 @@ export class Daemon {
       await this.migration.stop(true);
     }
     const store = new CheckpointStore(v['db-sync-path'], 0);
+    const loadSettings = loadSettingsOf(v);
     const resume = force ? null : this.resumable(store, host, port);
+    const resumeLoad = resume?.loading === true ? this.resumableLoad(store, resume, loadSettings) : null;
     if (force) store.remove();
     if (resume === null) {
       // A new full sync: positions recorded by an earlier run must not make its entries look applied.
@@ -170,6 +173,8 @@ export class Daemon {
       rsyncBindAddress: v.bind,
       dbSyncPath: v['db-sync-path'],
       resume,
+      resumeLoad,
+      loadSettings,
       checkpoint: store,
       targetName: this.checkpointTarget(),
       spoolMaxBytes: v['spool-max-bytes'],
@@ -197,15 +202,26 @@ export class Daemon {
     if (cp.master.host !== host || cp.master.port !== port) {
       throw new Error(`the checkpoint ${store.path} is of master ${cp.master.host}:${cp.master.port}, not ${host}:${port}; SLAVEOF ${host} ${port} force starts over with a full sync`);
     }
-    if (cp.loading === true) {
-      throw new Error(
-        `the checkpoint ${store.path} says a snapshot load of master ${host}:${port} was interrupted; an unfinished load cannot be resumed: SLAVEOF ${host} ${port} force loads a new snapshot (with target-flush-on-full-sync : yes, or conflict-policy : replace, so that keys deleted on the master since do not stay)`,
-      );
-    }
     if (cp.target !== this.checkpointTarget()) {
       throw new Error(`the checkpoint ${store.path} was made for target ${cp.target}, not ${this.checkpointTarget()}; SLAVEOF ${host} ${port} force starts over with a full sync`);
     }
     return cp;
+  }
+
+  /**
+   * A checkpoint of an interrupted snapshot load (or spool replay): the load goes on where it
+   * stopped when its snapshot, settings and spool allow it; otherwise a refusal saying why.
+   */
+  private resumableLoad(store: CheckpointStore, cp: Checkpoint, settings: Readonly<Record<string, string>>): LoadResume {
+    const v = this.config.values;
+    try {
+      return openLoadResume(cp, v['db-sync-path'], settings, v['spool-max-bytes']);
+    } catch (e) {
+      const { host, port } = cp.master;
+      throw new Error(
+        `the checkpoint ${store.path} says a snapshot load of master ${host}:${port} was interrupted, and it cannot be resumed: ${(e as Error).message}; SLAVEOF ${host} ${port} force loads a new snapshot (with target-flush-on-full-sync : yes, or conflict-policy : replace, so that keys deleted on the master since do not stay)`,
+      );
+    }
   }
 
   /** The target as a checkpoint records it: address and DB. */

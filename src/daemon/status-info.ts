@@ -86,7 +86,7 @@ export function migrateInfo(phase: string, m: MigrationStatus | null, sink: Sink
       for (const [reason, n] of Object.entries(m.lastLoad.skipped)) lines.push([`load_skipped_${slug(reason)}`, n]);
     }
     if (m.spool !== null) {
-      lines.push(['spool_entries', m.spool.entries], ['spool_bytes', m.spool.bytes], ['spool_replayed', m.spool.replayed], ['spool_durable_offset', offset(m.spool.durable)]);
+      lines.push(['spool_stage', m.spool.stage], ['spool_entries', m.spool.entries], ['spool_bytes', m.spool.bytes], ['spool_replayed', m.spool.replayed], ['spool_durable_offset', offset(m.spool.durable)]);
     }
     lines.push(['binlog_entries', m.binlog.entries], ['binlog_commands', m.binlog.commands]);
     for (const [code, n] of Object.entries(m.binlog.notes)) lines.push([`binlog_notes_${slug(code)}`, n]);

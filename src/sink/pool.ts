@@ -5,7 +5,7 @@ import { commandKeyText, type RedisCommand } from '../core/command.js';
 import { ConfigError, FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { comparePositions, formatPosition, type SourcePosition } from '../core/position.js';
-import { BATCH_SCRIPT, MAX_COMMAND_ARGS, inlineName } from './batch-script.js';
+import { BATCH_SCRIPT, MAX_COMMAND_ARGS, inlineName, parseAppliedValue } from './batch-script.js';
 import { openConnection, targetName } from './connection.js';
 import type { ErrorClass } from './replies.js';
 import { statName } from './replies.js';
@@ -66,7 +66,7 @@ export interface SinkStats {
   readonly typeConflicts: number;
   /** Keys kept as they were on the target by `conflict-policy : skip`. */
   readonly keysKept: number;
-  /** Binlog commands not sent again after a restart because Redis had applied them. */
+  /** Commands (binlog, or snapshot of a resumed load) not sent again after a restart because Redis had applied them. */
   readonly skippedAsApplied: number;
   /** Commands refused before sending (too many arguments, or an EVAL the batch script cannot run). */
   readonly refused: number;
@@ -124,7 +124,7 @@ export class SenderPool extends EventEmitter {
   private refused = 0;
   /** The applied hash's name (see BATCH_SCRIPT). */
   readonly appliedKey: string;
-  /** Per sender, binlog commands at or below this were applied before a restart: not sent again. */
+  /** Per sender, commands at or below this were applied before a restart: not sent again. */
   private skipUpTo: Array<SourcePosition | null> | null = null;
   private skipMax: SourcePosition | null = null;
   private skipped = 0;
@@ -220,7 +220,7 @@ export class SenderPool extends EventEmitter {
     if (last !== null && (last.pos === cmd.pos || comparePositions(last.pos, cmd.pos) === 0)) last.lastGseq = gseq;
     else this.marks.push({ pos: cmd.pos, lastGseq: gseq });
 
-    if (this.skipUpTo !== null && cmd.pos.kind === 'binlog' && this.appliedBefore(cmd)) {
+    if (this.skipUpTo !== null && this.appliedBefore(cmd)) {
       this.skipped++;
       return;
     }
@@ -265,8 +265,9 @@ export class SenderPool extends EventEmitter {
 
   /**
    * Before resuming from a checkpoint: reads what each sender recorded as applied (see
-   * BATCH_SCRIPT) and from then on drops binlog commands at or below it, so entries the checkpoint
-   * did not yet cover are not applied twice. Keys keep their sender only while the sender count
+   * BATCH_SCRIPT) and from then on drops commands at or below it — binlog entries the checkpoint
+   * did not yet cover, and the snapshot commands a resumed load reads again — so none is applied
+   * twice. Keys keep their sender only while the sender count
    * is unchanged; after a change, only what every sender applied is skipped (at least once for
    * the rest, reported). Returns what was found, for the log.
    */
@@ -274,11 +275,7 @@ export class SenderPool extends EventEmitter {
     const h = await this.senders[0].client().hgetall(this.appliedKey);
     const n = Number(h.senders);
     if (!Number.isInteger(n) || n < 1) return null;
-    const parse = (v: string | undefined): SourcePosition | null => {
-      const m = v === undefined ? null : /^(\d+):(\d+)$/.exec(v);
-      return m === null ? null : { kind: 'binlog', db, filenum: Number(m[1]), offset: Number(m[2]) };
-    };
-    const recorded = Array.from({ length: n }, (_, i) => parse(h[String(i)]));
+    const recorded = Array.from({ length: n }, (_, i) => parseAppliedValue(h[String(i)], db));
     const known = recorded.filter((p): p is SourcePosition => p !== null);
     if (known.length === 0) return null;
     const max = known.reduce((a, b) => (comparePositions(a, b) >= 0 ? a : b));
