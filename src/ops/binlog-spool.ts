@@ -54,18 +54,20 @@ export class BinlogSpool {
     try {
       const size = fstatSync(fd).size;
       if (size < durableBytes) throw new CorruptionError(`binlog spool holds ${size} bytes, the checkpoint says ${durableBytes} were fsynced`, path);
-      spool.size = durableBytes;
+      // Reads may go up to the file's end while the whole records after the fsynced part are found.
+      spool.size = size;
       spool.last = durable;
-      for (;;) {
-        const head = Buffer.alloc(4);
-        if (spool.size + 4 > size || readSync(fd, head, 0, 4, spool.size) < 4) break;
+      let end = durableBytes;
+      const head = Buffer.alloc(4);
+      while (end + 4 <= size && readSync(fd, head, 0, 4, end) === 4) {
         const len = head.readUInt32LE(0);
-        if (spool.size + 4 + len > size) break;
-        const { entries, next } = spool.readFrom(spool.size, 4 + len);
-        spool.last = entries[entries.length - 1].end;
-        spool.size = next;
+        if (end + 4 + len > size) break;
+        const { entries, next } = spool.readFrom(end, 4 + len);
+        spool.last = entries[0].end;
+        end = next;
       }
-      if (spool.size < size) ftruncateSync(fd, spool.size);
+      spool.size = end;
+      if (end < size) ftruncateSync(fd, end);
       fsyncSync(fd);
     } catch (e) {
       closeSync(fd);

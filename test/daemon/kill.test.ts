@@ -18,23 +18,11 @@ import { FIXTURES } from '../helpers/fixtures.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { FakeMaster } from '../master/fake-master.js';
 import { replicaPort, tempDir, waitFor } from '../replication/support.js';
-import { ackedUpTo, copyData, dataOf } from './support.js';
+import { ackedUpTo, copyData, dataOf, rng } from './support.js';
 
 const SEED = Number(process.env.PM_KILL_SEED ?? 20261201);
 const KILLS = 20;
 const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
-
-/** mulberry32: a small seeded PRNG, so a failing sequence can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -96,3 +96,15 @@ export async function dataOf(c: Redis): Promise<Map<string, DumpedKey>> {
   for (const k of out.keys()) if (k.startsWith('pika-migrate:')) out.delete(k);
   return out;
 }
+
+/** mulberry32: a small seeded PRNG, so that a failing kill sequence can be replayed. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
