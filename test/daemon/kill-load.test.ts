@@ -9,8 +9,7 @@
  * PM_KILL_SEED=n replays another sequence.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
@@ -22,17 +21,16 @@ import { FakeMaster } from '../master/fake-master.js';
 import { MsgType } from '../../src/replication/messages.js';
 import { writePikaDump, type KeyDesc } from '../pika/pika-dump-writer.js';
 import { replicaPort, tempDir, waitFor } from '../replication/support.js';
-import { ackedUpTo, dataOf, infoFields, rng } from './support.js';
+import { ackedUpTo, daemonProcess, dataOf, infoFields, rng } from './support.js';
 
 const SEED = Number(process.env.PM_KILL_SEED ?? 20261202);
 const MIN_KILLS = 20;
 /** Kills wanted in each phase (at least); the run goes on past MIN_KILLS until live has its share. */
 const PER_PHASE = 3;
 const MAX_KILLS = 40;
-const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-type Phase = 'load' | 'replay' | 'live' | 'other';
+type Phase = Awaited<ReturnType<ReturnType<typeof daemonProcess>['stage']>>;
 
 /** The snapshot: every type, big keys in several chunks (sync-batch-num 20), some with an expiry. */
 function snapshotKeys(nowMs: number): KeyDesc[] {
@@ -67,7 +65,6 @@ describe(`kill -9 during snapshot load, spool replay and live streaming (≥ ${M
   let master: FakeMaster;
   let dir: string;
   let keys: KeyDesc[];
-  let child: ChildProcess | null = null;
 
   before(async () => {
     target = await startRedis();
@@ -81,7 +78,6 @@ describe(`kill -9 during snapshot load, spool replay and live streaming (≥ ${M
     await master.start();
   });
   after(async () => {
-    child?.kill('SIGKILL');
     await master?.stop();
     await target?.stop();
     await ref?.stop();
@@ -91,51 +87,26 @@ describe(`kill -9 during snapshot load, spool replay and live streaming (≥ ${M
   it('ends with Redis equal to the reference, every INCR/LPUSH counted once', async () => {
     const random = rng(SEED);
     const port = await replicaPort();
-    const conf = (slaveof: boolean): string => {
-      const f = join(dir, slaveof ? 'resume.conf' : 'first.conf');
-      const lines = {
-        port,
-        bind: '127.0.0.1',
-        'db-sync-path': join(dir, 'dbsync'),
-        'log-path': join(dir, 'log'),
-        'log-format': 'json',
-        'log-level': 'warn',
-        'target-redis-port': target.port,
-        'redis-sender-num': 4,
-        'sync-batch-num': 20,
-        // Slow enough that a load of ~8000 commands spans several kills, fast enough to catch up.
-        'target-max-ops': 1000,
-        ...(slaveof ? { slaveof: `127.0.0.1:${master.port}` } : {}),
-      };
-      writeFileSync(f, Object.entries(lines).map(([k, v]) => `${k} : ${v}`).join('\n') + '\n');
-      return f;
-    };
-    const admin = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
-    admin.on('error', () => {});
-    const start = async (f: string) => {
-      child = spawn(process.execPath, ['--import', 'tsx', cli, '-c', f], { stdio: ['ignore', 'ignore', 'inherit'] });
-      await waitFor('admin port', async () => (await admin.ping().catch(() => '')) === 'PONG', 20_000);
-    };
-    const kill = async () => {
-      const c = child!;
-      if (c.exitCode !== null) throw new Error(`the daemon exited on its own with code ${c.exitCode} (log in ${join(dir, 'log')})`);
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGKILL');
-      await exited;
-      child = null;
-    };
-    const phase = async (): Promise<Phase> => {
-      const m = infoFields(((await admin.info('migrate').catch(() => '')) as string) ?? '');
-      if (m.get('phase') === 'incremental') return 'live';
-      if (m.get('phase') !== 'full_sync') return 'other';
-      return m.get('spool_stage') === 'replaying' ? 'replay' : 'load';
-    };
+    const d = daemonProcess(dir, port);
+    const conf = (slaveof: boolean) => ({
+      'db-sync-path': join(dir, 'dbsync'),
+      'log-path': join(dir, 'log'),
+      'log-format': 'json',
+      'log-level': 'warn',
+      'target-redis-port': target.port,
+      'redis-sender-num': 4,
+      'sync-batch-num': 20,
+      // Slow enough that a load of ~8000 commands spans several kills, fast enough to catch up.
+      'target-max-ops': 1000,
+      ...(slaveof ? { slaveof: `127.0.0.1:${master.port}` } : {}),
+    });
+    const admin = d.admin;
+    const phase = () => d.stage();
     const kills: Record<Phase, number> = { load: 0, replay: 0, live: 0, other: 0 };
     const log: string[] = [];
     let total = 0;
     try {
-      await admin.connect().catch(() => {});
-      await start(conf(false));
+      await d.start('first', conf(false));
       await admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
       // The snapshot is fixed once BinlogSync starts after it: from here the writes are binlog only.
       await waitFor('BinlogSync active', () => master.events.some((e) => e.kind === 'activate'), 30_000);
@@ -171,12 +142,12 @@ describe(`kill -9 during snapshot load, spool replay and live streaming (≥ ${M
         const before = await phase();
         await sleep(before === 'live' ? 200 + random() * 600 : 300 + random() * 1200);
         const at = await phase();
-        await kill();
+        await d.kill();
         kills[at]++;
         total++;
         log.push(at);
         await sleep(random() * 150);
-        await start(conf(true));
+        await d.start('resume', conf(true));
       }
       running = false;
       await producing;
@@ -202,7 +173,7 @@ describe(`kill -9 during snapshot load, spool replay and live streaming (≥ ${M
       assert.ok(want.size > 3500);
     } finally {
       admin.disconnect();
-      if (child !== null) await kill();
+      await d.kill().catch(() => {});
     }
   });
 });
