@@ -1,4 +1,7 @@
 /**
+ * A load stopped half-way on a family D (4.0) master resumes at its watermark key (the reader seeks
+ * the instances' meta CFs) and ends with Redis holding exactly the dump.
+ *
  * A load resumed after kill -9 under `conflict-policy : skip`: keys the target held before the
  * load (a string, a big list, a hash, a zset of the dump's names) must stay exactly as they were,
  * and every other key must arrive exactly once, although kills land while keys are half written
@@ -9,13 +12,18 @@ import { strict as assert } from 'node:assert';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
+import type { Checkpoint } from '../../src/ops/checkpoint.js';
 import { MsgType } from '../../src/replication/messages.js';
+import { assertRedisHoldsExpected } from '../helpers/expected-redis.js';
+import { FIXTURES } from '../helpers/fixtures.js';
+import { loadExpected } from '../pika/expected.js';
 import { assertSameContents } from '../convert/redis-dump.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { FakeMaster } from '../master/fake-master.js';
 import { writePikaDump, type KeyDesc } from '../pika/pika-dump-writer.js';
 import { replicaPort, tempDir, waitFor } from '../replication/support.js';
-import { daemonProcess, dataOf, rng } from './support.js';
+import { daemonProcess, dataOf, rng, startAll, startDaemon, untilIncremental, type TestDaemon } from './support.js';
 
 const SEED = Number(process.env.PM_KILL_SEED ?? 20261203);
 const KILLS = 6;
@@ -110,6 +118,38 @@ describe(`conflict-policy skip across kill -9 during the load (${KILLS} kills, s
     } finally {
       d.admin.disconnect();
       await d.kill().catch(() => {});
+    }
+  });
+});
+
+describe('a stopped load of a family D (4.0.1) master resumes at its watermark', () => {
+  it('stops half-way, resumes without a second snapshot, and Redis holds exactly the dump', async () => {
+    const { target, master, dir, d, done } = await startAll('D', '4.0.1', { 'target-max-ops': '1500', 'sync-batch-num': '5' });
+    let d2: TestDaemon | null = null;
+    try {
+      await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
+      await waitFor('loading', async () => Number((await d.info('migrate')).get('load_keys') ?? 0) > 100, 30_000);
+      d.admin.disconnect();
+      await d.daemon.stop('test');
+      assert.equal(await d.daemon.exited, 0);
+      const cp = JSON.parse(readFileSync(join(dir, 'dbsync', 'pika-migrate-db0.checkpoint.json'), 'utf8')) as Checkpoint;
+      assert.equal(cp.load?.done, false, 'stopped during the load');
+      assert.ok((cp.load?.from?.seq ?? 0) > 0, 'the watermark moved');
+      d2 = await startDaemon(target, dir, { slaveof: `127.0.0.1:${master.port}`, 'target-max-ops': '1500', 'sync-batch-num': '5' });
+      await untilIncremental(d2);
+      const c = target.client();
+      const n = await assertRedisHoldsExpected(c, loadExpected(join(FIXTURES, 'snapshots/4.0.1-base/expected.json')), { nowMs: Date.now(), expirySlackMs: 50 });
+      const keys = (await c.keys('*')).filter((k) => !k.startsWith('pika-migrate:'));
+      assert.equal(keys.length, n, 'no key beyond expected.json');
+      assert.equal(master.requests.filter((q) => q.type === MsgType.DBSync).length, 1, 'no second snapshot');
+      console.log(`# resumed at record ${cp.load?.from?.seq} (${cp.load?.from?.type} key ${Buffer.from(cp.load?.from?.keyHex ?? '', 'hex').toString()}); ${n} keys compared`);
+    } finally {
+      if (d2 !== null) {
+        d2.admin.disconnect();
+        await d2.daemon.stop('test');
+        await d2.daemon.exited;
+      }
+      await done();
     }
   });
 });
