@@ -37,8 +37,10 @@ export interface SenderPoolOptions {
   markerPrefix?: string;
   /** Marker expiry so that a crashed run leaves nothing behind for long; default 24 h. */
   markerTtlMs?: number;
-  /** Hash in the target DB where each sender records the last binlog position it applied. Default `pika-migrate:applied`. */
+  /** Hash in the target DB where each sender records the last position it applied. Default `pika-migrate:applied`. */
   appliedKey?: string;
+  /** Whether batches record their position there (default true); off for a one-shot load, which no restart resumes. */
+  recordApplied?: boolean;
   /** target-max-ops / target-max-bytes: commands and argument bytes per second (0: no limit). */
   maxOpsPerSec?: number;
   maxBytesPerSec?: number;
@@ -166,7 +168,7 @@ export class SenderPool extends EventEmitter {
             maxInFlightBatches: opts.maxInFlightBatches ?? SINK_DEFAULTS.maxInFlightBatches,
             markerKey: `${prefix}:${runId}:${index}`,
             markerTtlMs: opts.markerTtlMs ?? SINK_DEFAULTS.markerTtlMs,
-            applied: { key: this.appliedKey, field: String(index), senders: conns.length },
+            applied: opts.recordApplied === false ? null : { key: this.appliedKey, field: String(index), senders: conns.length },
             reconnectGiveUpMs: opts.reconnectGiveUpMs ?? SINK_DEFAULTS.reconnectGiveUpMs,
             retryMinMs: opts.retryMinMs ?? SINK_DEFAULTS.retryMinMs,
             retryMaxMs: opts.retryMaxMs ?? SINK_DEFAULTS.retryMaxMs,
