@@ -155,6 +155,13 @@ export class Daemon {
       await this.pool.clearApplied();
     } else {
       const applied = await this.pool.resumeAfter(0);
+      if (applied === null && resumeLoad !== null && resumeLoad.load.from !== null) {
+        // The load had applied keys, whose batches wrote the hash: the target was flushed or replaced since.
+        resumeLoad.spool.close();
+        throw new Error(
+          `the checkpoint ${store.path} says a snapshot load of master ${host}:${port} was interrupted, and it cannot be resumed: the target ${this.checkpointTarget()} no longer holds ${this.pool.appliedKey} (flushed or replaced since?); SLAVEOF ${host} ${port} force loads a new snapshot`,
+        );
+      }
       if (applied !== null) {
         this.logger.info({ senders: applied.positions.map((p) => (p === null ? '-' : formatPosition(p))), sendersChanged: applied.sendersChanged }, 'entries Redis applied after the checkpoint will be skipped, not applied twice');
       }

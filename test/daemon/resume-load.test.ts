@@ -135,9 +135,17 @@ describe('a stopped load of a family D (4.0.1) master resumes at its watermark',
       const cp = JSON.parse(readFileSync(join(dir, 'dbsync', 'pika-migrate-db0.checkpoint.json'), 'utf8')) as Checkpoint;
       assert.equal(cp.load?.done, false, 'stopped during the load');
       assert.ok((cp.load?.from?.seq ?? 0) > 0, 'the watermark moved');
+      // A target that lost what the load wrote (flushed, replaced) is not resumed into.
+      const c = target.client();
+      const hash = await c.hgetall('pika-migrate:applied');
+      await c.del('pika-migrate:applied');
+      await assert.rejects(
+        startDaemon(target, dir, { slaveof: `127.0.0.1:${master.port}`, 'target-max-ops': '1500', 'sync-batch-num': '5' }),
+        /cannot be resumed: the target 127\.0\.0\.1:\d+\/0 no longer holds pika-migrate:applied .* force loads a new snapshot/,
+      );
+      await c.hset('pika-migrate:applied', hash);
       d2 = await startDaemon(target, dir, { slaveof: `127.0.0.1:${master.port}`, 'target-max-ops': '1500', 'sync-batch-num': '5' });
       await untilIncremental(d2);
-      const c = target.client();
       const n = await assertRedisHoldsExpected(c, loadExpected(join(FIXTURES, 'snapshots/4.0.1-base/expected.json')), { nowMs: Date.now(), expirySlackMs: 50 });
       const keys = (await c.keys('*')).filter((k) => !k.startsWith('pika-migrate:'));
       assert.equal(keys.length, n, 'no key beyond expected.json');
