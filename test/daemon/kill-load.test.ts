@@ -96,8 +96,8 @@ describe(`kill -9 during snapshot load, spool replay and live streaming (≥ ${M
       'target-redis-port': target.port,
       'redis-sender-num': 4,
       'sync-batch-num': 20,
-      // Slow enough that a load of ~8000 commands spans several kills, fast enough to catch up.
-      'target-max-ops': 1000,
+      // Slow enough that a load of ~5000 commands spans several kills, fast enough to catch up.
+      'target-max-ops': 800,
       ...(slaveof ? { slaveof: `127.0.0.1:${master.port}` } : {}),
     });
     const admin = d.admin;
@@ -127,12 +127,14 @@ describe(`kill -9 during snapshot load, spool replay and live streaming (≥ ${M
         ['ZINCRBY', `z:${i % 25}`, '1', `m${i % 10}`],
         ['RPOPLPUSH', `l:${i % 30}`, `l:${(i + 3) % 30}`],
       ];
-      // About 250 commands a second: well below target-max-ops, so that the replay catches up.
+      // Fast while the snapshot loads, so that the spool to replay spans several kills; then about
+      // 200 commands a second, well below target-max-ops, so that the replay catches up.
+      let loading = true;
       const producing = (async () => {
         for (let i = 0; running; i++) {
           for (const argv of commands(i)) for (const logged of await logger.run(argv)) end = master.write(logged);
           written++;
-          await sleep(30);
+          await sleep(loading ? 15 : 40);
         }
       })();
       const enough = () => total >= MIN_KILLS && kills.load >= PER_PHASE && kills.replay >= PER_PHASE && kills.live >= PER_PHASE;
@@ -142,6 +144,7 @@ describe(`kill -9 during snapshot load, spool replay and live streaming (≥ ${M
         const before = await phase();
         await sleep(before === 'live' ? 200 + random() * 600 : 300 + random() * 1200);
         const at = await phase();
+        loading = at === 'load' || at === 'other';
         await d.kill();
         kills[at]++;
         total++;
