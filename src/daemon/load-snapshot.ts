@@ -8,10 +8,10 @@ import { Progress, type ProgressSnapshot } from '../ops/progress.js';
 import { readSnapshotBatches, type ResumePoint } from '../snapshot/pika/snapshot.js';
 import { CorruptionError } from '../core/errors.js';
 import { formatPosition, type SourcePosition } from '../core/position.js';
+import type { SenderPool } from '../sink/pool.js';
 import type { LoadWatermark } from './load-watermark.js';
 
 type SnapshotPosition = Extract<SourcePosition, { kind: 'snapshot' }>;
-import type { SenderPool } from '../sink/pool.js';
 
 export interface LoadSnapshotOptions {
   /** One DB dir of a dump (`…/db0`: A–C type dirs or D instance dirs). */
