@@ -18,6 +18,7 @@ import { metricsOf, migrateInfo, replicationExtra } from './status-info.js';
 import { newRunId, version } from './server-info.js';
 import { pikaSections, replicationBytesIn } from './pika-info.js';
 import { keyFilterOf, keyRenamerOf } from './key-filter.js';
+import { loadSettingsOf, openLoadResume, type LoadResume } from './load-resume.js';
 import { Targets } from './target.js';
 
 /** CONFIG GET keys a Pika always answers: one DB in classic mode, no consensus replication. */
@@ -176,14 +177,25 @@ export class Daemon {
       this.link = null;
     }
     const stores = this.routes.map((r) => new CheckpointStore(v['db-sync-path'], r.source));
+    const loadSettings = loadSettingsOf(v);
     const resume = force ? stores.map(() => null) : this.resumable(stores, host, port);
+    const resumeLoads = resume.map((cp, i) => (cp?.loading === true ? this.resumableLoad(stores[i], cp, loadSettings) : null));
     if (force) for (const s of stores) s.remove();
     if (resume.every((r) => r === null)) {
       // A new full sync: positions recorded by an earlier run must not make its entries look applied.
       await this.targets.clearApplied();
     } else {
-      for (const r of this.routes) {
-        const applied = await this.targets.of(r.source).resumeAfter(r.source);
+      for (const [i, r] of this.routes.entries()) {
+        const pool = this.targets.of(r.source);
+        const applied = await pool.resumeAfter(r.source);
+        const rl = resumeLoads[i];
+        if (applied === null && rl !== null && rl.load.from !== null) {
+          // The load had applied keys, whose batches wrote the hash: the target was flushed or replaced since.
+          for (const x of resumeLoads) x?.spool.close();
+          throw new Error(
+            `the checkpoint ${stores[i].path} says a snapshot load of master ${host}:${port} was interrupted, and it cannot be resumed: the target ${this.checkpointTarget(r.target)} no longer holds pika-migrate:applied (flushed or replaced since?); SLAVEOF ${host} ${port} force loads a new snapshot`,
+          );
+        }
         if (applied !== null) {
           this.logger.info(
             { db: `db${r.source}`, senders: applied.positions.map((p) => (p === null ? '-' : formatPosition(p))), sendersChanged: applied.sendersChanged },
@@ -212,6 +224,8 @@ export class Daemon {
       dbs: this.routes.map((r, i) => ({
         db: r.source,
         resume: resume[i],
+        resumeLoad: resumeLoads[i],
+        loadSettings,
         checkpoint: stores[i],
         targetName: this.checkpointTarget(r.target),
         spoolMaxBytes: v['spool-max-bytes'],
@@ -251,11 +265,6 @@ export class Daemon {
       if (cp.master.host !== host || cp.master.port !== port) {
         throw new Error(`the checkpoint ${store.path} is of master ${cp.master.host}:${cp.master.port}, not ${host}:${port}; SLAVEOF ${host} ${port} force starts over with a full sync`);
       }
-      if (cp.loading === true) {
-        throw new Error(
-          `the checkpoint ${store.path} says a snapshot load of master ${host}:${port} was interrupted; an unfinished load cannot be resumed: SLAVEOF ${host} ${port} force loads a new snapshot (with target-flush-on-full-sync : yes, or conflict-policy : replace, so that keys deleted on the master since do not stay)`,
-        );
-      }
       const target = this.checkpointTarget(this.routes[i].target);
       if (cp.target !== target) {
         throw new Error(`the checkpoint ${store.path} was made for target ${cp.target}, not ${target}; SLAVEOF ${host} ${port} force starts over with a full sync`);
@@ -266,6 +275,22 @@ export class Daemon {
       }
     });
     return cps;
+  }
+
+  /**
+   * A checkpoint of an interrupted snapshot load (or spool replay): the load goes on where it
+   * stopped when its snapshot, settings and spool allow it; otherwise a refusal saying why.
+   */
+  private resumableLoad(store: CheckpointStore, cp: Checkpoint, settings: Readonly<Record<string, string>>): LoadResume {
+    const v = this.config.values;
+    try {
+      return openLoadResume(cp, v['db-sync-path'], settings, v['spool-max-bytes']);
+    } catch (e) {
+      const { host, port } = cp.master;
+      throw new Error(
+        `the checkpoint ${store.path} says a snapshot load of master ${host}:${port} was interrupted, and it cannot be resumed: ${(e as Error).message}; SLAVEOF ${host} ${port} force loads a new snapshot (with target-flush-on-full-sync : yes, or conflict-policy : replace, so that keys deleted on the master since do not stay)`,
+      );
+    }
   }
 
   /** The target as a checkpoint records it: address (a Sentinel target: its master's name, which a failover keeps) and DB. */

@@ -6,8 +6,13 @@ import type { KeyRenamer } from '../convert/rename.js';
 import { SnapshotRecordConverter, type ConflictPolicy } from '../convert/records.js';
 import type { ConvertNote } from '../convert/types.js';
 import { Progress, type ProgressSnapshot } from '../ops/progress.js';
-import { readSnapshotBatches } from '../snapshot/pika/snapshot.js';
+import { readSnapshotBatches, type ResumePoint } from '../snapshot/pika/snapshot.js';
+import { CorruptionError } from '../core/errors.js';
+import { formatPosition, type SourcePosition } from '../core/position.js';
 import type { Sink } from '../sink/sink.js';
+import type { LoadWatermark } from './load-watermark.js';
+
+type SnapshotPosition = Extract<SourcePosition, { kind: 'snapshot' }>;
 
 export interface LoadSnapshotOptions {
   /** One DB dir of a dump (`…/db0`: A–C type dirs or D instance dirs). */
@@ -29,6 +34,16 @@ export interface LoadSnapshotOptions {
   readonly bar?: NodeJS.WriteStream | null;
   /** Called with the live meter once it exists, so INFO can show the counts. */
   readonly onProgress?: (p: Progress) => void;
+  /**
+   * The one instant liveness and expiry are judged against, for the reader and the converter
+   * alike (default: now). A resumed load passes the interrupted one's, so it reads the same
+   * records and converts them to the same commands at the same positions.
+   */
+  readonly nowMs?: number;
+  /** Resume at this key (a load interrupted after it had applied everything before it). */
+  readonly from?: ResumePoint | null;
+  /** Told of every key's first record, for the checkpoint's low watermark. */
+  readonly watermark?: LoadWatermark;
 }
 
 export interface LoadSummary extends ProgressSnapshot {
@@ -98,8 +113,10 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
     notes[n.code] = (notes[n.code] ?? 0) + 1;
     log[n.level]({ code: n.code }, n.message);
   };
+  const nowMs = o.nowMs ?? Date.now();
+  const from = o.from ?? null;
   const converter = new SnapshotRecordConverter({
-    nowMs: Date.now,
+    nowMs: () => nowMs,
     conflict: o.conflict,
     maxItemsPerCommand: o.chunkSize,
     legacyTarget: o.pool.legacyTarget,
@@ -108,8 +125,9 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
   });
   const records = readSnapshotBatches(o.dir, {
     db: o.db,
-    nowMs: Date.now(),
+    nowMs,
     chunkSize: o.chunkSize,
+    ...(from !== null ? { from } : {}),
     chunkBytes: 1024 * 1024,
     typeOrder: o.typeOrder,
     onTypeConflict: (key, loser, winner) => {
@@ -127,9 +145,22 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
     },
   });
   progress.start();
+  if (from !== null) log.info({ type: from.type, key: printableBytes(from.key), seq: from.seq }, 'resuming the interrupted load at this key');
+  let checkFirst = from !== null;
   try {
     for await (const batch of records) {
       if (o.signal?.aborted) throw o.signal.reason ?? new Error('load aborted');
+      if (checkFirst && batch.length > 0) {
+        checkFirst = false;
+        const r = batch[0];
+        // Same dump, same instant: the key the load stopped at must come first, at its old position.
+        if (!r.first || r.type !== from!.type || !r.key.equals(from!.key) || r.pos.kind !== 'snapshot' || r.pos.seq !== from!.seq) {
+          throw new CorruptionError(
+            `the snapshot does not hold ${from!.type} key ${printableBytes(from!.key)} at record ${from!.seq} where the interrupted load stopped (found ${r.type} ${printableBytes(r.key)} at ${formatPosition(r.pos)}); SLAVEOF … force loads a new snapshot`,
+            o.dir,
+          );
+        }
+      }
       let keys = 0;
       let elements = 0;
       let bytes = 0;
@@ -142,13 +173,15 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
         if (rec.first) {
           keys++;
           progress.add(rec.type);
+          if (o.watermark !== undefined && rec.pos.kind === 'snapshot') o.watermark.keyStart(rec.type, rec.key, rec.pos.seq);
         }
         elements += elementCount(rec);
         bytes += recordBytes(rec);
         const cmds = converter.convert(rec);
         commands += cmds.length;
         for (let i = 0; i < cmds.length; i++) {
-          const wait = o.pool.submit(cmds[i]);
+          // Each command of a record gets its own position, so a resumed load knows which were applied.
+          const wait = o.pool.submit(i === 0 ? cmds[i] : { ...cmds[i], pos: { ...(cmds[i].pos as SnapshotPosition), part: i } });
           if (wait !== undefined) await wait;
         }
       }

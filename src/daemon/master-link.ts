@@ -36,7 +36,8 @@ export class MasterLink implements ReplicaHandler {
 
   constructor(o: MasterLinkOptions) {
     const resumeFrom = new Map<number, BinlogPosition>();
-    for (const d of o.dbs) if (d.resume !== null) resumeFrom.set(d.db, d.resume.applied);
+    // A resumed load goes on from its spool's end: the master was acked that far.
+    for (const d of o.dbs) if (d.resume !== null) resumeFrom.set(d.db, d.resumeLoad ? (d.resumeLoad.spool.durable ?? d.resume.applied) : d.resume.applied);
     this.replica = new Replica({
       masterHost: o.masterHost,
       masterPort: o.masterPort,

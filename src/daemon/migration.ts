@@ -6,9 +6,13 @@ import type { KeyFilter } from '../convert/filter.js';
 import type { KeyRenamer } from '../convert/rename.js';
 import type { ConflictPolicy } from '../convert/records.js';
 import type { PikaFamily } from '../convert/types.js';
-import { join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { BinlogSpool } from '../ops/binlog-spool.js';
-import type { Checkpoint, CheckpointStore } from '../ops/checkpoint.js';
+import type { Checkpoint, CheckpointStore, LoadState } from '../ops/checkpoint.js';
+import { snapshotFingerprint } from '../ops/snapshot-fingerprint.js';
+import type { ResumePoint } from '../snapshot/pika/snapshot.js';
+import type { LoadResume } from './load-resume.js';
+import { LoadWatermark } from './load-watermark.js';
 import type { Progress } from '../ops/progress.js';
 import type { Replica, ReplicaStatus } from '../replication/replica.js';
 import type { Sink } from '../sink/sink.js';
@@ -23,8 +27,15 @@ export interface MigrationOptions {
   /** The link to the master, shared by every DB of it. */
   readonly replica: Replica;
   readonly dbSyncPath: string;
-  /** Resume from this checkpoint with TrySync (no snapshot); null: take a full snapshot. */
+  /**
+   * Resume from this checkpoint with TrySync (no snapshot); null: take a full snapshot. A
+   * checkpoint of an interrupted load (`loading`) comes with `resumeLoad`: the load resumes.
+   */
   readonly resume: Checkpoint | null;
+  /** The interrupted load `resume` describes, checked and with its spool reopened (openLoadResume). */
+  readonly resumeLoad?: LoadResume | null;
+  /** The conf values that decide a load's records and commands (LoadState.settings). */
+  readonly loadSettings: Readonly<Record<string, string>>;
   /** Where the applied position is kept across restarts. */
   readonly checkpoint: CheckpointStore;
   /** Written into the checkpoint: it is only valid for this target. */
@@ -54,6 +65,8 @@ const CHECKPOINT_EVERY_MS = 1000;
 const SPOOL_SYNC_MS = 20;
 
 export interface SpoolStatus {
+  /** spooling: the snapshot loads, entries are spooled; replaying: the spool drains into Redis. */
+  readonly stage: 'spooling' | 'replaying';
   readonly entries: number;
   readonly bytes: number;
   readonly replayed: number;
@@ -91,9 +104,13 @@ export class Migration {
   private spooled = 0;
   private replayed = 0;
   private directWaiter: { promise: Promise<void>; resolve: () => void } | null = null;
-  /** The applied position last written to the checkpoint, and whether it was a loading marker. */
-  private saved: BinlogPosition | null = null;
-  private savedLoading = false;
+  /** The checkpoint last written (its JSON without the time): written again only when it changes. */
+  private saved = '';
+  /** The load under way (or interrupted and resumed): what its checkpoint must say to resume it. */
+  private load: { dir: string; fingerprint: string; nowMs: number; watermark: LoadWatermark; done: boolean; resumed: boolean } | null = null;
+  /** Replay: per spool chunk replayed, the end of its last entry and the byte offset after it. */
+  private replayMarks: Array<{ end: BinlogPosition; next: number }> = [];
+  private replayedBytes = 0;
 
   constructor(private readonly o: MigrationOptions) {
     this.log = o.logger.child({ master: `${o.masterHost}:${o.masterPort}`, db: `db${o.db}` });
@@ -105,13 +122,20 @@ export class Migration {
     );
     if (o.resume !== null) {
       this.applier.reset(o.resume.applied);
-      this.phase = 'incremental';
-      this.saved = o.resume.applied;
+      this.phase = o.resumeLoad ? 'full_sync' : 'incremental';
     }
   }
 
   start(): void {
-    if (this.o.resume !== null) {
+    const r = this.o.resumeLoad;
+    if (r) {
+      const st = r.load;
+      this.log.info(
+        { start: `${r.checkpoint.applied.filenum}:${r.checkpoint.applied.offset}`, at: st.done ? 'spool replay' : (st.from?.seq ?? 0), spoolBytes: r.spool.bytes, checkpoint: this.o.checkpoint.path },
+        st.done ? 'resuming the interrupted spool replay, and BinlogSync from the spool\'s end' : 'resuming the interrupted snapshot load where it stopped, and BinlogSync from the spool\'s end',
+      );
+      this.resumeLoad(r);
+    } else if (this.o.resume !== null) {
       this.log.info({ from: `${this.o.resume.applied.filenum}:${this.o.resume.applied.offset}`, checkpoint: this.o.checkpoint.path }, 'resuming from the checkpoint with TrySync (no snapshot)');
     }
     this.saver = setInterval(() => this.saveCheckpoint(), CHECKPOINT_EVERY_MS);
@@ -138,38 +162,74 @@ export class Migration {
   async stop(remove: boolean): Promise<void> {
     this.abort();
     await this.loading;
-    // An unfinished load cannot be resumed yet: its spool goes, and its checkpoint says so.
-    this.stopSpool();
-    if (remove) this.o.checkpoint.remove();
-    else this.saveCheckpoint();
+    if (remove) {
+      this.stopSpool();
+      this.o.checkpoint.remove();
+    } else {
+      // An unfinished load or replay stays resumable: its spool is kept, its checkpoint says how far it got.
+      this.closeSpool();
+      this.saveCheckpoint();
+    }
     if (this.phase !== 'error') this.phase = 'stopped';
   }
 
   /** Records the applied position when it moved; only once a snapshot (or a resume) set a base. */
   saveCheckpoint(): void {
-    // While a snapshot loads, the checkpoint only says so: a restart must not take it as loaded.
-    const loading = this.mode !== 'direct';
+    // While a snapshot loads or its spool replays, the checkpoint says so (a restart must not take
+    // it as loaded) and says how far both got, for a restart to resume them.
+    const loading = this.mode !== 'direct' || this.spool !== null;
     const applied = loading ? this.loadStart : this.applier.appliedPosition();
-    if (applied === null || (this.saved !== null && compareBinlogPositions(applied, this.saved) === 0 && this.savedLoading === loading)) return;
+    if (applied === null) return;
     const st = this.replica.status(this.o.db);
+    // Before the link is up the status knows no identity yet: keep the one the checkpoint had.
+    const runId = st.runId || this.o.resume?.runId;
+    const replicationId = st.replicationId || this.o.resume?.replicationId;
+    const load = loading ? this.loadState() : null;
+    const cp = {
+      master: { host: this.o.masterHost, port: this.o.masterPort },
+      ...(runId ? { runId } : {}),
+      ...(replicationId ? { replicationId } : {}),
+      ...(st.family ? { family: st.family } : {}),
+      ...(this.replica.masterVersion ? { version: this.replica.masterVersion } : {}),
+      db: this.o.db,
+      applied,
+      target: this.o.targetName,
+      ...(loading ? { loading: true } : {}),
+      ...(load !== null ? { load } : {}),
+    };
+    const body = JSON.stringify(cp);
+    if (body === this.saved) return;
     try {
-      this.o.checkpoint.write({
-        master: { host: this.o.masterHost, port: this.o.masterPort },
-        ...(st.runId ? { runId: st.runId } : {}),
-        ...(st.replicationId ? { replicationId: st.replicationId } : {}),
-        ...(st.family ? { family: st.family } : {}),
-        ...(this.replica.masterVersion ? { version: this.replica.masterVersion } : {}),
-        db: this.o.db,
-        applied,
-        target: this.o.targetName,
-        ...(loading ? { loading: true } : {}),
-      });
-      this.saved = applied;
-      this.savedLoading = loading;
+      this.o.checkpoint.write(cp);
+      this.saved = body;
     } catch (e) {
       // Not fatal: the link goes on; a restart would resume from the older checkpoint (at least once).
       this.log.error({ err: e, checkpoint: this.o.checkpoint.path }, 'could not write the checkpoint');
     }
+  }
+
+  /** How far the load and its spool got (null before a load has its spool). */
+  private loadState(): LoadState | null {
+    const l = this.load;
+    const spool = this.spool;
+    if (l === null || spool === null) return null;
+    const from = l.done ? null : l.watermark.at(this.o.pool.appliedPosition());
+    if (l.done && this.replayMarks.length > 0) {
+      const applied = this.applier.appliedPosition();
+      let i = 0;
+      while (i < this.replayMarks.length && applied !== null && compareBinlogPositions(this.replayMarks[i].end, applied) <= 0) this.replayedBytes = this.replayMarks[i++].next;
+      if (i > 0) this.replayMarks.splice(0, i);
+    }
+    return {
+      dir: relative(this.o.dbSyncPath, l.dir),
+      fingerprint: l.fingerprint,
+      nowMs: l.nowMs,
+      settings: this.o.loadSettings,
+      from: from === null ? null : { type: from.type, keyHex: from.key.toString('hex'), seq: from.seq },
+      done: l.done,
+      spool: { file: basename(spool.path), bytes: spool.durableBytes, durable: spool.durable },
+      replayedBytes: this.replayedBytes,
+    };
   }
 
   /** The family as the link knows it; `A/B` is A until the stream shows term/index (B). */
@@ -191,20 +251,86 @@ export class Migration {
     this.spool = new BinlogSpool(join(this.o.dbSyncPath, `spool-db${db}.bin`), this.o.spoolMaxBytes);
     this.spooled = 0;
     this.replayed = 0;
+    this.replayMarks = [];
+    this.replayedBytes = 0;
     this.mode = 'spooling';
     this.applier.reset(start);
-    this.saved = null;
+    const fingerprint = snapshotFingerprint(dir);
+    if (fingerprint === null) throw new FatalError(`the snapshot directory ${dir} is gone`);
+    this.load = { dir, fingerprint, nowMs: Date.now(), watermark: new LoadWatermark(null), done: false, resumed: false };
+    this.saved = '';
     this.saveCheckpoint();
+    this.runLoad(dir, db, start, null);
+  }
+
+  /** The load the checkpoint says was interrupted: on from its watermark (or its replay), spooling meanwhile. */
+  private resumeLoad(r: LoadResume): void {
+    const st = r.load;
+    const start = r.checkpoint.applied;
+    const from: ResumePoint | null = st.from === null ? null : { type: st.from.type, key: Buffer.from(st.from.keyHex, 'hex'), seq: st.from.seq };
+    this.phase = 'full_sync';
+    this.loadStart = start;
+    this.spool = r.spool;
+    this.spooled = 0;
+    this.replayed = 0;
+    this.replayedBytes = st.replayedBytes;
+    this.mode = st.done ? 'replaying' : 'spooling';
+    this.load = { dir: r.dir, fingerprint: st.fingerprint, nowMs: st.nowMs, watermark: new LoadWatermark(from), done: st.done, resumed: true };
+    this.runLoad(r.dir, r.checkpoint.db, start, from);
+  }
+
+  private runLoad(dir: string, db: number, start: BinlogPosition, from: ResumePoint | null): void {
     this.syncer = setInterval(() => this.syncSpool(), SPOOL_SYNC_MS);
-    this.loading = this.loadThenReplay(dir, db, start).catch((e: unknown) => {
+    this.loading = this.loadThenReplay(dir, db, start, from).catch((e: unknown) => {
       if (this.loadAbort.signal.aborted) return;
       // A snapshot that cannot be read would be read the same way again: stop, do not loop.
       this.fail(e instanceof CorruptionError ? new FatalError(`snapshot in ${dir} cannot be read: ${e.message}`) : (e as Error));
     });
   }
 
-  private async loadThenReplay(dir: string, db: number, start: BinlogPosition): Promise<void> {
-    if (this.o.flushOnFullSync) {
+  private async loadThenReplay(dir: string, db: number, start: BinlogPosition, from: ResumePoint | null): Promise<void> {
+    const l = this.load!;
+    if (!l.done) await this.loadRecords(dir, db, from);
+    const spool = this.spool!;
+    this.mode = 'replaying';
+    this.log.info({ entries: this.spooled, bytes: spool.bytes, from: this.replayedBytes }, 'snapshot loaded; replaying the binlog spooled meanwhile');
+    let at = this.replayedBytes;
+    for (;;) {
+      if (this.loadAbort.signal.aborted) return;
+      const { entries, next } = spool.readFrom(at);
+      // Caught up, in the same tick as the check: from here entries go straight to Redis.
+      if (entries.length === 0) break;
+      at = next;
+      for (const e of entries) {
+        const wait = this.applier.apply(e);
+        if (wait !== undefined) await wait;
+        this.replayed++;
+      }
+      this.replayMarks.push({ end: entries[entries.length - 1].end, next });
+    }
+    this.mode = 'direct';
+    // The checkpoint stays a replaying one until Redis holds what the spool held: the master was
+    // acked that far, so no restart may go back behind it.
+    await this.o.pool.flush();
+    this.phase = 'incremental';
+    this.saveCheckpointAfterSpool();
+    this.log.info({ start: `${start.filenum}:${start.offset}`, replayed: this.replayed }, 'spool replayed; following the binlog live');
+  }
+
+  /** The spool is replayed and in Redis: the checkpoint becomes a plain one, then the spool goes. */
+  private saveCheckpointAfterSpool(): void {
+    const spool = this.spool;
+    this.spool = null;
+    this.saveCheckpoint();
+    this.spool = spool;
+    this.stopSpool();
+  }
+
+  /** The snapshot's records into Redis: from the beginning (after the optional FLUSHDB), or on from `from`. */
+  private async loadRecords(dir: string, db: number, from: ResumePoint | null): Promise<void> {
+    const l = this.load!;
+    // A resumed load must not flush: Redis holds what it loaded before the interruption.
+    if (this.o.flushOnFullSync && !l.resumed) {
       this.log.warn({ db: this.o.targetName }, 'target-flush-on-full-sync: FLUSHDB on the target before loading the snapshot');
       await this.o.pool.flushTargetDb();
     }
@@ -221,28 +347,13 @@ export class Migration {
       signal: this.loadAbort.signal,
       bar: this.o.bar,
       onProgress: (p) => (this.progress = p),
+      nowMs: l.nowMs,
+      from,
+      watermark: l.watermark,
     });
-    const spool = this.spool!;
-    this.mode = 'replaying';
-    this.log.info({ entries: this.spooled, bytes: spool.bytes }, 'snapshot loaded; replaying the binlog spooled meanwhile');
-    let at = 0;
-    for (;;) {
-      if (this.loadAbort.signal.aborted) return;
-      const { entries, next } = spool.readFrom(at);
-      // Caught up, in the same tick as the check: from here entries go straight to Redis.
-      if (entries.length === 0) break;
-      at = next;
-      for (const e of entries) {
-        const wait = this.applier.apply(e);
-        if (wait !== undefined) await wait;
-        this.replayed++;
-      }
-    }
-    this.mode = 'direct';
-    this.stopSpool();
-    this.phase = 'incremental';
+    l.done = true;
+    // Redis holds the whole snapshot (loadSnapshot flushed): a restart from here only replays.
     this.saveCheckpoint();
-    this.log.info({ start: `${start.filenum}:${start.offset}`, replayed: this.replayed }, 'spool replayed; following the binlog live');
   }
 
   private syncSpool(): void {
@@ -255,10 +366,25 @@ export class Migration {
   }
 
   private stopSpool(): void {
-    if (this.syncer !== null) clearInterval(this.syncer);
-    this.syncer = null;
+    this.stopSyncer();
     this.spool?.remove();
     this.spool = null;
+    this.load = null;
+  }
+
+  /** Stop without dropping: the spool file stays (fsynced) for a restart to resume the load from. */
+  private closeSpool(): void {
+    this.stopSyncer();
+    try {
+      this.spool?.close();
+    } catch (e) {
+      this.log.error({ err: e, spool: this.spool?.path }, 'could not fsync the binlog spool on stop; a restart resumes from what the checkpoint says was fsynced');
+    }
+  }
+
+  private stopSyncer(): void {
+    if (this.syncer !== null) clearInterval(this.syncer);
+    this.syncer = null;
     const w = this.directWaiter;
     this.directWaiter = null;
     w?.resolve();
@@ -327,6 +453,7 @@ export class Migration {
       sp === null
         ? null
         : {
+            stage: this.mode === 'spooling' ? ('spooling' as const) : ('replaying' as const),
             entries: this.spooled,
             bytes: sp.bytes,
             replayed: this.replayed,

@@ -35,7 +35,7 @@ export async function offlineLoad(dir: string, config: Config, logger: Logger, s
   const v = config.values;
   const dbDir = resolveDbDir(dir);
   const info = existsSync(join(dbDir, 'info')) ? await readDumpInfo(dbDir) : null;
-  const pool = await connectTarget(config, logger);
+  const pool = await connectTarget(config, logger, { recordApplied: false });
   try {
     const summary = await loadSnapshot({
       dir: dbDir,

@@ -102,7 +102,7 @@ export function migrateInfo(phase: string, ms: readonly MigrationStatus[], sink:
       for (const [reason, n] of Object.entries(m.lastLoad.skipped)) lines.push([`load_skipped_${slug(reason)}`, n]);
     }
     if (m.spool !== null) {
-      lines.push(['spool_entries', m.spool.entries], ['spool_bytes', m.spool.bytes], ['spool_replayed', m.spool.replayed], ['spool_durable_offset', offset(m.spool.durable)]);
+      lines.push(['spool_stage', m.spool.stage], ['spool_entries', m.spool.entries], ['spool_bytes', m.spool.bytes], ['spool_replayed', m.spool.replayed], ['spool_durable_offset', offset(m.spool.durable)]);
       lines.push(['spool_acks_stopped', m.spool.stopped ?? 'no']);
       if (m.spool.diskFreeBytes !== null) lines.push(['spool_disk_free_bytes', m.spool.diskFreeBytes]);
     }

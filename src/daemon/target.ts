@@ -76,11 +76,19 @@ export function targetConnectionOptions(config: Config): TargetEndpoint {
 }
 
 /**
- * The sink for one Redis DB from the conf's `target-redis-*`, `redis-sender-num`, `sync-batch-num`
- * and rate limits; a ClusterPool when `target-redis-cluster` is set (DB 0 only). Fails fast.
+ * The sink for one Redis DB (default `target-redis-db`) from the conf's `target-redis-*`,
+ * `redis-sender-num`, `sync-batch-num` and rate limits (or `limiter`, shared); a ClusterPool when
+ * `target-redis-cluster` is set (DB 0 only). Fails fast. `recordApplied: false` for a one-shot
+ * load: no restart resumes it, so its batches leave no positions in the target's applied hash.
  */
-export async function connectTarget(config: Config, logger: Logger, db = config.values['target-redis-db'], limiter?: RateLimiter): Promise<Sink> {
+export async function connectTarget(
+  config: Config,
+  logger: Logger,
+  o: { db?: number; limiter?: RateLimiter; recordApplied?: boolean } = {},
+): Promise<Sink> {
   const v = config.values;
+  const db = o.db ?? v['target-redis-db'];
+  const limiter = o.limiter;
   const endpoint = targetConnectionOptions(config);
   if (endpoint.tls?.rejectUnauthorized === false) {
     logger.warn({ db }, 'target-redis-tls-verify is no: the target\'s certificate is not checked, so anyone on the path can pose as the target');
@@ -102,7 +110,14 @@ export async function connectTarget(config: Config, logger: Logger, db = config.
     const seeds = cluster.length > 0 ? cluster : [{ host: v['target-redis-host'], port: v['target-redis-port'] }];
     return ClusterPool.connect({ ...common, password: endpoint.password, username: endpoint.username, seeds });
   }
-  return SenderPool.connect({ ...common, ...endpoint, db, senders: v['redis-sender-num'], waitReplicas: v['target-redis-wait-replicas'] });
+  return SenderPool.connect({
+    ...common,
+    ...endpoint,
+    db,
+    senders: v['redis-sender-num'],
+    waitReplicas: v['target-redis-wait-replicas'],
+    ...(o.recordApplied === false ? { recordApplied: false } : {}),
+  });
 }
 
 /**
@@ -121,7 +136,7 @@ export class Targets {
     const limiter = new RateLimiter(v['target-max-ops'], v['target-max-bytes']);
     const pools = new Map<number, Sink>();
     try {
-      for (const r of routes) pools.set(r.source, await connectTarget(config, logger, r.target, limiter));
+      for (const r of routes) pools.set(r.source, await connectTarget(config, logger, { db: r.target, limiter }));
     } catch (e) {
       await Promise.all([...pools.values()].map((p) => p.close().catch(() => {})));
       throw e;

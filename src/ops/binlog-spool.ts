@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, ftruncateSync, openSync, readSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { BinlogEntry, BinlogPosition } from '../core/binlog.js';
 import { CorruptionError } from '../core/errors.js';
@@ -37,12 +37,58 @@ export class BinlogSpool {
   /** Spool size at which free space is checked next. */
   private nextDiskCheck = 0;
   private stoppedByDisk: SpoolDiskFull | null = null;
+  private syncedBytes = 0;
+  private closed = false;
 
+  /** A new, empty spool at `path` (an old file there is replaced). */
   constructor(
     readonly path: string,
     private readonly maxBytes: number,
+    fd?: number,
   ) {
-    this.fd = openSync(path, 'w+');
+    this.fd = fd ?? openSync(path, 'w+');
+  }
+
+  /**
+   * The spool of an interrupted load, to append to: `durableBytes` and `durable` are what a
+   * checkpoint recorded as fsynced. Records after them (written, maybe acked, before the crash)
+   * are kept when whole and readable; a torn last record is cut off. Fails with a CorruptionError
+   * naming the file and offset when the file is shorter than the checkpoint says or a record after
+   * that does not decode.
+   */
+  static reopen(path: string, maxBytes: number, durableBytes: number, durable: BinlogPosition | null): BinlogSpool {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r+');
+    } catch (e) {
+      throw new CorruptionError(`binlog spool cannot be opened: ${(e as Error).message}`, path);
+    }
+    const spool = new BinlogSpool(path, maxBytes, fd);
+    try {
+      const size = fstatSync(fd).size;
+      if (size < durableBytes) throw new CorruptionError(`binlog spool holds ${size} bytes, the checkpoint says ${durableBytes} were fsynced`, path);
+      // Reads may go up to the file's end while the whole records after the fsynced part are found.
+      spool.size = size;
+      spool.last = durable;
+      let end = durableBytes;
+      const head = Buffer.alloc(4);
+      while (end + 4 <= size && readSync(fd, head, 0, 4, end) === 4) {
+        const len = head.readUInt32LE(0);
+        if (end + 4 + len > size) break;
+        const { entries, next } = spool.readFrom(end, 4 + len);
+        spool.last = entries[0].end;
+        end = next;
+      }
+      spool.size = end;
+      if (end < size) ftruncateSync(fd, end);
+      fsyncSync(fd);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+    spool.synced = spool.last;
+    spool.syncedBytes = spool.size;
+    return spool;
   }
 
   /** Bytes spooled so far. */
@@ -53,6 +99,11 @@ export class BinlogSpool {
   /** The end of the last entry on disk for sure (fsynced). */
   get durable(): BinlogPosition | null {
     return this.synced;
+  }
+
+  /** Bytes on disk for sure: the end of the record that ends at `durable`. */
+  get durableBytes(): number {
+    return this.syncedBytes;
   }
 
   /** Whether `spool-max-bytes` is reached: the caller then stops taking entries (acks stop). */
@@ -107,10 +158,22 @@ export class BinlogSpool {
 
   /** fsyncs what was appended; `durable` moves up to it. */
   sync(): void {
-    if (!this.dirty) return;
+    if (!this.dirty || this.closed) return;
     fsyncSync(this.fd);
     this.dirty = false;
     this.synced = this.last;
+    this.syncedBytes = this.size;
+  }
+
+  /** fsyncs and closes the file, which stays for a restart to resume from. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.sync();
+    } finally {
+      closeSync(this.fd);
+    }
   }
 
   /** Reads entries from byte `from` up to what is appended now; returns them and where the next read starts. */
@@ -145,11 +208,8 @@ export class BinlogSpool {
 
   /** Closes and deletes the file. */
   remove(): void {
-    try {
-      closeSync(this.fd);
-    } catch {
-      // already closed
-    }
+    if (!this.closed) closeSync(this.fd);
+    this.closed = true;
     rmSync(this.path, { force: true });
   }
 }

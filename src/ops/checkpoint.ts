@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BinlogPosition } from '../core/binlog.js';
+import type { DataType } from '../core/record.js';
 import { CorruptionError } from '../core/errors.js';
 
 /**
@@ -20,7 +21,33 @@ export interface Checkpoint {
   readonly target: string;
   /** A snapshot load was under way: `applied` is its start, and Redis holds only part of it. */
   readonly loading?: boolean;
+  /** With `loading`: how far the load and its spool got, for a restart to resume them. */
+  readonly load?: LoadState;
   readonly updatedAt: string;
+}
+
+/**
+ * An interrupted load resumes only with the same dump read the same way (so that every record and
+ * command gets the position it had): the same instant for liveness, the same settings, the same
+ * files; and from the spool the master was acked from.
+ */
+export interface LoadState {
+  /** The snapshot's directory, relative to db-sync-path (`db0`). */
+  readonly dir: string;
+  /** See snapshotFingerprint. */
+  readonly fingerprint: string;
+  /** The instant the load judges liveness and expiry against, in every run of it. */
+  readonly nowMs: number;
+  /** The conf keys that decide records, commands and their senders, with their values. */
+  readonly settings: Readonly<Record<string, string>>;
+  /** Low watermark: Redis holds every command of every record before this key's first (null: none yet). */
+  readonly from: { readonly type: DataType; readonly keyHex: string; readonly seq: number } | null;
+  /** The snapshot is wholly in Redis: the spool is being replayed. */
+  readonly done: boolean;
+  /** The spool file (relative to db-sync-path), its fsynced length and the binlog position it ends at. */
+  readonly spool: { readonly file: string; readonly bytes: number; readonly durable: BinlogPosition | null };
+  /** While replaying: every spooled entry before this byte offset is in Redis. */
+  readonly replayedBytes: number;
 }
 
 const FORMAT = 1;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RedisCommand } from '../core/command.js';
+import type { SourcePosition } from '../core/position.js';
 import { INLINE_SCRIPTS } from '../core/scripts.js';
 
 /**
@@ -25,14 +26,15 @@ import { INLINE_SCRIPTS } from '../core/scripts.js';
  * raises or returns counts as that command's error. The batch asks for effects replication first
  * (a no-op from Redis 5), so an inlined SCAN may be followed by writes on older targets too.
  *
- * Exactly once across restarts: when the batch carries binlog commands, the script also records,
- * in the same atomic step, the source position of its last one in the applied hash (KEYS[2],
- * field = sender index, plus the sender count). A restart that resumes from an older checkpoint
- * skips what that hash says each sender already applied (SenderPool.resumeAfter).
+ * Exactly once across restarts: the script also records, in the same atomic step, the source
+ * position of the batch's last command in the applied hash (KEYS[2], field = sender index, plus
+ * the sender count), binlog and snapshot positions alike. A restart that resumes from an older
+ * checkpoint, or resumes an interrupted snapshot load, skips what that hash says each sender
+ * already applied (SenderPool.resumeAfter).
  *
  * Layout: KEYS[1] marker; KEYS[2] applied hash; ARGV[1] expected marker ('-' = must not exist);
  * ARGV[2] this batch's sequence; ARGV[3] marker TTL in ms; ARGV[4] re-mark flag; ARGV[6] sender
- * field ('' = record nothing); ARGV[7] `filenum:offset`; ARGV[8] sender count; ARGV[9] '1' when
+ * field ('' = record nothing); ARGV[7] the position (appliedValue); ARGV[8] sender count; ARGV[9] '1' when
  * the batch holds inlined scripts (only then are their functions built, and effects replication
  * asked for: most batches hold none); ARGV[5] the commands, packed: per
  * command a big-endian u32 argument count (name included), then per argument a u32 length and the
@@ -128,6 +130,25 @@ export function inlineName(cmd: RedisCommand): string | null {
   if (cmd.name !== 'EVAL' || cmd.args.length < 2) return null;
   const body = cmd.args[0];
   return INLINE_INDEX.get(typeof body === 'string' ? body : body.toString()) ?? null;
+}
+
+/**
+ * How the applied hash spells a position: `filenum:offset` for the binlog, `s<seq>.<part>` for a
+ * snapshot command (a resumed load skips what each sender applied, as a resumed binlog does).
+ */
+export function appliedValue(p: SourcePosition): string {
+  return p.kind === 'binlog' ? `${p.filenum}:${p.offset}` : `s${p.seq}.${p.part ?? 0}`;
+}
+
+/** The position an applied-hash value names (see appliedValue), or null when it is not one. */
+export function parseAppliedValue(v: string | undefined, db: number): SourcePosition | null {
+  if (v === undefined) return null;
+  const b = /^(\d+):(\d+)$/.exec(v);
+  if (b !== null) return { kind: 'binlog', db, filenum: Number(b[1]), offset: Number(b[2]) };
+  const s = /^s(\d+)\.(\d+)$/.exec(v);
+  if (s === null) return null;
+  const part = Number(s[2]);
+  return { kind: 'snapshot', db, seq: Number(s[1]), ...(part > 0 ? { part } : {}) };
 }
 
 /** Commands a batch must re-mark after, because they can delete every key of the DB. */
@@ -238,9 +259,8 @@ export function encodeBatch(
     }
     calls++;
   }
-  // A sender's positions only grow and every snapshot position precedes every binlog one, so the
-  // last command says whether the batch holds binlog commands, and where they end.
+  // A sender's positions only grow, so the batch's last command says how far this sender got.
   const last = cmds[cmds.length - 1].pos;
-  const rec = applied !== null && last.kind === 'binlog' ? [applied.field, `${last.filenum}:${last.offset}`, String(applied.senders)] : ['', '', ''];
+  const rec = applied !== null ? [applied.field, appliedValue(last), String(applied.senders)] : ['', '', ''];
   return { args: [BATCH_SCRIPT_SHA, '2', marker, applied?.key ?? marker, expect, String(seq), String(ttlMs), remark ? '1' : '0', blob, ...rec, hasInline ? '1' : '0'], origin };
 }

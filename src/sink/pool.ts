@@ -5,7 +5,7 @@ import { commandKeyText, type RedisCommand } from '../core/command.js';
 import { ConfigError, FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { comparePositions, formatPosition, type SourcePosition } from '../core/position.js';
-import { BATCH_SCRIPT, MAX_COMMAND_ARGS, inlineName } from './batch-script.js';
+import { BATCH_SCRIPT, MAX_COMMAND_ARGS, inlineName, parseAppliedValue } from './batch-script.js';
 import { openConnection, peerAddress, targetName, type TargetEndpoint } from './connection.js';
 import type { ErrorClass } from './replies.js';
 import type { CommandErrorEvent, Sink, SinkStats } from './sink.js';
@@ -35,12 +35,14 @@ export interface SenderPoolOptions extends TargetEndpoint {
   markerPrefix?: string;
   /** Marker expiry so that a crashed run leaves nothing behind for long; default 24 h. */
   markerTtlMs?: number;
-  /** Hash in the target DB where each sender records the last binlog position it applied. Default `pika-migrate:applied`. */
+  /** Hash in the target DB where each sender records the last position it applied. Default `pika-migrate:applied`. */
   appliedKey?: string;
   /** target-redis-wait-replicas: acknowledge a batch once this many replicas have it (WAIT); default 0. */
   waitReplicas?: number;
   /** The WAIT timeout per batch before it counts as not replicated; default 1000. */
   waitTimeoutMs?: number;
+  /** Whether batches record their position there (default true); off for a one-shot load, which no restart resumes. */
+  recordApplied?: boolean;
   /** target-max-ops / target-max-bytes: commands and argument bytes per second (0: no limit). */
   maxOpsPerSec?: number;
   maxBytesPerSec?: number;
@@ -92,7 +94,7 @@ export class SenderPool extends EventEmitter implements Sink {
   private refused = 0;
   /** The applied hash's name (see BATCH_SCRIPT). */
   readonly appliedKey: string;
-  /** Per sender, binlog commands at or below this were applied before a restart: not sent again. */
+  /** Per sender, commands at or below this were applied before a restart: not sent again. */
   private skipUpTo: Array<SourcePosition | null> | null = null;
   private skipMax: SourcePosition | null = null;
   private skipped = 0;
@@ -136,7 +138,7 @@ export class SenderPool extends EventEmitter implements Sink {
             maxInFlightBatches: opts.maxInFlightBatches ?? SINK_DEFAULTS.maxInFlightBatches,
             markerKey: `${prefix}:${runId}:${index}`,
             markerTtlMs: opts.markerTtlMs ?? SINK_DEFAULTS.markerTtlMs,
-            applied: { key: this.appliedKey, field: String(index), senders: conns.length },
+            applied: opts.recordApplied === false ? null : { key: this.appliedKey, field: String(index), senders: conns.length },
             reconnectGiveUpMs: opts.reconnectGiveUpMs ?? SINK_DEFAULTS.reconnectGiveUpMs,
             waitReplicas: opts.waitReplicas ?? SINK_DEFAULTS.waitReplicas,
             waitTimeoutMs: opts.waitTimeoutMs ?? SINK_DEFAULTS.waitTimeoutMs,
@@ -189,7 +191,7 @@ export class SenderPool extends EventEmitter implements Sink {
     if (this.closed) throw new Error('submit after close');
     const gseq = this.acks.next(cmd.pos);
 
-    if (this.skipUpTo !== null && cmd.pos.kind === 'binlog' && this.appliedBefore(cmd)) {
+    if (this.skipUpTo !== null && this.appliedBefore(cmd)) {
       this.skipped++;
       return;
     }
@@ -239,8 +241,9 @@ export class SenderPool extends EventEmitter implements Sink {
 
   /**
    * Before resuming from a checkpoint: reads what each sender recorded as applied (see
-   * BATCH_SCRIPT) and from then on drops binlog commands at or below it, so entries the checkpoint
-   * did not yet cover are not applied twice. Keys keep their sender only while the sender count
+   * BATCH_SCRIPT) and from then on drops commands at or below it — binlog entries the checkpoint
+   * did not yet cover, and the snapshot commands a resumed load reads again — so none is applied
+   * twice. Keys keep their sender only while the sender count
    * is unchanged; after a change, only what every sender applied is skipped (at least once for
    * the rest, reported). Returns what was found, for the log.
    */
@@ -248,11 +251,7 @@ export class SenderPool extends EventEmitter implements Sink {
     const h = await this.senders[0].client().hgetall(this.appliedKey);
     const n = Number(h.senders);
     if (!Number.isInteger(n) || n < 1) return null;
-    const parse = (v: string | undefined): SourcePosition | null => {
-      const m = v === undefined ? null : /^(\d+):(\d+)$/.exec(v);
-      return m === null ? null : { kind: 'binlog', db, filenum: Number(m[1]), offset: Number(m[2]) };
-    };
-    const recorded = Array.from({ length: n }, (_, i) => parse(h[String(i)]));
+    const recorded = Array.from({ length: n }, (_, i) => parseAppliedValue(h[String(i)], db));
     const known = recorded.filter((p): p is SourcePosition => p !== null);
     if (known.length === 0) return null;
     const max = known.reduce((a, b) => (comparePositions(a, b) >= 0 ? a : b));

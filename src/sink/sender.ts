@@ -14,8 +14,8 @@ export interface SenderOptions extends TargetOptions {
   /** Key holding the sequence number of the last batch this sender applied (unique per run). */
   readonly markerKey: string;
   readonly markerTtlMs: number;
-  /** Where each batch of binlog commands records its last position (exactly once across restarts). */
-  readonly applied: AppliedRecord;
+  /** Where each batch records its last position (exactly once across restarts); null: nowhere. */
+  readonly applied: AppliedRecord | null;
   /** Give up (fatal) when the target stays unreachable this long after a drop. */
   readonly reconnectGiveUpMs: number;
   readonly retryMinMs: number;

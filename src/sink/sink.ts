@@ -14,7 +14,7 @@ export interface SinkStats {
   readonly typeConflicts: number;
   /** Keys kept as they were on the target by `conflict-policy : skip`. */
   readonly keysKept: number;
-  /** Binlog commands not sent again after a restart because Redis had applied them. */
+  /** Commands (binlog, or snapshot of a resumed load) not sent again after a restart because Redis had applied them. */
   readonly skippedAsApplied: number;
   /**
    * Commands refused before sending: too many arguments or an EVAL the batch script cannot run

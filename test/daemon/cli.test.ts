@@ -167,4 +167,5 @@ test('load <dump>: a real 3.3.6 dump into Redis with type-order and conflict-pol
   const n = await assertRedisHoldsExpected(c, exp, { nowMs: Date.now(), expirySlackMs: 1000, ignore: (k) => k === 'app', typeOrder: ['zset', 'string', 'hash', 'list', 'set'] });
   assert.ok(n > 2000, `compared ${n} keys`);
   assert.equal(await c.exists('pika-migrate:load-guard'), 0);
+  assert.equal(await c.exists('pika-migrate:applied'), 0, 'a one-shot load leaves no applied positions behind');
 });

@@ -6,11 +6,9 @@
  * another sequence.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
 import type { BinlogPosition } from '../../src/core/binlog.js';
 import { PikaLogger } from '../convert/pika-logger.js';
 import { assertSameContents } from '../convert/redis-dump.js';
@@ -18,23 +16,10 @@ import { FIXTURES } from '../helpers/fixtures.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { FakeMaster } from '../master/fake-master.js';
 import { replicaPort, tempDir, waitFor } from '../replication/support.js';
-import { ackedUpTo, copyData, dataOf } from './support.js';
+import { ackedUpTo, copyData, daemonProcess, dataOf, rng } from './support.js';
 
 const SEED = Number(process.env.PM_KILL_SEED ?? 20261201);
 const KILLS = 20;
-const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
-
-/** mulberry32: a small seeded PRNG, so a failing sequence can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -43,7 +28,6 @@ describe(`kill -9 while streaming (${KILLS} kills, seed ${SEED})`, () => {
   let ref: RedisServer;
   let master: FakeMaster;
   let dir: string;
-  let child: ChildProcess | null = null;
 
   before(async () => {
     target = await startRedis();
@@ -53,7 +37,6 @@ describe(`kill -9 while streaming (${KILLS} kills, seed ${SEED})`, () => {
     dir = tempDir('pm-kill-');
   });
   after(async () => {
-    child?.kill('SIGKILL');
     await master?.stop();
     await target?.stop();
     await ref?.stop();
@@ -63,39 +46,20 @@ describe(`kill -9 while streaming (${KILLS} kills, seed ${SEED})`, () => {
   it('ends with Redis equal to a reference that ran every command once', async () => {
     const random = rng(SEED);
     const port = await replicaPort();
-    const conf = (slaveof: boolean): string => {
-      const f = join(dir, slaveof ? 'resume.conf' : 'first.conf');
-      const lines = {
-        port,
-        bind: '127.0.0.1',
-        'db-sync-path': join(dir, 'dbsync'),
-        'log-path': join(dir, 'log'),
-        'log-format': 'json',
-        'log-level': 'warn',
-        'target-redis-port': target.port,
-        'redis-sender-num': 4,
-        'sync-batch-num': 20,
-        ...(slaveof ? { slaveof: `127.0.0.1:${master.port}` } : {}),
-      };
-      writeFileSync(f, Object.entries(lines).map(([k, v]) => `${k} : ${v}`).join('\n') + '\n');
-      return f;
-    };
-    const admin = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
-    admin.on('error', () => {});
-    const start = async (f: string) => {
-      child = spawn(process.execPath, ['--import', 'tsx', cli, '-c', f], { stdio: ['ignore', 'ignore', 'inherit'] });
-      await waitFor('admin port', async () => (await admin.ping().catch(() => '')) === 'PONG', 20_000);
-    };
-    const kill = async () => {
-      const c = child!;
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGKILL');
-      await exited;
-      child = null;
-    };
+    const d = daemonProcess(dir, port);
+    const admin = d.admin;
+    const conf = (slaveof: boolean) => ({
+      'db-sync-path': join(dir, 'dbsync'),
+      'log-path': join(dir, 'log'),
+      'log-format': 'json',
+      'log-level': 'warn',
+      'target-redis-port': target.port,
+      'redis-sender-num': 4,
+      'sync-batch-num': 20,
+      ...(slaveof ? { slaveof: `127.0.0.1:${master.port}` } : {}),
+    });
     try {
-      await admin.connect().catch(() => {});
-      await start(conf(false));
+      await d.start('first', conf(false));
       await admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
       await waitFor('incremental', async () => /phase:incremental/.test((await admin.info('migrate')) as string), 30_000);
       // The reference starts from the snapshot as loaded, then runs every client command once.
@@ -125,9 +89,9 @@ describe(`kill -9 while streaming (${KILLS} kills, seed ${SEED})`, () => {
       })();
       for (let k = 0; k < KILLS; k++) {
         await sleep(150 + random() * 700);
-        await kill();
+        await d.kill();
         await sleep(random() * 200);
-        await start(conf(true));
+        await d.start('resume', conf(true));
       }
       running = false;
       await producing;
@@ -140,7 +104,7 @@ describe(`kill -9 while streaming (${KILLS} kills, seed ${SEED})`, () => {
       assert.ok(want.size > 100);
     } finally {
       admin.disconnect();
-      if (child !== null) await kill();
+      await d.kill().catch(() => {});
     }
   });
 });

@@ -1,16 +1,21 @@
 /**
  * A snapshot load that takes long (here: Redis refuses writes for a few seconds) no longer races
  * the master's binlog retention: BinlogSync runs meanwhile, entries are spooled to disk and acked,
- * then replayed in order; a full spool stops the acks instead; an interrupted load is not taken for
- * a loaded one at the next start.
+ * then replayed in order; a full spool stops the acks instead; an interrupted load resumes at the
+ * next start (or is refused, saying why, when it cannot).
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../replication/support.js';
-import { ackedUpTo, startAll, startDaemon, untilIncremental } from './support.js';
+import type { Checkpoint } from '../../src/ops/checkpoint.js';
+import { MsgType } from '../../src/replication/messages.js';
+import type { FakeMaster } from '../master/fake-master.js';
+import { ackedUpTo, startAll, startDaemon, untilIncremental, type TestDaemon } from './support.js';
+
+const dbSyncs = (m: FakeMaster) => m.requests.filter((q) => q.type === MsgType.DBSync).length;
 
 const setup = (extra: Record<string, string> = {}) => startAll('C', '3.5.5', extra);
 
@@ -78,7 +83,52 @@ describe('binlog spool during a long snapshot load', () => {
     }
   });
 
-  it('a load interrupted by a stop is not resumed as if loaded: the next start asks for force', async () => {
+  it('a load interrupted by a stop resumes at the next start: no second snapshot, BinlogSync on from the spool, every entry once', async () => {
+    const { target, master, dir, d, done } = await setup();
+    const cpPath = join(dir, 'dbsync', 'pika-migrate-db0.checkpoint.json');
+    let d2: TestDaemon | null = null;
+    try {
+      await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
+      await pauseWrites(target, 3000);
+      await waitFor('BinlogSync active', () => master.events.some((e) => e.kind === 'activate'), 20_000);
+      let end = master.write(['set', 'rs:first', '1']);
+      for (let i = 0; i < 100; i++) end = master.write(['incr', 'rs:ctr']);
+      end = master.write(['rpush', 'rs:list', 'a']);
+      await waitFor('spooled and acked while the load is held', () => ackedUpTo(master, end)(), 10_000);
+      const spooledTo = end;
+      d.admin.disconnect();
+      await d.daemon.stop('test');
+      assert.equal(await d.daemon.exited, 0);
+      const cp = JSON.parse(readFileSync(cpPath, 'utf8')) as Checkpoint;
+      assert.equal(cp.loading, true);
+      assert.deepEqual(cp.load?.spool.durable, { filenum: spooledTo.filenum, offset: spooledTo.offset }, 'the checkpoint says how far the spool is fsynced');
+      assert.ok(existsSync(join(dir, 'dbsync', 'spool-db0.bin')), 'the spool is kept for the restart');
+      // Written while the daemon is down.
+      for (let i = 0; i < 50; i++) end = master.write(['incr', 'rs:ctr']);
+      end = master.write(['rpush', 'rs:list', 'b']);
+      const snapshots = dbSyncs(master);
+      d2 = await startDaemon(target, dir, { slaveof: `127.0.0.1:${master.port}` });
+      await untilIncremental(d2);
+      await waitFor('caught up', () => ackedUpTo(master, end)(), 20_000);
+      assert.equal(dbSyncs(master), snapshots, 'no second snapshot');
+      assert.deepEqual(master.events.filter((e) => e.kind === 'trysync').pop()?.detail, { filenum: spooledTo.filenum, offset: spooledTo.offset }, 'TrySync from the spool\'s end');
+      const c = target.client();
+      assert.equal(await c.get('rs:ctr'), '150');
+      assert.deepEqual(await c.lrange('rs:list', 0, -1), ['a', 'b']);
+      assert.equal(await c.get('rs:first'), '1');
+      assert.ok(Number((await d2.info('migrate')).get('load_keys')) > 20, 'the snapshot is in');
+      assert.equal(existsSync(join(dir, 'dbsync', 'spool-db0.bin')), false, 'the spool is gone once replayed');
+    } finally {
+      if (d2 !== null) {
+        d2.admin.disconnect();
+        await d2.daemon.stop('test');
+        await d2.daemon.exited;
+      }
+      await done();
+    }
+  });
+
+  it('an interrupted load whose snapshot changed, or whose settings changed, is refused with the reason and force', async () => {
     const { target, master, dir, d, done } = await setup();
     try {
       await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
@@ -88,10 +138,16 @@ describe('binlog spool during a long snapshot load', () => {
       await d.daemon.stop('test');
       assert.equal(await d.daemon.exited, 0);
       await assert.rejects(
-        startDaemon(target, dir, { slaveof: `127.0.0.1:${master.port}` }),
-        /a snapshot load of master 127\.0\.0\.1:\d+ was interrupted; .* force loads a new snapshot/,
+        startDaemon(target, dir, { slaveof: `127.0.0.1:${master.port}`, 'sync-batch-num': '7' }),
+        /a snapshot load of master 127\.0\.0\.1:\d+ was interrupted, and it cannot be resumed: sync-batch-num was "50", is "7" .* force loads a new snapshot/,
       );
-      assert.equal(existsSync(join(dir, 'dbsync', 'spool-db0.bin')), false);
+      appendFileSync(join(dir, 'dbsync', 'db0', 'info'), '\n');
+      await assert.rejects(
+        startDaemon(target, dir, { slaveof: `127.0.0.1:${master.port}` }),
+        /was interrupted, and it cannot be resumed: its snapshot .*db0 is not the one the load started on .* force loads a new snapshot/,
+      );
+      rmSync(join(dir, 'dbsync', 'db0'), { recursive: true, force: true });
+      await assert.rejects(startDaemon(target, dir, { slaveof: `127.0.0.1:${master.port}` }), /cannot be resumed: its snapshot .*db0 is gone; SLAVEOF .* force/);
     } finally {
       await done();
     }

@@ -1,5 +1,6 @@
 /** Shared by the daemon tests: a daemon started in-process from conf entries, with an admin client. */
-import { rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { BinlogPosition } from '../../src/core/binlog.js';
@@ -105,4 +106,55 @@ export async function dataOf(c: Redis): Promise<Map<string, DumpedKey>> {
   const out = await dumpRedis(c);
   for (const k of out.keys()) if (k.startsWith('pika-migrate:')) out.delete(k);
   return out;
+}
+
+/** mulberry32: a small seeded PRNG, so that a failing kill sequence can be replayed. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
+
+/**
+ * The daemon as its own process (as run in production), for kill -9: `start` writes a conf of
+ * `entries` into `dir` and waits for the admin port; `kill` sends SIGKILL and waits for the exit,
+ * and fails when the daemon had already exited on its own.
+ */
+export function daemonProcess(dir: string, port: number) {
+  let child: ChildProcess | null = null;
+  const admin = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
+  admin.on('error', () => {});
+  void admin.connect().catch(() => {});
+  return {
+    admin,
+    async start(name: string, entries: Record<string, string | number>): Promise<void> {
+      const f = join(dir, `${name}.conf`);
+      writeFileSync(f, Object.entries({ port, bind: '127.0.0.1', ...entries }).map(([k, v]) => `${k} : ${v}`).join('\n') + '\n');
+      child = spawn(process.execPath, ['--import', 'tsx', cli, '-c', f], { stdio: ['ignore', 'ignore', 'inherit'] });
+      await waitFor('admin port', async () => (await admin.ping().catch(() => '')) === 'PONG', 20_000);
+    },
+    async kill(): Promise<void> {
+      const c = child;
+      if (c === null) return;
+      child = null;
+      if (c.exitCode !== null) throw new Error(`the daemon exited on its own with code ${c.exitCode} (log in ${join(dir, 'log')})`);
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGKILL');
+      await exited;
+    },
+    /** load, replay or live from `INFO migrate`; other before a migration runs. */
+    async stage(): Promise<'load' | 'replay' | 'live' | 'other'> {
+      const m = infoFields(((await admin.info('migrate').catch(() => '')) as string) ?? '');
+      if (m.get('phase') === 'incremental') return 'live';
+      if (m.get('phase') !== 'full_sync') return 'other';
+      return m.get('spool_stage') === 'replaying' ? 'replay' : 'load';
+    },
+  };
 }

@@ -70,6 +70,14 @@ export interface DataKey3 {
 
 export const DATA3_KEY_START = 4;
 
+/** `len:u32 ‖ key`: sorts before every data key of `key` and after those of the keys before it. */
+export function dataKeyPrefix3(key: Buffer): Buffer {
+  const b = Buffer.allocUnsafe(4 + key.length);
+  b.writeUInt32LE(key.length, 0);
+  key.copy(b, 4);
+  return b;
+}
+
 export function decodeDataKey3(key: Buffer, where: Where): DataKey3 {
   if (key.length < 8) throw new CorruptionError(`data key of ${key.length} bytes, need ≥ 8`, where());
   const keyEnd = 4 + key.readUInt32LE(0);

@@ -61,6 +61,19 @@ export function decodeUserKey4(buf: Buffer, start: number, end: number): Buffer 
   return out;
 }
 
+/** `00×8 ‖ E(key)` (delimiter included): the start of `key`'s meta key, for a seek. */
+export function metaKeyPrefix4(key: Buffer): Buffer {
+  let zeros = 0;
+  for (const c of key) if (c === 0) zeros++;
+  const b = Buffer.alloc(KEY4_PREFIX + key.length + zeros + 2);
+  let o = KEY4_PREFIX;
+  for (const c of key) {
+    b[o++] = c;
+    if (c === 0) b[o++] = 1;
+  }
+  return b; // the trailing `00 00` delimiter is the zero fill
+}
+
 /** A parsed meta key: where `E(key)` ends; `wellFormed` when exactly 16 zero bytes follow it. */
 export function metaKey4Shape(key: Buffer): { encEnd: number; wellFormed: boolean } {
   const encEnd = encodedKeyEnd4(key);

@@ -87,9 +87,10 @@ function lose(key: Buffer, loser: DataType, winner: DataType, ctx: ScanContext):
   return false;
 }
 
-export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: readonly LiveProbe[]): AsyncGenerator<SnapshotRecord[]> {
+/** `from`, in every scanner: the key to start at (a resumed read), in the scanned CF's own key form. */
+export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: readonly LiveProbe[], from?: Buffer): AsyncGenerator<SnapshotRecord[]> {
   const dbNo = ctx.db;
-  for await (const batch of db.scanBatches('default')) {
+  for await (const batch of db.scanBatches('default', from === undefined ? {} : { from })) {
     for (const { key, value } of batch) {
       if (value.length < 4) decodeStringValue3(value, where(db, 'default', key)); // throws
       const valueEnd = value.length - 4;
@@ -126,6 +127,7 @@ export async function* scanKeyed3(
   db: RocksDb,
   ctx: ScanContext,
   earlier: readonly LiveProbe[],
+  from?: Buffer,
 ): AsyncGenerator<SnapshotRecord[]> {
   const cf = type === 'set' ? 'member_cf' : 'data_cf';
   const ch = ctx.chunker;
@@ -135,7 +137,7 @@ export async function* scanKeyed3(
   let version = 0;
   let metaCount = 0;
   try {
-    for await (const batch of db.scanBatches(cf)) {
+    for await (const batch of db.scanBatches(cf, from === undefined ? {} : { from })) {
       for (const { key: dk, value } of batch) {
         const d = decodeDataKey3(dk, where(db, cf, dk));
         if (cur === null || dk.compare(cur, 0, cur.length, DATA3_KEY_START, d.keyEnd) !== 0) {
@@ -187,11 +189,13 @@ export async function* scanKeyed3(
 }
 
 /** lists: merge join of the meta CF and `data_cf`, both ordered by raw user key. */
-export async function* scanLists3(db: RocksDb, ctx: ScanContext, earlier: readonly LiveProbe[]): AsyncGenerator<SnapshotRecord[]> {
+export async function* scanLists3(db: RocksDb, ctx: ScanContext, earlier: readonly LiveProbe[], from?: Buffer): AsyncGenerator<SnapshotRecord[]> {
   const ch = ctx.chunker;
+  // The data cursor starts at the beginning even on a resumed read: the join steps over the data
+  // of the keys before `from` (data_cf's comparator wants whole data keys, not a key prefix).
   const data = await BatchCursor.open(db, 'data_cf');
   try {
-    for await (const batch of db.scanBatches('default')) {
+    for await (const batch of db.scanBatches('default', from === undefined ? {} : { from })) {
       for (const { key: mk, value: mv } of batch) {
         const m = decodeListMeta3(mv, where(db, 'default', mk));
         const ok = m.count !== 0 && !ctx.expired(m.expireAtMs) && admit(mk, 'list', ctx, earlier);

@@ -35,8 +35,8 @@ class Instance {
 
   constructor(readonly db: RocksDb) {}
 
-  async openMeta(): Promise<BatchCursor> {
-    this.meta = await BatchCursor.open(this.db, 'default');
+  async openMeta(from?: Buffer): Promise<BatchCursor> {
+    this.meta = await BatchCursor.open(this.db, 'default', from === undefined ? {} : { from });
     return this.meta;
   }
 
@@ -60,11 +60,12 @@ function nameForReport(mk: Buffer, encEnd: number): Buffer {
   return decodeUserKey4(mk, KEY4_PREFIX, end) ?? Buffer.from(mk.subarray(KEY4_PREFIX, Math.max(KEY4_PREFIX, end - 2)));
 }
 
-export async function* scanInstances4(dbs: readonly RocksDb[], ctx: ScanContext): AsyncGenerator<SnapshotRecord[]> {
+/** `from`: the meta key prefix to start at (a resumed read); the data cursors step over what lies before. */
+export async function* scanInstances4(dbs: readonly RocksDb[], ctx: ScanContext, from?: Buffer): AsyncGenerator<SnapshotRecord[]> {
   const inst = dbs.map((db) => new Instance(db));
   try {
     const metas: BatchCursor[] = [];
-    for (const x of inst) metas.push(await x.openMeta());
+    for (const x of inst) metas.push(await x.openMeta(from));
     while (true) {
       // Lowest meta key across instances; equal keys in later instances are duplicates.
       let min = -1;

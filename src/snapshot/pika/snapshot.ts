@@ -26,6 +26,8 @@ import { ScanContext } from './context.js';
 import { dataBytes, layoutOf, type Family } from './layout.js';
 import { LiveProbe, scanKeyed3, scanLists3, scanStreams3, scanStrings3 } from './scan3.js';
 import { scanInstances4 } from './scan4.js';
+import { dataKeyPrefix3 } from './format3.js';
+import { metaKeyPrefix4 } from './format4.js';
 
 export { readDumpInfo, type DumpInfo } from './layout.js';
 
@@ -51,6 +53,20 @@ export interface ReadSnapshotOptions {
    * default CF; D: each instance's), stale versions and tombstones included: an upper bound.
    */
   onEstimatedKeys?(keys: number): void;
+  /**
+   * Start at this key instead of the beginning (a resumed load): the key of that type whose first
+   * record had ordinal `seq` in an earlier read of the same dump with the same `nowMs`,
+   * `chunkSize` and `typeOrder`. The read seeks to it (A–C: earlier types are not read at all) and
+   * numbers records on from `seq`, so every record gets the position it had in the earlier read.
+   */
+  from?: ResumePoint;
+}
+
+/** Where a read starts again: a key's first record (see ReadSnapshotOptions.from). */
+export interface ResumePoint {
+  readonly type: DataType;
+  readonly key: Buffer;
+  readonly seq: number;
 }
 
 async function estimateKeys(dbs: readonly RocksDb[]): Promise<number> {
@@ -130,6 +146,8 @@ export async function* readSnapshotBatches(dbDir: string, opts: ReadSnapshotOpti
   const order = opts.typeOrder ?? DEFAULT_TYPE_ORDER;
   checkTypeOrder(order);
   const ctx = new ScanContext(opts.db, opts.nowMs, opts.chunkSize, opts.chunkBytes, opts);
+  const from = opts.from ?? null;
+  if (from !== null) ctx.seqs.next = from.seq;
   const layout = await layoutOf(dbDir);
   const opened: RocksDb[] = [];
   const probes: LiveProbe[] = [];
@@ -137,7 +155,7 @@ export async function* readSnapshotBatches(dbDir: string, opts: ReadSnapshotOpti
     if (layout.family === 'D') {
       for (const d of layout.dirs) opened.push(await openChecked(d.path, CFS_4));
       opts.onEstimatedKeys?.(await estimateKeys(opened));
-      yield* scanInstances4(opened, ctx);
+      yield* scanInstances4(opened, ctx, from === null ? undefined : metaKeyPrefix4(from.key));
       return;
     }
     const dbs = new Map<string, RocksDb>();
@@ -148,11 +166,17 @@ export async function* readSnapshotBatches(dbDir: string, opts: ReadSnapshotOpti
     }
     opts.onEstimatedKeys?.(await estimateKeys(opened));
     const earlier = probes;
+    // A resumed read skips the types before its key's: they were loaded whole.
+    let skipping = from !== null;
     for (const type of order) {
       const db = dbs.get(DIR_OF[type])!;
-      if (type === 'string') yield* scanStrings3(db, ctx, earlier);
-      else if (type === 'list') yield* scanLists3(db, ctx, earlier);
-      else yield* scanKeyed3(type, db, ctx, earlier);
+      if (skipping && type === from!.type) skipping = false;
+      if (!skipping) {
+        const seek = from !== null && type === from.type ? from.key : undefined;
+        if (type === 'string') yield* scanStrings3(db, ctx, earlier, seek);
+        else if (type === 'list') yield* scanLists3(db, ctx, earlier, seek);
+        else yield* scanKeyed3(type, db, ctx, earlier, seek === undefined ? undefined : dataKeyPrefix3(seek));
+      }
       earlier.push(new LiveProbe(type, db, ctx));
     }
     const streams = dbs.get('streams');
