@@ -102,13 +102,14 @@ export async function connectTarget(
   };
   const cluster = v['target-redis-cluster'];
   if (cluster !== null) {
-    // The cluster sink dials every master itself, in plain TCP, and learns them from CLUSTER SLOTS.
-    for (const k of ['target-redis-tls', 'target-redis-sentinels', 'target-redis-wait-replicas'] as const) {
-      const on = k === 'target-redis-sentinels' ? v[k].length > 0 : k === 'target-redis-tls' ? v[k] : v[k] > 0;
+    // The cluster sink dials every master itself (learnt from CLUSTER SLOTS): no sentinels, and
+    // no WAIT (its batches are plain pipelines, at-least-once anyway).
+    for (const k of ['target-redis-sentinels', 'target-redis-wait-replicas'] as const) {
+      const on = k === 'target-redis-sentinels' ? v[k].length > 0 : v[k] > 0;
       if (on) throw new ConfigError(`${config.raw.get(k)?.where ?? config.file} ${k}: not supported with target-redis-cluster`);
     }
     const seeds = cluster.length > 0 ? cluster : [{ host: v['target-redis-host'], port: v['target-redis-port'] }];
-    return ClusterPool.connect({ ...common, password: endpoint.password, username: endpoint.username, seeds });
+    return ClusterPool.connect({ ...common, password: endpoint.password, username: endpoint.username, ...(endpoint.tls ? { tls: endpoint.tls } : {}), seeds });
   }
   return SenderPool.connect({
     ...common,

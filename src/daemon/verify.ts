@@ -317,7 +317,7 @@ export function verifyOptionsOf(config: Config, flags: VerifyFlags, logger: Logg
       // The conf's loader already refuses target-redis-db ≠ 0 with a cluster.
       if (cluster !== null) {
         const nodes = cluster.length > 0 ? cluster : [{ host: v['target-redis-host'], port: v['target-redis-port'] }];
-        return ClusterTargetReader.connect({ nodes, password: endpoint.password, username: endpoint.username });
+        return ClusterTargetReader.connect({ nodes, password: endpoint.password, username: endpoint.username, ...(endpoint.tls ? { tls: endpoint.tls } : {}) });
       }
       return RedisTargetReader.connect(endpoint);
     },

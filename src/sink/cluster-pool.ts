@@ -13,12 +13,15 @@ import { openConnection, TargetUnreachableError, type TargetOptions } from './co
 import { argBytes, RateLimiter } from './rate-limit.js';
 import { classifyCode, errorCode, statName, type ErrorClass } from './replies.js';
 import type { CommandErrorEvent, Sink, SinkStats } from './sink.js';
+import type { ConnectionOptions } from 'node:tls';
 
 export interface ClusterPoolOptions {
   /** Nodes to ask for the slot map; any one answering is enough. */
   seeds: ReadonlyArray<{ host: string; port: number }>;
   password?: string;
   username?: string;
+  /** TLS to every node (a cluster with tls-cluster, whose CLUSTER SLOTS names the TLS ports). */
+  tls?: ConnectionOptions;
   /** sync-batch-num: commands per pipelined batch. */
   batchSize: number;
   /** Batches pipelined per master, default 4. */
@@ -551,7 +554,15 @@ export class ClusterPool extends EventEmitter implements Sink {
 }
 
 function nodeTarget(o: ClusterPoolOptions, at: { host: string; port: number }): TargetOptions {
-  return { host: at.host, port: at.port, password: o.password, username: o.username, db: 0, connectTimeoutMs: o.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs };
+  return {
+    host: at.host,
+    port: at.port,
+    password: o.password,
+    username: o.username,
+    db: 0,
+    connectTimeoutMs: o.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+    ...(o.tls !== undefined ? { tls: o.tls } : {}),
+  };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'node:tls';
 import { Cluster, type Redis } from 'ioredis';
 import { FatalError } from '../core/errors.js';
 import { atLeast, type TargetReader } from './target-reader.js';
@@ -9,6 +10,8 @@ export interface ClusterTargetOptions {
   readonly nodes: ReadonlyArray<{ readonly host: string; readonly port: number }>;
   readonly password?: string;
   readonly username?: string;
+  /** TLS to every node (target-redis-tls with target-redis-cluster). */
+  readonly tls?: ConnectionOptions;
   readonly connectTimeoutMs?: number;
 }
 
@@ -27,7 +30,7 @@ export class ClusterTargetReader implements TargetReader {
     const name = `cluster ${o.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
     const c = new Cluster(
       o.nodes.map((n) => ({ host: n.host, port: n.port })),
-      { lazyConnect: true, redisOptions: { password: o.password, username: o.username, connectTimeout: o.connectTimeoutMs ?? 5000, maxRetriesPerRequest: 3 } },
+      { lazyConnect: true, redisOptions: { password: o.password, username: o.username, connectTimeout: o.connectTimeoutMs ?? 5000, maxRetriesPerRequest: 3, ...(o.tls ? { tls: o.tls } : {}) } },
     );
     let lastError: Error | null = null;
     c.on('error', (e: Error) => {

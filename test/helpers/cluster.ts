@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
+import type { TestCerts } from './certs.js';
 import { startRedis, type RedisServer } from './redis.js';
 
 const run = promisify(execFile);
@@ -34,23 +35,28 @@ export interface RedisCluster {
  * `redis-server --cluster-enabled yes` in its own temp dir, joined and given slots by
  * `redis-cli --cluster create`. A node's `bounce` keeps its nodes.conf, so it rejoins as itself.
  */
-export async function startCluster(masters = 3, opts: { password?: string } = {}): Promise<RedisCluster> {
+export async function startCluster(masters = 3, opts: { password?: string; tls?: TestCerts } = {}): Promise<RedisCluster> {
   const nodes: RedisServer[] = [];
   const pw = opts.password;
   const auth = pw === undefined ? [] : ['--requirepass', pw, '--masterauth', pw];
+  const certs = opts.tls;
+  // TLS only (no plain port), the cluster bus too; the bus dials with the client certificate.
+  const tlsArgs = certs === undefined ? [] : [...certs.serverArgs('no'), '--tls-cluster', 'yes', '--tls-client-cert-file', certs.clientCert, '--tls-client-key-file', certs.clientKey];
+  const tls = certs === undefined ? {} : { tls: certs.clientTls() };
   try {
     for (let i = 0; i < masters; i++) {
-      nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000', ...auth]));
+      nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000', ...auth, ...tlsArgs], tls));
     }
     const seeds = nodes.map((n) => `${n.host}:${n.port}`);
-    await run('redis-cli', [...(pw === undefined ? [] : ['-a', pw, '--no-auth-warning']), '--cluster', 'create', ...seeds, '--cluster-yes'], { timeout: 30_000 });
+    const cliTls = certs === undefined ? [] : ['--tls', '--cacert', certs.caFile, '--cert', certs.clientCert, '--key', certs.clientKey];
+    await run('redis-cli', [...cliTls, ...(pw === undefined ? [] : ['-a', pw, '--no-auth-warning']), '--cluster', 'create', ...seeds, '--cluster-yes'], { timeout: 30_000 });
     const admin = nodes.map((n) => n.client({ password: pw }));
     const clients: Cluster[] = [];
     const c: RedisCluster = {
       nodes,
       seeds,
       client() {
-        const cl = new Cluster(nodes.map((n) => ({ host: n.host, port: n.port })), { redisOptions: { maxRetriesPerRequest: 1, password: pw } });
+        const cl = new Cluster(nodes.map((n) => ({ host: n.host, port: n.port })), { redisOptions: { maxRetriesPerRequest: 1, password: pw, ...tls } });
         cl.on('error', () => {});
         clients.push(cl);
         return cl;
@@ -91,7 +97,7 @@ export async function startCluster(masters = 3, opts: { password?: string } = {}
         for (;;) {
           const states = await Promise.all(
             nodes.map(async (n) => {
-              const probe = new Redis({ host: n.host, port: n.port, password: pw, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+              const probe = new Redis({ host: n.host, port: n.port, password: pw, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...tls });
               probe.on('error', () => {});
               try {
                 await probe.connect();
