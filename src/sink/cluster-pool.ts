@@ -11,7 +11,8 @@ import { NodeLinks } from './cluster-links.js';
 import { clusterSlot, parseClusterSlots, parseRedirect, SLOTS, splitAddr, type SlotMap } from './cluster-slots.js';
 import { openConnection, TargetUnreachableError, type TargetOptions } from './connection.js';
 import { argBytes, RateLimiter } from './rate-limit.js';
-import { classifyCode, errorCode, statName, type ErrorClass } from './replies.js';
+import { classifyCode, errorCode, type ErrorClass } from './replies.js';
+import { ErrorTally } from './error-tally.js';
 import type { CommandErrorEvent, Sink, SinkStats } from './sink.js';
 
 export interface ClusterPoolOptions {
@@ -73,9 +74,7 @@ export class ClusterPool extends EventEmitter implements Sink {
   private heldWaiter: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | null = null;
   private fatalError: FatalError | null = null;
   private closed = false;
-  private readonly errors: Record<string, number> = {};
-  private readonly errorClasses: Record<ErrorClass, number> = { typeConflict: 0, retryable: 0, fatal: 0, keyKept: 0, keyExists: 0, other: 0 };
-  private refused = 0;
+  private readonly tally: ErrorTally;
   private possibleRepeats = 0;
   private redirections = 0;
   private readonly limiter: RateLimiter;
@@ -97,6 +96,7 @@ export class ClusterPool extends EventEmitter implements Sink {
     const [major, minor] = targetVersion.split('.').map(Number);
     this.legacyTarget = major < 6 || (major === 6 && minor < 2);
     this.log = opts.logger.child({ component: 'sink', target: 'cluster' });
+    this.tally = new ErrorTally(this.log, ({ cmd, message }) => `the Redis Cluster refused ${cmd.name} on key ${commandKeyText(cmd)} at ${formatPosition(cmd.pos)}: ${message}`);
     this.limiter = opts.limiter ?? new RateLimiter(opts.maxOpsPerSec ?? 0, opts.maxBytesPerSec ?? 0);
     this.hooks = {
       acked: () => this.advance(),
@@ -235,12 +235,12 @@ export class ClusterPool extends EventEmitter implements Sink {
     if (this.held !== null) total.queued += this.held.length;
     return {
       senders,
-      errors: { ...this.errors },
-      errorClasses: { ...this.errorClasses },
-      typeConflicts: this.errorClasses.typeConflict,
-      keysKept: this.errorClasses.keyKept,
+      errors: { ...this.tally.errors },
+      errorClasses: { ...this.tally.classes },
+      typeConflicts: this.tally.classes.typeConflict,
+      keysKept: this.tally.classes.keyKept,
       skippedAsApplied: 0,
-      refused: this.refused,
+      refused: this.tally.refused,
       possibleRepeats: this.possibleRepeats,
       redirections: this.redirections,
       total,
@@ -279,13 +279,13 @@ export class ClusterPool extends EventEmitter implements Sink {
     const c = withSlotGuard(cmd, slot);
     const keys = commandKeys(c);
     if (keys === null || keys.length === 0) {
-      this.refuse(cmd, 'cannot tell which keys it touches, so not which cluster slot it belongs to');
+      this.tally.refuse(cmd, 'CROSSSLOT', 'cannot tell which keys it touches, so not which cluster slot it belongs to');
       return null;
     }
     const common = commonSlot(keys);
     if (common === null) {
       const slots = [...new Set(keys.map(clusterSlot))];
-      this.refuse(cmd, `its ${keys.length} keys hash to ${slots.length} different cluster slots (${slots.slice(0, 8).join(', ')}); a cluster runs a multi-key command only within one slot`);
+      this.tally.refuse(cmd, 'CROSSSLOT', `its ${keys.length} keys hash to ${slots.length} different cluster slots (${slots.slice(0, 8).join(', ')}); a cluster runs a multi-key command only within one slot`);
       return null;
     }
     return { cmd: c, gseq, slot: common, alone: cmd.barrier === true };
@@ -366,7 +366,7 @@ export class ClusterPool extends EventEmitter implements Sink {
       const code = errorCode(err.message);
       const cls = classifyCode(code);
       if (cls === 'retryable') {
-        this.count(code, 'retryable');
+        this.tally.count(code, 'retryable');
         await backoff(err.message);
         continue;
       }
@@ -404,7 +404,7 @@ export class ClusterPool extends EventEmitter implements Sink {
           continue;
         }
         if (err !== null && classifyCode(errorCode(err.message)) === 'retryable') {
-          this.count(errorCode(err.message), 'retryable');
+          this.tally.count(errorCode(err.message), 'retryable');
           await wait(`${addr}: ${err.message}`);
           continue;
         }
@@ -505,41 +505,18 @@ export class ClusterPool extends EventEmitter implements Sink {
     }
   }
 
-  private refuse(cmd: RedisCommand, why: string): void {
-    this.refused++;
-    this.count('CROSSSLOT', 'other');
-    this.log.error({ key: commandKeyText(cmd), pos: formatPosition(cmd.pos), command: cmd.name }, `command dropped: ${why}`);
-  }
-
-  private count(code: string, cls: ErrorClass): void {
-    const name = statName(code);
-    this.errors[name] = (this.errors[name] ?? 0) + 1;
-    this.errorClasses[cls]++;
-  }
-
   private onCommandError(sender: number, cmd: RedisCommand, code: string, message: string, cls: ErrorClass): void {
-    this.count(code, cls);
     const ev: CommandErrorEvent = { cmd, code, message, class: cls, sender };
-    const fields = { sender, key: commandKeyText(cmd), pos: formatPosition(cmd.pos), command: cmd.name, err: message };
-    if (cls === 'typeConflict') {
-      this.log.warn(fields, 'type conflict: the key holds another type in Redis; command skipped');
-      this.emit('typeConflict', ev);
-    } else if (cls === 'keyKept') {
-      this.log.warn({ sender, key: commandKeyText(cmd), pos: formatPosition(cmd.pos) }, 'key already exists on the target: kept as it is (conflict-policy skip)');
-    } else if (cls === 'keyExists') {
-      this.fail(new FatalError(`key ${commandKeyText(cmd)} (${formatPosition(cmd.pos)}) already exists on the target and conflict-policy is fail; it was left as it is`));
-    } else if (cls === 'fatal') {
-      this.fail(new FatalError(`the Redis Cluster refused ${cmd.name} on key ${commandKeyText(cmd)} at ${formatPosition(cmd.pos)}: ${message}`));
-    } else {
-      this.log.error(fields, 'command failed in Redis and was dropped');
-    }
+    const fatal = this.tally.commandError(ev);
+    if (cls === 'typeConflict') this.emit('typeConflict', ev);
+    if (fatal !== null) this.fail(fatal);
     this.emit('commandError', ev);
   }
 
   private fail(err: FatalError): void {
     if (this.fatalError !== null) return;
     this.fatalError = err;
-    this.count('FATAL', 'fatal');
+    this.tally.count('FATAL', 'fatal');
     this.log.error({ err: err.message }, 'sink cannot go on');
     for (const s of this.senders.values()) s.stop(err);
     this.acks.rejectAll(err);

@@ -9,7 +9,7 @@ import { BATCH_SCRIPT, MAX_COMMAND_ARGS, inlineName } from './batch-script.js';
 import { openConnection, peerAddress, targetName, type TargetEndpoint } from './connection.js';
 import type { ErrorClass } from './replies.js';
 import type { CommandErrorEvent, Sink, SinkStats } from './sink.js';
-import { statName } from './replies.js';
+import { ErrorTally } from './error-tally.js';
 import { AckTracker } from './ack-tracker.js';
 import { argBytes, RateLimiter } from './rate-limit.js';
 import { KeyRouter } from './router.js';
@@ -87,9 +87,7 @@ export class SenderPool extends EventEmitter implements Sink {
   private heldWaiter: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | null = null;
   private fatalError: FatalError | null = null;
   private closed = false;
-  private readonly errors: Record<string, number> = {};
-  private readonly errorClasses: Record<ErrorClass, number> = { typeConflict: 0, retryable: 0, fatal: 0, keyKept: 0, keyExists: 0, other: 0 };
-  private refused = 0;
+  private readonly tally: ErrorTally;
   /** The applied hash's name (see BATCH_SCRIPT). */
   readonly appliedKey: string;
   /** Per sender, binlog commands at or below this were applied before a restart: not sent again. */
@@ -109,13 +107,15 @@ export class SenderPool extends EventEmitter implements Sink {
     const [major, minor] = targetVersion.split('.').map(Number);
     this.legacyTarget = major < 6 || (major === 6 && minor < 2);
     this.log = opts.logger.child({ component: 'sink' });
+    // The code too: Redis 7.0's denial inside a script reads "ERR …" and would not say NOPERM.
+    this.tally = new ErrorTally(this.log, ({ cmd, code, message }) => `Redis at ${targetName(this.opts)} refused ${cmd.name} on key ${commandKeyText(cmd)} at ${formatPosition(cmd.pos)} (${code}): ${message}`);
     this.router = new KeyRouter(conns.length);
     this.appliedKey = opts.appliedKey ?? SINK_DEFAULTS.appliedKey;
     this.limiter = opts.limiter ?? new RateLimiter(opts.maxOpsPerSec ?? 0, opts.maxBytesPerSec ?? 0);
     const hooks: SenderHooks = {
       acked: () => this.advance(),
       commandError: (s, cmd, code, message, cls) => this.onCommandError(s.index, cmd, code, message, cls),
-      retried: (_s, code) => this.count(code, 'retryable'),
+      retried: (_s, code) => this.tally.count(code, 'retryable'),
       fatal: (err) => this.fail(err),
     };
     const prefix = opts.markerPrefix ?? SINK_DEFAULTS.markerPrefix;
@@ -195,7 +195,7 @@ export class SenderPool extends EventEmitter implements Sink {
     }
     const why = unsendable(cmd);
     if (why !== null) {
-      this.refuse(cmd, why);
+      this.tally.refuse(cmd, 'ERR', why);
       return;
     }
     const pace = this.limiter.limited ? this.limiter.take(argBytes(cmd)) : 0;
@@ -316,12 +316,12 @@ export class SenderPool extends EventEmitter implements Sink {
     if (this.held !== null) total.queued += this.held.length;
     return {
       senders,
-      errors: { ...this.errors },
-      errorClasses: { ...this.errorClasses },
-      typeConflicts: this.errorClasses.typeConflict,
+      errors: { ...this.tally.errors },
+      errorClasses: { ...this.tally.classes },
+      typeConflicts: this.tally.classes.typeConflict,
       skippedAsApplied: this.skipped,
-      keysKept: this.errorClasses.keyKept,
-      refused: this.refused,
+      keysKept: this.tally.classes.keyKept,
+      refused: this.tally.refused,
       possibleRepeats: 0,
       redirections: 0,
       total,
@@ -424,43 +424,18 @@ export class SenderPool extends EventEmitter implements Sink {
     }
   }
 
-  private refuse(cmd: RedisCommand, why: string): void {
-    this.refused++;
-    this.count('ERR', 'other');
-    this.log.error({ key: commandKeyText(cmd), pos: formatPosition(cmd.pos), command: cmd.name, args: cmd.args.length }, `command dropped: ${why}`);
-  }
-
-  private count(code: string, cls: ErrorClass): void {
-    const name = statName(code);
-    this.errors[name] = (this.errors[name] ?? 0) + 1;
-    this.errorClasses[cls]++;
-  }
-
   private onCommandError(sender: number, cmd: RedisCommand, code: string, message: string, cls: ErrorClass): void {
-    this.count(code, cls);
     const ev: CommandErrorEvent = { cmd, code, message, class: cls, sender };
-    const fields = { sender, key: commandKeyText(cmd), pos: formatPosition(cmd.pos), command: cmd.name, err: message };
-    if (cls === 'typeConflict') {
-      this.log.warn(fields, 'type conflict: the key holds another type in Redis; command skipped');
-      this.emit('typeConflict', ev);
-    } else if (cls === 'keyKept') {
-      this.log.warn({ sender, key: commandKeyText(cmd), pos: formatPosition(cmd.pos) }, 'key already exists on the target: kept as it is (conflict-policy skip)');
-    } else if (cls === 'keyExists') {
-      this.fail(new FatalError(`key ${commandKeyText(cmd)} (${formatPosition(cmd.pos)}) already exists on the target and conflict-policy is fail; it was left as it is`));
-    } else if (cls === 'fatal') {
-      this.log.error(fields, 'Redis refused a command for lack of permission');
-      // The code too: Redis 7.0's denial inside a script reads "ERR …" and would not say NOPERM.
-      this.fail(new FatalError(`Redis at ${targetName(this.opts)} refused ${cmd.name} on key ${commandKeyText(cmd)} at ${formatPosition(cmd.pos)} (${code}): ${message}`));
-    } else {
-      this.log.error(fields, 'command failed in Redis and was dropped');
-    }
+    const fatal = this.tally.commandError(ev);
+    if (cls === 'typeConflict') this.emit('typeConflict', ev);
+    if (fatal !== null) this.fail(fatal);
     this.emit('commandError', ev);
   }
 
   private fail(err: FatalError): void {
     if (this.fatalError !== null) return;
     this.fatalError = err;
-    this.count(err.message.includes('WRONGPASS') ? 'WRONGPASS' : err.message.includes('NOAUTH') ? 'NOAUTH' : 'FATAL', 'fatal');
+    this.tally.count(err.message.includes('WRONGPASS') ? 'WRONGPASS' : err.message.includes('NOAUTH') ? 'NOAUTH' : 'FATAL', 'fatal');
     this.log.error({ err: err.message }, 'sink cannot go on');
     for (const s of this.senders) s.stop(err);
     this.acks.rejectAll(err);
