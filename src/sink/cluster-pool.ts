@@ -14,6 +14,7 @@ import { argBytes, RateLimiter } from './rate-limit.js';
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
 import { ErrorTally } from './error-tally.js';
 import type { CommandErrorEvent, Sink, SinkStats } from './sink.js';
+import { newWaiter, type Waiter } from './waiter.js';
 
 export interface ClusterPoolOptions {
   /** Nodes to ask for the slot map; any one answering is enough. */
@@ -71,7 +72,7 @@ export class ClusterPool extends EventEmitter implements Sink {
   private readonly links: NodeLinks;
   private readonly acks = new AckTracker();
   private held: Held[] | null = null;
-  private heldWaiter: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | null = null;
+  private heldWaiter: Waiter | null = null;
   private fatalError: FatalError | null = null;
   private closed = false;
   private readonly tally: ErrorTally;
@@ -459,19 +460,12 @@ export class ClusterPool extends EventEmitter implements Sink {
   private hold(h: Held): Promise<void> {
     if (this.held === null) {
       this.held = [h];
-      let resolve!: () => void;
-      let reject!: (e: Error) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      promise.catch(() => {});
-      this.heldWaiter = { promise, resolve, reject };
+      this.heldWaiter = newWaiter();
       void this.releaseHeld();
     } else {
       this.held.push(h);
     }
-    return (this.heldWaiter as { promise: Promise<void> }).promise;
+    return (this.heldWaiter as Waiter).promise;
   }
 
   /** A keyless command waits for everything before it, runs on every master, then the rest follows. */

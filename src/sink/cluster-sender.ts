@@ -6,6 +6,7 @@ import { parseRedirect } from './cluster-slots.js';
 import { openConnection, targetName, type TargetOptions } from './connection.js';
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
 import type { SenderStats } from './sender.js';
+import { newWaiter, type Waiter } from './waiter.js';
 
 /** A command on its way to a cluster master, with its pool-wide submission number and its slot. */
 export interface ClusterEntry {
@@ -85,7 +86,7 @@ export class NodeSender {
   private connecting = false;
   private stopped = false;
   private immediate = false;
-  private roomWaiter: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | null = null;
+  private roomWaiter: Waiter | null = null;
   private readonly counters = { sent: 0, batches: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0 };
   private readonly log: Logger;
 
@@ -132,14 +133,7 @@ export class NodeSender {
   room(): Promise<void> {
     if (this.hasRoom()) return Promise.resolve();
     if (this.roomWaiter === null) {
-      let resolve!: () => void;
-      let reject!: (e: Error) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      promise.catch(() => {});
-      this.roomWaiter = { promise, resolve, reject };
+      this.roomWaiter = newWaiter();
     }
     return this.roomWaiter.promise;
   }

@@ -14,6 +14,7 @@ import { AckTracker } from './ack-tracker.js';
 import { argBytes, RateLimiter } from './rate-limit.js';
 import { KeyRouter } from './router.js';
 import { Sender, type SenderHooks } from './sender.js';
+import { newWaiter, type Waiter } from './waiter.js';
 
 /** Where the target is and how to log in (TargetEndpoint), and how the sink sends to it. */
 export interface SenderPoolOptions extends TargetEndpoint {
@@ -84,7 +85,7 @@ export class SenderPool extends EventEmitter implements Sink {
   private readonly acks = new AckTracker();
   /** Commands held behind a barrier, in submission order; null when no barrier is pending. */
   private held: Array<{ cmd: RedisCommand; gseq: number }> | null = null;
-  private heldWaiter: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | null = null;
+  private heldWaiter: Waiter | null = null;
   private fatalError: FatalError | null = null;
   private closed = false;
   private readonly tally: ErrorTally;
@@ -374,20 +375,13 @@ export class SenderPool extends EventEmitter implements Sink {
   private hold(cmd: RedisCommand, gseq: number): Promise<void> {
     if (this.held === null) {
       this.held = [];
-      let resolve!: () => void;
-      let reject!: (e: Error) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      promise.catch(() => {});
-      this.heldWaiter = { promise, resolve, reject };
+      this.heldWaiter = newWaiter();
       this.held.push({ cmd, gseq });
       void this.releaseHeld();
     } else {
       this.held.push({ cmd, gseq });
     }
-    return (this.heldWaiter as { promise: Promise<void> }).promise;
+    return (this.heldWaiter as Waiter).promise;
   }
 
   /**

@@ -6,6 +6,7 @@ import { formatPosition, type SourcePosition } from '../core/position.js';
 import { BATCH_SCRIPT, encodeBatch, type AppliedRecord } from './batch-script.js';
 import { openConnection, peerAddress, targetName, TargetUnreachableError, type TargetOptions } from './connection.js';
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
+import { newWaiter, type Waiter } from './waiter.js';
 
 export interface SenderOptions extends TargetOptions {
   readonly index: number;
@@ -97,7 +98,7 @@ export class Sender {
   private resyncRunning = false;
   private retryDelay: number;
   private immediate = false;
-  private roomWaiter: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | null = null;
+  private roomWaiter: Waiter | null = null;
   private stopped = false;
   private lastAcked: SourcePosition | null = null;
   /** The last batch acknowledged: the marker can never be behind it unless the target lost writes. */
@@ -149,14 +150,7 @@ export class Sender {
   room(): Promise<void> {
     if (this.batches.length <= this.opts.maxInFlightBatches) return Promise.resolve();
     if (this.roomWaiter === null) {
-      let resolve!: () => void;
-      let reject!: (e: Error) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      promise.catch(() => {});
-      this.roomWaiter = { promise, resolve, reject };
+      this.roomWaiter = newWaiter();
     }
     return this.roomWaiter.promise;
   }
