@@ -15,6 +15,7 @@ import { classifyCode, errorCode, type ErrorClass } from './replies.js';
 import { ErrorTally } from './error-tally.js';
 import type { CommandErrorEvent, Sink, SinkStats } from './sink.js';
 import { newWaiter, type Waiter } from './waiter.js';
+import { Backoff } from './backoff.js';
 
 export interface ClusterPoolOptions {
   /** Nodes to ask for the slot map; any one answering is enough. */
@@ -327,20 +328,12 @@ export class ClusterPool extends EventEmitter implements Sink {
 
   private async applyOne(s: NodeSender, r: RetryEntry): Promise<void> {
     const { cmd, slot } = r.entry;
-    const giveUp = Date.now() + (this.opts.reconnectGiveUpMs ?? DEFAULTS.reconnectGiveUpMs);
     const maxRedirections = this.opts.maxRedirections ?? DEFAULTS.maxRedirections;
     let addr = r.redirect ?? s.addr;
     let asking = r.asking;
     let redirections = 0;
-    let delay = this.opts.retryMinMs ?? DEFAULTS.retryMinMs;
     if (r.redirect !== null) this.redirections++;
-    const backoff = async (why: string): Promise<void> => {
-      if (Date.now() + delay > giveUp) {
-        throw new FatalError(`cannot apply ${cmd.name} on key ${commandKeyText(cmd)} (${formatPosition(cmd.pos)}) to the cluster: ${why}`);
-      }
-      await sleep(delay);
-      delay = Math.min(delay * 2, this.opts.retryMaxMs ?? DEFAULTS.retryMaxMs);
-    };
+    const backoff = this.retryWait((why) => `cannot apply ${cmd.name} on key ${commandKeyText(cmd)} (${formatPosition(cmd.pos)}) to the cluster: ${why}`);
     for (;;) {
       if (this.fatalError !== null) throw this.fatalError;
       if (this.closed) return;
@@ -378,17 +371,23 @@ export class ClusterPool extends EventEmitter implements Sink {
   }
 
   /**
+   * A wait between attempts, with the retry backoff up to the reconnect give-up time; past it,
+   * a FatalError with the message `giveUp` makes of why the last attempt failed.
+   */
+  private retryWait(giveUp: (why: string) => string): (why: string) => Promise<void> {
+    const backoff = new Backoff(this.opts.reconnectGiveUpMs ?? DEFAULTS.reconnectGiveUpMs, this.opts.retryMinMs ?? DEFAULTS.retryMinMs, this.opts.retryMaxMs ?? DEFAULTS.retryMaxMs);
+    return async (why) => {
+      if (backoff.exhausted) throw new FatalError(giveUp(why));
+      await backoff.sleep();
+    };
+  }
+
+  /**
    * Runs a keyless command on every master: each master's error reply or null. A master that is
    * down or loading is waited for (retried with backoff) up to the reconnect give-up time.
    */
   private async onEveryMaster(name: string, args: ReadonlyArray<Buffer | string>): Promise<Array<[string, Error | null]>> {
-    const giveUp = Date.now() + (this.opts.reconnectGiveUpMs ?? DEFAULTS.reconnectGiveUpMs);
-    let delay = this.opts.retryMinMs ?? DEFAULTS.retryMinMs;
-    const wait = async (why: string): Promise<void> => {
-      if (Date.now() + delay > giveUp) throw new FatalError(`cannot run ${name} on every master of the Redis Cluster: ${why}`);
-      await sleep(delay);
-      delay = Math.min(delay * 2, this.opts.retryMaxMs ?? DEFAULTS.retryMaxMs);
-    };
+    const wait = this.retryWait((why) => `cannot run ${name} on every master of the Redis Cluster: ${why}`);
     let map = await this.links.topology();
     while (map === null) {
       await wait('no node answers CLUSTER SLOTS');
@@ -523,8 +522,4 @@ export class ClusterPool extends EventEmitter implements Sink {
 
 function nodeTarget(o: ClusterPoolOptions, at: { host: string; port: number }): TargetOptions {
   return { host: at.host, port: at.port, password: o.password, username: o.username, db: 0, connectTimeoutMs: o.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -7,6 +7,7 @@ import { openConnection, targetName, type TargetOptions } from './connection.js'
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
 import type { SenderStats } from './sender.js';
 import { newWaiter, type Waiter } from './waiter.js';
+import { Backoff } from './backoff.js';
 
 /** A command on its way to a cluster master, with its pool-wide submission number and its slot. */
 export interface ClusterEntry {
@@ -360,9 +361,8 @@ export class NodeSender {
       this.redis.disconnect();
       this.redis = null;
     }
-    const deadline = Date.now() + this.opts.reconnectGiveUpMs;
+    const backoff = new Backoff(this.opts.reconnectGiveUpMs, 100, 2000);
     const attempt = async (): Promise<void> => {
-      let delay = 100;
       for (;;) {
         if (this.stopped) return;
         try {
@@ -381,7 +381,7 @@ export class NodeSender {
         } catch (e) {
           if (e instanceof FatalError) throw e;
           const msg = (e as Error).message;
-          if (Date.now() + delay > deadline) {
+          if (backoff.exhausted) {
             throw new FatalError(`lost the connection to cluster node ${this.addr} and could not reconnect for ${Math.round(this.opts.reconnectGiveUpMs / 1000)} s: ${msg}`);
           }
           await this.hooks.rehome(this);
@@ -389,9 +389,8 @@ export class NodeSender {
             this.log.info('the node serves none of our slots any more; its queue moved');
             return;
           }
-          this.log.warn({ err: msg, retryInMs: delay }, 'reconnecting to the cluster node');
-          await new Promise((r) => setTimeout(r, delay));
-          delay = Math.min(delay * 2, 2000);
+          this.log.warn({ err: msg, retryInMs: backoff.delayMs }, 'reconnecting to the cluster node');
+          await backoff.sleep();
         }
       }
     };
