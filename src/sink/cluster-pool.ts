@@ -10,10 +10,10 @@ import { NodeSender, type ClusterEntry, type NodeSenderHooks, type RetryEntry } 
 import { NodeLinks } from './cluster-links.js';
 import { clusterSlot, parseClusterSlots, parseRedirect, SLOTS, splitAddr, type SlotMap } from './cluster-slots.js';
 import { openConnection, TargetUnreachableError, type TargetOptions } from './connection.js';
-import { argBytes, RateLimiter } from './rate-limit.js';
+import { paced, RateLimiter } from './rate-limit.js';
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
 import { ErrorTally } from './error-tally.js';
-import type { CommandErrorEvent, Sink, SinkStats } from './sink.js';
+import { totalOf, type CommandErrorEvent, type Sink, type SinkStats } from './sink.js';
 import { newWaiter, type Waiter } from './waiter.js';
 import { Backoff } from './backoff.js';
 
@@ -168,16 +168,13 @@ export class ClusterPool extends EventEmitter implements Sink {
       entry = this.entryOf(cmd, gseq);
       if (entry === null) return;
     }
-    const pace = this.limiter.limited ? this.limiter.take(argBytes(cmd)) : 0;
     let wait: void | Promise<void>;
     if (this.held !== null || entry === null) wait = this.hold({ cmd, entry, gseq });
     else {
       const s = this.route[entry.slot];
       wait = s.submit(entry) ? undefined : s.room();
     }
-    if (pace === 0) return wait;
-    const slept = new Promise<void>((r) => setTimeout(r, pace));
-    return wait === undefined ? slept : Promise.all([wait, slept]).then(() => undefined);
+    return paced(this.limiter, cmd, wait);
   }
 
   setRateLimits(maxOpsPerSec: number, maxBytesPerSec: number): void {
@@ -223,18 +220,7 @@ export class ClusterPool extends EventEmitter implements Sink {
 
   stats(): SinkStats {
     const senders = [...this.senders.values()].map((s) => s.stats());
-    const total = { submitted: this.acks.submitted, queued: 0, inFlight: 0, sent: 0, batches: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0 };
-    for (const s of senders) {
-      total.queued += s.queued;
-      total.inFlight += s.inFlight;
-      total.sent += s.sent;
-      total.batches += s.batches;
-      total.acked += s.acked;
-      total.retries += s.retries;
-      total.reconnects += s.reconnects;
-      total.lostReplies += s.lostReplies;
-    }
-    if (this.held !== null) total.queued += this.held.length;
+    const total = totalOf(senders, this.acks.submitted, this.held?.length ?? 0);
     return {
       senders,
       errors: { ...this.tally.errors },

@@ -8,10 +8,10 @@ import { comparePositions, formatPosition, type SourcePosition } from '../core/p
 import { BATCH_SCRIPT, MAX_COMMAND_ARGS, inlineName } from './batch-script.js';
 import { openConnection, peerAddress, targetName, type TargetEndpoint } from './connection.js';
 import type { ErrorClass } from './replies.js';
-import type { CommandErrorEvent, Sink, SinkStats } from './sink.js';
+import { totalOf, type CommandErrorEvent, type Sink, type SinkStats } from './sink.js';
 import { ErrorTally } from './error-tally.js';
 import { AckTracker } from './ack-tracker.js';
-import { argBytes, RateLimiter } from './rate-limit.js';
+import { paced, RateLimiter } from './rate-limit.js';
 import { KeyRouter } from './router.js';
 import { Sender, type SenderHooks } from './sender.js';
 import { newWaiter, type Waiter } from './waiter.js';
@@ -199,16 +199,13 @@ export class SenderPool extends EventEmitter implements Sink {
       this.tally.refuse(cmd, 'ERR', why);
       return;
     }
-    const pace = this.limiter.limited ? this.limiter.take(argBytes(cmd)) : 0;
     let wait: void | Promise<void>;
     if (this.held !== null || cmd.barrier === true || cmd.key === null) wait = this.hold(cmd, gseq);
     else {
       const s = this.senders[this.router.senderOf(cmd.key)];
       wait = s.submit(cmd, gseq) ? undefined : s.room();
     }
-    if (pace === 0) return wait;
-    const slept = new Promise<void>((r) => setTimeout(r, pace));
-    return wait === undefined ? slept : Promise.all([wait, slept]).then(() => undefined);
+    return paced(this.limiter, cmd, wait);
   }
 
   /** The target as messages name it (`host:port`, or the Sentinel master and its sentinels). */
@@ -303,18 +300,7 @@ export class SenderPool extends EventEmitter implements Sink {
 
   stats(): SinkStats {
     const senders = this.senders.map((s) => s.stats());
-    const total = { submitted: this.acks.submitted, queued: 0, inFlight: 0, sent: 0, batches: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0 };
-    for (const s of senders) {
-      total.queued += s.queued;
-      total.inFlight += s.inFlight;
-      total.sent += s.sent;
-      total.batches += s.batches;
-      total.acked += s.acked;
-      total.retries += s.retries;
-      total.reconnects += s.reconnects;
-      total.lostReplies += s.lostReplies;
-    }
-    if (this.held !== null) total.queued += this.held.length;
+    const total = totalOf(senders, this.acks.submitted, this.held?.length ?? 0);
     return {
       senders,
       errors: { ...this.tally.errors },
