@@ -10,9 +10,12 @@ import { NodeSender, type ClusterEntry, type NodeSenderHooks, type RetryEntry } 
 import { NodeLinks } from './cluster-links.js';
 import { clusterSlot, parseClusterSlots, parseRedirect, SLOTS, splitAddr, type SlotMap } from './cluster-slots.js';
 import { openConnection, TargetUnreachableError, type TargetOptions } from './connection.js';
-import { argBytes, RateLimiter } from './rate-limit.js';
-import { classifyCode, errorCode, statName, type ErrorClass } from './replies.js';
-import type { CommandErrorEvent, Sink, SinkStats } from './sink.js';
+import { paced, RateLimiter } from './rate-limit.js';
+import { classifyCode, errorCode, type ErrorClass } from './replies.js';
+import { ErrorTally } from './error-tally.js';
+import { totalOf, type CommandErrorEvent, type Sink, type SinkStats } from './sink.js';
+import { newWaiter, type Waiter } from './waiter.js';
+import { Backoff } from './backoff.js';
 import type { ConnectionOptions } from 'node:tls';
 
 export interface ClusterPoolOptions {
@@ -73,12 +76,10 @@ export class ClusterPool extends EventEmitter implements Sink {
   private readonly links: NodeLinks;
   private readonly acks = new AckTracker();
   private held: Held[] | null = null;
-  private heldWaiter: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | null = null;
+  private heldWaiter: Waiter | null = null;
   private fatalError: FatalError | null = null;
   private closed = false;
-  private readonly errors: Record<string, number> = {};
-  private readonly errorClasses: Record<ErrorClass, number> = { typeConflict: 0, retryable: 0, fatal: 0, keyKept: 0, keyExists: 0, other: 0 };
-  private refused = 0;
+  private readonly tally: ErrorTally;
   private possibleRepeats = 0;
   private redirections = 0;
   private readonly limiter: RateLimiter;
@@ -100,6 +101,7 @@ export class ClusterPool extends EventEmitter implements Sink {
     const [major, minor] = targetVersion.split('.').map(Number);
     this.legacyTarget = major < 6 || (major === 6 && minor < 2);
     this.log = opts.logger.child({ component: 'sink', target: 'cluster' });
+    this.tally = new ErrorTally(this.log, ({ cmd, message }) => `the Redis Cluster refused ${cmd.name} on key ${commandKeyText(cmd)} at ${formatPosition(cmd.pos)}: ${message}`);
     this.limiter = opts.limiter ?? new RateLimiter(opts.maxOpsPerSec ?? 0, opts.maxBytesPerSec ?? 0);
     this.hooks = {
       acked: () => this.advance(),
@@ -169,16 +171,13 @@ export class ClusterPool extends EventEmitter implements Sink {
       entry = this.entryOf(cmd, gseq);
       if (entry === null) return;
     }
-    const pace = this.limiter.limited ? this.limiter.take(argBytes(cmd)) : 0;
     let wait: void | Promise<void>;
     if (this.held !== null || entry === null) wait = this.hold({ cmd, entry, gseq });
     else {
       const s = this.route[entry.slot];
       wait = s.submit(entry) ? undefined : s.room();
     }
-    if (pace === 0) return wait;
-    const slept = new Promise<void>((r) => setTimeout(r, pace));
-    return wait === undefined ? slept : Promise.all([wait, slept]).then(() => undefined);
+    return paced(this.limiter, cmd, wait);
   }
 
   setRateLimits(maxOpsPerSec: number, maxBytesPerSec: number): void {
@@ -224,26 +223,15 @@ export class ClusterPool extends EventEmitter implements Sink {
 
   stats(): SinkStats {
     const senders = [...this.senders.values()].map((s) => s.stats());
-    const total = { submitted: this.acks.submitted, queued: 0, inFlight: 0, sent: 0, batches: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0 };
-    for (const s of senders) {
-      total.queued += s.queued;
-      total.inFlight += s.inFlight;
-      total.sent += s.sent;
-      total.batches += s.batches;
-      total.acked += s.acked;
-      total.retries += s.retries;
-      total.reconnects += s.reconnects;
-      total.lostReplies += s.lostReplies;
-    }
-    if (this.held !== null) total.queued += this.held.length;
+    const total = totalOf(senders, this.acks.submitted, this.held?.length ?? 0);
     return {
       senders,
-      errors: { ...this.errors },
-      errorClasses: { ...this.errorClasses },
-      typeConflicts: this.errorClasses.typeConflict,
-      keysKept: this.errorClasses.keyKept,
+      errors: { ...this.tally.errors },
+      errorClasses: { ...this.tally.classes },
+      typeConflicts: this.tally.classes.typeConflict,
+      keysKept: this.tally.classes.keyKept,
       skippedAsApplied: 0,
-      refused: this.refused,
+      refused: this.tally.refused,
       possibleRepeats: this.possibleRepeats,
       redirections: this.redirections,
       total,
@@ -282,13 +270,13 @@ export class ClusterPool extends EventEmitter implements Sink {
     const c = withSlotGuard(cmd, slot);
     const keys = commandKeys(c);
     if (keys === null || keys.length === 0) {
-      this.refuse(cmd, 'cannot tell which keys it touches, so not which cluster slot it belongs to');
+      this.tally.refuse(cmd, 'CROSSSLOT', 'cannot tell which keys it touches, so not which cluster slot it belongs to');
       return null;
     }
     const common = commonSlot(keys);
     if (common === null) {
       const slots = [...new Set(keys.map(clusterSlot))];
-      this.refuse(cmd, `its ${keys.length} keys hash to ${slots.length} different cluster slots (${slots.slice(0, 8).join(', ')}); a cluster runs a multi-key command only within one slot`);
+      this.tally.refuse(cmd, 'CROSSSLOT', `its ${keys.length} keys hash to ${slots.length} different cluster slots (${slots.slice(0, 8).join(', ')}); a cluster runs a multi-key command only within one slot`);
       return null;
     }
     return { cmd: c, gseq, slot: common, alone: cmd.barrier === true };
@@ -329,20 +317,12 @@ export class ClusterPool extends EventEmitter implements Sink {
 
   private async applyOne(s: NodeSender, r: RetryEntry): Promise<void> {
     const { cmd, slot } = r.entry;
-    const giveUp = Date.now() + (this.opts.reconnectGiveUpMs ?? DEFAULTS.reconnectGiveUpMs);
     const maxRedirections = this.opts.maxRedirections ?? DEFAULTS.maxRedirections;
     let addr = r.redirect ?? s.addr;
     let asking = r.asking;
     let redirections = 0;
-    let delay = this.opts.retryMinMs ?? DEFAULTS.retryMinMs;
     if (r.redirect !== null) this.redirections++;
-    const backoff = async (why: string): Promise<void> => {
-      if (Date.now() + delay > giveUp) {
-        throw new FatalError(`cannot apply ${cmd.name} on key ${commandKeyText(cmd)} (${formatPosition(cmd.pos)}) to the cluster: ${why}`);
-      }
-      await sleep(delay);
-      delay = Math.min(delay * 2, this.opts.retryMaxMs ?? DEFAULTS.retryMaxMs);
-    };
+    const backoff = this.retryWait((why) => `cannot apply ${cmd.name} on key ${commandKeyText(cmd)} (${formatPosition(cmd.pos)}) to the cluster: ${why}`);
     for (;;) {
       if (this.fatalError !== null) throw this.fatalError;
       if (this.closed) return;
@@ -369,7 +349,7 @@ export class ClusterPool extends EventEmitter implements Sink {
       const code = errorCode(err.message);
       const cls = classifyCode(code);
       if (cls === 'retryable') {
-        this.count(code, 'retryable');
+        this.tally.count(code, 'retryable');
         await backoff(err.message);
         continue;
       }
@@ -380,17 +360,23 @@ export class ClusterPool extends EventEmitter implements Sink {
   }
 
   /**
+   * A wait between attempts, with the retry backoff up to the reconnect give-up time; past it,
+   * a FatalError with the message `giveUp` makes of why the last attempt failed.
+   */
+  private retryWait(giveUp: (why: string) => string): (why: string) => Promise<void> {
+    const backoff = new Backoff(this.opts.reconnectGiveUpMs ?? DEFAULTS.reconnectGiveUpMs, this.opts.retryMinMs ?? DEFAULTS.retryMinMs, this.opts.retryMaxMs ?? DEFAULTS.retryMaxMs);
+    return async (why) => {
+      if (backoff.exhausted) throw new FatalError(giveUp(why));
+      await backoff.sleep();
+    };
+  }
+
+  /**
    * Runs a keyless command on every master: each master's error reply or null. A master that is
    * down or loading is waited for (retried with backoff) up to the reconnect give-up time.
    */
   private async onEveryMaster(name: string, args: ReadonlyArray<Buffer | string>): Promise<Array<[string, Error | null]>> {
-    const giveUp = Date.now() + (this.opts.reconnectGiveUpMs ?? DEFAULTS.reconnectGiveUpMs);
-    let delay = this.opts.retryMinMs ?? DEFAULTS.retryMinMs;
-    const wait = async (why: string): Promise<void> => {
-      if (Date.now() + delay > giveUp) throw new FatalError(`cannot run ${name} on every master of the Redis Cluster: ${why}`);
-      await sleep(delay);
-      delay = Math.min(delay * 2, this.opts.retryMaxMs ?? DEFAULTS.retryMaxMs);
-    };
+    const wait = this.retryWait((why) => `cannot run ${name} on every master of the Redis Cluster: ${why}`);
     let map = await this.links.topology();
     while (map === null) {
       await wait('no node answers CLUSTER SLOTS');
@@ -407,7 +393,7 @@ export class ClusterPool extends EventEmitter implements Sink {
           continue;
         }
         if (err !== null && classifyCode(errorCode(err.message)) === 'retryable') {
-          this.count(errorCode(err.message), 'retryable');
+          this.tally.count(errorCode(err.message), 'retryable');
           await wait(`${addr}: ${err.message}`);
           continue;
         }
@@ -462,19 +448,12 @@ export class ClusterPool extends EventEmitter implements Sink {
   private hold(h: Held): Promise<void> {
     if (this.held === null) {
       this.held = [h];
-      let resolve!: () => void;
-      let reject!: (e: Error) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      promise.catch(() => {});
-      this.heldWaiter = { promise, resolve, reject };
+      this.heldWaiter = newWaiter();
       void this.releaseHeld();
     } else {
       this.held.push(h);
     }
-    return (this.heldWaiter as { promise: Promise<void> }).promise;
+    return (this.heldWaiter as Waiter).promise;
   }
 
   /** A keyless command waits for everything before it, runs on every master, then the rest follows. */
@@ -508,41 +487,18 @@ export class ClusterPool extends EventEmitter implements Sink {
     }
   }
 
-  private refuse(cmd: RedisCommand, why: string): void {
-    this.refused++;
-    this.count('CROSSSLOT', 'other');
-    this.log.error({ key: commandKeyText(cmd), pos: formatPosition(cmd.pos), command: cmd.name }, `command dropped: ${why}`);
-  }
-
-  private count(code: string, cls: ErrorClass): void {
-    const name = statName(code);
-    this.errors[name] = (this.errors[name] ?? 0) + 1;
-    this.errorClasses[cls]++;
-  }
-
   private onCommandError(sender: number, cmd: RedisCommand, code: string, message: string, cls: ErrorClass): void {
-    this.count(code, cls);
     const ev: CommandErrorEvent = { cmd, code, message, class: cls, sender };
-    const fields = { sender, key: commandKeyText(cmd), pos: formatPosition(cmd.pos), command: cmd.name, err: message };
-    if (cls === 'typeConflict') {
-      this.log.warn(fields, 'type conflict: the key holds another type in Redis; command skipped');
-      this.emit('typeConflict', ev);
-    } else if (cls === 'keyKept') {
-      this.log.warn({ sender, key: commandKeyText(cmd), pos: formatPosition(cmd.pos) }, 'key already exists on the target: kept as it is (conflict-policy skip)');
-    } else if (cls === 'keyExists') {
-      this.fail(new FatalError(`key ${commandKeyText(cmd)} (${formatPosition(cmd.pos)}) already exists on the target and conflict-policy is fail; it was left as it is`));
-    } else if (cls === 'fatal') {
-      this.fail(new FatalError(`the Redis Cluster refused ${cmd.name} on key ${commandKeyText(cmd)} at ${formatPosition(cmd.pos)}: ${message}`));
-    } else {
-      this.log.error(fields, 'command failed in Redis and was dropped');
-    }
+    const fatal = this.tally.commandError(ev);
+    if (cls === 'typeConflict') this.emit('typeConflict', ev);
+    if (fatal !== null) this.fail(fatal);
     this.emit('commandError', ev);
   }
 
   private fail(err: FatalError): void {
     if (this.fatalError !== null) return;
     this.fatalError = err;
-    this.count('FATAL', 'fatal');
+    this.tally.count('FATAL', 'fatal');
     this.log.error({ err: err.message }, 'sink cannot go on');
     for (const s of this.senders.values()) s.stop(err);
     this.acks.rejectAll(err);
@@ -563,8 +519,4 @@ function nodeTarget(o: ClusterPoolOptions, at: { host: string; port: number }): 
     connectTimeoutMs: o.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
     ...(o.tls !== undefined ? { tls: o.tls } : {}),
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

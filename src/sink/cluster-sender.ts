@@ -6,6 +6,8 @@ import { parseRedirect } from './cluster-slots.js';
 import { openConnection, targetName, type TargetOptions } from './connection.js';
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
 import type { SenderStats } from './sender.js';
+import { newWaiter, type Waiter } from './waiter.js';
+import { Backoff } from './backoff.js';
 
 /** A command on its way to a cluster master, with its pool-wide submission number and its slot. */
 export interface ClusterEntry {
@@ -85,7 +87,7 @@ export class NodeSender {
   private connecting = false;
   private stopped = false;
   private immediate = false;
-  private roomWaiter: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | null = null;
+  private roomWaiter: Waiter | null = null;
   private readonly counters = { sent: 0, batches: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0 };
   private readonly log: Logger;
 
@@ -132,14 +134,7 @@ export class NodeSender {
   room(): Promise<void> {
     if (this.hasRoom()) return Promise.resolve();
     if (this.roomWaiter === null) {
-      let resolve!: () => void;
-      let reject!: (e: Error) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      promise.catch(() => {});
-      this.roomWaiter = { promise, resolve, reject };
+      this.roomWaiter = newWaiter();
     }
     return this.roomWaiter.promise;
   }
@@ -366,9 +361,8 @@ export class NodeSender {
       this.redis.disconnect();
       this.redis = null;
     }
-    const deadline = Date.now() + this.opts.reconnectGiveUpMs;
+    const backoff = new Backoff(this.opts.reconnectGiveUpMs, 100, 2000);
     const attempt = async (): Promise<void> => {
-      let delay = 100;
       for (;;) {
         if (this.stopped) return;
         try {
@@ -387,7 +381,7 @@ export class NodeSender {
         } catch (e) {
           if (e instanceof FatalError) throw e;
           const msg = (e as Error).message;
-          if (Date.now() + delay > deadline) {
+          if (backoff.exhausted) {
             throw new FatalError(`lost the connection to cluster node ${this.addr} and could not reconnect for ${Math.round(this.opts.reconnectGiveUpMs / 1000)} s: ${msg}`);
           }
           await this.hooks.rehome(this);
@@ -395,9 +389,8 @@ export class NodeSender {
             this.log.info('the node serves none of our slots any more; its queue moved');
             return;
           }
-          this.log.warn({ err: msg, retryInMs: delay }, 'reconnecting to the cluster node');
-          await new Promise((r) => setTimeout(r, delay));
-          delay = Math.min(delay * 2, 2000);
+          this.log.warn({ err: msg, retryInMs: backoff.delayMs }, 'reconnecting to the cluster node');
+          await backoff.sleep();
         }
       }
     };

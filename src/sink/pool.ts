@@ -8,12 +8,13 @@ import { comparePositions, formatPosition, type SourcePosition } from '../core/p
 import { BATCH_SCRIPT, MAX_COMMAND_ARGS, inlineName, parseAppliedValue } from './batch-script.js';
 import { openConnection, peerAddress, targetName, type TargetEndpoint } from './connection.js';
 import type { ErrorClass } from './replies.js';
-import type { CommandErrorEvent, Sink, SinkStats } from './sink.js';
-import { statName } from './replies.js';
+import { totalOf, type CommandErrorEvent, type Sink, type SinkStats } from './sink.js';
+import { ErrorTally } from './error-tally.js';
 import { AckTracker } from './ack-tracker.js';
-import { argBytes, RateLimiter } from './rate-limit.js';
+import { paced, RateLimiter } from './rate-limit.js';
 import { KeyRouter } from './router.js';
 import { Sender, type SenderHooks } from './sender.js';
+import { newWaiter, type Waiter } from './waiter.js';
 
 /** Where the target is and how to log in (TargetEndpoint), and how the sink sends to it. */
 export interface SenderPoolOptions extends TargetEndpoint {
@@ -86,12 +87,10 @@ export class SenderPool extends EventEmitter implements Sink {
   private readonly acks = new AckTracker();
   /** Commands held behind a barrier, in submission order; null when no barrier is pending. */
   private held: Array<{ cmd: RedisCommand; gseq: number }> | null = null;
-  private heldWaiter: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | null = null;
+  private heldWaiter: Waiter | null = null;
   private fatalError: FatalError | null = null;
   private closed = false;
-  private readonly errors: Record<string, number> = {};
-  private readonly errorClasses: Record<ErrorClass, number> = { typeConflict: 0, retryable: 0, fatal: 0, keyKept: 0, keyExists: 0, other: 0 };
-  private refused = 0;
+  private readonly tally: ErrorTally;
   /** The applied hash's name (see BATCH_SCRIPT). */
   readonly appliedKey: string;
   /** Per sender, commands at or below this were applied before a restart: not sent again. */
@@ -111,13 +110,15 @@ export class SenderPool extends EventEmitter implements Sink {
     const [major, minor] = targetVersion.split('.').map(Number);
     this.legacyTarget = major < 6 || (major === 6 && minor < 2);
     this.log = opts.logger.child({ component: 'sink' });
+    // The code too: Redis 7.0's denial inside a script reads "ERR …" and would not say NOPERM.
+    this.tally = new ErrorTally(this.log, ({ cmd, code, message }) => `Redis at ${targetName(this.opts)} refused ${cmd.name} on key ${commandKeyText(cmd)} at ${formatPosition(cmd.pos)} (${code}): ${message}`);
     this.router = new KeyRouter(conns.length);
     this.appliedKey = opts.appliedKey ?? SINK_DEFAULTS.appliedKey;
     this.limiter = opts.limiter ?? new RateLimiter(opts.maxOpsPerSec ?? 0, opts.maxBytesPerSec ?? 0);
     const hooks: SenderHooks = {
       acked: () => this.advance(),
       commandError: (s, cmd, code, message, cls) => this.onCommandError(s.index, cmd, code, message, cls),
-      retried: (_s, code) => this.count(code, 'retryable'),
+      retried: (_s, code) => this.tally.count(code, 'retryable'),
       fatal: (err) => this.fail(err),
     };
     const prefix = opts.markerPrefix ?? SINK_DEFAULTS.markerPrefix;
@@ -197,19 +198,16 @@ export class SenderPool extends EventEmitter implements Sink {
     }
     const why = unsendable(cmd);
     if (why !== null) {
-      this.refuse(cmd, why);
+      this.tally.refuse(cmd, 'ERR', why);
       return;
     }
-    const pace = this.limiter.limited ? this.limiter.take(argBytes(cmd)) : 0;
     let wait: void | Promise<void>;
     if (this.held !== null || cmd.barrier === true || cmd.key === null) wait = this.hold(cmd, gseq);
     else {
       const s = this.senders[this.router.senderOf(cmd.key)];
       wait = s.submit(cmd, gseq) ? undefined : s.room();
     }
-    if (pace === 0) return wait;
-    const slept = new Promise<void>((r) => setTimeout(r, pace));
-    return wait === undefined ? slept : Promise.all([wait, slept]).then(() => undefined);
+    return paced(this.limiter, cmd, wait);
   }
 
   /** The target as messages name it (`host:port`, or the Sentinel master and its sentinels). */
@@ -301,26 +299,15 @@ export class SenderPool extends EventEmitter implements Sink {
 
   stats(): SinkStats {
     const senders = this.senders.map((s) => s.stats());
-    const total = { submitted: this.acks.submitted, queued: 0, inFlight: 0, sent: 0, batches: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0 };
-    for (const s of senders) {
-      total.queued += s.queued;
-      total.inFlight += s.inFlight;
-      total.sent += s.sent;
-      total.batches += s.batches;
-      total.acked += s.acked;
-      total.retries += s.retries;
-      total.reconnects += s.reconnects;
-      total.lostReplies += s.lostReplies;
-    }
-    if (this.held !== null) total.queued += this.held.length;
+    const total = totalOf(senders, this.acks.submitted, this.held?.length ?? 0);
     return {
       senders,
-      errors: { ...this.errors },
-      errorClasses: { ...this.errorClasses },
-      typeConflicts: this.errorClasses.typeConflict,
+      errors: { ...this.tally.errors },
+      errorClasses: { ...this.tally.classes },
+      typeConflicts: this.tally.classes.typeConflict,
       skippedAsApplied: this.skipped,
-      keysKept: this.errorClasses.keyKept,
-      refused: this.refused,
+      keysKept: this.tally.classes.keyKept,
+      refused: this.tally.refused,
       possibleRepeats: 0,
       redirections: 0,
       total,
@@ -373,20 +360,13 @@ export class SenderPool extends EventEmitter implements Sink {
   private hold(cmd: RedisCommand, gseq: number): Promise<void> {
     if (this.held === null) {
       this.held = [];
-      let resolve!: () => void;
-      let reject!: (e: Error) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      promise.catch(() => {});
-      this.heldWaiter = { promise, resolve, reject };
+      this.heldWaiter = newWaiter();
       this.held.push({ cmd, gseq });
       void this.releaseHeld();
     } else {
       this.held.push({ cmd, gseq });
     }
-    return (this.heldWaiter as { promise: Promise<void> }).promise;
+    return (this.heldWaiter as Waiter).promise;
   }
 
   /**
@@ -423,43 +403,18 @@ export class SenderPool extends EventEmitter implements Sink {
     }
   }
 
-  private refuse(cmd: RedisCommand, why: string): void {
-    this.refused++;
-    this.count('ERR', 'other');
-    this.log.error({ key: commandKeyText(cmd), pos: formatPosition(cmd.pos), command: cmd.name, args: cmd.args.length }, `command dropped: ${why}`);
-  }
-
-  private count(code: string, cls: ErrorClass): void {
-    const name = statName(code);
-    this.errors[name] = (this.errors[name] ?? 0) + 1;
-    this.errorClasses[cls]++;
-  }
-
   private onCommandError(sender: number, cmd: RedisCommand, code: string, message: string, cls: ErrorClass): void {
-    this.count(code, cls);
     const ev: CommandErrorEvent = { cmd, code, message, class: cls, sender };
-    const fields = { sender, key: commandKeyText(cmd), pos: formatPosition(cmd.pos), command: cmd.name, err: message };
-    if (cls === 'typeConflict') {
-      this.log.warn(fields, 'type conflict: the key holds another type in Redis; command skipped');
-      this.emit('typeConflict', ev);
-    } else if (cls === 'keyKept') {
-      this.log.warn({ sender, key: commandKeyText(cmd), pos: formatPosition(cmd.pos) }, 'key already exists on the target: kept as it is (conflict-policy skip)');
-    } else if (cls === 'keyExists') {
-      this.fail(new FatalError(`key ${commandKeyText(cmd)} (${formatPosition(cmd.pos)}) already exists on the target and conflict-policy is fail; it was left as it is`));
-    } else if (cls === 'fatal') {
-      this.log.error(fields, 'Redis refused a command for lack of permission');
-      // The code too: Redis 7.0's denial inside a script reads "ERR …" and would not say NOPERM.
-      this.fail(new FatalError(`Redis at ${targetName(this.opts)} refused ${cmd.name} on key ${commandKeyText(cmd)} at ${formatPosition(cmd.pos)} (${code}): ${message}`));
-    } else {
-      this.log.error(fields, 'command failed in Redis and was dropped');
-    }
+    const fatal = this.tally.commandError(ev);
+    if (cls === 'typeConflict') this.emit('typeConflict', ev);
+    if (fatal !== null) this.fail(fatal);
     this.emit('commandError', ev);
   }
 
   private fail(err: FatalError): void {
     if (this.fatalError !== null) return;
     this.fatalError = err;
-    this.count(err.message.includes('WRONGPASS') ? 'WRONGPASS' : err.message.includes('NOAUTH') ? 'NOAUTH' : 'FATAL', 'fatal');
+    this.tally.count(err.message.includes('WRONGPASS') ? 'WRONGPASS' : err.message.includes('NOAUTH') ? 'NOAUTH' : 'FATAL', 'fatal');
     this.log.error({ err: err.message }, 'sink cannot go on');
     for (const s of this.senders) s.stop(err);
     this.acks.rejectAll(err);

@@ -56,3 +56,14 @@ export class RateLimiter {
     return wait > 1 ? wait : 0;
   }
 }
+
+/**
+ * What a pool's submit hands back for `cmd`: the sender's own wait (`wait`), lengthened by the
+ * time `limiter` says the producer must hold off before its next command.
+ */
+export function paced(limiter: RateLimiter, cmd: RedisCommand, wait: void | Promise<void>): void | Promise<void> {
+  const pace = limiter.limited ? limiter.take(argBytes(cmd)) : 0;
+  if (pace === 0) return wait;
+  const slept = new Promise<void>((r) => setTimeout(r, pace));
+  return wait === undefined ? slept : Promise.all([wait, slept]).then(() => undefined);
+}

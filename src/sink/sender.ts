@@ -6,6 +6,8 @@ import { formatPosition, type SourcePosition } from '../core/position.js';
 import { BATCH_SCRIPT, encodeBatch, type AppliedRecord } from './batch-script.js';
 import { openConnection, peerAddress, targetName, TargetUnreachableError, type TargetOptions } from './connection.js';
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
+import { newWaiter, type Waiter } from './waiter.js';
+import { Backoff } from './backoff.js';
 
 export interface SenderOptions extends TargetOptions {
   readonly index: number;
@@ -97,7 +99,7 @@ export class Sender {
   private resyncRunning = false;
   private retryDelay: number;
   private immediate = false;
-  private roomWaiter: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | null = null;
+  private roomWaiter: Waiter | null = null;
   private stopped = false;
   private lastAcked: SourcePosition | null = null;
   /** The last batch acknowledged: the marker can never be behind it unless the target lost writes. */
@@ -149,14 +151,7 @@ export class Sender {
   room(): Promise<void> {
     if (this.batches.length <= this.opts.maxInFlightBatches) return Promise.resolve();
     if (this.roomWaiter === null) {
-      let resolve!: () => void;
-      let reject!: (e: Error) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      promise.catch(() => {});
-      this.roomWaiter = { promise, resolve, reject };
+      this.roomWaiter = newWaiter();
     }
     return this.roomWaiter.promise;
   }
@@ -494,8 +489,7 @@ export class Sender {
       this.redis.disconnect();
       this.redis = null;
     }
-    const deadline = Date.now() + this.opts.reconnectGiveUpMs;
-    let delay = 100;
+    const backoff = new Backoff(this.opts.reconnectGiveUpMs, 100, 5000);
     for (;;) {
       if (this.stopped) throw new FatalError(`sender ${this.index} stopped`);
       try {
@@ -512,12 +506,11 @@ export class Sender {
         if (!(e instanceof TargetUnreachableError) && (e as Error).name === 'ReplyError') {
           throw new FatalError(`Redis at ${targetName(this.opts)} refused the batch script: ${msg}`);
         }
-        if (Date.now() + delay > deadline) {
+        if (backoff.exhausted) {
           throw new FatalError(`lost the connection to Redis at ${targetName(this.opts)} and could not reconnect for ${Math.round(this.opts.reconnectGiveUpMs / 1000)} s: ${msg}`);
         }
-        this.log.warn({ err: msg, retryInMs: delay }, 'reconnecting to Redis');
-        await sleep(delay);
-        delay = Math.min(delay * 2, 5000);
+        this.log.warn({ err: msg, retryInMs: backoff.delayMs }, 'reconnecting to Redis');
+        await backoff.sleep();
       }
     }
   }

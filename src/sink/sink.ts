@@ -73,3 +73,19 @@ export interface Sink extends EventEmitter {
   /** Drops everything not yet acknowledged and disconnects at once. */
   destroy(): void;
 }
+
+/** The sink's totals: `submitted`, plus the senders' counts summed, plus `held` commands queued in the pool itself. */
+export function totalOf(senders: readonly SenderStats[], submitted: number, held: number): SinkStats['total'] {
+  const total = { submitted, queued: held, inFlight: 0, sent: 0, batches: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0 };
+  for (const s of senders) {
+    total.queued += s.queued;
+    total.inFlight += s.inFlight;
+    total.sent += s.sent;
+    total.batches += s.batches;
+    total.acked += s.acked;
+    total.retries += s.retries;
+    total.reconnects += s.reconnects;
+    total.lostReplies += s.lostReplies;
+  }
+  return total;
+}

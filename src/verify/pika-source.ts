@@ -1,7 +1,8 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { FatalError } from '../core/errors.js';
 import type { DataType } from '../core/record.js';
 import { familyOfVersion, type VersionFamily } from '../replication/master-version.js';
+import { connectReader } from './connect.js';
 import { parsePikaKeyspace, type PikaKeyCounts } from './keyspace-info.js';
 
 export interface PikaSourceOptions {
@@ -37,35 +38,25 @@ export class PikaSource {
 
   static async connect(o: PikaSourceOptions): Promise<PikaSource> {
     const name = `${o.host}:${o.port}`;
-    const c = new Redis({
-      host: o.host,
-      port: o.port,
-      ...(o.password ? { password: o.password } : {}),
-      lazyConnect: true,
-      // Pika knows neither CLIENT SETINFO nor a ready check's use; send only what it serves.
-      enableReadyCheck: false,
-      disableClientInfo: true,
-      connectTimeout: o.connectTimeoutMs ?? 5000,
-      maxRetriesPerRequest: 3,
-    });
-    let lastError: Error | null = null;
-    c.on('error', (e: Error) => {
-      lastError = e;
-    });
-    try {
-      await c.connect();
-      const info = (await c.call('INFO', 'server')) as string;
-      const m = /^pika_version:\s*(\S+)/m.exec(info);
-      if (m === null) throw new FatalError(`${name} is not a Pika: INFO server has no pika_version line`);
-      const family = familyOfVersion(m[1]);
-      if (family === null) throw new FatalError(`${name} runs Pika ${m[1]}; verify knows Pika 3.2 to 4.x`);
-      return new PikaSource(c, m[1], family, name);
-    } catch (e) {
-      c.disconnect();
-      if (e instanceof FatalError) throw e;
-      const cause = lastError ?? (e as Error);
-      throw new FatalError(`cannot read the Pika at ${name}: ${cause.message}${/NOAUTH|invalid password/i.test(cause.message) ? ' (check masterauth / --source-password)' : ''}`);
-    }
+    return connectReader(
+      {
+        host: o.host,
+        port: o.port,
+        ...(o.password ? { password: o.password } : {}),
+        // Pika knows neither CLIENT SETINFO nor a ready check's use; send only what it serves.
+        enableReadyCheck: false,
+        disableClientInfo: true,
+        connectTimeoutMs: o.connectTimeoutMs,
+      },
+      (c, info) => {
+        const m = /^pika_version:\s*(\S+)/m.exec(info);
+        if (m === null) throw new FatalError(`${name} is not a Pika: INFO server has no pika_version line`);
+        const family = familyOfVersion(m[1]);
+        if (family === null) throw new FatalError(`${name} runs Pika ${m[1]}; verify knows Pika 3.2 to 4.x`);
+        return new PikaSource(c, m[1], family, name);
+      },
+      (cause) => `cannot read the Pika at ${name}: ${cause.message}${/NOAUTH|invalid password/i.test(cause.message) ? ' (check masterauth / --source-password)' : ''}`,
+    );
   }
 
   /** 3.2–3.5 may hold one name in several types; 4.0 refuses that (WRONGTYPE). */

@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis';
-import { FatalError } from '../core/errors.js';
+import type { Redis } from 'ioredis';
+import { connectReader } from './connect.js';
 import { ioredisOptions, type TargetEndpoint } from '../sink/connection.js';
 
 type Arg = Buffer | string;
@@ -34,25 +34,11 @@ export class RedisTargetReader implements TargetReader {
 
   static async connect(o: RedisTargetOptions): Promise<RedisTargetReader> {
     const name = `${o.sentinel ? `sentinel master ${o.sentinel.name}` : `${o.host}:${o.port}`} db ${o.db}`;
-    const c = new Redis({
-      ...ioredisOptions(o),
-      db: o.db,
-      lazyConnect: true,
-      connectTimeout: o.connectTimeoutMs ?? 5000,
-      maxRetriesPerRequest: 3,
-    });
-    let lastError: Error | null = null;
-    c.on('error', (e: Error) => {
-      lastError = e;
-    });
-    try {
-      await c.connect();
-      const info = (await c.call('INFO', 'server')) as string;
-      return new RedisTargetReader(c, name, atLeast(/^redis_version:(\S+)/m.exec(info)?.[1] ?? '0', [6, 2]));
-    } catch (e) {
-      c.disconnect();
-      throw new FatalError(`cannot read the target Redis at ${name}: ${(lastError ?? (e as Error)).message}`);
-    }
+    return connectReader(
+      { ...ioredisOptions(o), db: o.db, connectTimeoutMs: o.connectTimeoutMs },
+      (c, info) => new RedisTargetReader(c, name, atLeast(/^redis_version:(\S+)/m.exec(info)?.[1] ?? '0', [6, 2])),
+      (cause) => `cannot read the target Redis at ${name}: ${cause.message}`,
+    );
   }
 
   call(name: string, key: Buffer, ...args: Arg[]): Promise<unknown> {

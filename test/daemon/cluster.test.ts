@@ -13,10 +13,10 @@ import { startCluster, type RedisCluster } from '../helpers/cluster.js';
 import { freePort } from '../helpers/redis.js';
 import { assertRedisHoldsExpected } from '../helpers/expected-redis.js';
 import { FIXTURES } from '../helpers/fixtures.js';
-import { FakeMaster } from '../master/fake-master.js';
+import type { FakeMaster } from '../master/fake-master.js';
 import { loadExpected } from '../pika/expected.js';
 import { tempDir, waitFor } from '../replication/support.js';
-import { ackedUpTo, startDaemon, untilIncremental, type TestDaemon } from './support.js';
+import { ackedUpTo, startDaemon, startMaster, stopDaemon, untilIncremental, type TestDaemon } from './support.js';
 
 describe('daemon end to end into a 3-master Redis Cluster (family C, 3.5.5)', () => {
   let cluster: RedisCluster;
@@ -28,17 +28,14 @@ describe('daemon end to end into a 3-master Redis Cluster (family C, 3.5.5)', ()
 
   before(async () => {
     cluster = await startCluster(3);
-    master = new FakeMaster({ family: 'C', version: '3.5.5', snapshotSource: join(base, 'dump/db0'), keepaliveMs: 500 });
-    await master.start();
+    master = await startMaster('C', '3.5.5');
     dir = tempDir('pm-daemon-cluster-');
     metricsPort = await freePort();
     d = await startDaemon(cluster.nodes[0], dir, { 'target-redis-cluster': 'yes', 'target-flush-on-full-sync': 'yes', 'metrics-port': String(metricsPort) });
   });
 
   after(async () => {
-    d.admin.disconnect();
-    await d.daemon.stop('test done').catch(() => {});
-    await d.daemon.exited;
+    await stopDaemon(d);
     await master.stop();
     await cluster.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -18,31 +18,52 @@ import { ackedUpTo, startAll, untilIncremental } from './support.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('SENTINEL FAILOVER mid-stream: the daemon goes on against the new master and every INCR lands once', async () => {
-  const group = await startSentinelGroup();
-  const { master, d, dir, done } = await startAll(
+type SentinelGroup = Awaited<ReturnType<typeof startSentinelGroup>>;
+
+/** A daemon (with `extra` conf) on the group's Sentinel master, following the test master's binlog live. */
+async function startFollowing(group: SentinelGroup, extra: Record<string, string> = {}) {
+  const all = await startAll(
     'C',
     '3.5.5',
-    {
-      'target-redis-sentinels': `127.0.0.1:${group.sentinelPort}`,
-      'target-redis-sentinel-master': group.name,
-      'target-redis-wait-replicas': '1',
-    },
+    { 'target-redis-sentinels': `127.0.0.1:${group.sentinelPort}`, 'target-redis-sentinel-master': group.name, ...extra },
     { target: async () => group.master },
   );
   try {
-    assert.equal(await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force'), 'OK');
-    await untilIncremental(d);
+    assert.equal(await all.d.admin.call('SLAVEOF', '127.0.0.1', String(all.master.port), 'force'), 'OK');
+    await untilIncremental(all.d);
+  } catch (e) {
+    // The tests' own finally (done, then the group) starts only once this returns.
+    await all.done();
+    await group.stop();
+    throw e;
+  }
+  return all;
+}
+
+/**
+ * `total` INCRs of one counter, paced, with a Sentinel failover after the 1000th; stops early once
+ * `stopped` says so. The last entry's position and the port the sentinel promoted.
+ */
+async function incrThroughFailover(all: Awaited<ReturnType<typeof startAll>>, group: SentinelGroup, total: number, stopped: () => boolean = () => false) {
+  let end: BinlogPosition | null = null;
+  let failedOverTo = 0;
+  for (let i = 0; i < total && !stopped(); i++) {
+    end = all.master.write(['incr', 'sentinel:ctr']);
+    if (i % 50 === 49) await sleep(20);
+    if (i === 1000) failedOverTo = await group.failover();
+  }
+  return { end: end!, failedOverTo };
+}
+
+test('SENTINEL FAILOVER mid-stream: the daemon goes on against the new master and every INCR lands once', async () => {
+  const group = await startSentinelGroup();
+  const all = await startFollowing(group, { 'target-redis-wait-replicas': '1' });
+  const { master, d, dir, done } = all;
+  try {
     const total = 3000;
-    let end: BinlogPosition | null = null;
-    let failedOverTo = 0;
-    for (let i = 0; i < total; i++) {
-      end = master.write(['incr', 'sentinel:ctr']);
-      if (i % 50 === 49) await sleep(20);
-      if (i === 1000) failedOverTo = await group.failover();
-    }
+    const { end, failedOverTo } = await incrThroughFailover(all, group, total);
     assert.equal(failedOverTo, group.replica.port, 'the sentinel promoted the replica');
-    await waitFor('the master acked every INCR', ackedUpTo(master, end!), 90_000);
+    await waitFor('the master acked every INCR', ackedUpTo(master, end), 90_000);
     const now = new Redis({ host: '127.0.0.1', port: failedOverTo, maxRetriesPerRequest: 1 });
     try {
       assert.equal(await now.get('sentinel:ctr'), String(total), 'each INCR applied exactly once on the new master');
@@ -67,27 +88,17 @@ test('SENTINEL FAILOVER mid-stream: the daemon goes on against the new master an
 
 test('without target-redis-wait-replicas a failover that loses acknowledged writes stops the daemon, never leaves a silent hole', async () => {
   const group = await startSentinelGroup();
-  const { master, d, done } = await startAll(
-    'C',
-    '3.5.5',
-    { 'target-redis-sentinels': `127.0.0.1:${group.sentinelPort}`, 'target-redis-sentinel-master': group.name },
-    { target: async () => group.master },
-  );
+  const all = await startFollowing(group);
+  const { master, d, done } = all;
   try {
-    assert.equal(await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force'), 'OK');
-    await untilIncremental(d);
     const total = 3000;
-    let end: BinlogPosition | null = null;
     let exited: number | null = null;
     let newMaster: Redis | null = null;
     const now = (): Redis => (newMaster ??= new Redis({ host: '127.0.0.1', port: group.replica.port, maxRetriesPerRequest: 1 }));
     void d.daemon.exited.then((c) => (exited = c));
-    for (let i = 0; i < total && exited === null; i++) {
-      end = master.write(['incr', 'sentinel:ctr']);
-      if (i % 50 === 49) await sleep(20);
-      if (i === 1000) assert.equal(await group.failover(), group.replica.port);
-    }
-    await waitFor('all INCRs acked, or the daemon stopped', async () => exited !== null || ackedUpTo(master, end!)(), 90_000);
+    const { end, failedOverTo } = await incrThroughFailover(all, group, total, () => exited !== null);
+    if (failedOverTo !== 0) assert.equal(failedOverTo, group.replica.port, 'the sentinel promoted the replica');
+    await waitFor('all INCRs acked, or the daemon stopped', async () => exited !== null || ackedUpTo(master, end)(), 90_000);
     // The old master takes writes until the sentinel turns it into a replica (seconds after the
     // promotion) and closes its clients; only the senders' reconnect can tell what that undid.
     await waitFor('the old master demoted', async () => /role:slave/.test(await group.master.client().info('replication')), 30_000);

@@ -16,10 +16,10 @@ import { assertRedisHoldsExpected } from '../helpers/expected-redis.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { compareBinlogPositions } from '../../src/core/binlog.js';
-import { FakeMaster } from '../master/fake-master.js';
+import type { FakeMaster } from '../master/fake-master.js';
 import { loadExpected } from '../pika/expected.js';
 import { tempDir, waitFor } from '../replication/support.js';
-import { ackedUpTo, startDaemon, untilIncremental, type TestDaemon } from './support.js';
+import { ackedUpTo, startDaemon, startMaster, stopDaemon, untilIncremental, type TestDaemon } from './support.js';
 
 const BASE = join(FIXTURES, 'snapshots/3.5.5-base');
 const VALUE = 'v'.repeat(1024);
@@ -80,8 +80,7 @@ async function setup(prepare: (dbsync: string) => void | boolean): Promise<Setup
     return null;
   }
   const target = await startRedis();
-  const master = new FakeMaster({ family: 'C', version: '3.5.5', snapshotSource: join(BASE, 'dump/db0'), keepaliveMs: 500 });
-  await master.start();
+  const master = await startMaster('C', '3.5.5');
   const logs: Setup['logs'] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -91,9 +90,7 @@ async function setup(prepare: (dbsync: string) => void | boolean): Promise<Setup
   });
   const d = await startDaemon(target, dir, {}, pino({ level: 'warn' }, sink));
   const done = async () => {
-    d.admin.disconnect();
-    await d.daemon.stop('test done').catch(() => {});
-    await d.daemon.exited;
+    await stopDaemon(d);
     await master.stop();
     await target.stop();
     if (mounted === true) execFileSync('umount', [dbsync]);

@@ -60,19 +60,30 @@ export async function startAll(
   opts: { target?: () => Promise<RedisServer>; master?: Pick<FakeMasterOptions, 'requirepass' | 'clientUsers'> } = {},
 ) {
   const target = await (opts.target ?? startRedis)();
-  const master = new FakeMaster({ family, version, snapshotSource: join(FIXTURES, `snapshots/${version}-base/dump/db0`), keepaliveMs: 500, ...opts.master });
-  await master.start();
+  const master = await startMaster(family, version, opts.master);
   const dir = tempDir(`pm-daemon-${family}-`);
   const d = await startDaemon(target, dir, extra);
   const done = async () => {
-    d.admin.disconnect();
-    await d.daemon.stop('test done').catch(() => {});
-    await d.daemon.exited;
+    await stopDaemon(d);
     await master.stop();
     await target.stop();
     rmSync(dir, { recursive: true, force: true });
   };
   return { target, master, dir, d, done };
+}
+
+/** A started test master serving `version`'s real dump (`opts`: its passwords and client-port users). */
+export async function startMaster(family: MasterFamily = 'C', version = '3.5.5', opts: Pick<FakeMasterOptions, 'requirepass' | 'clientUsers'> = {}): Promise<FakeMaster> {
+  const master = new FakeMaster({ family, version, snapshotSource: join(FIXTURES, `snapshots/${version}-base/dump/db0`), keepaliveMs: 500, ...opts });
+  await master.start();
+  return master;
+}
+
+/** Stops the daemon (it may have exited already) and waits for its exit. */
+export async function stopDaemon(d: TestDaemon): Promise<void> {
+  d.admin.disconnect();
+  await d.daemon.stop('test done').catch(() => {});
+  await d.daemon.exited;
 }
 
 /** The master has been acked exactly up to `end`. */

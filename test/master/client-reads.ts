@@ -102,11 +102,8 @@ export function answerRead(ks: PikaKeyspace, cmd: string, argv: Buffer[], now: n
   }
 }
 
-/** HSCAN/SSCAN/ZSCAN key cursor [MATCH p] [COUNT n]: the cursor is how many elements came before. */
-function scanMembers(cmd: 'hscan' | 'sscan' | 'zscan', argv: Buffer[], of: (t: DataType) => ReturnType<PikaKeyspace['live']>): Reply {
-  if (argv.length < 3 || argv.length % 2 === 0) return wrongArgs(cmd);
-  const cursor = int(argv[2]);
-  if (cursor === null || cursor < 0) return new Error('ERR invalid cursor');
+/** The `[MATCH p] [COUNT n]` pairs from argv[3] on, as the scan commands of Pika take them (COUNT 10, no MATCH by default). */
+function scanOptions(argv: Buffer[]): { count: number; match: RegExp | null } | Error {
   let count = 10;
   let match: RegExp | null = null;
   for (let i = 3; i < argv.length; i += 2) {
@@ -118,6 +115,17 @@ function scanMembers(cmd: 'hscan' | 'sscan' | 'zscan', argv: Buffer[], of: (t: D
     } else if (opt === 'match') match = globToRegExp(argv[i + 1].toString('latin1'));
     else return new Error('ERR syntax error');
   }
+  return { count, match };
+}
+
+/** HSCAN/SSCAN/ZSCAN key cursor [MATCH p] [COUNT n]: the cursor is how many elements came before. */
+function scanMembers(cmd: 'hscan' | 'sscan' | 'zscan', argv: Buffer[], of: (t: DataType) => ReturnType<PikaKeyspace['live']>): Reply {
+  if (argv.length < 3 || argv.length % 2 === 0) return wrongArgs(cmd);
+  const cursor = int(argv[2]);
+  if (cursor === null || cursor < 0) return new Error('ERR invalid cursor');
+  const opts = scanOptions(argv);
+  if (opts instanceof Error) return opts;
+  const { count, match } = opts;
   const type = ({ hscan: 'hash', sscan: 'set', zscan: 'zset' } as const)[cmd];
   const e = of(type);
   const v = e?.value;
@@ -133,20 +141,12 @@ function scanx(ks: PikaKeyspace, argv: Buffer[]): Reply {
   const type = argv[1].toString().toLowerCase() as DataType;
   if (!TYPES.includes(type)) return new Error('ERR invalid DB type');
   const start = argv[2];
-  let count = 10;
-  let match = globToRegExp('*');
-  for (let i = 3; i < argv.length; i += 2) {
-    const opt = argv[i].toString().toLowerCase();
-    if (opt === 'count') {
-      const n = int(argv[i + 1]);
-      if (n === null || n <= 0) return new Error('ERR value is not an integer or out of range');
-      count = n;
-    } else if (opt === 'match') match = globToRegExp(argv[i + 1].toString('latin1'));
-    else return new Error('ERR syntax error');
-  }
+  const opts = scanOptions(argv);
+  if (opts instanceof Error) return opts;
+  const { count, match } = opts;
   // Like blackwidow's Scan: `count` live keys are visited, those matching are returned.
   const { keys, next } = ks.page(type, start, count);
-  return [next ?? Buffer.alloc(0), keys.filter((k) => match.test(k.toString('latin1')))];
+  return [next ?? Buffer.alloc(0), keys.filter((k) => match === null || match.test(k.toString('latin1')))];
 }
 
 /** `INFO keyspace` as the version writes it, as if an `info keyspace 1` count had just finished. */
