@@ -21,7 +21,7 @@ import { FakeMaster } from '../master/fake-master.js';
 import { MsgType } from '../../src/replication/messages.js';
 import { writePikaDump, type KeyDesc } from '../pika/pika-dump-writer.js';
 import { replicaPort, tempDir, waitFor } from '../replication/support.js';
-import { ackedUpTo, daemonProcess, dataOf, infoFields, rng } from './support.js';
+import { ackedUpTo, daemonProcess, dataOf, infoFields, processConf, rng } from './support.js';
 
 const SEED = Number(process.env.PM_KILL_SEED ?? 20261202);
 const MIN_KILLS = 20;
@@ -88,17 +88,11 @@ describe(`kill -9 during snapshot load, spool replay and live streaming (≥ ${M
     const random = rng(SEED);
     const port = await replicaPort();
     const d = daemonProcess(dir, port);
-    const conf = (slaveof: boolean) => ({
-      'db-sync-path': join(dir, 'dbsync'),
-      'log-path': join(dir, 'log'),
-      'log-format': 'json',
-      'log-level': 'warn',
-      'target-redis-port': target.port,
+    const conf = processConf(dir, target, master, {
       'redis-sender-num': 4,
       'sync-batch-num': 20,
       // Slow enough that a load of ~5000 commands spans several kills, fast enough to catch up.
       'target-max-ops': 800,
-      ...(slaveof ? { slaveof: `127.0.0.1:${master.port}` } : {}),
     });
     const admin = d.admin;
     const phase = () => d.stage();

@@ -16,7 +16,7 @@ import { FIXTURES } from '../helpers/fixtures.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { FakeMaster } from '../master/fake-master.js';
 import { replicaPort, tempDir, waitFor } from '../replication/support.js';
-import { ackedUpTo, copyData, daemonProcess, dataOf, rng } from './support.js';
+import { ackedUpTo, copyData, daemonProcess, dataOf, processConf, rng } from './support.js';
 
 const SEED = Number(process.env.PM_KILL_SEED ?? 20261201);
 const KILLS = 20;
@@ -48,15 +48,9 @@ describe(`kill -9 while streaming (${KILLS} kills, seed ${SEED})`, () => {
     const port = await replicaPort();
     const d = daemonProcess(dir, port);
     const admin = d.admin;
-    const conf = (slaveof: boolean) => ({
-      'db-sync-path': join(dir, 'dbsync'),
-      'log-path': join(dir, 'log'),
-      'log-format': 'json',
-      'log-level': 'warn',
-      'target-redis-port': target.port,
+    const conf = processConf(dir, target, master, {
       'redis-sender-num': 4,
       'sync-batch-num': 20,
-      ...(slaveof ? { slaveof: `127.0.0.1:${master.port}` } : {}),
     });
     try {
       await d.start('first', conf(false));

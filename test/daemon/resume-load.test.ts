@@ -23,7 +23,7 @@ import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { FakeMaster } from '../master/fake-master.js';
 import { writePikaDump, type KeyDesc } from '../pika/pika-dump-writer.js';
 import { replicaPort, tempDir, waitFor } from '../replication/support.js';
-import { daemonProcess, dataOf, rng, startAll, startDaemon, untilIncremental, type TestDaemon } from './support.js';
+import { daemonProcess, dataOf, processConf, rng, startAll, startDaemon, stopDaemon, type TestDaemon, untilIncremental } from './support.js';
 
 const SEED = Number(process.env.PM_KILL_SEED ?? 20261203);
 const KILLS = 6;
@@ -84,16 +84,11 @@ describe(`conflict-policy skip across kill -9 during the load (${KILLS} kills, s
     }
     await p.exec();
     const d = daemonProcess(dir, await replicaPort());
-    const conf = (slaveof: boolean) => ({
-      'db-sync-path': join(dir, 'dbsync'),
-      'log-path': join(dir, 'log'),
-      'log-level': 'warn',
-      'target-redis-port': target.port,
+    const conf = processConf(dir, target, master, {
       'redis-sender-num': 3,
       'sync-batch-num': 20,
       'conflict-policy': 'skip',
       'target-max-ops': 300,
-      ...(slaveof ? { slaveof: `127.0.0.1:${master.port}` } : {}),
     });
     const stages: string[] = [];
     try {
@@ -152,11 +147,7 @@ describe('a stopped load of a family D (4.0.1) master resumes at its watermark',
       assert.equal(master.requests.filter((q) => q.type === MsgType.DBSync).length, 1, 'no second snapshot');
       console.log(`# resumed at record ${cp.load?.from?.seq} (${cp.load?.from?.type} key ${Buffer.from(cp.load?.from?.keyHex ?? '', 'hex').toString()}); ${n} keys compared`);
     } finally {
-      if (d2 !== null) {
-        d2.admin.disconnect();
-        await d2.daemon.stop('test');
-        await d2.daemon.exited;
-      }
+      if (d2 !== null) await stopDaemon(d2);
       await done();
     }
   });

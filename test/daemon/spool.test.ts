@@ -13,7 +13,7 @@ import { waitFor } from '../replication/support.js';
 import type { Checkpoint } from '../../src/ops/checkpoint.js';
 import { MsgType } from '../../src/replication/messages.js';
 import type { FakeMaster } from '../master/fake-master.js';
-import { ackedUpTo, startAll, startDaemon, untilIncremental, type TestDaemon } from './support.js';
+import { ackedUpTo, startAll, startDaemon, stopDaemon, type TestDaemon, untilIncremental } from './support.js';
 
 const dbSyncs = (m: FakeMaster) => m.requests.filter((q) => q.type === MsgType.DBSync).length;
 
@@ -119,11 +119,7 @@ describe('binlog spool during a long snapshot load', () => {
       assert.ok(Number((await d2.info('migrate')).get('load_keys')) > 20, 'the snapshot is in');
       assert.equal(existsSync(join(dir, 'dbsync', 'spool-db0.bin')), false, 'the spool is gone once replayed');
     } finally {
-      if (d2 !== null) {
-        d2.admin.disconnect();
-        await d2.daemon.stop('test');
-        await d2.daemon.exited;
-      }
+      if (d2 !== null) await stopDaemon(d2);
       await done();
     }
   });

@@ -138,6 +138,22 @@ const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
  * `entries` into `dir` and waits for the admin port; `kill` sends SIGKILL and waits for the exit,
  * and fails when the daemon had already exited on its own.
  */
+/**
+ * The conf entries of a daemon process (daemonProcess) that works under `dir` and writes into
+ * `target`, with `extra`; `slaveof` (a restart) follows `master` from the conf.
+ */
+export function processConf(dir: string, target: RedisServer, master: FakeMaster, extra: Record<string, string | number>): (slaveof: boolean) => Record<string, string | number> {
+  return (slaveof) => ({
+    'db-sync-path': join(dir, 'dbsync'),
+    'log-path': join(dir, 'log'),
+    'log-format': 'json',
+    'log-level': 'warn',
+    'target-redis-port': target.port,
+    ...extra,
+    ...(slaveof ? { slaveof: `127.0.0.1:${master.port}` } : {}),
+  });
+}
+
 export function daemonProcess(dir: string, port: number) {
   let child: ChildProcess | null = null;
   const admin = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
