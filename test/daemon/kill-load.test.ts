@@ -9,19 +9,17 @@
  * PM_KILL_SEED=n replays another sequence.
  */
 import { strict as assert } from 'node:assert';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import type { BinlogPosition } from '../../src/core/binlog.js';
 import { PikaLogger } from '../convert/pika-logger.js';
 import { assertSameContents } from '../convert/redis-dump.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { FakeMaster } from '../master/fake-master.js';
 import { MsgType } from '../../src/replication/messages.js';
 import { writePikaDump, type KeyDesc } from '../pika/pika-dump-writer.js';
-import { replicaPort, tempDir, waitFor } from '../replication/support.js';
-import { ackedUpTo, daemonProcess, dataOf, infoFields, processConf, rng } from './support.js';
+import { replicaPort, waitFor } from '../replication/support.js';
+import { ackedUpTo, daemonProcess, dataOf, infoFields, processConf, rng, useKillRig } from './support.js';
 
 const SEED = Number(process.env.PM_KILL_SEED ?? 20261202);
 const MIN_KILLS = 20;
@@ -60,31 +58,16 @@ async function writeReference(c: Redis, keys: readonly KeyDesc[]): Promise<void>
 }
 
 describe(`kill -9 during snapshot load, spool replay and live streaming (≥ ${MIN_KILLS} kills, seed ${SEED})`, () => {
-  let target: RedisServer;
-  let ref: RedisServer;
-  let master: FakeMaster;
-  let dir: string;
-  let keys: KeyDesc[];
-
-  before(async () => {
-    target = await startRedis();
-    ref = await startRedis();
-    dir = tempDir('pm-kill-load-');
+  let keys: KeyDesc[] = [];
+  const rig = useKillRig('pm-kill-load-', (dir) => {
     const now = Date.now();
     keys = snapshotKeys(now);
     mkdirSync(join(dir, 'dump'));
-    const db0 = writePikaDump({ family: 'A-C', keys }, join(dir, 'dump'), now);
-    master = new FakeMaster({ family: 'C', snapshotSource: db0, keepaliveMs: 500 });
-    await master.start();
-  });
-  after(async () => {
-    await master?.stop();
-    await target?.stop();
-    await ref?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    return writePikaDump({ family: 'A-C', keys }, join(dir, 'dump'), now);
   });
 
   it('ends with Redis equal to the reference, every INCR/LPUSH counted once', async () => {
+    const { target, ref, master, dir } = rig;
     const random = rng(SEED);
     const port = await replicaPort();
     const d = daemonProcess(dir, port);

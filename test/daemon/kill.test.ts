@@ -6,17 +6,14 @@
  * another sequence.
  */
 import { strict as assert } from 'node:assert';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { BinlogPosition } from '../../src/core/binlog.js';
 import { PikaLogger } from '../convert/pika-logger.js';
 import { assertSameContents } from '../convert/redis-dump.js';
 import { FIXTURES } from '../helpers/fixtures.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { FakeMaster } from '../master/fake-master.js';
-import { replicaPort, tempDir, waitFor } from '../replication/support.js';
-import { ackedUpTo, copyData, daemonProcess, dataOf, processConf, rng } from './support.js';
+import { replicaPort, waitFor } from '../replication/support.js';
+import { ackedUpTo, copyData, daemonProcess, dataOf, processConf, rng, useKillRig } from './support.js';
 
 const SEED = Number(process.env.PM_KILL_SEED ?? 20261201);
 const KILLS = 20;
@@ -24,26 +21,10 @@ const KILLS = 20;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe(`kill -9 while streaming (${KILLS} kills, seed ${SEED})`, () => {
-  let target: RedisServer;
-  let ref: RedisServer;
-  let master: FakeMaster;
-  let dir: string;
-
-  before(async () => {
-    target = await startRedis();
-    ref = await startRedis();
-    master = new FakeMaster({ family: 'C', snapshotSource: join(FIXTURES, 'snapshots/3.5.5-base/dump/db0'), keepaliveMs: 500 });
-    await master.start();
-    dir = tempDir('pm-kill-');
-  });
-  after(async () => {
-    await master?.stop();
-    await target?.stop();
-    await ref?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const rig = useKillRig('pm-kill-', () => join(FIXTURES, 'snapshots/3.5.5-base/dump/db0'));
 
   it('ends with Redis equal to a reference that ran every command once', async () => {
+    const { target, ref, master, dir } = rig;
     const random = rng(SEED);
     const port = await replicaPort();
     const d = daemonProcess(dir, port);

@@ -9,9 +9,9 @@
  * sequence.
  */
 import { strict as assert } from 'node:assert';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { readFileSync } from 'node:fs';
 import type { Checkpoint } from '../../src/ops/checkpoint.js';
 import { MsgType } from '../../src/replication/messages.js';
@@ -19,11 +19,9 @@ import { assertRedisHoldsExpected } from '../helpers/expected-redis.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { loadExpected } from '../pika/expected.js';
 import { assertSameContents } from '../convert/redis-dump.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { FakeMaster } from '../master/fake-master.js';
 import { writePikaDump, type KeyDesc } from '../pika/pika-dump-writer.js';
-import { replicaPort, tempDir, waitFor } from '../replication/support.js';
-import { daemonProcess, dataOf, processConf, rng, startAll, startDaemon, stopDaemon, type TestDaemon, untilIncremental } from './support.js';
+import { replicaPort, waitFor } from '../replication/support.js';
+import { daemonProcess, dataOf, processConf, rng, startAll, startDaemon, stopDaemon, type TestDaemon, untilIncremental, useKillRig } from './support.js';
 
 const SEED = Number(process.env.PM_KILL_SEED ?? 20261203);
 const KILLS = 6;
@@ -40,28 +38,13 @@ function dumpKeys(): KeyDesc[] {
 }
 
 describe(`conflict-policy skip across kill -9 during the load (${KILLS} kills, seed ${SEED})`, () => {
-  let target: RedisServer;
-  let ref: RedisServer;
-  let master: FakeMaster;
-  let dir: string;
-
-  before(async () => {
-    target = await startRedis();
-    ref = await startRedis();
-    dir = tempDir('pm-resume-load-');
+  const rig = useKillRig('pm-resume-load-', (dir) => {
     mkdirSync(join(dir, 'dump'));
-    const db0 = writePikaDump({ family: 'A-C', keys: dumpKeys() }, join(dir, 'dump'));
-    master = new FakeMaster({ family: 'C', snapshotSource: db0, keepaliveMs: 500 });
-    await master.start();
-  });
-  after(async () => {
-    await master?.stop();
-    await target?.stop();
-    await ref?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    return writePikaDump({ family: 'A-C', keys: dumpKeys() }, join(dir, 'dump'));
   });
 
   it('keeps what the target held, and loads every other key exactly once', async () => {
+    const { target, ref, master, dir } = rig;
     const random = rng(SEED);
     const t = target.client();
     const a = ref.client();

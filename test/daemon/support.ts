@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { Redis } from 'ioredis';
 import type { BinlogPosition } from '../../src/core/binlog.js';
 import { buildConfig } from '../../src/config/load.js';
@@ -152,6 +153,37 @@ export function processConf(dir: string, target: RedisServer, master: FakeMaster
     ...extra,
     ...(slaveof ? { slaveof: `127.0.0.1:${master.port}` } : {}),
   });
+}
+
+/** What the kill tests run against: the target, a reference Redis fed the original commands, a test master, a work dir. */
+export interface KillRig {
+  target: RedisServer;
+  ref: RedisServer;
+  master: FakeMaster;
+  dir: string;
+}
+
+/**
+ * Registers, in the calling describe, the before/after hooks that start a KillRig (the master
+ * serving, family C, the dump `snapshot` returns for the work dir) and stop it; its fields are
+ * set once `before` has run.
+ */
+export function useKillRig(prefix: string, snapshot: (dir: string) => string): KillRig {
+  const rig = {} as KillRig;
+  before(async () => {
+    rig.target = await startRedis();
+    rig.ref = await startRedis();
+    rig.dir = tempDir(prefix);
+    rig.master = new FakeMaster({ family: 'C', snapshotSource: snapshot(rig.dir), keepaliveMs: 500 });
+    await rig.master.start();
+  });
+  after(async () => {
+    await rig.master?.stop();
+    await rig.target?.stop();
+    await rig.ref?.stop();
+    if (rig.dir) rmSync(rig.dir, { recursive: true, force: true });
+  });
+  return rig;
 }
 
 export function daemonProcess(dir: string, port: number) {
