@@ -1,0 +1,164 @@
+/**
+ * Real Pika servers from ../shared/pika-bin as masters: the ground truth the test master models.
+ * Each runs in its own temp dir on a free loopback port P (with P+1000, P+2000 and P+10001 free:
+ * 3.x's rsync daemon, the replication port, 3.5+'s rsync service).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import type { MasterFamily } from '../master/fake-master.js';
+import { SHARED } from './fixtures.js';
+import { tempDir, waitFor } from '../replication/support.js';
+
+export const PIKA_BIN = join(SHARED, 'pika-bin');
+
+export type RealPikaVersion = '3.2.7' | '3.5.5' | '4.0.1';
+export const REAL_PIKA_VERSIONS: readonly RealPikaVersion[] = ['3.2.7', '3.5.5', '4.0.1'];
+
+export const FAMILY_OF: Readonly<Record<RealPikaVersion, MasterFamily>> = { '3.2.7': 'A', '3.5.5': 'C', '4.0.1': 'D' };
+
+export interface RealPikaOptions {
+  /** Conf lines added to (or replacing) the template's, e.g. `{ requirepass: 'pw', databases: '2' }`. */
+  readonly conf?: Record<string, string | number>;
+  /** Reuse this directory (a restart keeps db/ and log/); default a fresh temp dir. */
+  readonly dir?: string;
+  /** Reuse this port (a restart). */
+  readonly port?: number;
+}
+
+export interface RealPika {
+  readonly version: RealPikaVersion;
+  readonly family: MasterFamily;
+  readonly port: number;
+  readonly dir: string;
+  /** A client on the master's Redis port (closed by stop). */
+  client(): Redis;
+  /** Stops the server (SIGTERM, then SIGKILL after 15 s) and the rsync daemon it started; keeps dir. */
+  stop(): Promise<void>;
+  /** SIGKILL, no grace; the rsync daemon it started is stopped too. Keeps dir. */
+  kill(): Promise<void>;
+  /** kill() and removes dir: nothing in it is wanted any more, so no grace (3.x takes 5–10 s on SIGTERM). */
+  destroy(): Promise<void>;
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** A port P in 20000–29999 with P, P+1000, P+2000 and P+10001 free (away from replicaPort's 40000+). */
+export async function pikaPort(): Promise<number> {
+  for (;;) {
+    const p = 20000 + Math.floor(Math.random() * 9000);
+    let free = true;
+    for (const q of [p, p + 1000, p + 2000, p + 10001]) if (!(await portFree(q))) free = false;
+    if (free) return p;
+  }
+}
+
+/** Pids of processes whose command line mentions `needle` (3.x's `rsync --daemon` names the master's dir). */
+function pidsMentioning(needle: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      if (cmd.includes(needle) && cmd.includes('rsync')) out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+function killRsyncOf(dir: string): void {
+  for (const pid of pidsMentioning(dir)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+/**
+ * Starts a real Pika `version` in the foreground and waits for PING. The template's conf is
+ * filled in (`../shared/pika-bin/pika.conf.template`), `opts.conf` on top.
+ */
+export async function startRealPika(version: RealPikaVersion, opts: RealPikaOptions = {}): Promise<RealPika> {
+  const dir = opts.dir ?? tempDir(`pm-pika-${version}-`);
+  const port = opts.port ?? (await pikaPort());
+  for (const sub of ['log', 'db', 'dump', 'dbsync']) mkdirSync(join(dir, sub), { recursive: true });
+  const template = readFileSync(join(PIKA_BIN, 'pika.conf.template'), 'utf8').replaceAll('@DIR@', dir).replaceAll('@PORT@', String(port));
+  const lines = template.split('\n').filter((l) => !l.startsWith('#') && l.trim() !== '');
+  const extra = opts.conf ?? {};
+  const kept = lines.filter((l) => !(l.split(':')[0].trim() in extra));
+  const conf = [...kept, ...Object.entries(extra).map(([k, v]) => `${k} : ${v}`)].join('\n') + '\n';
+  writeFileSync(join(dir, 'pika.conf'), conf);
+  const out: string[] = [];
+  const proc: ChildProcess = spawn(join(PIKA_BIN, `pika-${version}`), ['-c', join(dir, 'pika.conf')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const keep = (b: Buffer) => {
+    out.push(b.toString());
+    if (out.length > 200) out.shift();
+  };
+  proc.stdout?.on('data', keep);
+  proc.stderr?.on('data', keep);
+  let exited = false;
+  proc.once('exit', () => (exited = true));
+  const clients: Redis[] = [];
+  const password = extra.requirepass === undefined ? undefined : String(extra.requirepass);
+  const client = (): Redis => {
+    const c = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, password, lazyConnect: false });
+    c.on('error', () => {});
+    clients.push(c);
+    return c;
+  };
+  const probe = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 0, retryStrategy: () => 100, password, lazyConnect: true });
+  probe.on('error', () => {});
+  try {
+    await waitFor(
+      `pika-${version} on port ${port}`,
+      async () => {
+        if (exited) throw new Error(`pika-${version} exited at start: ${out.join('').slice(-2000)}`);
+        if (probe.status !== 'ready') await probe.connect().catch(() => {});
+        return (await probe.ping().catch(() => '')) === 'PONG';
+      },
+      20_000,
+    );
+  } finally {
+    probe.disconnect();
+  }
+  const end = async (signal: NodeJS.Signals, graceMs: number) => {
+    for (const c of clients) c.disconnect();
+    clients.length = 0;
+    if (!exited) {
+      const gone = new Promise((r) => proc.once('exit', r));
+      proc.kill(signal);
+      const t = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+      await gone;
+      clearTimeout(t);
+    }
+    killRsyncOf(dir);
+    // The rsync daemon's port must be free before a restart binds it again.
+    await sleep(50);
+  };
+  return {
+    version,
+    family: FAMILY_OF[version],
+    port,
+    dir,
+    client,
+    stop: () => end('SIGTERM', 15_000),
+    kill: () => end('SIGKILL', 0),
+    async destroy() {
+      await end('SIGKILL', 0);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
