@@ -87,6 +87,20 @@ function killRsyncOf(dir: string): void {
   }
 }
 
+/** One connection, one PING, closed: no client left retrying in the background. */
+async function pingOnce(port: number, password: string | undefined): Promise<string> {
+  const c = new Redis({ host: '127.0.0.1', port, password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+    return await c.ping();
+  } catch {
+    return '';
+  } finally {
+    c.disconnect();
+  }
+}
+
 /**
  * Starts a real Pika `version` in the foreground and waits for PING. The template's conf is
  * filled in (`../shared/pika-bin/pika.conf.template`), `opts.conf` on top.
@@ -119,21 +133,14 @@ export async function startRealPika(version: RealPikaVersion, opts: RealPikaOpti
     clients.push(c);
     return c;
   };
-  const probe = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 0, retryStrategy: () => 100, password, lazyConnect: true });
-  probe.on('error', () => {});
-  try {
-    await waitFor(
-      `pika-${version} on port ${port}`,
-      async () => {
-        if (exited) throw new Error(`pika-${version} exited at start: ${out.join('').slice(-2000)}`);
-        if (probe.status !== 'ready') await probe.connect().catch(() => {});
-        return (await probe.ping().catch(() => '')) === 'PONG';
-      },
-      20_000,
-    );
-  } finally {
-    probe.disconnect();
-  }
+  await waitFor(
+    `pika-${version} on port ${port}`,
+    async () => {
+      if (exited) throw new Error(`pika-${version} exited at start: ${out.join('').slice(-2000)}`);
+      return (await pingOnce(port, password)) === 'PONG';
+    },
+    20_000,
+  );
   const end = async (signal: NodeJS.Signals, graceMs: number) => {
     for (const c of clients) c.disconnect();
     clients.length = 0;
