@@ -7,6 +7,12 @@
  * 2. Full sync: `pika-migrate load` as its own process, keys/s, elements/s and peak RSS (VmHWM):
  *    the real 1M-strings 3.2.7 dump (the C++ pika-migrate's yardstick; target ≥ 0.5 of
  *    redis-benchmark, peak RSS ≤ 100 MB), a hash of 1M fields, and a mixed set.
+ * 2a. The main job against real Pika masters (bench/real-master.ts): from `SLAVEOF … force` on the
+ *    daemon's admin port to the last of 1M keys in Redis, a real 3.2.7 master serving the 1M-strings
+ *    dump; the C++ pika-migrate 3.2.7 on the same master; `load` of the same dump; beside
+ *    redis-benchmark -P 64 SET and a `redis-cli --pipe` MSET ceiling. Then 3.5.5 and 4.0.1 masters
+ *    filled with the same keys. Targets (issue 15): daemon ≥ 0.6 of redis-benchmark, ≥ 4× the C++
+ *    tool, peak RSS ≤ 100 MB.
  * 2b. Cluster: the same 1M-strings full sync into a 3-master loopback Redis Cluster
  *    (`target-redis-cluster : yes`), beside the standalone figure of the same run.
  * 3. Incremental: the test master (own process) streams small SETs from its binlog as fast as the
@@ -17,7 +23,7 @@
  *    between the test master's client port (own process) and Redis holding the same; keys/s beside
  *    `redis-benchmark GET` without pipelining (50 clients): verify is bound by round trips too.
  *
- *   npm run bench [-- --entries 500000] [-- --verify-keys 200000] [-- --skip-reader] [-- --skip-full] [-- --skip-cluster] [-- --skip-incremental] [-- --skip-verify]
+ *   npm run bench [-- --real-versions 3.2.7,3.5.5,4.0.1] [-- --skip-real] [-- --skip-cpp] [-- --entries 500000] [-- --verify-keys 200000] [-- --skip-reader] [-- --skip-full] [-- --skip-cluster] [-- --skip-incremental] [-- --skip-verify]
  *   PM_BENCH_SENDERS=n (redis-sender-num of the incremental case), PM_BENCH_PROF=dir (CPU profile)
  */
 import { execFileSync, fork, spawn } from 'node:child_process';
@@ -29,6 +35,8 @@ import { dataset, sstBytes } from './datasets.js';
 import { startCluster } from '../test/helpers/cluster.js';
 import { startRedis, type RedisServer } from '../test/helpers/redis.js';
 import { verifyDataset } from './verify-data.js';
+import { cppFullSync, daemonFullSync, masterWith1m, pipeInto, writeMsetPipe, type SyncFigure } from './real-master.js';
+import type { RealPikaVersion } from '../test/helpers/real-pika.js';
 import { replicaPort, tempDir } from '../test/replication/support.js';
 
 const { values } = parseArgs({
@@ -39,6 +47,9 @@ const { values } = parseArgs({
     'skip-cluster': { type: 'boolean', default: false },
     'skip-reader': { type: 'boolean', default: false },
     'skip-verify': { type: 'boolean', default: false },
+    'skip-real': { type: 'boolean', default: false },
+    'skip-cpp': { type: 'boolean', default: false },
+    'real-versions': { type: 'string', default: '3.2.7,3.5.5,4.0.1' },
     'verify-keys': { type: 'string', default: '200000' },
   },
 });
@@ -226,6 +237,41 @@ try {
     const r = readerRun(big.dir);
     console.log(`reader alone (own process, one core), generated 3.x dump of 1M × 1 KB strings, ${r.sstMb.toFixed(0)} MB of SST`);
     console.log(`  ${r.mbPerSec.toFixed(0)} MB/s (target ≥ 100), ${fmtRate(r.elements / r.seconds)} records/s, peak RSS ${r.rssMb.toFixed(0)} MB`);
+  }
+  if (!values['skip-real']) {
+    const n = 1_000_000;
+    const pipeFile = join(work, 'mset-1m.resp');
+    await writeMsetPipe(pipeFile, n);
+    await admin.flushall();
+    const ceiling = n / pipeInto(redis.port, pipeFile);
+    await admin.flushall();
+    console.log(`full sync of 1M small strings, SLAVEOF … force → last key in Redis, real masters (../shared/pika-bin)`);
+    console.log(`  references, same redis-server: redis-benchmark -P 64 SET ${fmtRate(ref)}/s; redis-cli --pipe MSET×200 ${fmtRate(ceiling)} keys/s (${(ceiling / ref).toFixed(2)})`);
+    const line = (who: string, f: SyncFigure, extra = '') =>
+      console.log(`  ${who.padEnd(36)} ${fmtRate(f.rate).padStart(9)} keys/s = ${(f.rate / ref).toFixed(2)} of redis-benchmark, ${f.seconds.toFixed(1)} s, peak RSS ${f.rssMb.toFixed(0)} MB${extra}`);
+    const cli = join(root, 'dist/src/cli.js');
+    for (const version of values['real-versions'].split(',') as RealPikaVersion[]) {
+      const master = await masterWith1m(version, join(DUMP, 'db0'), pipeFile);
+      try {
+        await admin.flushall();
+        const ours = await daemonFullSync(master, redis, n, work, cli);
+        line(`${version} master, pika-migrate daemon:`, ours);
+        if (version === '3.2.7') {
+          await admin.flushall();
+          const load = await fullSync(redis, DUMP);
+          line(`${version} dump, pika-migrate load:`, { keys: n, seconds: load.seconds, rate: n / load.seconds, rssMb: load.rssMb });
+          if (!values['skip-cpp']) {
+            await admin.flushall();
+            const cpp = await cppFullSync(master, redis, n);
+            line(`${version} master, C++ pika-migrate:`, cpp, `; daemon/C++ = ${(ours.rate / cpp.rate).toFixed(1)}×`);
+          }
+        }
+      } finally {
+        await master.destroy();
+      }
+    }
+    console.log('  targets (issue 15): daemon ≥ 0.6 of redis-benchmark (stretch ≥ 1.0), load ≥ 0.8, ≥ 4× the C++ tool, peak RSS ≤ 100 MB');
+    await admin.flushall();
   }
   if (!values['skip-full']) {
     const cases: Array<{ label: string; dir: string; keys: number; elements: number }> = [

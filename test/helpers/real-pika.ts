@@ -3,8 +3,8 @@
  * Each runs in its own temp dir on a free loopback port P (with P+1000, P+2000 and P+10001 free:
  * 3.x's rsync daemon, the replication port, 3.5+'s rsync service).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,6 +27,10 @@ export interface RealPikaOptions {
   readonly dir?: string;
   /** Reuse this port (a restart). */
   readonly port?: number;
+  /** A bgsave's `dbN` directory (e.g. a fixture's dump/db0) copied in as db0 before the start. */
+  readonly seedDb0?: string;
+  /** Another binary of ../shared/pika-bin run the same way (the C++ `pika-migrate-3.2.7`, a Pika itself). */
+  readonly binary?: string;
 }
 
 export interface RealPika {
@@ -34,6 +38,8 @@ export interface RealPika {
   readonly family: MasterFamily;
   readonly port: number;
   readonly dir: string;
+  /** The server's pid (peak RSS from /proc). */
+  readonly pid: number;
   /** A client on the master's Redis port (closed by stop). */
   client(): Redis;
   /** Stops the server (SIGTERM, then SIGKILL after 15 s) and the rsync daemon it started; keeps dir. */
@@ -109,6 +115,12 @@ export async function startRealPika(version: RealPikaVersion, opts: RealPikaOpti
   const dir = opts.dir ?? tempDir(`pm-pika-${version}-`);
   const port = opts.port ?? (await pikaPort());
   for (const sub of ['log', 'db', 'dump', 'dbsync']) mkdirSync(join(dir, sub), { recursive: true });
+  if (opts.seedDb0 !== undefined) {
+    cpSync(opts.seedDb0, join(dir, 'db', 'db0'), { recursive: true });
+    // The fixtures are read-only; a bgsave's `info` file is not part of a live DB.
+    execFileSync('chmod', ['-R', 'u+w', join(dir, 'db')]);
+    rmSync(join(dir, 'db', 'db0', 'info'), { force: true });
+  }
   const template = readFileSync(join(PIKA_BIN, 'pika.conf.template'), 'utf8').replaceAll('@DIR@', dir).replaceAll('@PORT@', String(port));
   const lines = template.split('\n').filter((l) => !l.startsWith('#') && l.trim() !== '');
   const extra = opts.conf ?? {};
@@ -116,7 +128,8 @@ export async function startRealPika(version: RealPikaVersion, opts: RealPikaOpti
   const conf = [...kept, ...Object.entries(extra).map(([k, v]) => `${k} : ${v}`)].join('\n') + '\n';
   writeFileSync(join(dir, 'pika.conf'), conf);
   const out: string[] = [];
-  const proc: ChildProcess = spawn(join(PIKA_BIN, `pika-${version}`), ['-c', join(dir, 'pika.conf')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const binary = opts.binary ?? `pika-${version}`;
+  const proc: ChildProcess = spawn(join(PIKA_BIN, binary), ['-c', join(dir, 'pika.conf')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   const keep = (b: Buffer) => {
     out.push(b.toString());
     if (out.length > 200) out.shift();
@@ -134,9 +147,9 @@ export async function startRealPika(version: RealPikaVersion, opts: RealPikaOpti
     return c;
   };
   await waitFor(
-    `pika-${version} on port ${port}`,
+    `${binary} on port ${port}`,
     async () => {
-      if (exited) throw new Error(`pika-${version} exited at start: ${out.join('').slice(-2000)}`);
+      if (exited) throw new Error(`${binary} exited at start: ${out.join('').slice(-2000)}`);
       return (await pingOnce(port, password)) === 'PONG';
     },
     20_000,
@@ -160,6 +173,7 @@ export async function startRealPika(version: RealPikaVersion, opts: RealPikaOpti
     family: FAMILY_OF[version],
     port,
     dir,
+    pid: proc.pid!,
     client,
     stop: () => end('SIGTERM', 15_000),
     kill: () => end('SIGKILL', 0),
