@@ -4,7 +4,7 @@ import { renderInfo, type InfoData, type PikaLinkState } from '../admin/info.js'
 import type { Config } from '../config/load.js';
 import { RUNTIME_KEYS, schema } from '../config/schema.js';
 import { shownValue } from '../config/secrets.js';
-import type { Logger } from '../core/log.js';
+import { logFatal, type Logger } from '../core/log.js';
 import { ConfigError, FatalError } from '../core/errors.js';
 import { formatPosition } from '../core/position.js';
 import type { Server } from 'node:http';
@@ -144,7 +144,7 @@ export class Daemon {
 
   private fail(e: Error): void {
     this.failedWith ??= e;
-    this.logger.error({ err: e }, 'fatal: stopping');
+    logFatal(this.logger, e);
     this.stopping ??= this.shutdown(e.message, 1);
   }
 
