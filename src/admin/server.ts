@@ -55,7 +55,7 @@ export function isLoopback(address: string | undefined): boolean {
 export class AdminServer {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
-  /** Refused sockets lingering until their error is read, closed with the server. */
+  /** Refused or closing sockets lingering until their last reply is read, closed with the server. */
   private readonly refused = new Set<Socket>();
   /** Since the start, for INFO's Stats (Pika counts its client port the same way). */
   readonly totals = { connectionsReceived: 0, bytesIn: 0, bytesOut: 0 };
@@ -86,7 +86,7 @@ export class AdminServer {
     return this.sockets.size;
   }
 
-  /** Writes one error line, discards whatever the client sends, and closes soon after. */
+  /** Writes one error line, reads nothing, and destroys the socket a second later. */
   private refuse(socket: Socket, reply: string, why: string): void {
     this.refused.add(socket);
     this.opts.logger.warn({ client: `${socket.remoteAddress}:${socket.remotePort}` }, `admin client refused: ${why}`);
@@ -97,8 +97,8 @@ export class AdminServer {
       clearTimeout(timer);
       this.refused.delete(socket);
     });
-    // Reading what the client sent keeps the close from turning into a reset that loses the line.
-    socket.resume();
+    // Not destroyed at once: with the client's input unread, that would be a reset that can lose the line.
+    socket.pause();
     socket.end(reply);
   }
 
@@ -127,14 +127,18 @@ export class AdminServer {
     let closing = false;
     let lingerTimer: NodeJS.Timeout | null = null;
 
-    // Ends the connection after the last reply; what the client still sends is read and dropped
-    // (a close with unread input would be a reset that loses the reply), for a second at most.
+    // Ends the connection after the last reply. Nothing more is read (a flood is left to TCP, not
+    // to our memory); the socket is destroyed a second later, as closing it at once with unread
+    // input would be a reset that can lose the reply.
     const closeAfter = (): void => {
       closing = true;
+      // No longer a client served: it frees its maxclients slot now.
+      this.sockets.delete(socket);
+      this.refused.add(socket);
+      socket.pause();
       socket.end();
       lingerTimer = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
       lingerTimer.unref();
-      socket.resume();
     };
 
     const send = (r: Reply): void => {
@@ -214,6 +218,7 @@ export class AdminServer {
     socket.on('close', () => {
       if (lingerTimer !== null) clearTimeout(lingerTimer);
       this.sockets.delete(socket);
+      this.refused.delete(socket);
     });
   }
 }
