@@ -32,6 +32,7 @@ export interface AdminServerOptions {
 
 /** A refused client gets this long to read its error before the socket is destroyed. */
 const REFUSED_LINGER_MS = 1000;
+const REFUSAL_LOG_MS = 10_000;
 
 const DENIED =
   '-DENIED pika-migrate is running in protected mode because protected mode is enabled and no requirepass is set. ' +
@@ -57,6 +58,7 @@ export class AdminServer {
   private readonly sockets = new Set<Socket>();
   /** Refused or closing sockets lingering until their last reply is read, closed with the server. */
   private readonly refused = new Set<Socket>();
+  private readonly refusals = new Map<string, { at: number; since: number }>();
   /** Since the start, for INFO's Stats (Pika counts its client port the same way). */
   readonly totals = { connectionsReceived: 0, bytesIn: 0, bytesOut: 0 };
 
@@ -86,10 +88,25 @@ export class AdminServer {
     return this.sockets.size;
   }
 
+  /**
+   * One warning per reason every REFUSAL_LOG_MS, with how many were refused since: a flood of
+   * connections must not become a flood of log lines.
+   */
+  private logRefusal(client: string, why: string): void {
+    const now = Date.now();
+    const last = this.refusals.get(why);
+    if (last !== undefined && now - last.at < REFUSAL_LOG_MS) {
+      last.since++;
+      return;
+    }
+    this.refusals.set(why, { at: now, since: 0 });
+    this.opts.logger.warn({ client, refusedSinceLastLine: last?.since ?? 0 }, `admin client refused: ${why}`);
+  }
+
   /** Writes one error line, reads nothing, and destroys the socket a second later. */
   private refuse(socket: Socket, reply: string, why: string): void {
     this.refused.add(socket);
-    this.opts.logger.warn({ client: `${socket.remoteAddress}:${socket.remotePort}` }, `admin client refused: ${why}`);
+    this.logRefusal(`${socket.remoteAddress}:${socket.remotePort}`, why);
     const timer = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
     timer.unref();
     socket.on('error', () => socket.destroy());

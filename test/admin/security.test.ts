@@ -9,13 +9,14 @@ import { AdminServer, isLoopback } from '../../src/admin/server.js';
 import { runAdminCommand, type AdminContext } from '../../src/admin/commands.js';
 import { ProtocolError, RequestParser, unauthenticatedLimits } from '../../src/admin/resp.js';
 import { loadConfig } from '../../src/config/load.js';
-import { silentLogger } from '../../src/core/log.js';
+import { silentLogger, type Logger } from '../../src/core/log.js';
+import pino from 'pino';
 import { startRedis } from '../helpers/redis.js';
 import { replicaPort, tempDir, waitFor } from '../replication/support.js';
 import { redisCli } from './helpers.js';
 
 /** An admin server on a free loopback port whose commands see `requirepass`. */
-async function serve(requirepass: Buffer, opts: { maxClients?: number } = {}) {
+async function serve(requirepass: Buffer, opts: { maxClients?: number; logger?: Logger } = {}) {
   const ctx: AdminContext = {
     requirepass: () => requirepass,
     info: () => '# Server\r\n',
@@ -29,7 +30,7 @@ async function serve(requirepass: Buffer, opts: { maxClients?: number } = {}) {
   const server = new AdminServer({
     host: '127.0.0.1',
     port: 0,
-    logger: silentLogger(),
+    logger: opts.logger ?? silentLogger(),
     needsAuth: () => requirepass.length > 0,
     handle: (argv, s) => runAdminCommand(argv, s, ctx),
     ...(opts.maxClients !== undefined ? { maxClients: opts.maxClients } : {}),
@@ -166,7 +167,9 @@ test('50 unauthenticated clients sending a 1 MiB bulk each are refused and close
 });
 
 test('maxclients: one connection more gets -ERR max number of clients reached and is closed', async () => {
-  const { server, port } = await serve(Buffer.alloc(0), { maxClients: 3 });
+  const lines: string[] = [];
+  const logger = pino({ level: 'warn' }, { write: (l: string) => lines.push(l) });
+  const { server, port } = await serve(Buffer.alloc(0), { maxClients: 3, logger });
   try {
     const held = [client(port), client(port), client(port)];
     for (const c of held) {
@@ -179,6 +182,10 @@ test('maxclients: one connection more gets -ERR max number of clients reached an
     await until('the extra client closed', () => extra.state.closedAt > 0);
     assert.equal(extra.text(), '-ERR max number of clients reached\r\n');
     assert.equal(server.connections, 3);
+    // More refusals within 10 s add no log line: a connection flood is not a log flood.
+    const more = [client(port), client(port), client(port)];
+    await until('the other extra clients closed', () => more.every((c) => c.state.closedAt > 0));
+    assert.equal(lines.filter((l) => l.includes('maxclients (3) reached')).length, 1);
     held[0].s.destroy();
     await until('a slot freed', () => server.connections === 2);
     const next = client(port);
