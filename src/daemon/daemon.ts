@@ -94,8 +94,10 @@ export class Daemon {
       const addr = await d.admin.listen();
       logger.info({ host: addr.host, port: addr.port }, 'admin port listening');
       if (v.requirepass === '' && !isLoopback(addr.host)) {
-        if (v['protected-mode']) logger.info('protected mode: no requirepass, so the admin port serves loopback clients only (see README, Security)');
-        else logger.warn('protected-mode is no and requirepass is empty: anyone who reaches the admin port can SLAVEOF, CONFIG SET or SHUTDOWN this daemon');
+        if (!v['protected-mode']) logger.warn('protected-mode is no and requirepass is empty: anyone who reaches the admin port can SLAVEOF, CONFIG SET or SHUTDOWN this daemon');
+        else if (addr.host === '0.0.0.0' || addr.host === '::') logger.info('protected mode: no requirepass, so the admin port serves loopback clients only (see README, Security)');
+        // Bound to one non-loopback address, every client comes from a non-loopback address.
+        else logger.warn({ bind: v.bind }, 'protected mode: no requirepass and bind is not loopback, so every admin client will be DENIED: set requirepass, bind to 0.0.0.0 or 127.0.0.1, or protected-mode : no');
       }
     } catch (e) {
       await d.targets.close().catch(() => {});

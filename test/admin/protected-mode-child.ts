@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { buildConfig } from '../../src/config/load.js';
 import { Daemon } from '../../src/daemon/daemon.js';
-import { silentLogger } from '../../src/core/log.js';
+import pino from 'pino';
 import { startRedis } from '../helpers/redis.js';
 import { replicaPort, tempDir } from '../replication/support.js';
 
@@ -49,14 +49,18 @@ async function main(): Promise<void> {
       ['default', {}],
       ['requirepass', { requirepass: 'pw' }],
       ['protected-mode-no', { 'protected-mode': 'no' }],
+      ['bind-other', { bind: '10.99.0.1' }],
     ] as const) {
       const port = await replicaPort();
       const entries = Object.entries({ port: String(port), bind: '0.0.0.0', 'db-sync-path': join(dir, 'dbsync'), 'log-path': join(dir, 'log'), 'target-redis-port': String(redis.port), ...extra }).map(
         ([key, value], i) => ({ key, value, where: `test.conf:${i + 1}` }),
       );
-      const daemon = await Daemon.start(buildConfig('test.conf', entries), silentLogger(), { bar: null });
+      const logs: string[] = [];
+      const logger = pino({ level: 'info' }, { write: (l: string) => logs.push((JSON.parse(l) as { msg: string }).msg) });
+      const daemon = await Daemon.start(buildConfig('test.conf', entries), logger, { bar: null });
       try {
-        out[name] = { loopback: await probe('127.0.0.1', '127.0.0.1', port), other: await probe('10.99.0.1', '10.99.0.1', port) };
+        const loopback = name === 'bind-other' ? null : await probe('127.0.0.1', '127.0.0.1', port);
+        out[name] = { loopback, other: await probe('10.99.0.1', '10.99.0.1', port), logs: logs.filter((m) => /protected/.test(m)) };
       } finally {
         await daemon.stop('probe done');
         await daemon.exited;

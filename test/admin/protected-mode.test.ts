@@ -19,7 +19,7 @@ interface Probe {
 test('protected mode: with no requirepass, a daemon bound to 0.0.0.0 serves loopback clients and DENIES others', { skip: canUnshare ? false : 'unshare -rn is not permitted here' }, async () => {
   const script = `ip link set lo up && ip addr add 10.99.0.1/32 dev lo && exec "${process.execPath}" --import tsx "${child}"`;
   const { stdout } = await run('unshare', ['-rn', 'sh', '-c', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)), timeout: 60_000 });
-  const r = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, { loopback: Probe; other: Probe }>;
+  const r = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, { loopback: Probe; other: Probe; logs: string[] }>;
 
   assert.equal(r.default.loopback.reply, '+PONG\r\n');
   assert.match(r.default.other.reply, /^-DENIED pika-migrate is running in protected mode .*set requirepass.*bind to a loopback address.*protected-mode : no.*\r\n$/);
@@ -31,4 +31,15 @@ test('protected mode: with no requirepass, a daemon bound to 0.0.0.0 serves loop
   assert.equal(r.requirepass.loopback.reply, '-NOAUTH Authentication required.\r\n');
 
   assert.equal(r['protected-mode-no'].other.reply, '+PONG\r\n');
+
+  // What the start-up log says about it.
+  assert.deepEqual(r.default.logs, [
+    'protected mode: no requirepass, so the admin port serves loopback clients only (see README, Security)',
+    'admin client refused: protected mode (no requirepass, client not on loopback)',
+  ]);
+  assert.deepEqual(r.requirepass.logs, []);
+  assert.match(r['protected-mode-no'].logs.join(), /protected-mode is no and requirepass is empty: anyone who reaches the admin port can SLAVEOF/);
+  // Bound to a non-loopback address, every client is non-loopback: all are denied, and the log says so.
+  assert.match(r['bind-other'].other.reply, /^-DENIED /);
+  assert.match(r['bind-other'].logs.join(), /every admin client will be DENIED/);
 });
