@@ -50,14 +50,6 @@ function client(port: number) {
   return { s, state, connected, text: () => state.data.toString('latin1') };
 }
 
-async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 function resp(...args: Buffer[]): Buffer {
   return Buffer.concat([Buffer.from(`*${args.length}\r\n`), ...args.flatMap((a) => [Buffer.from(`$${a.length}\r\n`), a, Buffer.from('\r\n')])]);
 }
@@ -88,14 +80,14 @@ test('AUTH compares the exact bytes of requirepass from the conf file, not their
       const c = client(port);
       await c.connected;
       c.s.write(Buffer.concat([resp(Buffer.from('AUTH'), pw), resp(Buffer.from('PING'))]));
-      await until('two replies', () => c.text().split('\r\n').length >= 3);
+      await waitFor('two replies', () => c.text().split('\r\n').length >= 3);
       assert.equal(c.text(), '-WRONGPASS invalid username-password pair or user is disabled.\r\n-NOAUTH Authentication required.\r\n', pw.toString('hex'));
       c.s.destroy();
     }
     const c = client(port);
     await c.connected;
     c.s.write(Buffer.concat([resp(Buffer.from('AUTH'), want), resp(Buffer.from('PING'))]));
-    await until('two replies', () => c.text().split('\r\n').length >= 3);
+    await waitFor('two replies', () => c.text().split('\r\n').length >= 3);
     assert.equal(c.text(), '+OK\r\n+PONG\r\n');
     c.s.destroy();
   } finally {
@@ -144,7 +136,7 @@ test('50 unauthenticated clients sending a 1 MiB bulk each are refused and close
       const big = Buffer.alloc(1024 * 1024, 0x61);
       c.s.write(i % 2 === 0 ? Buffer.concat([Buffer.from(`*2\r\n$4\r\nAUTH\r\n$${big.length}\r\n`), big, Buffer.from('\r\n')]) : big);
     }
-    await until('every flooding client closed', () => clients.every((c) => c.state.closedAt > 0), 10_000);
+    await waitFor('every flooding client closed', () => clients.every((c) => c.state.closedAt > 0), 10_000);
     const slowest = Math.max(...clients.map((c) => c.state.closedAt)) - started;
     assert.ok(slowest < 5000, `the last client was closed after ${slowest} ms`);
     for (const [i, c] of clients.entries()) {
@@ -158,7 +150,7 @@ test('50 unauthenticated clients sending a 1 MiB bulk each are refused and close
     const c = client(port);
     await c.connected;
     c.s.write(Buffer.concat([resp(Buffer.from('AUTH'), Buffer.from('secret')), resp(Buffer.from('ECHO'), Buffer.alloc(100_000, 0x62))]));
-    await until('ECHO reply', () => c.state.data.length >= 5 + 100_000 + 10);
+    await waitFor('ECHO reply', () => c.state.data.length >= 5 + 100_000 + 10);
     assert.ok(c.text().startsWith('+OK\r\n$100000\r\n'));
     c.s.destroy();
   } finally {
@@ -176,21 +168,21 @@ test('maxclients: one connection more gets -ERR max number of clients reached an
       await c.connected;
       c.s.write('PING\r\n');
     }
-    await until('three PONGs', () => held.every((c) => c.text() === '+PONG\r\n'));
+    await waitFor('three PONGs', () => held.every((c) => c.text() === '+PONG\r\n'));
     const extra = client(port);
     extra.s.write('PING\r\n');
-    await until('the extra client closed', () => extra.state.closedAt > 0);
+    await waitFor('the extra client closed', () => extra.state.closedAt > 0);
     assert.equal(extra.text(), '-ERR max number of clients reached\r\n');
     assert.equal(server.connections, 3);
     // More refusals within 10 s add no log line: a connection flood is not a log flood.
     const more = [client(port), client(port), client(port)];
-    await until('the other extra clients closed', () => more.every((c) => c.state.closedAt > 0));
+    await waitFor('the other extra clients closed', () => more.every((c) => c.state.closedAt > 0));
     assert.equal(lines.filter((l) => l.includes('maxclients (3) reached')).length, 1);
     held[0].s.destroy();
-    await until('a slot freed', () => server.connections === 2);
+    await waitFor('a slot freed', () => server.connections === 2);
     const next = client(port);
     next.s.write('PING\r\n');
-    await until('PONG', () => next.text() === '+PONG\r\n');
+    await waitFor('PONG', () => next.text() === '+PONG\r\n');
     next.s.destroy();
     for (const c of held) c.s.destroy();
   } finally {
@@ -242,7 +234,7 @@ test('a daemon process flooded by 200 unauthenticated 1 MiB requests keeps its m
     for (let round = 0; round < 4; round++) {
       const clients = Array.from({ length: 50 }, () => client(port));
       for (const c of clients) c.s.write(big);
-      await until('every flooding client closed', () => {
+      await waitFor('every flooding client closed', () => {
         peak = Math.max(peak, rssOf(daemon.pid ?? 0));
         return clients.every((c) => c.state.closedAt > 0);
       }, 10_000);
