@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { loadConfig, type Config } from './config/load.js';
+import { shownValue } from './config/secrets.js';
 import { ConfigError } from './core/errors.js';
-import { createLogger, type Logger } from './core/log.js';
+import { createLogger, logFatal, type Logger } from './core/log.js';
 import type { Daemon } from './daemon/daemon.js';
 import { version } from './daemon/server-info.js';
 import { verify, verifyOptionsOf, type VerifyFlags } from './daemon/verify.js';
@@ -16,8 +17,8 @@ export const EXIT_USAGE = 2;
 async function runDaemon(confPath: string): Promise<number> {
   const config = loadConfig(confPath);
   const logger = loggerFor(config);
-  logger.info({ version, config: confPath, pid: process.pid }, 'pika-migrate starting');
-  for (const e of config.ignored) logger.debug({ key: e.key, where: e.where }, 'pika key not used by pika-migrate');
+  logger.info({ version, config: confPath }, 'pika-migrate starting');
+  for (const e of config.ignored) logger.debug({ key: e.key, value: shownValue(e.key, e.value), where: e.where }, 'pika key not used by pika-migrate');
   if (config.values.daemonize) logger.warn('daemonize : yes is ignored: run pika-migrate under a supervisor (systemd, docker)');
   let daemon: Daemon;
   try {
@@ -27,7 +28,7 @@ async function runDaemon(confPath: string): Promise<number> {
   } catch (e) {
     // A conf value only checked at start (a TLS file, keys that go together) is still bad usage.
     if (e instanceof ConfigError) throw e;
-    logger.fatal({ err: e }, (e as Error).message);
+    logFatal(logger, e);
     return EXIT_FAILURE;
   }
   const onSignal = (sig: NodeJS.Signals) => void daemon.stop(`received ${sig}`);
@@ -62,7 +63,7 @@ async function runLoad(dir: string, confPath: string): Promise<number> {
     return EXIT_OK;
   } catch (e) {
     if (e instanceof ConfigError) throw e;
-    logger.fatal({ err: e }, (e as Error).message);
+    logFatal(logger, e);
     return ctl.signal.aborted ? EXIT_OK : EXIT_FAILURE;
   } finally {
     process.off('SIGINT', onSignal);
@@ -83,7 +84,7 @@ async function runVerify(confPath: string, flags: VerifyFlags): Promise<number> 
     process.stdout.write(formatSummary(summary));
     return matches(summary) ? EXIT_OK : EXIT_FAILURE;
   } catch (e) {
-    logger.fatal({ err: e }, (e as Error).message);
+    logFatal(logger, e);
     process.stderr.write(`pika-migrate verify: ${(e as Error).message}\n`);
     return EXIT_FAILURE;
   } finally {

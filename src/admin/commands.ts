@@ -1,11 +1,12 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { globToRegExp } from '../core/glob.js';
 import { OK, SimpleString, type Reply } from './resp.js';
 import type { Session } from './server.js';
 
 /** What the admin commands act on; the daemon implements it. */
 export interface AdminContext {
-  readonly requirepass: () => string;
+  /** The admin password's exact bytes (empty: none). */
+  readonly requirepass: () => Buffer;
   readonly info: (section?: string) => string;
   /** Throws an Error whose message becomes the `-ERR …` reply. */
   readonly slaveof: (host: string, port: number, force: boolean) => Promise<void>;
@@ -19,7 +20,8 @@ export interface AdminContext {
   readonly executed: (name: string) => void;
 }
 
-type Handler = (args: string[], session: Session, ctx: AdminContext) => Reply | Promise<Reply>;
+/** `args` are the request decoded as UTF-8 for the usual handler; `argv` are its exact bytes. */
+type Handler = (args: string[], session: Session, ctx: AdminContext, argv: Buffer[]) => Reply | Promise<Reply>;
 
 interface Spec {
   /** Redis arity: positive = exact argc (incl. name), negative = at least |arity|. */
@@ -30,7 +32,9 @@ interface Spec {
 
 const err = (msg: string) => new Error(`ERR ${msg}`);
 
-const table: Record<string, Spec> = {
+// A Map, not an object literal: a lookup of `constructor` or `__proto__` must not find
+// Object.prototype's members.
+const table: ReadonlyMap<string, Spec> = new Map(Object.entries({
   ping: { arity: -1, run: (a) => (a.length > 1 ? a[1] : new SimpleString('PONG')) },
   echo: { arity: 2, run: (a) => a[1] },
   auth: { arity: -2, noAuth: true, run: auth },
@@ -57,13 +61,13 @@ const table: Record<string, Spec> = {
   command: { arity: -1, run: command },
   select: { arity: 2, run: (a) => (a[1] === '0' ? OK : err('DB index is out of range')) },
   client: { arity: -2, run: client },
-};
+} satisfies Record<string, Spec>));
 
 /** Runs one request from the admin port. */
 export async function runAdminCommand(argv: Buffer[], session: Session, ctx: AdminContext): Promise<Reply> {
   const args = argv.map((b) => b.toString('utf8'));
   const name = args[0].toLowerCase();
-  const spec = table[name];
+  const spec = table.get(name);
   if (spec === undefined) {
     const shown = args.slice(1, 4).map((a) => `'${a}'`).join(' ');
     return err(`unknown command '${args[0]}', with args beginning with: ${shown}`);
@@ -73,18 +77,19 @@ export async function runAdminCommand(argv: Buffer[], session: Session, ctx: Adm
     return err(`wrong number of arguments for '${name}' command`);
   }
   ctx.executed(name);
-  return spec.run(args, session, ctx);
+  return spec.run(args, session, ctx, argv);
 }
 
-function auth(args: string[], session: Session, ctx: AdminContext): Reply {
+function auth(args: string[], session: Session, ctx: AdminContext, argv: Buffer[]): Reply {
   const expected = ctx.requirepass();
   if (args.length > 3) return err("wrong number of arguments for 'auth' command");
-  if (expected === '') return err('AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?');
-  const given = args[args.length - 1];
+  if (expected.length === 0) return err('AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?');
   const userOk = args.length === 2 || args[1] === 'default';
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  if (userOk && a.length === b.length && timingSafeEqual(a, b)) {
+  // Bytes, not text (two invalid UTF-8 bytes would decode alike), hashed to equal lengths so the
+  // comparison takes the same time whatever the length of either.
+  const given = createHash('sha256').update(argv[argv.length - 1]).digest();
+  const want = createHash('sha256').update(expected).digest();
+  if (timingSafeEqual(given, want) && userOk) {
     session.authenticated = true;
     return OK;
   }
@@ -140,9 +145,9 @@ function client(args: string[], s: Session): Reply {
 
 function command(args: string[]): Reply {
   const sub = args[1]?.toLowerCase();
-  if (sub === 'count') return Object.keys(table).length;
+  if (sub === 'count') return table.size;
   // redis-cli asks for COMMAND DOCS at start-up to offer hints; no docs is a valid answer.
   if (sub === 'docs') return [];
   if (sub !== undefined) return err(`unknown subcommand '${args[1]}'. Try COMMAND COUNT, DOCS.`);
-  return Object.entries(table).map(([name, spec]): Reply => [name, spec.arity, [], 0, 0, 0]);
+  return [...table].map(([name, spec]): Reply => [name, spec.arity, [], 0, 0, 0]);
 }

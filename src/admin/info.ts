@@ -1,4 +1,5 @@
 import type { BinlogPosition } from '../core/binlog.js';
+import { shownValue } from '../config/secrets.js';
 
 /** Per-DB link state in the vocabulary of Pika 3.5.5+'s `repl_connect_status`. */
 export type PikaLinkState =
@@ -121,7 +122,7 @@ function renderSection(data: InfoData, s: Section): string {
 }
 
 function block(title: string, lines: Lines): string {
-  return [title, ...lines.map(([k, v]) => `${k}:${v}`)].join('\r\n') + '\r\n';
+  return [title, ...lines.map(([k, v]) => `${k}:${shownValue(k, String(v))}`)].join('\r\n') + '\r\n';
 }
 
 function renderReplication(r: ReplicationInfo): string {
@@ -152,7 +153,7 @@ function renderReplication(r: ReplicationInfo): string {
     }
     lines.push(`is_eligible_for_master_election:${r.fullSyncRunning ? 'false' : 'true'}`, ...offsets);
   }
-  for (const [k, v] of r.extra) lines.push(`${k}:${v}`);
+  for (const [k, v] of r.extra) lines.push(`${k}:${shownValue(k, String(v))}`);
   return lines.join('\r\n') + '\r\n';
 }
 

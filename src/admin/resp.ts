@@ -12,26 +12,47 @@ export interface ParserLimits {
   readonly maxLine: number;
   readonly maxArgs: number;
   readonly maxBulk: number;
+  /**
+   * Most bytes held for requests not yet complete (Redis's client-query-buffer-limit): past it
+   * the client is refused, whatever the lengths it announced.
+   */
+  readonly maxBuffered: number;
+  /** Limits for a client that has not authenticated yet: errors say so, as Redis's do. */
+  readonly unauthenticated?: boolean;
 }
 
-export const defaultLimits: ParserLimits = { maxLine: 64 * 1024, maxArgs: 1024, maxBulk: 1024 * 1024 };
+/** What an authenticated client may send: admin commands are small, 1 MiB per argument is plenty. */
+export const defaultLimits: ParserLimits = { maxLine: 64 * 1024, maxArgs: 1024, maxBulk: 1024 * 1024, maxBuffered: 4 * 1024 * 1024 };
+
+/**
+ * Before AUTH (when a password is set): Redis 7's limits (10 arguments, 16 KiB per bulk), and no more
+ * than 64 KiB held, so thousands of connections that never authenticate cost little memory.
+ */
+export const unauthenticatedLimits: ParserLimits = { maxLine: 16 * 1024, maxArgs: 10, maxBulk: 16 * 1024, maxBuffered: 64 * 1024, unauthenticated: true };
 
 /**
  * Feed bytes with `push`, take complete commands with `next` (undefined when more bytes are
- * needed). Accepts RESP arrays of bulk strings and inline commands (telnet), as Redis does.
+ * needed). Accepts RESP arrays of bulk strings and inline commands (telnet), as Redis does. Every
+ * length is checked when its header arrives, before its bytes are waited for.
  */
 export class RequestParser {
   private buf: Buffer = Buffer.alloc(0);
   private pos = 0;
 
-  constructor(private readonly limits: ParserLimits = defaultLimits) {}
+  /** The limits for the next request; the server switches them once the client authenticates. */
+  limits: ParserLimits;
+
+  constructor(limits: ParserLimits = defaultLimits) {
+    this.limits = limits;
+  }
 
   push(chunk: Buffer): void {
     const rest = this.buf.length - this.pos;
+    // A chunk is never more than a socket read; refusing here only guards a caller that pushes
+    // without ever calling next().
+    if (rest > this.limits.maxBuffered) throw new ProtocolError(this.tag('query buffer limit exceeded'));
     this.buf = rest === 0 ? chunk : Buffer.concat([this.buf.subarray(this.pos), chunk]);
     this.pos = 0;
-    const cap = this.limits.maxBulk + this.limits.maxLine * 2;
-    if (this.buf.length > cap * 4) throw new ProtocolError('request too large');
   }
 
   /** Bytes buffered and not yet consumed (for tests and memory accounting). */
@@ -46,6 +67,7 @@ export class RequestParser {
       const cmd = this.buf[start] === 0x2a /* '*' */ ? this.parseMultibulk() : this.parseInline();
       if (cmd === undefined) {
         this.pos = start;
+        if (this.buffered > this.limits.maxBuffered) throw new ProtocolError(this.tag('query buffer limit exceeded'));
         return undefined;
       }
       if (cmd.length > 0) return cmd;
@@ -70,7 +92,7 @@ export class RequestParser {
     const line = this.readLine();
     if (line === undefined) return undefined;
     const args = splitInline(line);
-    if (args.length > this.limits.maxArgs) throw new ProtocolError('invalid multibulk length');
+    if (args.length > this.limits.maxArgs) throw new ProtocolError(this.tag('invalid multibulk length'));
     return args.map((a) => Buffer.from(a, 'latin1'));
   }
 
@@ -78,7 +100,7 @@ export class RequestParser {
     const header = this.readLine();
     if (header === undefined) return undefined;
     const count = strictInt(header.slice(1));
-    if (count === null || count > this.limits.maxArgs) throw new ProtocolError('invalid multibulk length');
+    if (count === null || count > this.limits.maxArgs) throw new ProtocolError(this.tag('invalid multibulk length'));
     const args: Buffer[] = [];
     for (let i = 0; i < count; i++) {
       if (this.pos >= this.buf.length) return undefined;
@@ -88,7 +110,7 @@ export class RequestParser {
       const lenLine = this.readLine();
       if (lenLine === undefined) return undefined;
       const len = strictInt(lenLine.slice(1));
-      if (len === null || len < 0 || len > this.limits.maxBulk) throw new ProtocolError('invalid bulk length');
+      if (len === null || len < 0 || len > this.limits.maxBulk) throw new ProtocolError(this.tag('invalid bulk length'));
       if (this.buf.length - this.pos < len + 2) return undefined;
       if (this.buf[this.pos + len] !== 0x0d || this.buf[this.pos + len + 1] !== 0x0a) {
         throw new ProtocolError('bulk string not terminated by CRLF');
@@ -97,6 +119,11 @@ export class RequestParser {
       this.pos += len + 2;
     }
     return args;
+  }
+
+  /** Redis words it `unauthenticated multibulk length` for a client that has not authenticated. */
+  private tag(msg: string): string {
+    return this.limits.unauthenticated === true ? msg.replace(/^invalid /, 'unauthenticated ') : msg;
   }
 }
 

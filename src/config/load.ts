@@ -10,6 +10,8 @@ export interface Config {
   readonly raw: ReadonlyMap<string, ConfEntry>;
   /** Keys that are neither ours nor used by the daemon: Pika's own settings, kept for CONFIG GET. */
   readonly ignored: readonly ConfEntry[];
+  /** A secret's exact bytes as the conf file (or env) gave them, for comparisons; empty when unset. */
+  readonly secretBytes: (key: 'requirepass') => Buffer;
 }
 
 /**
@@ -18,9 +20,9 @@ export interface Config {
  * exit code 2.
  */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
-  let text: string;
+  let text: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readFileSync(file);
   } catch (e) {
     throw new ConfigError(`${file}: cannot read config file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
@@ -51,7 +53,11 @@ export function buildConfig(file: string, entries: ConfEntry[]): Config {
     const db = raw.get('target-redis-db');
     throw new ConfigError(`${db?.where ?? cluster?.where} target-redis-db: must be 0 with target-redis-cluster (a Redis Cluster has only DB 0)`);
   }
-  return { file, values, raw, ignored };
+  const secretBytes = (key: string): Buffer => {
+    const e = raw.get(key);
+    return e === undefined ? Buffer.alloc(0) : (e.bytes ?? Buffer.from(e.value, 'utf8'));
+  };
+  return { file, values, raw, ignored, secretBytes };
 }
 
 function setValue(values: ConfValues, key: ConfKey, entry: ConfEntry): void {

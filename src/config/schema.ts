@@ -14,6 +14,12 @@ export const schema = {
   bind: { parse: nonEmpty('bind'), default: '0.0.0.0' },
   'network-interface': { parse: str, default: '' },
   requirepass: { parse: str, default: '' },
+  // As in Redis: with no requirepass, only loopback clients are served (anyone reaching the port
+  // could SLAVEOF the daemon to their own master, CONFIG SET or SHUTDOWN it).
+  'protected-mode': { parse: bool, default: true },
+  // Pika's own key, here for the admin port. Pika's default is 20000; ours is lower because each
+  // connection may hold up to 128 KiB before AUTH and the port serves operators and monitoring.
+  maxclients: { parse: int(1, 1_000_000), default: 1000 },
   masterauth: { parse: str, default: '' },
   // An ACL user (Pika 3.5.3+) for the one read on the master's client port (INFO server); empty:
   // AUTH masterauth. The replication handshake itself knows no user and always sends masterauth.

@@ -1,9 +1,10 @@
-import { AdminServer } from '../admin/server.js';
+import { AdminServer, isLoopback } from '../admin/server.js';
 import { runAdminCommand, type AdminContext } from '../admin/commands.js';
 import { renderInfo, type InfoData, type PikaLinkState } from '../admin/info.js';
 import type { Config } from '../config/load.js';
 import { RUNTIME_KEYS, schema } from '../config/schema.js';
-import type { Logger } from '../core/log.js';
+import { shownValue } from '../config/secrets.js';
+import { logFatal, type Logger } from '../core/log.js';
 import { ConfigError, FatalError } from '../core/errors.js';
 import { formatPosition } from '../core/position.js';
 import type { Server } from 'node:http';
@@ -85,11 +86,19 @@ export class Daemon {
       port: v.port,
       logger: logger.child({ module: 'admin' }),
       needsAuth: () => v.requirepass !== '',
+      protectedMode: v['protected-mode'],
+      maxClients: v.maxclients,
       handle: (argv, session) => runAdminCommand(argv, session, d.adminContext()),
     });
     try {
       const addr = await d.admin.listen();
       logger.info({ host: addr.host, port: addr.port }, 'admin port listening');
+      if (v.requirepass === '' && !isLoopback(addr.host)) {
+        if (!v['protected-mode']) logger.warn('protected-mode is no and requirepass is empty: anyone who reaches the admin port can SLAVEOF, CONFIG SET or SHUTDOWN this daemon');
+        else if (addr.host === '0.0.0.0' || addr.host === '::') logger.info('protected mode: no requirepass, so the admin port serves loopback clients only (see README, Security)');
+        // Bound to one non-loopback address, every client comes from a non-loopback address.
+        else logger.warn({ bind: v.bind }, 'protected mode: no requirepass and bind is not loopback, so every admin client will be DENIED: set requirepass, bind to 0.0.0.0 or 127.0.0.1, or protected-mode : no');
+      }
     } catch (e) {
       await d.targets.close().catch(() => {});
       throw new FatalError(`cannot listen on ${v.bind}:${v.port}: ${(e as Error).message}`);
@@ -137,7 +146,7 @@ export class Daemon {
 
   private fail(e: Error): void {
     this.failedWith ??= e;
-    this.logger.error({ err: e }, 'fatal: stopping');
+    logFatal(this.logger, e);
     this.stopping ??= this.shutdown(e.message, 1);
   }
 
@@ -326,7 +335,7 @@ export class Daemon {
 
   private adminContext(): AdminContext {
     return {
-      requirepass: () => this.config.values.requirepass,
+      requirepass: () => this.config.secretBytes('requirepass'),
       info: (section) => renderInfo(this.infoData(), section),
       slaveof: (host, port, force) => this.slaveof(host, port, force),
       slaveofNoOne: () => this.slaveofNoOne(),
@@ -365,7 +374,7 @@ export class Daemon {
     // What a Pika says about itself here; pika_exporter fails a scrape when either is missing.
     for (const [k, val] of PIKA_IDENTITY) if (!out.get(k)) out.set(k, val);
     // Secrets are never echoed back, as Pika hides them from non-admin users.
-    for (const k of ['requirepass', 'masterauth', 'master-client-pwd', 'target-redis-pwd', 'target-redis-sentinel-pwd']) if (out.get(k)) out.set(k, '******');
+    for (const [k, val] of out) out.set(k, shownValue(k, val));
     return out;
   }
 

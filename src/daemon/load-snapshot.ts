@@ -100,7 +100,7 @@ function elementCount(rec: SnapshotRecord): number {
  * its name. Resolves once Redis has acknowledged every command.
  */
 export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary> {
-  const log = o.logger.child({ db: o.db, dir: o.dir });
+  const log = o.logger.child({ dir: o.dir });
   const progress = new Progress({ label: `full sync db${o.db}`, unit: 'keys', logger: log, bar: o.bar });
   o.onProgress?.(progress);
   let typeConflicts = 0;

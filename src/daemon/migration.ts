@@ -331,7 +331,7 @@ export class Migration {
     const l = this.load!;
     // A resumed load must not flush: Redis holds what it loaded before the interruption.
     if (this.o.flushOnFullSync && !l.resumed) {
-      this.log.warn({ db: this.o.targetName }, 'target-flush-on-full-sync: FLUSHDB on the target before loading the snapshot');
+      this.log.warn({ targetDb: this.o.targetName }, 'target-flush-on-full-sync: FLUSHDB on the target before loading the snapshot');
       await this.o.pool.flushTargetDb();
     }
     this.lastLoad = await loadSnapshot({

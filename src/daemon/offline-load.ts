@@ -41,7 +41,7 @@ export async function offlineLoad(dir: string, config: Config, logger: Logger, s
       dir: dbDir,
       db: 0,
       pool,
-      logger,
+      logger: logger.child({ db: 'db0' }),
       chunkSize: v['sync-batch-num'],
       conflict: v['conflict-policy'],
       typeOrder: v['type-order'],

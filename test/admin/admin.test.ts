@@ -12,7 +12,7 @@ let password = '';
 const calls: string[] = [];
 let master: { host: string; port: number } | null = null;
 const ctx: AdminContext = {
-  requirepass: () => password,
+  requirepass: () => Buffer.from(password),
   info: (section) =>
     renderInfo(
       {
@@ -181,13 +181,13 @@ test('survives garbage, half frames, huge announced lengths and clients that nev
 });
 
 test('the request parser refuses to buffer past its limits', () => {
-  const p = new RequestParser({ maxLine: 16, maxArgs: 4, maxBulk: 32 });
+  const p = new RequestParser({ maxLine: 16, maxArgs: 4, maxBulk: 32, maxBuffered: 64 });
   p.push(Buffer.from('x'.repeat(40)));
   assert.throws(() => p.next(), ProtocolError);
-  const q = new RequestParser({ maxLine: 16, maxArgs: 4, maxBulk: 32 });
+  const q = new RequestParser({ maxLine: 16, maxArgs: 4, maxBulk: 32, maxBuffered: 64 });
   q.push(Buffer.from('*5\r\n'));
   assert.throws(() => q.next(), /invalid multibulk length/);
-  const r = new RequestParser({ maxLine: 16, maxArgs: 4, maxBulk: 32 });
+  const r = new RequestParser({ maxLine: 16, maxArgs: 4, maxBulk: 32, maxBuffered: 64 });
   r.push(Buffer.from('*1\r\n$33\r\n'));
   assert.throws(() => r.next(), /invalid bulk length/);
   const ok = new RequestParser();

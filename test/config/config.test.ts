@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { parsePikaConf } from '../../src/config/pika-conf.js';
 import { schema } from '../../src/config/schema.js';
+import { isSecretKey, maskSecrets, shownValue } from '../../src/config/secrets.js';
 import { ConfigError } from '../../src/core/errors.js';
 
 const fixtures = new URL('../fixtures/config/', import.meta.url).pathname;
@@ -128,4 +129,31 @@ test('target-redis-cluster: no, yes (seed = target-redis-host:port) or seed node
     () => conf('target-redis-db : 3\ntarget-redis-cluster : yes\n'),
     (e: Error) => e instanceof ConfigError && /\.conf:1 target-redis-db: must be 0 with target-redis-cluster/.test(e.message),
   );
+});
+
+test('secret values keep their exact bytes; a rejected line naming a secret does not show its value', () => {
+  const [e] = parsePikaConf(Buffer.concat([Buffer.from('requirepass :  a'), Buffer.from([0xff, 0xc3, 0xa0]), Buffer.from(' \t\n')]), 'f');
+  assert.deepEqual(e.bytes, Buffer.from([0x61, 0xff, 0xc3, 0xa0]));
+  assert.equal(e.value, 'a\ufffd\u00e0');
+  // A UTF-8 file given as text parses to the same value.
+  assert.equal(parsePikaConf('filter-keys : ключ:*\n', 'f')[0].value, 'ключ:*');
+  for (const line of ['requirepass hunter2', 'userpass=hunter2', 'my-api-secret hunter2']) {
+    assert.throws(
+      () => parsePikaConf(`${line}\n`, 'f'),
+      (err: Error) => err instanceof ConfigError && /^f:1: expected "key : value"/.test(err.message) && !err.message.includes('hunter2'),
+      line,
+    );
+  }
+  assert.throws(() => parsePikaConf('port 9222\n', 'f'), /got "port 9222"/);
+});
+
+test('one rule decides which keys are secret, for CONFIG GET, INFO and the log', () => {
+  for (const k of ['requirepass', 'masterauth', 'userpass', 'target-redis-pwd', 'target-redis-sentinel-pwd', 'master-client-pwd', 'some-api-secret', 'Admin-Password'])
+    assert.ok(isSecretKey(k), k);
+  for (const k of ['port', 'master-client-user', 'target-redis-user', 'bind', 'protected-mode']) assert.ok(!isSecretKey(k), k);
+  assert.equal(shownValue('userpass', 'x'), '******');
+  assert.equal(shownValue('userpass', ''), '');
+  assert.equal(shownValue('port', '9222'), '9222');
+  const logged = maskSecrets({ key: 'k', masterauth: 'm', nested: { 'target-redis-pwd': 'p', host: 'h' }, list: [1] });
+  assert.deepEqual(logged, { key: 'k', masterauth: '******', nested: { 'target-redis-pwd': '******', host: 'h' }, list: [1] });
 });
