@@ -63,7 +63,10 @@ async function runLoad(dir: string, confPath: string): Promise<number> {
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     logger.fatal({ err: e }, (e as Error).message);
-    return ctl.signal.aborted ? EXIT_OK : EXIT_FAILURE;
+    if (ctl.signal.aborted) return EXIT_OK;
+    // the cause on stderr too, where the success summary would have been (the log may be JSON on stdout)
+    process.stderr.write(`pika-migrate load: ${(e as Error).message}\n`);
+    return EXIT_FAILURE;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -124,6 +124,12 @@ export async function* readLogRecords(path: string, opts: LogReadOptions): Async
               fail(`unknown log record type ${type}`, at);
           }
         }
+        // Fewer bytes than a header left at the end of the file: a header cut off (a block's unused
+        // tail is only padding when the block is whole).
+        if (lastBlock && want < LOG_BLOCK_SIZE && pos < want && want - pos < LEGACY_HEADER && block.subarray(pos, want).some((b) => b !== 0)) {
+          if (opts.truncatedTail === 'end') throw new EndOfLog();
+          throw new CorruptionError(`record header cut off by the end of the file (${want - pos} bytes)`, `${path}@${blockStart + pos}`);
+        }
       }
       if (parts && opts.truncatedTail === 'error') {
         throw new CorruptionError('fragmented record cut off by the end of the file', `${path}@${partsOffset}`);
