@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { loadConfig, type Config } from './config/load.js';
+import { ensureDirs, type DirKey } from './config/dirs.js';
+import { loadConfig, unknownKeyMessage, type Config } from './config/load.js';
 import { ConfigError } from './core/errors.js';
 import { createLogger, type Logger } from './core/log.js';
 import type { Daemon } from './daemon/daemon.js';
@@ -15,9 +16,8 @@ export const EXIT_USAGE = 2;
 
 async function runDaemon(confPath: string): Promise<number> {
   const config = loadConfig(confPath);
-  const logger = loggerFor(config);
+  const logger = loggerFor(config, ['log-path', 'db-sync-path']);
   logger.info({ version, config: confPath, pid: process.pid }, 'pika-migrate starting');
-  for (const e of config.ignored) logger.debug({ key: e.key, where: e.where }, 'pika key not used by pika-migrate');
   if (config.values.daemonize) logger.warn('daemonize : yes is ignored: run pika-migrate under a supervisor (systemd, docker)');
   let daemon: Daemon;
   try {
@@ -95,9 +95,14 @@ async function runVerify(confPath: string, flags: VerifyFlags): Promise<number> 
   }
 }
 
-function loggerFor(config: Config): Logger {
+/** Checks the directories the command writes to (bad ones are exit 2), then logs the conf keys nobody knows. */
+function loggerFor(config: Config, dirs: readonly DirKey[] = ['log-path']): Logger {
+  ensureDirs(config, dirs);
   const v = config.values;
-  return createLogger({ dir: v['log-path'], level: v['log-level'], format: v['log-format'] });
+  const logger = createLogger({ dir: v['log-path'], level: v['log-level'], format: v['log-format'] });
+  for (const u of config.unknown) logger.warn({ key: u.entry.key, where: u.entry.where, suggestion: u.suggestion }, unknownKeyMessage(u));
+  for (const e of config.ignored) logger.debug({ key: e.key, where: e.where }, 'pika key not used by pika-migrate');
+  return logger;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,7 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
+import { closestKey } from './closest-key.js';
 import { envOverrides, parsePikaConf, type ConfEntry } from './pika-conf.js';
+import { PIKA_KEYS } from './pika-keys.js';
 import { isKnownKey, schema, type ConfKey, type ConfValues } from './schema.js';
+
+/** A key that is neither ours nor Pika's: most likely a typo, whose setting then silently does not apply. */
+export interface UnknownKey {
+  readonly entry: ConfEntry;
+  /** The known key (ours or Pika's) it is nearest to, if any is close. */
+  readonly suggestion: string | null;
+}
 
 export interface Config {
   readonly file: string;
@@ -10,6 +19,13 @@ export interface Config {
   readonly raw: ReadonlyMap<string, ConfEntry>;
   /** Keys that are neither ours nor used by the daemon: Pika's own settings, kept for CONFIG GET. */
   readonly ignored: readonly ConfEntry[];
+  /** The ignored keys that Pika does not know either (warned about at start). */
+  readonly unknown: readonly UnknownKey[];
+}
+
+/** `file:line key: unknown key, ignored (did you mean …?)`: the warning for an unknown key. */
+export function unknownKeyMessage(u: UnknownKey): string {
+  return `${u.entry.where} ${u.entry.key}: unknown key, ignored` + (u.suggestion === null ? '' : ` (did you mean ${u.suggestion}?)`);
 }
 
 /**
@@ -32,6 +48,7 @@ export function buildConfig(file: string, entries: ConfEntry[]): Config {
   const raw = new Map<string, ConfEntry>();
   const seenInFile = new Map<string, ConfEntry>();
   const ignored: ConfEntry[] = [];
+  const unknown: UnknownKey[] = [];
   for (const entry of entries) {
     const prev = seenInFile.get(entry.key);
     if (prev && isKnownKey(entry.key) && !entry.where.startsWith('env ')) {
@@ -42,6 +59,7 @@ export function buildConfig(file: string, entries: ConfEntry[]): Config {
     if (!isKnownKey(entry.key)) {
       if (entry.where.startsWith('env ')) throw new ConfigError(`${entry.where} ${entry.key}: unknown key`);
       ignored.push(entry);
+      if (!PIKA_KEYS.has(entry.key)) unknown.push({ entry, suggestion: closestKey(entry.key, [...Object.keys(schema), ...PIKA_KEYS]) });
       continue;
     }
     setValue(values, entry.key, entry);
@@ -51,7 +69,7 @@ export function buildConfig(file: string, entries: ConfEntry[]): Config {
     const db = raw.get('target-redis-db');
     throw new ConfigError(`${db?.where ?? cluster?.where} target-redis-db: must be 0 with target-redis-cluster (a Redis Cluster has only DB 0)`);
   }
-  return { file, values, raw, ignored };
+  return { file, values, raw, ignored, unknown };
 }
 
 function setValue(values: ConfValues, key: ConfKey, entry: ConfEntry): void {

@@ -185,3 +185,35 @@ test('load <dump> with an emptied MANIFEST exits 1 naming the file and offset, w
   assert.doesNotMatch(r.stderr, /loaded \d+ keys/);
   assert.equal(await c.dbsize(), 0, 'the dump is refused before any key is written');
 });
+
+test('a log-path or db-sync-path that is a file or cannot be created exits 2 with file:line key: reason, no stack', () => {
+  const file = join(work, 'plain-file');
+  writeFileSync(file, 'x');
+  const cases: Array<[string[], Record<string, string | number>, string, RegExp]> = [
+    [[], { 'log-path': file }, 'log-path', /is not a directory/],
+    [['load', work], { 'log-path': '/proc/nope/' }, 'log-path', /cannot be created \(ENOENT\)/],
+    [[], { 'log-path': join(work, 'log-ok'), 'db-sync-path': '/proc/nope/' }, 'db-sync-path', /cannot be created \(ENOENT\)/],
+  ];
+  for (const [args, lines, key, reason] of cases) {
+    const f = conf({ port: 9222, ...lines });
+    const line = Object.keys({ port: 9222, ...lines }).indexOf(key) + 1;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', cli, ...args, '-c', f], { encoding: 'utf8', timeout: 15_000 });
+    assert.equal(r.status, 2, `${key} ${JSON.stringify(lines)}: ${r.stderr}`);
+    assert.ok(r.stderr.startsWith(`pika-migrate: ${f}:${line} ${key}: ${lines[key]}: `), r.stderr);
+    assert.match(r.stderr, reason);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
+
+test('a misspelt key is warned about at start with file:line and the key it probably meant', () => {
+  const f = conf({ 'log-path': join(work, 'log-typo'), 'log-format': 'json', 'target-redis-prot': 7000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'load', join(work, 'no-such-dump'), '-c', f], { encoding: 'utf8', timeout: 30_000 });
+  const warn = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { level: number | string; msg: string })
+    .find((l) => l.msg.includes('target-redis-prot'));
+  assert.ok(warn, r.stdout);
+  assert.equal(warn.msg, `${f}:3 target-redis-prot: unknown key, ignored (did you mean target-redis-port?)`);
+  assert.ok(warn.level === 40 || warn.level === 'warn', `level ${warn.level}`);
+});
