@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CorruptionError } from '../../src/core/errors.js';
-import { crc32cExtend, loadHashers, maskCrc } from '../../src/snapshot/rocks/coding.js';
+import { crc32cExtend, loadHashers, maskCrc, putVarint } from '../../src/snapshot/rocks/coding.js';
 import { openRocksDb, type RocksDb } from '../../src/snapshot/rocks/db.js';
 import { Table } from '../../src/snapshot/rocks/sst/table.js';
 import { cleanup, writeDb } from './writer.js';
@@ -131,6 +131,45 @@ describe('corrupt input', () => {
     const buf = readFileSync(path);
     patch(path, 12, [buf[12] ^ 1]);
     await assertCorruption(openRocksDb(dir), new RegExp(`^${esc(path)}@0$`), /log record checksum mismatch/);
+  });
+
+  it('refuses an SST whose index (checksum intact) no longer lists its last data block', async () => {
+    const { dir, sst } = oneSst('none');
+    const intact = await openRocksDb(dir);
+    assert.equal(await drain(intact), 2000);
+    await loadHashers();
+    const t = await Table.open(sst);
+    const h = t.indexHandle;
+    const props = t.props;
+    await t.close();
+    assert.equal(t.footer.formatVersion, 5);
+    assert.ok(props.numDataBlocks! > 2, `${props.numDataBlocks} data blocks`);
+    // The index block (restart interval 1: every entry is a restart point) without its last entry,
+    // resealed in place; the footer's index handle gets the new size. Everything else stays put.
+    const buf = readFileSync(sst);
+    const block = buf.subarray(h.offset, h.offset + h.size);
+    const n = block.readUInt32LE(h.size - 4);
+    const restarts = h.size - 4 - 4 * n;
+    const lastEntry = block.readUInt32LE(restarts + 4 * (n - 1));
+    const shorter = Buffer.concat([block.subarray(0, lastEntry), block.subarray(restarts, restarts + 4 * (n - 1)), Buffer.alloc(4)]);
+    shorter.writeUInt32LE(n - 1, shorter.length - 4);
+    shorter.copy(buf, h.offset);
+    buf[h.offset + shorter.length] = 0; // not compressed
+    buf.writeUInt32LE(maskCrc(crc32cExtend(0, buf, h.offset, h.offset + shorter.length + 1)), h.offset + shorter.length + 1);
+    const footer = buf.length - 53;
+    const handles: number[] = [];
+    putVarint(handles, t.footer.metaindexHandle.offset);
+    putVarint(handles, t.footer.metaindexHandle.size);
+    putVarint(handles, h.offset);
+    putVarint(handles, shorter.length);
+    Buffer.concat([Buffer.from(handles), Buffer.alloc(40 - handles.length)]).copy(buf, footer + 1);
+    writeFileSync(sst, buf);
+    const db = await openRocksDb(dir);
+    await assertCorruption(
+      drain(db),
+      new RegExp(`^${esc(sst)}@${h.offset}$`),
+      new RegExp(`index lists ${props.numDataBlocks! - 1} data blocks, the properties record ${props.numDataBlocks}`),
+    );
   });
 
   describe('WAL damage', () => {
