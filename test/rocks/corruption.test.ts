@@ -1,9 +1,9 @@
 /**
  * Damaged files written by real RocksDB: every failure is a CorruptionError naming the file and the
- * byte offset; a torn tail of the last WAL ends the log as RocksDB's point-in-time recovery does.
+ * byte offset; WAL damage is handled as RocksDB's point-in-time recovery (DBImpl::RecoverLogFiles) does.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CorruptionError } from '../../src/core/errors.js';
@@ -194,11 +194,19 @@ describe('corrupt input', () => {
       return { dir, wals };
     }
 
-    it('fails on a damaged WAL that is not the last one', async () => {
+    it('refuses a damaged WAL when a column family flushed past it holds SSTs (RocksDB: SST file is ahead of WALs)', async () => {
       const { dir, wals } = twoWals();
       const buf = readFileSync(wals[0]);
       patch(wals[0], 100, [buf[100] ^ 0x10]);
-      await assertCorruption(openRocksDb(dir), new RegExp(`^${esc(wals[0])}@\\d+$`), /checksum mismatch/);
+      await assertCorruption(openRocksDb(dir), new RegExp(`^${esc(wals[0])}@\\d+$`), /SST file is ahead of WALs in CF default: .*checksum mismatch/);
+    });
+
+    it('resumes in the next WAL when its sequence numbers continue right after a torn tail (point-in-time recovery)', async () => {
+      const { dir, wals } = twoWals();
+      appendFileSync(wals[0], Buffer.from([1, 2, 3])); // a header cut off after the last whole record
+      const db = await openRocksDb(dir);
+      assert.equal(await drain(db), 201);
+      assert.equal(await drain(db, 'c1'), 100);
     });
 
     it('ends the last WAL at a torn tail and keeps everything before it', async () => {
