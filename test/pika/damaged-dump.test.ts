@@ -124,4 +124,23 @@ describe('damaged real dumps are refused, not read as smaller ones', () => {
     assert.ok(addedAt > 0);
     await assertRefused(db0, `${manifestOf(dir)}@${addedAt}`, new RegExp(`live SST .*${esc(sst)} of column family '\\w+' cannot be read`));
   });
+
+  it('a 3.x type directory that is missing or emptied is refused, not read as "no hashes"', async () => {
+    const missing = copyDump('3.2.7');
+    rmSync(join(missing, 'hashes'), { recursive: true });
+    await assertRefused(missing, missing, /3\.x dump lacks type directory hashes/);
+    const emptied = copyDump('3.2.7');
+    for (const f of readdirSync(join(emptied, 'hashes'))) unlinkSync(join(emptied, 'hashes', f));
+    await assertRefused(emptied, `${join(emptied, 'hashes', 'CURRENT')}@0`, /cannot read CURRENT: ENOENT/);
+  });
+
+  it('a 4.0 dump missing its last instance directories is refused: its keys are placed for more instances', async () => {
+    const one = copyDump('4.0.1');
+    rmSync(join(one, '2'), { recursive: true });
+    await assertRefused(one, one, /placed for 3 instances \(db-instance-num 3\): 2\/ is missing/);
+    const two = copyDump('4.0.1');
+    rmSync(join(two, '1'), { recursive: true });
+    rmSync(join(two, '2'), { recursive: true });
+    await assertRefused(two, two, /placed for 3 instances \(db-instance-num 3\): 1\/ … 2\/ are missing/);
+  });
 });
