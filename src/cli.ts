@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { loadConfig, type Config } from './config/load.js';
+import { ensureDirs, type DirKey } from './config/dirs.js';
+import { loadConfig, unknownKeyMessage, type Config } from './config/load.js';
 import { shownValue } from './config/secrets.js';
 import { ConfigError } from './core/errors.js';
 import { createLogger, logFatal, type Logger } from './core/log.js';
@@ -16,9 +17,8 @@ export const EXIT_USAGE = 2;
 
 async function runDaemon(confPath: string): Promise<number> {
   const config = loadConfig(confPath);
-  const logger = loggerFor(config);
+  const logger = loggerFor(config, ['log-path', 'db-sync-path']);
   logger.info({ version, config: confPath }, 'pika-migrate starting');
-  for (const e of config.ignored) logger.debug({ key: e.key, value: shownValue(e.key, e.value), where: e.where }, 'pika key not used by pika-migrate');
   if (config.values.daemonize) logger.warn('daemonize : yes is ignored: run pika-migrate under a supervisor (systemd, docker)');
   let daemon: Daemon;
   try {
@@ -64,7 +64,10 @@ async function runLoad(dir: string, confPath: string): Promise<number> {
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     logFatal(logger, e);
-    return ctl.signal.aborted ? EXIT_OK : EXIT_FAILURE;
+    if (ctl.signal.aborted) return EXIT_OK;
+    // the cause on stderr too, where the success summary would have been (the log may be JSON on stdout)
+    process.stderr.write(`pika-migrate load: ${(e as Error).message}\n`);
+    return EXIT_FAILURE;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -93,9 +96,14 @@ async function runVerify(confPath: string, flags: VerifyFlags): Promise<number> 
   }
 }
 
-function loggerFor(config: Config): Logger {
+/** Checks the directories the command writes to (bad ones are exit 2), then logs the conf keys nobody knows. */
+function loggerFor(config: Config, dirs: readonly DirKey[] = ['log-path']): Logger {
+  ensureDirs(config, dirs);
   const v = config.values;
-  return createLogger({ dir: v['log-path'], level: v['log-level'], format: v['log-format'] });
+  const logger = createLogger({ dir: v['log-path'], level: v['log-level'], format: v['log-format'] });
+  for (const u of config.unknown) logger.warn({ key: u.entry.key, where: u.entry.where, suggestion: u.suggestion }, unknownKeyMessage(u));
+  for (const e of config.ignored) logger.debug({ key: e.key, value: shownValue(e.key, e.value), where: e.where }, 'pika key not used by pika-migrate');
+  return logger;
 }
 
 export async function main(argv: string[]): Promise<number> {

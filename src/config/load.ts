@@ -1,7 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
+import { closestKey } from './closest-key.js';
 import { envOverrides, parsePikaConf, type ConfEntry } from './pika-conf.js';
+import { PIKA_KEYS } from './pika-keys.js';
 import { isKnownKey, schema, type ConfKey, type ConfValues } from './schema.js';
+
+/** A key that is neither ours nor Pika's: most likely a typo, whose setting then silently does not apply. */
+export interface UnknownKey {
+  readonly entry: ConfEntry;
+  /** The known key (ours or Pika's) it is nearest to, if any is close. */
+  readonly suggestion: string | null;
+}
 
 export interface Config {
   readonly file: string;
@@ -12,6 +21,13 @@ export interface Config {
   readonly ignored: readonly ConfEntry[];
   /** A secret's exact bytes as the conf file (or env) gave them, for comparisons; empty when unset. */
   readonly secretBytes: (key: 'requirepass') => Buffer;
+  /** The ignored keys that Pika does not know either (warned about at start). */
+  readonly unknown: readonly UnknownKey[];
+}
+
+/** `file:line key: unknown key, ignored (did you mean …?)`: the warning for an unknown key. */
+export function unknownKeyMessage(u: UnknownKey): string {
+  return `${u.entry.where} ${u.entry.key}: unknown key, ignored` + (u.suggestion === null ? '' : ` (did you mean ${u.suggestion}?)`);
 }
 
 /**
@@ -34,6 +50,7 @@ export function buildConfig(file: string, entries: ConfEntry[]): Config {
   const raw = new Map<string, ConfEntry>();
   const seenInFile = new Map<string, ConfEntry>();
   const ignored: ConfEntry[] = [];
+  const unknown: UnknownKey[] = [];
   for (const entry of entries) {
     const prev = seenInFile.get(entry.key);
     if (prev && isKnownKey(entry.key) && !entry.where.startsWith('env ')) {
@@ -44,6 +61,7 @@ export function buildConfig(file: string, entries: ConfEntry[]): Config {
     if (!isKnownKey(entry.key)) {
       if (entry.where.startsWith('env ')) throw new ConfigError(`${entry.where} ${entry.key}: unknown key`);
       ignored.push(entry);
+      if (!PIKA_KEYS.has(entry.key)) unknown.push({ entry, suggestion: closestKey(entry.key, [...Object.keys(schema), ...PIKA_KEYS]) });
       continue;
     }
     setValue(values, entry.key, entry);
@@ -57,7 +75,7 @@ export function buildConfig(file: string, entries: ConfEntry[]): Config {
     const e = raw.get(key);
     return e === undefined ? Buffer.alloc(0) : (e.bytes ?? Buffer.from(e.value, 'utf8'));
   };
-  return { file, values, raw, ignored, secretBytes };
+  return { file, values, raw, ignored, unknown, secretBytes };
 }
 
 function setValue(values: ConfValues, key: ConfKey, entry: ConfEntry): void {

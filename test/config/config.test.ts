@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/load.js';
+import { closestKey, editDistance } from '../../src/config/closest-key.js';
+import { ensureDirs } from '../../src/config/dirs.js';
+import { loadConfig, unknownKeyMessage } from '../../src/config/load.js';
 import { parsePikaConf } from '../../src/config/pika-conf.js';
 import { schema } from '../../src/config/schema.js';
 import { isSecretKey, maskSecrets, shownValue } from '../../src/config/secrets.js';
@@ -156,4 +158,62 @@ test('one rule decides which keys are secret, for CONFIG GET, INFO and the log',
   assert.equal(shownValue('port', '9222'), '9222');
   const logged = maskSecrets({ key: 'k', masterauth: 'm', nested: { 'target-redis-pwd': 'p', host: 'h' }, list: [1] });
   assert.deepEqual(logged, { key: 'k', masterauth: '******', nested: { 'target-redis-pwd': '******', host: 'h' }, list: [1] });
+});
+
+test('a key neither pika-migrate nor Pika knows is reported with file:line and the closest known key', () => {
+  const f = confWith('port : 9300\n# comment\ntarget-redis-prot : 7000\nthread-num : 4\ncompletely-made-up-setting : 1\n');
+  const c = loadConfig(f, {});
+  assert.equal(c.values['target-redis-port'], 6379, 'the misspelt key sets nothing');
+  assert.deepEqual(c.unknown.map(unknownKeyMessage), [
+    `${f}:3 target-redis-prot: unknown key, ignored (did you mean target-redis-port?)`,
+    `${f}:5 completely-made-up-setting: unknown key, ignored`,
+  ]);
+  assert.ok(c.ignored.some((e) => e.key === 'thread-num'), "Pika's own keys stay ignored quietly");
+});
+
+test("real Pika 3.2 and 4.0 pika.conf files and pika.conf.example hold no unknown key (Pika's key list is complete for them)", () => {
+  for (const f of [join(fixtures, 'pika-3.2.conf'), join(fixtures, 'pika-4.0.conf'), new URL('../../pika.conf.example', import.meta.url).pathname]) {
+    const c = loadConfig(f, {});
+    assert.deepEqual(c.unknown.map(unknownKeyMessage), [], f);
+    assert.ok(c.ignored.length > 0 || f.endsWith('example'), f);
+  }
+});
+
+test('closestKey: Damerau-Levenshtein distance, suggestions only when close', () => {
+  assert.equal(editDistance('target-redis-prot', 'target-redis-port'), 1, 'an adjacent swap is one edit');
+  assert.equal(editDistance('kitten', 'sitting'), 3);
+  assert.equal(editDistance('', 'abc'), 3);
+  const keys = Object.keys(schema);
+  assert.equal(closestKey('target-redis-prot', keys), 'target-redis-port');
+  assert.equal(closestKey('redis-sender-nums', keys), 'redis-sender-num');
+  assert.equal(closestKey('log_path', keys), 'log-path');
+  assert.equal(closestKey('prot', keys), 'port');
+  assert.equal(closestKey('foo', keys), null);
+  assert.equal(closestKey('bandwidth-limit', keys), null);
+});
+
+test('ensureDirs: creates missing directories, refuses a file, an uncreatable path, naming file:line and key', () => {
+  const file = join(dir, 'a-file');
+  writeFileSync(file, 'x');
+  const made = join(dir, 'made', 'deep', 'log');
+  const c = loadConfig(confWith(`log-path : ${made}\ndb-sync-path : ${join(dir, 'made', 'sync')}\n`), {});
+  ensureDirs(c, ['log-path', 'db-sync-path']);
+  assert.ok(statSync(made).isDirectory() && statSync(join(dir, 'made', 'sync')).isDirectory());
+  const cases: Array<[string, string, RegExp]> = [
+    ['log-path', file, /is not a directory$/],
+    ['log-path', join(file, 'sub'), /a part of the path is a file, not a directory$/],
+    ['log-path', '/proc/nope/', /cannot be created \(ENOENT\)$/],
+    ['db-sync-path', '/proc/nope/x/y', /cannot be created \(ENOENT\)$/],
+  ];
+  for (const [key, value, reason] of cases) {
+    const f = confWith(`port : 9300\n${key} : ${value}\n`);
+    assert.throws(() => ensureDirs(loadConfig(f, {}), [key as 'log-path' | 'db-sync-path']), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.ok(e.message.startsWith(`${f}:2 ${key}: ${value}: `), e.message);
+      assert.match(e.message, reason);
+      return true;
+    });
+  }
+  const viaEnv = loadConfig(confWith('port : 9300\n'), { PIKA_MIGRATE_LOG_PATH: file });
+  assert.throws(() => ensureDirs(viaEnv, ['log-path']), /^ConfigError: env PIKA_MIGRATE_LOG_PATH log-path: .* is not a directory$/);
 });

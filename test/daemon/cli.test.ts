@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startRedis, type RedisServer } from '../helpers/redis.js';
@@ -168,4 +168,52 @@ test('load <dump>: a real 3.3.6 dump into Redis with type-order and conflict-pol
   assert.ok(n > 2000, `compared ${n} keys`);
   assert.equal(await c.exists('pika-migrate:load-guard'), 0);
   assert.equal(await c.exists('pika-migrate:applied'), 0, 'a one-shot load leaves no applied positions behind');
+});
+
+test('load <dump> with an emptied MANIFEST exits 1 naming the file and offset, with no summary and nothing loaded', async () => {
+  const c = redis.client();
+  await c.flushall();
+  const dump = join(work, 'damaged-dump');
+  cpSync(join(FIXTURES, 'snapshots', '3.2.7-base', 'dump'), dump, { recursive: true });
+  const strings = join(dump, 'db0', 'strings');
+  const manifest = join(strings, readdirSync(strings).find((n) => n.startsWith('MANIFEST-'))!);
+  truncateSync(manifest, 0);
+  const f = conf({ 'log-path': join(work, 'log-damaged'), 'log-format': 'json', 'target-redis-port': redis.port });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'load', dump, '-c', f], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 1, r.stderr + r.stdout);
+  assert.ok(r.stderr.includes(`pika-migrate load: ${manifest}@0: MANIFEST is empty`), r.stderr);
+  assert.doesNotMatch(r.stderr, /loaded \d+ keys/);
+  assert.equal(await c.dbsize(), 0, 'the dump is refused before any key is written');
+});
+
+test('a log-path or db-sync-path that is a file or cannot be created exits 2 with file:line key: reason, no stack', () => {
+  const file = join(work, 'plain-file');
+  writeFileSync(file, 'x');
+  const cases: Array<[string[], Record<string, string | number>, string, RegExp]> = [
+    [[], { 'log-path': file }, 'log-path', /is not a directory/],
+    [['load', work], { 'log-path': '/proc/nope/' }, 'log-path', /cannot be created \(ENOENT\)/],
+    [[], { 'log-path': join(work, 'log-ok'), 'db-sync-path': '/proc/nope/' }, 'db-sync-path', /cannot be created \(ENOENT\)/],
+  ];
+  for (const [args, lines, key, reason] of cases) {
+    const f = conf({ port: 9222, ...lines });
+    const line = Object.keys({ port: 9222, ...lines }).indexOf(key) + 1;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', cli, ...args, '-c', f], { encoding: 'utf8', timeout: 15_000 });
+    assert.equal(r.status, 2, `${key} ${JSON.stringify(lines)}: ${r.stderr}`);
+    assert.ok(r.stderr.startsWith(`pika-migrate: ${f}:${line} ${key}: ${lines[key]}: `), r.stderr);
+    assert.match(r.stderr, reason);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
+
+test('a misspelt key is warned about at start with file:line and the key it probably meant', () => {
+  const f = conf({ 'log-path': join(work, 'log-typo'), 'log-format': 'json', 'target-redis-prot': 7000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'load', join(work, 'no-such-dump'), '-c', f], { encoding: 'utf8', timeout: 30_000 });
+  const warn = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { level: number | string; msg: string })
+    .find((l) => l.msg.includes('target-redis-prot'));
+  assert.ok(warn, r.stdout);
+  assert.equal(warn.msg, `${f}:3 target-redis-prot: unknown key, ignored (did you mean target-redis-port?)`);
+  assert.ok(warn.level === 40 || warn.level === 'warn', `level ${warn.level}`);
 });

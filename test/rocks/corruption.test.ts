@@ -1,13 +1,13 @@
 /**
  * Damaged files written by real RocksDB: every failure is a CorruptionError naming the file and the
- * byte offset; a torn tail of the last WAL ends the log as RocksDB's point-in-time recovery does.
+ * byte offset; WAL damage is handled as RocksDB's point-in-time recovery (DBImpl::RecoverLogFiles) does.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CorruptionError } from '../../src/core/errors.js';
-import { crc32cExtend, loadHashers, maskCrc } from '../../src/snapshot/rocks/coding.js';
+import { crc32cExtend, loadHashers, maskCrc, putVarint } from '../../src/snapshot/rocks/coding.js';
 import { openRocksDb, type RocksDb } from '../../src/snapshot/rocks/db.js';
 import { Table } from '../../src/snapshot/rocks/sst/table.js';
 import { cleanup, writeDb } from './writer.js';
@@ -94,8 +94,8 @@ describe('corrupt input', () => {
     const { dir, sst } = oneSst('snappy');
     const size = readFileSync(sst).length;
     truncateSync(sst, size - 100);
-    const db = await openRocksDb(dir);
-    await assertCorruption(drain(db), new RegExp(`^${esc(sst)}@${size - 100}$`), /MANIFEST records \d+/);
+    // checked when the DB opens, before any key is read
+    await assertCorruption(openRocksDb(dir), new RegExp(`^${esc(sst)}@${size - 100}$`), /MANIFEST records \d+/);
   });
 
   it('reports a bad magic number at the end of a truncated SST opened on its own', async () => {
@@ -133,6 +133,45 @@ describe('corrupt input', () => {
     await assertCorruption(openRocksDb(dir), new RegExp(`^${esc(path)}@0$`), /log record checksum mismatch/);
   });
 
+  it('refuses an SST whose index (checksum intact) no longer lists its last data block', async () => {
+    const { dir, sst } = oneSst('none');
+    const intact = await openRocksDb(dir);
+    assert.equal(await drain(intact), 2000);
+    await loadHashers();
+    const t = await Table.open(sst);
+    const h = t.indexHandle;
+    const props = t.props;
+    await t.close();
+    assert.equal(t.footer.formatVersion, 5);
+    assert.ok(props.numDataBlocks! > 2, `${props.numDataBlocks} data blocks`);
+    // The index block (restart interval 1: every entry is a restart point) without its last entry,
+    // resealed in place; the footer's index handle gets the new size. Everything else stays put.
+    const buf = readFileSync(sst);
+    const block = buf.subarray(h.offset, h.offset + h.size);
+    const n = block.readUInt32LE(h.size - 4);
+    const restarts = h.size - 4 - 4 * n;
+    const lastEntry = block.readUInt32LE(restarts + 4 * (n - 1));
+    const shorter = Buffer.concat([block.subarray(0, lastEntry), block.subarray(restarts, restarts + 4 * (n - 1)), Buffer.alloc(4)]);
+    shorter.writeUInt32LE(n - 1, shorter.length - 4);
+    shorter.copy(buf, h.offset);
+    buf[h.offset + shorter.length] = 0; // not compressed
+    buf.writeUInt32LE(maskCrc(crc32cExtend(0, buf, h.offset, h.offset + shorter.length + 1)), h.offset + shorter.length + 1);
+    const footer = buf.length - 53;
+    const handles: number[] = [];
+    putVarint(handles, t.footer.metaindexHandle.offset);
+    putVarint(handles, t.footer.metaindexHandle.size);
+    putVarint(handles, h.offset);
+    putVarint(handles, shorter.length);
+    Buffer.concat([Buffer.from(handles), Buffer.alloc(40 - handles.length)]).copy(buf, footer + 1);
+    writeFileSync(sst, buf);
+    const db = await openRocksDb(dir);
+    await assertCorruption(
+      drain(db),
+      new RegExp(`^${esc(sst)}@${h.offset}$`),
+      new RegExp(`index lists ${props.numDataBlocks! - 1} data blocks, the properties record ${props.numDataBlocks}`),
+    );
+  });
+
   describe('WAL damage', () => {
     /** Two live WALs: cf c1 keeps the first alive; the second gets later writes. */
     function twoWals(): { dir: string; wals: string[] } {
@@ -155,11 +194,19 @@ describe('corrupt input', () => {
       return { dir, wals };
     }
 
-    it('fails on a damaged WAL that is not the last one', async () => {
+    it('refuses a damaged WAL when a column family flushed past it holds SSTs (RocksDB: SST file is ahead of WALs)', async () => {
       const { dir, wals } = twoWals();
       const buf = readFileSync(wals[0]);
       patch(wals[0], 100, [buf[100] ^ 0x10]);
-      await assertCorruption(openRocksDb(dir), new RegExp(`^${esc(wals[0])}@\\d+$`), /checksum mismatch/);
+      await assertCorruption(openRocksDb(dir), new RegExp(`^${esc(wals[0])}@\\d+$`), /SST file is ahead of WALs in CF default: .*checksum mismatch/);
+    });
+
+    it('resumes in the next WAL when its sequence numbers continue right after a torn tail (point-in-time recovery)', async () => {
+      const { dir, wals } = twoWals();
+      appendFileSync(wals[0], Buffer.from([1, 2, 3])); // a header cut off after the last whole record
+      const db = await openRocksDb(dir);
+      assert.equal(await drain(db), 201);
+      assert.equal(await drain(db, 'c1'), 100);
     });
 
     it('ends the last WAL at a torn tail and keeps everything before it', async () => {

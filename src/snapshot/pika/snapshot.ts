@@ -23,6 +23,7 @@ import type { DataType, SnapshotRecord } from '../../core/record.js';
 import { openRocksDb, type RocksDb } from '../rocks/db.js';
 import { pikaComparators } from './comparators.js';
 import { ScanContext } from './context.js';
+import { checkInstanceCount } from './instance-count.js';
 import { dataBytes, layoutOf, type Family } from './layout.js';
 import { LiveProbe, scanKeyed3, scanLists3, scanStreams3, scanStrings3 } from './scan3.js';
 import { scanInstances4 } from './scan4.js';
@@ -154,6 +155,7 @@ export async function* readSnapshotBatches(dbDir: string, opts: ReadSnapshotOpti
   try {
     if (layout.family === 'D') {
       for (const d of layout.dirs) opened.push(await openChecked(d.path, CFS_4));
+      await checkInstanceCount(opened, layout.dbDir);
       opts.onEstimatedKeys?.(await estimateKeys(opened));
       yield* scanInstances4(opened, ctx, from === null ? undefined : metaKeyPrefix4(from.key));
       return;

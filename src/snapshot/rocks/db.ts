@@ -2,6 +2,7 @@
  * Read-only RocksDB database: MANIFEST + WAL replay + block-based SSTs, scanned per column family
  * in the CF's comparator order with the newest visible version of each key.
  */
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptionError } from '../../core/errors.js';
 import { BYTEWISE_NAME, bytewiseComparator, makeInternalKeyCompare, type Comparator } from './internal-key.js';
@@ -51,12 +52,48 @@ export interface RocksDb {
 
 export async function openRocksDb(dir: string, opts: OpenOptions = {}): Promise<RocksDb> {
   const manifest = await loadManifest(dir);
+  await checkFilesOnDisk(dir, manifest);
   const { memtables, wals } = await replayWals(dir, manifest, opts.memtableLimit);
   return new Db(dir, manifest, memtables, wals, opts);
 }
 
 function sstPath(dir: string, n: number): string {
   return join(dir, `${String(n).padStart(6, '0')}.sst`);
+}
+
+/**
+ * Every SST the MANIFEST lists is there with its recorded size (RocksDB checks this at open too),
+ * and no SST is newer than the MANIFEST's next file number: such a file was written after the last
+ * edit we have, so the MANIFEST was cut at a record boundary and the live set is not all there.
+ */
+async function checkFilesOnDisk(dir: string, manifest: ManifestState): Promise<void> {
+  const at = (f: FileMeta) => `${manifest.manifestPath}@${f.addedAt ?? 0}`;
+  for (const cf of manifest.columnFamilies.values()) {
+    for (const f of cf.files.values()) {
+      const path = sstPath(dir, f.number);
+      let size: number;
+      try {
+        size = (await stat(path)).size;
+      } catch (e) {
+        throw new CorruptionError(`live SST ${path} of column family '${cf.name}' cannot be read: ${(e as Error).message}`, at(f));
+      }
+      if (size !== f.size) {
+        throw new CorruptionError(
+          `SST is ${size} bytes but the MANIFEST records ${f.size} (truncated or replaced file)`,
+          `${path}@${Math.min(size, f.size)}`,
+        );
+      }
+    }
+  }
+  for (const name of await readdir(dir)) {
+    const m = /^(\d+)\.sst$/.exec(name);
+    if (m && Number(m[1]) >= manifest.nextFileNumber) {
+      throw new CorruptionError(
+        `${name} is newer than the MANIFEST's next file number ${manifest.nextFileNumber}: the MANIFEST is incomplete`,
+        `${manifest.manifestPath}@${(await stat(manifest.manifestPath)).size}`,
+      );
+    }
+  }
 }
 
 class Db implements RocksDb {

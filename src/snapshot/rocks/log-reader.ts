@@ -38,9 +38,16 @@ export interface LogReadOptions {
   corruption: 'end' | 'error';
   /** File number, checked against recyclable records (a mismatch = stale data = end of log). */
   logNumber?: number;
+  /** Called when the log ends early ('end' mode): why, and the offset of the record that ended it. */
+  onStop?(reason: string, at: number): void;
 }
 
-class EndOfLog {}
+class EndOfLog {
+  constructor(
+    readonly reason: string,
+    readonly at: number,
+  ) {}
+}
 
 /** Yields the logical records of a log file in order. */
 export async function* readLogRecords(path: string, opts: LogReadOptions): AsyncGenerator<LogRecord> {
@@ -51,7 +58,7 @@ export async function* readLogRecords(path: string, opts: LogReadOptions): Async
     let parts: Buffer[] | null = null;
     let partsOffset = 0;
     const fail = (msg: string, at: number): never => {
-      if (opts.corruption === 'end') throw new EndOfLog();
+      if (opts.corruption === 'end') throw new EndOfLog(msg, at);
       throw new CorruptionError(msg, `${path}@${at}`);
     };
     try {
@@ -72,8 +79,9 @@ export async function* readLogRecords(path: string, opts: LogReadOptions): Async
           if (pos + headerSize + length > want) {
             if (lastBlock && want < LOG_BLOCK_SIZE) {
               // a torn write at the end of the file
-              if (opts.truncatedTail === 'end') throw new EndOfLog();
-              throw new CorruptionError(`record of ${length} bytes cut off by the end of the file`, `${path}@${at}`);
+              const msg = `record of ${length} bytes cut off by the end of the file`;
+              if (opts.truncatedTail === 'end') throw new EndOfLog(msg, at);
+              throw new CorruptionError(msg, `${path}@${at}`);
             }
             fail(`record of ${length} bytes crosses a block boundary`, at);
           }
@@ -84,7 +92,8 @@ export async function* readLogRecords(path: string, opts: LogReadOptions): Async
           }
           if (headerSize === RECYCLABLE_HEADER && opts.logNumber !== undefined) {
             const recNumber = block.readUInt32LE(pos + 7);
-            if (recNumber !== opts.logNumber % 0x100000000) throw new EndOfLog(); // stale data of a recycled file
+            // stale data of a recycled file
+            if (recNumber !== opts.logNumber % 0x100000000) throw new EndOfLog(`record of recycled log ${recNumber}`, at);
           }
           const payload = block.subarray(pos + headerSize, pos + headerSize + length);
           pos += headerSize + length;
@@ -124,12 +133,22 @@ export async function* readLogRecords(path: string, opts: LogReadOptions): Async
               fail(`unknown log record type ${type}`, at);
           }
         }
+        // Fewer bytes than a header left at the end of the file: a header cut off (a block's unused
+        // tail is only padding when the block is whole).
+        if (lastBlock && want < LOG_BLOCK_SIZE && pos < want && want - pos < LEGACY_HEADER && block.subarray(pos, want).some((b) => b !== 0)) {
+          const msg = `record header cut off by the end of the file (${want - pos} bytes)`;
+          if (opts.truncatedTail === 'end') throw new EndOfLog(msg, blockStart + pos);
+          throw new CorruptionError(msg, `${path}@${blockStart + pos}`);
+        }
       }
-      if (parts && opts.truncatedTail === 'error') {
-        throw new CorruptionError('fragmented record cut off by the end of the file', `${path}@${partsOffset}`);
+      if (parts) {
+        const msg = 'fragmented record cut off by the end of the file';
+        if (opts.truncatedTail === 'error') throw new CorruptionError(msg, `${path}@${partsOffset}`);
+        throw new EndOfLog(msg, partsOffset);
       }
     } catch (e) {
       if (!(e instanceof EndOfLog)) throw e;
+      opts.onStop?.(e.reason, e.at);
     }
   } finally {
     await fh.close();

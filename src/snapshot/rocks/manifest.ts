@@ -2,7 +2,7 @@
  * CURRENT → MANIFEST: replays VersionEdit records (storage.md §3.4) into the live version: column
  * families with their comparator names and log numbers, and the live SST files per level.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptionError } from '../../core/errors.js';
 import { Cursor } from './coding.js';
@@ -18,6 +18,8 @@ export interface FileMeta {
   readonly smallestSeq: number;
   readonly largestSeq: number;
   readonly epoch?: number;
+  /** Offset in the MANIFEST of the edit that added the file (for errors that name it). */
+  readonly addedAt?: number;
 }
 
 export interface ColumnFamilyState {
@@ -230,9 +232,13 @@ export async function currentManifestPath(dir: string): Promise<string> {
   return join(dir, m[1]);
 }
 
-/** Decodes every edit of a MANIFEST (torn last record tolerated, as RocksDB does). */
+/**
+ * Decodes every edit of a MANIFEST. A torn last record is refused: RocksDB's recovery would drop it
+ * silently, but a dump's MANIFEST is a closed file that ends at a record boundary
+ * (storage-observed.md N5), so a cut one means an incomplete copy, not a crash mid-write.
+ */
 export async function* readVersionEdits(manifestPath: string): AsyncGenerator<VersionEdit & { offset: number }> {
-  for await (const rec of readLogRecords(manifestPath, { truncatedTail: 'end', corruption: 'error' })) {
+  for await (const rec of readLogRecords(manifestPath, { truncatedTail: 'error', corruption: 'error' })) {
     yield { ...decodeVersionEdit(rec.data, manifestPath, rec.offset), offset: rec.offset };
   }
 }
@@ -240,6 +246,12 @@ export async function* readVersionEdits(manifestPath: string): AsyncGenerator<Ve
 /** Replays a DB directory's MANIFEST into its live state. */
 export async function loadManifest(dir: string): Promise<ManifestState> {
   const manifestPath = await currentManifestPath(dir);
+  let manifestSize: number;
+  try {
+    manifestSize = (await stat(manifestPath)).size;
+  } catch (e) {
+    throw new CorruptionError(`CURRENT names a MANIFEST that cannot be read: ${(e as Error).message}`, `${join(dir, 'CURRENT')}@0`);
+  }
   const state: ManifestState = {
     manifestPath,
     columnFamilies: new Map([[0, { id: 0, name: 'default', comparator: '', logNumber: 0, files: new Map() }]]),
@@ -249,7 +261,11 @@ export async function loadManifest(dir: string): Promise<ManifestState> {
     minLogNumberToKeep: 0,
   };
   let group: Array<VersionEdit & { offset: number }> | null = null;
+  const seen = { nextFile: false, logNumber: false, lastSequence: false };
   for await (const edit of readVersionEdits(manifestPath)) {
+    seen.nextFile ||= edit.nextFileNumber !== undefined;
+    seen.logNumber ||= edit.logNumber !== undefined;
+    seen.lastSequence ||= edit.lastSequence !== undefined;
     if (edit.atomicGroupRemaining !== undefined) {
       group ??= [];
       group.push(edit);
@@ -263,6 +279,12 @@ export async function loadManifest(dir: string): Promise<ManifestState> {
     applyEdit(state, edit);
   }
   // an unfinished atomic group at the end is dropped, as RocksDB does
+  // RocksDB's VersionSet::Recover refuses a descriptor without these (e.g. one cut at a record boundary)
+  const end = `${manifestPath}@${manifestSize}`;
+  if (manifestSize === 0) throw new CorruptionError('MANIFEST is empty', end);
+  if (!seen.nextFile) throw new CorruptionError('no meta-nextfile entry in descriptor (MANIFEST incomplete)', end);
+  if (!seen.logNumber) throw new CorruptionError('no meta-lognumber entry in descriptor (MANIFEST incomplete)', end);
+  if (!seen.lastSequence) throw new CorruptionError('no last-sequence-number entry in descriptor (MANIFEST incomplete)', end);
   return state;
 }
 
@@ -301,5 +323,5 @@ function applyEdit(state: ManifestState, e: VersionEdit & { offset: number }): v
     const k = `${d.level}:${d.number}`;
     if (!cf.files.delete(k)) throw new CorruptionError(`deleted file ${k} is not live in CF ${cf.name}`, where);
   }
-  for (const f of e.newFiles) cf.files.set(`${f.level}:${f.number}`, f);
+  for (const f of e.newFiles) cf.files.set(`${f.level}:${f.number}`, { ...f, addedAt: e.offset });
 }

@@ -2,9 +2,16 @@
  * WAL replay (storage.md §3.5.3): every `*.log` with number ≥ the smallest live CF log number, in
  * ascending order; operations of a CF whose log number is above the WAL's number are already in
  * SSTs and skipped. Produces one unsorted memtable per CF (sorted later with the CF's comparator).
+ *
+ * Damage is handled as RocksDB's default recovery mode, kPointInTimeRecovery (DBImpl::RecoverLogFiles):
+ * a torn or corrupt record ends the replay there, in any WAL; a later WAL is replayed again only
+ * from a batch whose sequence continues exactly where the replay stopped (its earlier batches are
+ * dropped); and if the replay never resumed while a column family with SSTs was flushed past the
+ * damaged WAL (its log number is above it), the DB is refused: "SST file is ahead of WALs".
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CorruptionError } from '../../core/errors.js';
 import { makeInternalKey, ValueType } from './internal-key.js';
 import { readLogRecords } from './log-reader.js';
 import type { ManifestState } from './manifest.js';
@@ -55,13 +62,18 @@ export async function replayWals(
   for (const cf of manifest.columnFamilies.values()) minLog = Math.min(minLog, cf.logNumber);
   const wals = (await listWals(dir)).filter((w) => w.number >= minLog);
   let total = 0;
-  for (let i = 0; i < wals.length; i++) {
-    const wal = wals[i];
-    const last = i === wals.length - 1;
-    // the last WAL may end in a torn write (point-in-time recovery); earlier ones must be whole
-    const mode = last ? 'end' : 'error';
-    for await (const rec of readLogRecords(wal.path, { truncatedTail: mode, corruption: mode, logNumber: wal.number })) {
+  let nextSequence = -1;
+  let stopped: { wal: WalFile; reason: string; at: number } | null = null;
+  for (const wal of wals) {
+    const stop: { reason?: string; at: number } = { at: 0 };
+    const onStop = (reason: string, at: number) => Object.assign(stop, { reason, at });
+    for await (const rec of readLogRecords(wal.path, { truncatedTail: 'end', corruption: 'end', logNumber: wal.number, onStop })) {
       const batch = decodeWriteBatch(rec.data, wal.path, rec.offset);
+      if (stopped !== null) {
+        if (batch.sequence !== nextSequence) break; // the rest of this WAL is past the gap
+        stopped = null;
+      }
+      nextSequence = batch.sequence + batch.count;
       for (const op of batch.ops) {
         const cf = manifest.columnFamilies.get(op.cf);
         if (!cf || cf.logNumber > wal.number) continue;
@@ -101,6 +113,17 @@ export async function replayWals(
             `${wal.path}: WAL data exceeds the memtable limit of ${limit} bytes; a snapshot should hold little or no WAL data`,
           );
         }
+      }
+    }
+    if (stop.reason !== undefined) stopped = { wal, reason: stop.reason, at: stop.at };
+  }
+  if (stopped !== null) {
+    for (const cf of manifest.columnFamilies.values()) {
+      if (cf.logNumber > stopped.wal.number && cf.files.size > 0) {
+        throw new CorruptionError(
+          `SST file is ahead of WALs in CF ${cf.name}: the WAL replay stopped at ${stopped.reason}, and data of later writes is in SSTs`,
+          `${stopped.wal.path}@${stopped.at}`,
+        );
       }
     }
   }
