@@ -5,7 +5,7 @@
  *   string); `TYPE` answers the first of string, hash, list, zset, set; `PTTL` the first of
  *   string, hash, list, set, zset, in whole seconds × 1000; `EXISTS` counts every type.
  * - 4.0: one type per name, WRONGTYPE across types, `PTTL`/`TTL` of a missing key answer 0.
- * - `SCANX <type> <start> [MATCH p] [COUNT n]` → [next start or "", keys]; `INFO keyspace` in
+ * - `SCANX <type> <start> [MATCH p] [COUNT n]` → [next start or "", keys]; `KEYS p stream` → none; `INFO keyspace` in
  *   Pika's per-type lines (3.2 spells `invaild_keys`, 4.0 adds `Streams_keys`).
  * Anything else, or a malformed argument list, is refused rather than guessed.
  */
@@ -20,7 +20,7 @@ const TYPE_ORDER_3X: readonly DataType[] = ['string', 'hash', 'list', 'zset', 's
 const PTTL_ORDER_3X: readonly DataType[] = ['string', 'hash', 'list', 'set', 'zset'];
 const TYPES: readonly DataType[] = ['string', 'hash', 'list', 'set', 'zset'];
 
-export const CLIENT_READS = new Set(['scanx', 'type', 'pttl', 'exists', 'get', 'hlen', 'llen', 'scard', 'zcard', 'hscan', 'sscan', 'zscan', 'lrange']);
+export const CLIENT_READS = new Set(['keys', 'scanx', 'type', 'pttl', 'exists', 'get', 'hlen', 'llen', 'scard', 'zcard', 'hscan', 'sscan', 'zscan', 'lrange']);
 
 const wrongArgs = (cmd: string): Error => new Error(`ERR wrong number of arguments for '${cmd}' command`);
 
@@ -49,6 +49,10 @@ export function answerRead(ks: PikaKeyspace, cmd: string, argv: Buffer[], now: n
   switch (cmd) {
     case 'scanx':
       return scanx(ks, argv);
+    case 'keys':
+      // `KEYS <pattern> stream` (3.5.3+, 4.0) lists streams; this keyspace holds none.
+      if (argv.length !== 3 || argv[2].toString().toLowerCase() !== 'stream') return new Error("ERR this test master serves 'keys' only as KEYS <pattern> stream");
+      return [];
     case 'type': {
       if (argv.length !== 2) return wrongArgs(cmd);
       const t = (ks.multiType ? TYPE_ORDER_3X : TYPES).find((x) => ks.live(x, key) !== null);

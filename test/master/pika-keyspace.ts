@@ -122,6 +122,8 @@ function valueOf(type: DataType, v: unknown): PikaValue {
       return { type, members: (v as string[]).map(bytesOf) };
     case 'zset':
       return { type, members: (v as Array<[string, string]>).map(([m, s]) => [bytesOf(m), s === 'inf' ? Infinity : s === '-inf' ? -Infinity : Number(s)]) };
+    case 'stream':
+      throw new Error('the test master holds no streams');
   }
 }
 
