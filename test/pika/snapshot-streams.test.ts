@@ -78,3 +78,22 @@ for (const version of ['3.5.5', '4.0.1'] as const) {
     }
   });
 }
+
+for (const version of ['3.5.5', '4.0.1'] as const) {
+  test(`${version}: a read resumed at a stream's first record gives the same records from there on`, async () => {
+    const root = dumpWithStreams(version, STREAMS);
+    try {
+      const opts = { db: 0, nowMs: Date.now(), chunkSize: 64, chunkBytes: 1 << 20 };
+      const all: SnapshotRecord[] = [];
+      for await (const r of readSnapshot(join(root, 'db0'), opts)) all.push(r);
+      const at = all.findIndex((r) => r.type === 'stream' && r.first && r.key.toString() === 'st:big');
+      assert.ok(at >= 0);
+      const start = all[at];
+      const again: SnapshotRecord[] = [];
+      for await (const r of readSnapshot(join(root, 'db0'), { ...opts, from: { type: 'stream', key: start.key, seq: (start.pos as { seq: number }).seq } })) again.push(r);
+      assert.deepEqual(again, all.slice(at));
+    } finally {
+      rmSync(dirname(root), { recursive: true, force: true });
+    }
+  });
+}
