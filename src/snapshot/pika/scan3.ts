@@ -140,6 +140,7 @@ export async function* scanKeyed3(
   let live = false;
   let version = 0;
   let metaCount = 0;
+  let streamLast = '';
   try {
     for await (const batch of db.scanBatches(cf, from === undefined ? {} : { from })) {
       for (const { key: dk, value } of batch) {
@@ -164,7 +165,9 @@ export async function* scanKeyed3(
               live = true;
               version = m.version;
               metaCount = m.count;
-              ch.start(type, cur, m.expireAtMs, 'state' in m ? (m.state as StreamState) : null);
+              const state = 'state' in m ? (m.state as StreamState) : null;
+              streamLast = state?.lastId ?? '';
+              ch.start(type, cur, m.expireAtMs, state);
             }
           }
         }
@@ -178,7 +181,9 @@ export async function* scanKeyed3(
         } else if (type === 'stream') {
           const at = where(db, cf, dk);
           if (suffix.length !== STREAM_ID_BYTES) throw new CorruptionError(`stream data key ID of ${suffix.length} bytes, expected ${STREAM_ID_BYTES}`, at());
-          out = ch.add({ id: streamIdOf(suffix, 0), fields: decodeStreamMessage(value, at) }, value.length);
+          const id = streamIdOf(suffix, 0);
+          ctx.checkStreamId(cur, id, streamLast);
+          out = ch.add({ id, fields: decodeStreamMessage(value, at) }, value.length);
         } else {
           if (value.length !== 8) throw new CorruptionError(`zset score of ${value.length} bytes, expected 8`, where(db, cf, dk)());
           const score = value.readDoubleLE(0);

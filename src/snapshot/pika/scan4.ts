@@ -5,7 +5,7 @@
  * seen side by side and reported), and each instance's data CFs follow with forward-only cursors.
  */
 import { CorruptionError } from '../../core/errors.js';
-import type { SnapshotRecord, StreamState } from '../../core/record.js';
+import type { SnapshotRecord, StreamEntry, StreamState } from '../../core/record.js';
 import type { RocksDb } from '../rocks/db.js';
 import type { ScanContext } from './context.js';
 import type { Where } from './format3.js';
@@ -173,6 +173,7 @@ async function* joinContainer(inst: Instance, plan: Plan, mk: Buffer, mv: Buffer
     if (c === 0 && dk.length < verAt + 8 + KEY_SUFFIX) throw new CorruptionError('data key too short for version and reserve', where(db, cf, dk)());
     if (c === 0 && equalU64(dk, verAt, mv, plan.versionOff)) {
       const out = element(type, dk, value, verAt + 8, mv, where(db, cf, dk));
+      if (out !== null && plan.state !== null) ctx.checkStreamId(name, (out.item as StreamEntry).id, plan.state.lastId);
       if (out !== null) {
         if (type === 'zset') {
           const [member, score] = out.item as readonly [Buffer, number];
