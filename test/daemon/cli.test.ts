@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startRedis, type RedisServer } from '../helpers/redis.js';
@@ -168,4 +168,17 @@ test('load <dump>: a real 3.3.6 dump into Redis with type-order and conflict-pol
   assert.ok(n > 2000, `compared ${n} keys`);
   assert.equal(await c.exists('pika-migrate:load-guard'), 0);
   assert.equal(await c.exists('pika-migrate:applied'), 0, 'a one-shot load leaves no applied positions behind');
+});
+
+test('load <dump root with db0 and db1>: both in one run, a summary line per DB naming its Redis DB, exit 0', async () => {
+  const root = join(work, 'two-dbs');
+  for (const n of [0, 1]) cpSync(join(FIXTURES, 'snapshots', '3.2.7-base', 'dump', 'db0'), join(root, `db${n}`), { recursive: true });
+  const c = redis.client();
+  await c.flushall();
+  const f = conf({ 'log-path': join(work, 'log-load2'), 'log-format': 'json', 'target-redis-port': redis.port, 'db-map': '0:2 1:3' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'load', root, '-c', f], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  assert.match(r.stderr, /^db0 → Redis DB 2: loaded (\d+) keys .*\ndb1 → Redis DB 3: loaded \1 keys /m);
+  assert.equal(await c.dbsize(), 0);
+  assert.ok((await redis.client({ db: 2 }).dbsize()) > 200 && (await redis.client({ db: 3 }).dbsize()) > 200);
 });
