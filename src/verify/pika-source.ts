@@ -105,7 +105,7 @@ export class PikaSource {
     return ((await this.call(SIZE_COMMAND[type], key)) as number) > 0;
   }
 
-  /** Any type (EXISTS counts every type's copy of a name on 3.x). */
+  /** Any type (EXISTS counts every type's copy of a name on 3.x; 3.5.x leaves streams out). */
   async exists(key: Buffer): Promise<boolean> {
     return ((await this.call('EXISTS', key)) as number) > 0;
   }

@@ -78,7 +78,8 @@ export function answerRead(ks: PikaKeyspace, cmd: string, argv: Buffer[], now: n
     case 'exists': {
       if (argv.length < 2) return wrongArgs(cmd);
       let n = 0;
-      for (const k of argv.slice(1)) n += TYPES.filter((t) => ks.live(t, k) !== null).length;
+      // 3.5.x's EXISTS does not look at streams (storage.cc Storage::Exists, v3.5.5).
+      for (const k of argv.slice(1)) n += TYPES.filter((t) => (t !== 'stream' || !ks.multiType) && ks.live(t, k) !== null).length;
       return n;
     }
     case 'get': {
