@@ -14,7 +14,7 @@ let records = 0;
 let elements = 0;
 for await (const batch of readSnapshotBatches(dir, { db: 0, nowMs: Date.now(), chunkSize: 512, chunkBytes: 1 << 20 })) {
   records += batch.length;
-  for (const r of batch) elements += r.type === 'string' ? 1 : r.type === 'hash' ? r.fields.length : r.type === 'list' ? r.elements.length : r.members.length;
+  for (const r of batch) elements += r.type === 'string' ? 1 : r.type === 'hash' ? r.fields.length : r.type === 'list' ? r.elements.length : r.type === 'stream' ? r.entries.length : r.members.length;
 }
 const seconds = (performance.now() - t0) / 1000;
 const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));

@@ -185,7 +185,7 @@ async function verifyRun(redis: RedisServer, n: number): Promise<{ seconds: numb
     else if (v.type === 'hash') pipe.hset(e.key, ...v.fields.flat());
     else if (v.type === 'list') pipe.rpush(e.key, ...v.elements);
     else if (v.type === 'set') pipe.sadd(e.key, ...v.members);
-    else pipe.zadd(e.key, ...v.members.flatMap(([m, sc]) => [sc, m]));
+    else if (v.type === 'zset') pipe.zadd(e.key, ...v.members.flatMap(([m, sc]) => [sc, m]));
     // The test master keeps 3.x's whole seconds; so does the copy.
     if (e.expireAtMs !== null) pipe.pexpireat(e.key, Math.floor(e.expireAtMs / 1000) * 1000);
     if (pipe.length >= 2000) {

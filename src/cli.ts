@@ -51,15 +51,18 @@ async function runLoad(dir: string, confPath: string): Promise<number> {
   process.on('SIGTERM', onSignal);
   try {
     const { offlineLoad } = await import('./daemon/offline-load.js');
-    const { summary, info } = await offlineLoad(dir, config, logger, ctl.signal);
-    const c = summary.counts;
-    process.stderr.write(
-      `loaded ${summary.done} keys (${c.records ?? 0} records, ${c.commands ?? 0} commands, ${c.bytes ?? 0} bytes) in ${(summary.elapsedMs / 1000).toFixed(1)} s, ` +
+    const loads = await offlineLoad(dir, config, logger, ctl.signal);
+    for (const { db, summary, info } of loads) {
+      const c = summary.counts;
+      process.stderr.write(
+        (loads.length > 1 ? `db${db.source} → Redis DB ${db.target}: ` : '') +
+        `loaded ${summary.done} keys (${c.records ?? 0} records, ${c.commands ?? 0} commands, ${c.bytes ?? 0} bytes) in ${(summary.elapsedMs / 1000).toFixed(1)} s, ` +
         `${Math.round(summary.rate)} keys/s; ${summary.typeConflicts} type conflicts, ${Object.values(summary.skipped).reduce((a, b) => a + b, 0)} keys skipped, ` +
         `${summary.keysKept} existing keys kept, ${summary.filtered} filtered out` +
         (info ? `; dump taken at binlog ${info.filenum}:${info.offset} of ${info.masterIp}:${info.masterPort}` : '') +
         '\n',
-    );
+      );
+    }
     return EXIT_OK;
   } catch (e) {
     if (e instanceof ConfigError) throw e;

@@ -73,7 +73,7 @@ export const schema = {
   // filter-keys: every key; filter-exclude-keys wins over it; filter-types: the types copied.
   'filter-keys': { parse: words, default: [] as string[] },
   'filter-exclude-keys': { parse: words, default: [] as string[] },
-  'filter-types': { parse: subsetOf<DataType>('string', 'hash', 'list', 'set', 'zset'), default: ['string', 'hash', 'list', 'set', 'zset'] as DataType[] },
+  'filter-types': { parse: subsetOf<DataType>('string', 'hash', 'list', 'set', 'zset', 'stream'), default: ['string', 'hash', 'list', 'set', 'zset'] as DataType[] },
   // Key renames by prefix, after the filters, for snapshot and binlog alike: `old=>new` pairs,
   // whitespace-separated, backslash escapes; the longest matching prefix wins.
   'key-rename-prefix': { parse: parseKeyRenames, default: [] as KeyRenameRule[] },

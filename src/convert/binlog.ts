@@ -1,7 +1,7 @@
 import type { BinlogEntry } from '../core/binlog.js';
 import { printableBytes, type RedisCommand } from '../core/command.js';
 import { formatPosition, type SourcePosition } from '../core/position.js';
-import { DELETE_IF_VALUE_SCRIPT, DELETE_MATCHING_SCRIPT, SET_IF_VALUE_SCRIPT, SET_WITH_EXPIRY_SCRIPT } from '../core/scripts.js';
+import { DELETE_IF_VALUE_SCRIPT, DELETE_MATCHING_SCRIPT, SET_IF_VALUE_SCRIPT, SET_WITH_EXPIRY_SCRIPT, STREAM_SHRINK_SCRIPT } from '../core/scripts.js';
 import { commandType, type KeyFilter } from './filter.js';
 import type { KeyRenamer } from './rename.js';
 import type { ConvertNote, ConvertResult, PikaFamily } from './types.js';
@@ -102,6 +102,7 @@ class Conversion {
     if (min !== undefined) {
       if (!this.arity(min)) return;
       if (name === 'zadd') return this.zadd();
+      if (name === 'xadd' || name === 'xdel' || name === 'xtrim') return this.streamWrite();
       this.emit(name.toUpperCase(), argv.slice(1), argv[1]);
       return;
     }
@@ -341,6 +342,28 @@ class Conversion {
     const [a, b] = [parse(this.ctx.version), parse(v)];
     for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
     return true;
+  }
+
+  /**
+   * XADD (its `*` already replaced by the generated ID in the binlog), XDEL, XTRIM. Pika always
+   * trims exactly (`~` is accepted and ignored: pika_stream.cc ParseAddOrTrimArgsOrReply), while
+   * Redis's `~` trims less: made `=`. A write that can empty the stream runs in
+   * STREAM_SHRINK_SCRIPT, which deletes an emptied stream as Pika forgets it.
+   */
+  private streamWrite(): void {
+    const { name, argv } = this;
+    const args = argv.slice(1);
+    let trims = name !== 'xadd';
+    for (let i = 1; i < args.length; i++) {
+      const opt = args[i].toString('latin1').toLowerCase();
+      if (opt === 'maxlen' || opt === 'minid') {
+        trims = true;
+        if (args[i + 1]?.toString('latin1') === '~') args[i + 1] = Buffer.from('=');
+        i += args[i + 1]?.length === 1 && '~='.includes(args[i + 1].toString('latin1')) ? 2 : 1;
+      } else if (name === 'xadd' && opt !== 'nomkstream') break; // the ID: fields follow
+    }
+    if (!trims) return this.emit('XADD', args, argv[1]);
+    this.emit('EVAL', [STREAM_SHRINK_SCRIPT, '1', argv[1], name.toUpperCase(), ...args.slice(1)], argv[1]);
   }
 
   private arity(min: number): boolean {

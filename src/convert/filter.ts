@@ -14,9 +14,13 @@ export class KeyFilter {
     private readonly types: ReadonlySet<DataType> | null,
   ) {}
 
-  /** Null when nothing would be filtered: callers then skip the checks entirely. */
+  /**
+   * Null when nothing would be filtered: callers then skip the checks entirely. Types naming all of
+   * string, hash, list, set and zset (the default, and what confs from before streams say) mean
+   * every type, streams included; a shorter list copies streams only when it names `stream`.
+   */
   static from(spec: { include: readonly string[]; exclude: readonly string[]; types: readonly DataType[] | null }): KeyFilter | null {
-    const allTypes = spec.types === null || spec.types.length === 5;
+    const allTypes = spec.types === null || CLASSIC_TYPES.every((t) => spec.types!.includes(t));
     if (spec.include.length === 0 && spec.exclude.length === 0 && allTypes) return null;
     return new KeyFilter(spec.include.map((g) => globToRegExp(g)), spec.exclude.map((g) => globToRegExp(g)), allTypes ? null : new Set(spec.types));
   }
@@ -33,6 +37,7 @@ export class KeyFilter {
   }
 }
 
+const CLASSIC_TYPES: readonly DataType[] = ['string', 'hash', 'list', 'set', 'zset'];
 const LIST_COMMANDS = new Set(['lpush', 'rpush', 'lpushx', 'rpushx', 'lpop', 'rpop', 'linsert', 'lrem', 'lset', 'ltrim', 'rpoplpush', 'blpop', 'brpop', 'brpoplpush', 'lmove', 'blmove']);
 const SET_COMMANDS = new Set(['sadd', 'srem', 'spop', 'smove', 'sunionstore', 'sinterstore', 'sdiffstore']);
 const STRING_COMMANDS = new Set([
@@ -47,5 +52,6 @@ export function commandType(name: string): DataType | null {
   if (SET_COMMANDS.has(name)) return 'set';
   if (name.startsWith('h')) return 'hash';
   if (name.startsWith('z') || name === 'geoadd') return 'zset';
+  if (name === 'xadd' || name === 'xdel' || name === 'xtrim') return 'stream';
   return null;
 }

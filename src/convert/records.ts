@@ -33,6 +33,11 @@ export interface RecordConvertOptions {
   readonly onNote?: (note: ConvertNote) => void;
   /** Key renames by prefix (key-rename-prefix); the caller filters on the source name first. */
   readonly rename?: KeyRenamer | null;
+  /**
+   * Target older than Redis 7.0: `XSETID` takes the last ID only, so a stream's entries-added
+   * counter and max deleted ID are not copied (noted once, code `stream-counters`).
+   */
+  readonly noStreamCounters?: boolean;
 }
 
 /**
@@ -49,6 +54,7 @@ export class SnapshotRecordConverter {
   private writing = false;
   /** Skip/fail: whether the key's first command (the one that decides) is still to come. */
   private undecided = false;
+  private counterNoteGiven = false;
 
   constructor(private readonly opts: RecordConvertOptions) {
     this.conflict = opts.conflict ?? 'merge';
@@ -120,9 +126,29 @@ export class SnapshotRecordConverter {
           (part) => cmd('ZADD', [rec.key, ...part.flatMap(([member, score]) => [formatScore(score, rec), member])]),
         );
         break;
+      case 'stream':
+        // One entry per XADD (Redis adds one at a time), with Pika's IDs; then the meta's counters.
+        for (const e of rec.entries) cmd('XADD', [rec.key, e.id, ...e.fields]);
+        if (rec.last) cmd('XSETID', this.xsetid(rec));
+        break;
     }
     if (rec.last && rec.expireAtMs !== null) cmd('PEXPIREAT', [rec.key, String(rec.expireAtMs)]);
     return out;
+  }
+
+  /** `XSETID key last-id ENTRIESADDED n MAXDELETEDID id` (Redis 7), or the last ID alone before 7.0. */
+  private xsetid(rec: Extract<SnapshotRecord, { type: 'stream' }>): Array<Buffer | string> {
+    const s = rec.state;
+    if (this.opts.noStreamCounters !== true) return [rec.key, s.lastId, 'ENTRIESADDED', s.entriesAdded, 'MAXDELETEDID', s.maxDeletedId];
+    if (!this.counterNoteGiven) {
+      this.counterNoteGiven = true;
+      this.opts.onNote?.({
+        level: 'warn',
+        code: 'stream-counters',
+        message: `${formatPosition(rec.pos)} target Redis is older than 7.0: streams get their last ID (XSETID) but not Pika's entries-added counter and max deleted ID (said once)`,
+      });
+    }
+    return [rec.key, s.lastId];
   }
 
   /** Pika keeps NaN scores (a ZUNIONSTORE of inf and -inf makes one); Redis refuses them: skip, report. */

@@ -1,7 +1,23 @@
 import type { SourcePosition } from './position.js';
 
-/** Redis-visible data types a Pika snapshot can hold. */
-export type DataType = 'string' | 'hash' | 'list' | 'set' | 'zset';
+/** Redis-visible data types a Pika snapshot can hold (streams: Pika 3.5.3+ and 4.0). */
+export type DataType = 'string' | 'hash' | 'list' | 'set' | 'zset' | 'stream';
+
+/** A stream entry: its ID (`ms-seq`, decimal) and its field/value list, alternating. */
+export interface StreamEntry {
+  readonly id: string;
+  readonly fields: ReadonlyArray<Buffer>;
+}
+
+/**
+ * What a stream's meta says beyond its entries, so the target ends with the same counters
+ * (Redis 7 `XSETID … ENTRIESADDED … MAXDELETEDID …`). IDs as `ms-seq`.
+ */
+export interface StreamState {
+  readonly lastId: string;
+  readonly entriesAdded: string;
+  readonly maxDeletedId: string;
+}
 
 /**
  * The one record type that leaves the snapshot reader. A record is one key's data, or one chunk of
@@ -25,4 +41,6 @@ export type SnapshotRecord =
   /** List elements in list order (head first); chunks follow each other in order. */
   | (RecordBase & { readonly type: 'list'; readonly elements: ReadonlyArray<Buffer> })
   | (RecordBase & { readonly type: 'set'; readonly members: ReadonlyArray<Buffer> })
-  | (RecordBase & { readonly type: 'zset'; readonly members: ReadonlyArray<readonly [Buffer, number]> });
+  | (RecordBase & { readonly type: 'zset'; readonly members: ReadonlyArray<readonly [Buffer, number]> })
+  /** Entries in ID order; every chunk carries the stream's state, applied after the last one. */
+  | (RecordBase & { readonly type: 'stream'; readonly entries: ReadonlyArray<StreamEntry>; readonly state: StreamState });

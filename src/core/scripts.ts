@@ -75,6 +75,18 @@ redis.call('SET', KEYS[1], ARGV[1])
 return redis.call(ARGV[2], KEYS[1], ARGV[3])
 `.trim();
 
+/**
+ * A stream write that can leave the stream empty (XDEL, XTRIM, XADD with MAXLEN/MINID): Pika takes
+ * a length-0 stream for no stream (its next XADD starts afresh, from ID 0-0; SCAN passes it by),
+ * while Redis keeps an empty stream with its last ID. So an emptied stream is deleted, as on Pika.
+ * KEYS[1] = the stream; ARGV[1] = the command; ARGV[2..] = its arguments after the key.
+ */
+export const STREAM_SHRINK_SCRIPT = `
+local r = redis.call(ARGV[1], KEYS[1], unpack(ARGV, 2))
+if redis.call('XLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
+return r
+`.trim();
+
 /** Error code of a write refused by `conflict-policy : skip` (the key existed on the target). */
 export const KEY_SKIPPED_CODE = 'PMKEYSKIPPED';
 /** Error code of a write refused by `conflict-policy : fail`. */
@@ -118,4 +130,5 @@ export const INLINE_SCRIPTS: readonly string[] = [
   DELETE_MATCHING_SCRIPT,
   SET_WITH_EXPIRY_SCRIPT,
   GUARDED_WRITE_SCRIPT,
+  STREAM_SHRINK_SCRIPT,
 ];

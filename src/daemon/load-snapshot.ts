@@ -76,6 +76,9 @@ function recordBytes(rec: SnapshotRecord): number {
     case 'zset':
       for (const [m] of rec.members) n += m.length + 8;
       return n;
+    case 'stream':
+      for (const e of rec.entries) for (const f of e.fields) n += f.length;
+      return n;
   }
 }
 
@@ -90,6 +93,8 @@ function elementCount(rec: SnapshotRecord): number {
     case 'set':
     case 'zset':
       return rec.members.length;
+    case 'stream':
+      return rec.entries.length;
   }
 }
 
@@ -120,6 +125,7 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
     conflict: o.conflict,
     maxItemsPerCommand: o.chunkSize,
     legacyTarget: o.pool.legacyTarget,
+    noStreamCounters: Number(o.pool.targetVersion.split('.')[0]) < 7,
     onNote,
     rename: o.rename ?? null,
   });

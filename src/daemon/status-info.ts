@@ -101,6 +101,8 @@ export function migrateInfo(phase: string, ms: readonly MigrationStatus[], sink:
       lines.push(['load_type_conflicts', m.lastLoad.typeConflicts], ['load_keys_kept', m.lastLoad.keysKept], ['load_filtered', m.lastLoad.filtered]);
       for (const [reason, n] of Object.entries(m.lastLoad.skipped)) lines.push([`load_skipped_${slug(reason)}`, n]);
     }
+    // Every DB's: the gap is per DB (3.5.3–3.5.5 masters).
+    for (const x of ms) if (x.streamsNotCopied !== undefined) lines.push([ms.length > 1 ? `db${x.db}_streams_not_copied` : 'streams_not_copied', x.streamsNotCopied ?? 'unknown']);
     if (m.spool !== null) {
       lines.push(['spool_stage', m.spool.stage], ['spool_entries', m.spool.entries], ['spool_bytes', m.spool.bytes], ['spool_replayed', m.spool.replayed], ['spool_durable_offset', offset(m.spool.durable)]);
       lines.push(['spool_acks_stopped', m.spool.stopped ?? 'no']);

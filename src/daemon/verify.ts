@@ -11,7 +11,7 @@ import { RateLimiter } from '../sink/rate-limit.js';
 import { isPikaInternalKey, looksLikeHll3x } from '../snapshot/pika/special-keys.js';
 import { compareValue } from '../verify/compare-value.js';
 import { totalKeys } from '../verify/keyspace-info.js';
-import { PIKA_PTTL_ORDER, PikaSource, type PikaSourceOptions } from '../verify/pika-source.js';
+import { hasStreams, PIKA_PTTL_ORDER, PikaSource, type PikaSourceOptions } from '../verify/pika-source.js';
 import { DiffReport, keyText, type DiffKind, type Difference, type NonDiffKind } from '../verify/report.js';
 import { parseSampling, sampled, type Sampling } from '../verify/sample.js';
 import type { VerifySummary } from '../verify/summary.js';
@@ -78,7 +78,7 @@ export async function verify(o: VerifyOptions): Promise<VerifySummary> {
 
 async function run(o: VerifyOptions, log: Logger, pika: PikaSource, target: TargetReader): Promise<VerifySummary> {
   const started = Date.now();
-  const compared: Record<DataType, number> = { string: 0, hash: 0, list: 0, set: 0, zset: 0 };
+  const compared: Record<DataType, number> = { string: 0, hash: 0, list: 0, set: 0, zset: 0, stream: 0 };
   const differences: Record<DiffKind, number> = { missing: 0, extra: 0, type: 0, value: 0, ttl: 0 };
   const differencesByType: Record<string, number> = {};
   const notDifferences: Record<NonDiffKind, number> = { shadowed: 0, filtered: 0, 'not-copied': 0, vanished: 0, 'ttl-unverifiable': 0 };
@@ -146,9 +146,10 @@ async function run(o: VerifyOptions, log: Logger, pika: PikaSource, target: Targ
   };
 }
 
-/** Every (name, type) Pika holds: one SCANX walk per type, in type-order. */
+/** Every (name, type) Pika holds: one SCANX walk per type, in type-order, then the streams. */
 async function* candidates(pika: PikaSource, typeOrder: readonly DataType[], count: number): AsyncGenerator<Candidate> {
   for (const type of typeOrder) for await (const keys of pika.scanType(type, count)) for (const key of keys) yield { key, type };
+  for (const key of await pika.streamNames()) yield { key, type: 'stream' };
 }
 
 /** Redis keys the filters accept, without pika-migrate's own. */
@@ -181,10 +182,12 @@ class KeyCheck {
     if (this.pika.multiType) {
       // The migration copies the first type in type-order that holds the name; PTTL answers for
       // the first in PIKA_PTTL_ORDER. Probe the types ahead of this one in either order.
-      const before = new Set([...this.o.typeOrder.slice(0, this.o.typeOrder.indexOf(type)), ...PIKA_PTTL_ORDER.slice(0, PIKA_PTTL_ORDER.indexOf(type))]);
+      // A stream comes after every type-order type (the reader reads streams last).
+      const copiedFirst = type === 'stream' ? this.o.typeOrder : this.o.typeOrder.slice(0, this.o.typeOrder.indexOf(type));
+      const before = new Set([...copiedFirst, ...PIKA_PTTL_ORDER.slice(0, Math.max(0, PIKA_PTTL_ORDER.indexOf(type)))]);
       const held = await Promise.all([...before].map(async (t) => ((await this.pika.holds(key, t)) ? t : null)));
       const ahead = new Set(held.filter((t): t is DataType => t !== null));
-      if (this.o.typeOrder.slice(0, this.o.typeOrder.indexOf(type)).some((t) => ahead.has(t))) return { kind: 'shadowed' };
+      if (copiedFirst.some((t) => ahead.has(t))) return { kind: 'shadowed' };
       ttlUnverifiable = ahead.size > 0;
     }
     // The migration filters the type that won the name (load-snapshot.ts), so this comes after the probes.
@@ -192,7 +195,8 @@ class KeyCheck {
     const [redisType, redisTtl, pikaTtl] = await Promise.all([
       this.target.call('TYPE', key).then((b) => (b as Buffer).toString()),
       this.target.call('PTTL', key) as Promise<number>,
-      this.pika.pttl(key),
+      // Pika's streams have no expiry (its PTTL does not look at them).
+      type === 'stream' ? -1 : this.pika.pttl(key),
     ]);
     const diff = (kind: DiffKind, detail: string, compared = true): Outcome => ({ kind, key, type, detail, compared });
     if (redisType !== type) {
@@ -213,6 +217,8 @@ class KeyCheck {
     if (await this.pika.exists(key)) return null;
     const type = ((await this.target.call('TYPE', key)) as Buffer).toString();
     if (type === 'none') return null;
+    // 3.5.x EXISTS does not look at streams (storage.cc Storage::Exists, v3.5.5): ask XLEN.
+    if (type === 'stream' && hasStreams(this.pika.version) && (await this.pika.holds(key, 'stream'))) return null;
     return { kind: 'extra', key, type, detail: 'in redis, not in pika', compared: false };
   }
 

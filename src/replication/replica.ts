@@ -6,7 +6,7 @@ import { compareBinlogPositions, type BinlogEntry, type BinlogPosition } from '.
 import { CorruptionError, FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { decodeBinlogItem } from './binlog-item.js';
-import { familyOfVersion, fetchPikaVersion, type ClientPortAuth } from './master-version.js';
+import { familyOfVersion, fetchPikaVersion, type ClientPortAuth, countPikaStreams } from './master-version.js';
 import { parseInfoFile, type SnapshotInfo } from './info-file.js';
 import { MsgType, Status, TrySyncReply, type InnerRequest, type InnerResponse, type NodeId, type WireOffset } from './messages.js';
 import { LinkClosedError, ReplConnection } from './repl-connection.js';
@@ -487,6 +487,13 @@ export class Replica extends EventEmitter {
     } else if (vf !== this.family) {
       this.log.warn({ version: r.version, versionFamily: vf, wireFamily: this.family }, 'master version and handshake disagree on the family: the handshake wins');
     }
+  }
+
+  /** How many streams the master's `db` holds (3.5.3+), read on its client port P. */
+  countStreams(db: number): Promise<{ count: number } | { count: null; why: string }> {
+    const { masterHost, masterPort, masterAuth, masterClientAuth } = this.opts;
+    const auth = masterClientAuth ?? (masterAuth ? { password: masterAuth } : undefined);
+    return countPikaStreams(masterHost, masterPort, auth, Math.max(this.t.requestMs, 10_000), db);
   }
 
   private async probeLocalIp(): Promise<string | undefined> {

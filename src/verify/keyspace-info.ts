@@ -8,7 +8,7 @@ export interface PikaKeyCounts {
   readonly countedAt: string | null;
 }
 
-const TYPE_OF: Record<string, DataType | undefined> = { Strings: 'string', Hashes: 'hash', Lists: 'list', Zsets: 'zset', Sets: 'set' };
+const TYPE_OF: Record<string, DataType | undefined> = { Strings: 'string', Hashes: 'hash', Lists: 'list', Zsets: 'zset', Sets: 'set', Streams: 'stream' };
 
 /**
  * Pika's `INFO keyspace` is not Redis's `db0:keys=…,expires=…`: it is one line per type,
@@ -18,7 +18,7 @@ const TYPE_OF: Record<string, DataType | undefined> = { Strings: 'string', Hashe
  * asked to count shows zeros: the caller treats that as "unknown", not as an empty database.
  */
 export function parsePikaKeyspace(text: string, db = 'db0'): PikaKeyCounts | null {
-  const keys: Record<DataType, number> = { string: 0, hash: 0, list: 0, set: 0, zset: 0 };
+  const keys: Record<DataType, number> = { string: 0, hash: 0, list: 0, set: 0, zset: 0, stream: 0 };
   let seen = false;
   let countedAt: string | null = null;
   for (const line of text.split(/\r?\n/)) {

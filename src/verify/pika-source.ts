@@ -88,13 +88,24 @@ export class PikaSource {
     } while (start.length > 0);
   }
 
+  /**
+   * Stream names (3.5.3+ and 4.0: `KEYS <pattern> stream`, which lists the streams with entries;
+   * SCANX knows no stream type up to 4.0.1). One reply holds every name, so a Pika with more
+   * names than its `max-client-response-size` allows answers an error, which is surfaced.
+   * Older Pikas have no streams: none.
+   */
+  async streamNames(): Promise<Buffer[]> {
+    if (!hasStreams(this.version)) return [];
+    return (await this.c.callBuffer('KEYS', '*', 'stream')) as Buffer[];
+  }
+
   /** Whether `type` holds `key` (3.x only: each type's own length; for strings, TYPE checks them first). */
   async holds(key: Buffer, type: DataType): Promise<boolean> {
     if (type === 'string') return ((await this.call('TYPE', key)) as Buffer).toString() === 'string';
     return ((await this.call(SIZE_COMMAND[type], key)) as number) > 0;
   }
 
-  /** Any type (EXISTS counts every type's copy of a name on 3.x). */
+  /** Any type (EXISTS counts every type's copy of a name on 3.x; 3.5.x leaves streams out). */
   async exists(key: Buffer): Promise<boolean> {
     return ((await this.call('EXISTS', key)) as number) > 0;
   }
@@ -113,4 +124,10 @@ export class PikaSource {
   }
 }
 
-export const SIZE_COMMAND: Record<Exclude<DataType, 'string'>, string> = { hash: 'HLEN', list: 'LLEN', set: 'SCARD', zset: 'ZCARD' };
+/** Streams exist from Pika 3.5.3 on. */
+export function hasStreams(version: string): boolean {
+  const [major, minor, patch] = version.split('.').map((x) => parseInt(x, 10));
+  return major > 3 || (major === 3 && (minor > 5 || (minor === 5 && patch >= 3)));
+}
+
+export const SIZE_COMMAND: Record<Exclude<DataType, 'string'>, string> = { hash: 'HLEN', list: 'LLEN', set: 'SCARD', zset: 'ZCARD', stream: 'XLEN' };

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { BinlogEntry } from '../../src/core/binlog.js';
 import type { RedisCommand } from '../../src/core/command.js';
 import { convertEntry, type BinlogConvertContext } from '../../src/convert/binlog.js';
-import { DELETE_MATCHING_SCRIPT, SET_IF_VALUE_SCRIPT, DELETE_IF_VALUE_SCRIPT } from '../../src/core/scripts.js';
+import { DELETE_MATCHING_SCRIPT, SET_IF_VALUE_SCRIPT, DELETE_IF_VALUE_SCRIPT, STREAM_SHRINK_SCRIPT } from '../../src/core/scripts.js';
 import { decodeBinlogItem } from '../../src/replication/binlog-item.js';
 import { wireItems } from '../binlog/wire-items.js';
 
@@ -166,4 +166,17 @@ test('leaves NaN zset scores (Pika keeps them, Redis refuses them) out of ZADD, 
   assert.deepEqual(only.cmds, []);
   assert.equal(only.notes.length, 1);
   assert.deepEqual(conv(['ZADD', 'z', '1', 'a', '2', 'b'], ctx).cmds, ['ZADD z 1 a 2 b']);
+});
+
+test('streams: XADD with the logged ID as is; trims exact (~ made =) and emptying writes through the shrink script', () => {
+  const ctx: BinlogConvertContext = { family: 'C', version: '3.5.5', nowMs: 0 };
+  const S = (cmd: string) => `EVAL ${STREAM_SHRINK_SCRIPT} 1 st ${cmd}`;
+  assert.deepEqual(conv(['xadd', 'st', '5-1', 'f', 'v'], ctx).cmds, ['XADD st 5-1 f v']);
+  assert.deepEqual(conv(['XADD', 'st', 'NOMKSTREAM', '5-1', 'maxlen', 'v'], ctx).cmds, ['XADD st NOMKSTREAM 5-1 maxlen v'], 'a field named maxlen is no option');
+  assert.deepEqual(conv(['xadd', 'st', 'MAXLEN', '~', '10', '5-1', 'f', 'v'], ctx).cmds, [S('XADD MAXLEN = 10 5-1 f v')]);
+  assert.deepEqual(conv(['xadd', 'st', 'minid', '3-0', '5-1', 'f', 'v'], ctx).cmds, [S('XADD minid 3-0 5-1 f v')]);
+  assert.deepEqual(conv(['xtrim', 'st', 'MINID', '~', '2-0'], ctx).cmds, [S('XTRIM MINID = 2-0')]);
+  assert.deepEqual(conv(['xtrim', 'st', 'MAXLEN', '0'], ctx).cmds, [S('XTRIM MAXLEN 0')]);
+  assert.deepEqual(conv(['xdel', 'st', '1-1', '2-0'], ctx).cmds, [S('XDEL 1-1 2-0')]);
+  assert.deepEqual(conv(['xadd', 'st', '1-1'], ctx).notes.map((n) => n.code), ['bad-arity']);
 });

@@ -32,6 +32,11 @@ test('include, exclude (wins) and types', () => {
   assert.equal(commandType('geoadd'), 'zset');
   assert.equal(commandType('pksetexat'), 'string');
   assert.equal(commandType('del'), null);
+  assert.equal(commandType('xtrim'), 'stream');
+  // Streams: copied when listed, or when all five other types are (confs from before streams).
+  assert.ok(!f.acceptsType('stream'));
+  assert.ok(KeyFilter.from({ include: [], exclude: [], types: ['string', 'stream'] })!.acceptsType('stream'));
+  assert.ok(KeyFilter.from({ include: ['k*'], exclude: [], types: ['string', 'hash', 'list', 'set', 'zset'] })!.acceptsType('stream'));
 });
 
 test('binlog entries: keys and types outside the filter are dropped with a note; a command across the filter is refused', () => {
@@ -43,6 +48,7 @@ test('binlog entries: keys and types outside the filter are dropped with a note;
   assert.deepEqual(del.notes.map((n) => n.code), ['filtered']);
   assert.deepEqual(conv('set', 'secret:pw', 'x').commands, []);
   assert.equal(conv('zadd', 'z', '1', 'm').notes[0].code, 'filtered', 'zset is not among filter-types');
+  assert.equal(conv('xadd', 'st', '1-1', 'f', 'v').notes[0].code, 'filtered', 'nor is stream');
   const mixed = conv('rpoplpush', 'secret:q', 'public:q');
   assert.deepEqual(mixed.commands, []);
   assert.equal(mixed.notes[0].code, 'filter-mixed');

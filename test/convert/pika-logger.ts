@@ -169,9 +169,16 @@ export class PikaLogger {
       case 'delvx':
         if ((await this.ref.type(k)) === 'string' && (await this.ref.get(k)) === argv[2]) await this.ref.del(k);
         return [argv];
-      case 'xadd': {
-        const id = (await this.call(argv)) as string;
-        return [argv.map((a, i) => (i === 2 && a === '*' ? id : a))];
+      case 'xadd':
+      case 'xtrim':
+      case 'xdel': {
+        // Pika trims exactly whatever `~` says, and forgets a stream left with no entry.
+        const exact = argv.map((a) => (a === '~' ? '=' : a));
+        const id = (await this.call(exact)) as string;
+        if ((await this.ref.xlen(k)) === 0) await this.ref.del(k);
+        if (name !== 'xadd') return [argv];
+        const at = argv.findIndex((a, i) => i >= 2 && a === '*');
+        return [argv.map((a, i) => (i === at ? id : a))];
       }
       default:
         await this.call(argv);

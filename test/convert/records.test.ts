@@ -185,3 +185,35 @@ test('writes expiring strings through a script for targets older than Redis 6.2'
   assert.deepEqual(await c.getBuffer('s'), Buffer.from([0, 255]));
   assert.equal(Number(await c.call('PEXPIRETIME', 's')), at);
 });
+
+test('streams: one XADD per entry with its ID, XSETID with the counters after the last chunk (last ID only before Redis 7, noted once)', async () => {
+  const state = { lastId: '9-0', entriesAdded: '7', maxDeletedId: '8-1' };
+  const rec = (key: string, first: boolean, last: boolean, ids: string[], seq: number): SnapshotRecord => ({
+    type: 'stream',
+    db: 0,
+    key: Buffer.from(key),
+    expireAtMs: null,
+    first,
+    last,
+    pos: { kind: 'snapshot', db: 0, seq },
+    entries: ids.map((id) => ({ id, fields: [Buffer.from('f'), Buffer.from(`v${id}`)] })),
+    state,
+  });
+  const show = (cs: RedisCommand[]) => cs.map((c) => [c.name, ...c.args.map(String)].join(' '));
+  const notes: string[] = [];
+  const conv = new SnapshotRecordConverter({ nowMs: () => 0, conflict: 'replace' });
+  assert.deepEqual(show(conv.convert(rec('s', true, false, ['1-1', '2-0'], 0))), ['DEL s', 'XADD s 1-1 f v1-1', 'XADD s 2-0 f v2-0']);
+  assert.deepEqual(show(conv.convert(rec('s', false, true, ['5-5'], 1))), ['XADD s 5-5 f v5-5', 'XSETID s 9-0 ENTRIESADDED 7 MAXDELETEDID 8-1']);
+  const old = new SnapshotRecordConverter({ nowMs: () => 0, noStreamCounters: true, onNote: (n) => notes.push(n.code) });
+  assert.deepEqual(show(old.convert(rec('a', true, true, ['1-1'], 0))), ['XADD a 1-1 f v1-1', 'XSETID a 9-0']);
+  assert.deepEqual(show(old.convert(rec('b', true, true, ['1-1'], 1))), ['XADD b 1-1 f v1-1', 'XSETID b 9-0']);
+  assert.deepEqual(notes, ['stream-counters'], 'said once');
+  // What Redis makes of them.
+  const c = redis.client();
+  await c.del('s');
+  await applyCommands(c, [...conv.convert(rec('s', true, true, ['1-1', '2-0'], 2))]);
+  const info = (await c.call('XINFO', 'STREAM', 's')) as unknown[];
+  assert.equal(info[info.indexOf('entries-added') + 1], 7);
+  assert.equal(info[info.indexOf('last-generated-id') + 1], '9-0');
+  assert.equal(info[info.indexOf('max-deleted-entry-id') + 1], '8-1');
+});

@@ -113,7 +113,19 @@ export function workload(family: PikaFamily, version: string): string[][] {
     ['SET', 'pm:2', 'b'],
     ['HSET', 'pm:h', 'f', 'v'],
     family === 'D' ? ['PKPATTERNMATCHDEL', 'pm:*'] : ['PKPATTERNMATCHDEL', 'pm:*', 'string'],
-    ...(cd ? [['XADD', 'x:1', '*', 'f', 'v']] : []),
+    ...(cd
+      ? [
+          ['XADD', 'x:1', '*', 'f', 'v'],
+          ['XADD', 'x:2', '*', 'a', '1'],
+          ['XADD', 'x:2', 'MAXLEN', '~', '1', '*', 'b', '2'],
+          ['XADD', 'x:3', '1-1', 'f', 'v'],
+          ['XADD', 'x:3', '2-0', 'f', 'v'],
+          ['XDEL', 'x:3', '1-1', '2-0'],
+          ['XADD', 'x:3', '1-5', 'again', 'from 0-0'],
+          ['XADD', 'x:4', '3-0', 'f', 'v'],
+          ['XTRIM', 'x:4', 'MAXLEN', '~', '0'],
+        ]
+      : []),
   ];
   return w;
 }

@@ -217,3 +217,16 @@ test('a misspelt key is warned about at start with file:line and the key it prob
   assert.equal(warn.msg, `${f}:3 target-redis-prot: unknown key, ignored (did you mean target-redis-port?)`);
   assert.ok(warn.level === 40 || warn.level === 'warn', `level ${warn.level}`);
 });
+
+test('load <dump root with db0 and db1>: both in one run, a summary line per DB naming its Redis DB, exit 0', async () => {
+  const root = join(work, 'two-dbs');
+  for (const n of [0, 1]) cpSync(join(FIXTURES, 'snapshots', '3.2.7-base', 'dump', 'db0'), join(root, `db${n}`), { recursive: true });
+  const c = redis.client();
+  await c.flushall();
+  const f = conf({ 'log-path': join(work, 'log-load2'), 'log-format': 'json', 'target-redis-port': redis.port, 'db-map': '0:2 1:3' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'load', root, '-c', f], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  assert.match(r.stderr, /^db0 → Redis DB 2: loaded (\d+) keys .*\ndb1 → Redis DB 3: loaded \1 keys /m);
+  assert.equal(await c.dbsize(), 0);
+  assert.ok((await redis.client({ db: 2 }).dbsize()) > 200 && (await redis.client({ db: 3 }).dbsize()) > 200);
+});

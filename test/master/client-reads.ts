@@ -5,7 +5,8 @@
  *   string); `TYPE` answers the first of string, hash, list, zset, set; `PTTL` the first of
  *   string, hash, list, set, zset, in whole seconds × 1000; `EXISTS` counts every type.
  * - 4.0: one type per name, WRONGTYPE across types, `PTTL`/`TTL` of a missing key answer 0.
- * - `SCANX <type> <start> [MATCH p] [COUNT n]` → [next start or "", keys]; `INFO keyspace` in
+ * - `SCANX <type> <start> [MATCH p] [COUNT n]` → [next start or "", keys]; `KEYS p stream`, `XLEN`,
+ *   `XRANGE k start + [COUNT n]` for streams (they have no expiry; PTTL and TYPE leave them out); `INFO keyspace` in
  *   Pika's per-type lines (3.2 spells `invaild_keys`, 4.0 adds `Streams_keys`).
  * Anything else, or a malformed argument list, is refused rather than guessed.
  */
@@ -18,9 +19,9 @@ import type { PikaKeyspace } from './pika-keyspace.js';
 const WRONGTYPE = new Error('WRONGTYPE Operation against a key holding the wrong kind of value');
 const TYPE_ORDER_3X: readonly DataType[] = ['string', 'hash', 'list', 'zset', 'set'];
 const PTTL_ORDER_3X: readonly DataType[] = ['string', 'hash', 'list', 'set', 'zset'];
-const TYPES: readonly DataType[] = ['string', 'hash', 'list', 'set', 'zset'];
+const TYPES: readonly DataType[] = ['string', 'hash', 'list', 'set', 'zset', 'stream'];
 
-export const CLIENT_READS = new Set(['scanx', 'type', 'pttl', 'exists', 'get', 'hlen', 'llen', 'scard', 'zcard', 'hscan', 'sscan', 'zscan', 'lrange']);
+export const CLIENT_READS = new Set(['keys', 'xlen', 'xrange', 'scanx', 'type', 'pttl', 'exists', 'get', 'hlen', 'llen', 'scard', 'zcard', 'hscan', 'sscan', 'zscan', 'lrange']);
 
 const wrongArgs = (cmd: string): Error => new Error(`ERR wrong number of arguments for '${cmd}' command`);
 
@@ -49,6 +50,19 @@ export function answerRead(ks: PikaKeyspace, cmd: string, argv: Buffer[], now: n
   switch (cmd) {
     case 'scanx':
       return scanx(ks, argv);
+    case 'keys': {
+      // `KEYS <pattern> stream` (3.5.3+, 4.0) lists the streams that have entries.
+      if (argv.length !== 3 || argv[2].toString().toLowerCase() !== 'stream') return new Error("ERR this test master serves 'keys' only as KEYS <pattern> stream");
+      const re = globToRegExp(argv[1].toString('latin1'));
+      return ks.keys('stream').filter((k) => re.test(k.toString('latin1')));
+    }
+    case 'xlen': {
+      if (argv.length !== 2) return wrongArgs(cmd);
+      const e = of('stream');
+      return e === null ? 0 : (e.value as { entries: unknown[] }).entries.length;
+    }
+    case 'xrange':
+      return xrange(argv, of);
     case 'type': {
       if (argv.length !== 2) return wrongArgs(cmd);
       const t = (ks.multiType ? TYPE_ORDER_3X : TYPES).find((x) => ks.live(x, key) !== null);
@@ -64,7 +78,8 @@ export function answerRead(ks: PikaKeyspace, cmd: string, argv: Buffer[], now: n
     case 'exists': {
       if (argv.length < 2) return wrongArgs(cmd);
       let n = 0;
-      for (const k of argv.slice(1)) n += TYPES.filter((t) => ks.live(t, k) !== null).length;
+      // 3.5.x's EXISTS does not look at streams (storage.cc Storage::Exists, v3.5.5).
+      for (const k of argv.slice(1)) n += TYPES.filter((t) => (t !== 'stream' || !ks.multiType) && ks.live(t, k) !== null).length;
       return n;
     }
     case 'get': {
@@ -163,4 +178,21 @@ export function keyspaceInfo(ks: PikaKeyspace, version: string): string {
   }
   if (major >= 4) lines.push('', 'db0 Streams_keys=0, expires=0, invalid_keys=0');
   return lines.join('\r\n') + '\r\n';
+}
+
+/** `XRANGE key <start> + [COUNT n]`, start `-` or an inclusive `ms-seq`: what verify sends. */
+function xrange(argv: Buffer[], of: (type: DataType) => { value: unknown } | null): Reply {
+  if (argv.length !== 4 && argv.length !== 6) return wrongArgs('xrange');
+  if (argv[3].toString() !== '+' || (argv.length === 6 && argv[4].toString().toLowerCase() !== 'count')) return new Error('ERR this test master serves XRANGE k start + [COUNT n] only');
+  const id = (s: string): [bigint, bigint] => {
+    const [ms, seq] = s.split('-');
+    return [BigInt(ms), BigInt(seq ?? '0')];
+  };
+  const start = argv[2].toString();
+  const from = start === '-' ? null : id(start);
+  const count = argv.length === 6 ? Number(argv[5].toString()) : Infinity;
+  const e = of('stream');
+  const entries = e === null ? [] : (e.value as { entries: Array<[string, Buffer[]]> }).entries;
+  const ge = ([m, s]: [bigint, bigint]) => from === null || m > from[0] || (m === from[0] && s >= from[1]);
+  return entries.filter(([i]) => ge(id(i))).slice(0, count).map(([i, fv]) => [Buffer.from(i), fv]);
 }

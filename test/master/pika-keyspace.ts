@@ -13,7 +13,9 @@ export type PikaValue =
   | { type: 'hash'; fields: Array<[Buffer, Buffer]> }
   | { type: 'list'; elements: Buffer[] }
   | { type: 'set'; members: Buffer[] }
-  | { type: 'zset'; members: Array<[Buffer, number]> };
+  | { type: 'zset'; members: Array<[Buffer, number]> }
+  /** Entries in ID order: [`ms-seq`, field, value, …]. */
+  | { type: 'stream'; entries: Array<[string, Buffer[]]> };
 
 export interface PikaEntry {
   readonly key: Buffer;
@@ -23,11 +25,13 @@ export interface PikaEntry {
 }
 
 export const PIKA_TYPES: readonly DataType[] = ['string', 'hash', 'list', 'set', 'zset'];
+/** Every type held, streams (3.5.3+, 4.0) included. */
+const HELD_TYPES: readonly DataType[] = [...PIKA_TYPES, 'stream'];
 
 const byBytes = (a: Buffer, b: Buffer): number => Buffer.compare(a, b);
 
 export class PikaKeyspace {
-  private readonly types = new Map<DataType, Map<string, PikaEntry>>(PIKA_TYPES.map((t) => [t, new Map()]));
+  private readonly types = new Map<DataType, Map<string, PikaEntry>>(HELD_TYPES.map((t) => [t, new Map()]));
   /** Each type's names in meta order, rebuilt after a change (SCANX pages through them). */
   private readonly sortedCache = new Map<DataType, Buffer[]>();
 
@@ -44,7 +48,7 @@ export class PikaKeyspace {
   set(key: Buffer | string, value: PikaValue, expireAtMs: number | null = null): void {
     const k = typeof key === 'string' ? Buffer.from(key) : key;
     if (!this.multiType) {
-      for (const t of PIKA_TYPES) if (t !== value.type && this.live(t, k) !== null) throw new Error(`4.0 holds one type per name: ${k.toString()} is a ${t}`);
+      for (const t of HELD_TYPES) if (t !== value.type && this.live(t, k) !== null) throw new Error(`4.0 holds one type per name: ${k.toString()} is a ${t}`);
     }
     const at = expireAtMs === null ? null : this.multiType ? Math.floor(expireAtMs / 1000) * 1000 : expireAtMs;
     this.types.get(value.type)!.set(k.toString('latin1'), { key: k, value: sorted(value), expireAtMs: at });
@@ -122,6 +126,8 @@ function valueOf(type: DataType, v: unknown): PikaValue {
       return { type, members: (v as string[]).map(bytesOf) };
     case 'zset':
       return { type, members: (v as Array<[string, string]>).map(([m, s]) => [bytesOf(m), s === 'inf' ? Infinity : s === '-inf' ? -Infinity : Number(s)]) };
+    case 'stream':
+      throw new Error('the test master holds no streams');
   }
 }
 

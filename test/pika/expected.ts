@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import type { DataType, SnapshotRecord } from '../../src/core/record.js';
+import type { DataType, SnapshotRecord, StreamEntry } from '../../src/core/record.js';
 
 export interface ExpectedFile {
   at: number;
@@ -51,6 +51,9 @@ export function canonExpected(type: DataType, v: unknown): Canon {
       return JSON.stringify((v as string[]).map((e) => hex(bytesOf(e))).sort());
     case 'zset':
       return JSON.stringify((v as Array<[string, string]>).map(([m, s]) => [hex(bytesOf(m)), scoreBits(scoreOf(s))]).sort());
+    case 'stream':
+      // [[id, [field, value, …]], …] in ID order
+      return JSON.stringify((v as Array<[string, string[]]>).map(([id, fv]) => [id, fv.map((x) => hex(bytesOf(x)))]));
   }
 }
 
@@ -90,7 +93,7 @@ export async function fold(records: AsyncIterable<SnapshotRecord>, db: number): 
       assert.equal(r.expireAtMs, f.expireAtMs, `${id}: expiry differs between chunks`);
     }
     const items: unknown[] =
-      r.type === 'string' ? [r.value] : r.type === 'hash' ? [...r.fields] : r.type === 'list' ? [...r.elements] : [...r.members];
+      r.type === 'string' ? [r.value] : r.type === 'hash' ? [...r.fields] : r.type === 'list' ? [...r.elements] : r.type === 'stream' ? [...r.entries] : [...r.members];
     assert.ok(items.length > 0, `${id}: empty chunk`);
     maxChunkElements = Math.max(maxChunkElements, items.length);
     f.parts.push(...items);
@@ -115,5 +118,7 @@ function canonRecord(type: DataType, parts: unknown[]): Canon {
       return JSON.stringify((parts as Buffer[]).map(hex).sort());
     case 'zset':
       return JSON.stringify((parts as Array<[Buffer, number]>).map(([m, s]) => [hex(m), scoreBits(s)]).sort());
+    case 'stream':
+      return JSON.stringify((parts as StreamEntry[]).map((e) => [e.id, e.fields.map(hex)]));
   }
 }

@@ -91,13 +91,14 @@ function staleOf(k: KeyDesc): KeyDesc {
     list: ['stale'],
     set: ['stale'],
     zset: [['stale', '7']],
+    stream: [],
   };
   return { ...k, value: v[k.type] };
 }
 
 // ---- A–C (storage.md §2.1) ----
 
-const TYPE_DIR: Record<DataType, string> = { string: 'strings', hash: 'hashes', list: 'lists', set: 'sets', zset: 'zsets' };
+const TYPE_DIR: Record<DataType, string> = { string: 'strings', hash: 'hashes', list: 'lists', set: 'sets', zset: 'zsets', stream: 'streams' };
 const CFS_3: Record<string, string[]> = {
   strings: [],
   hashes: ['cf data_cf'],
@@ -161,7 +162,7 @@ function del3(k: KeyDesc, version: number): string[] {
 // ---- D (storage.md §2.3) ----
 
 const CFS_4 = ['cf hash_data_cf', 'cf set_data_cf', 'cf list_data_cf pika-lists4', 'cf zset_data_cf', 'cf zset_score_cf pika-zscore4', 'cf stream_data_cf'];
-const TYPE_BYTE: Record<DataType, number> = { string: 0, hash: 1, set: 2, list: 3, zset: 4 };
+const TYPE_BYTE: Record<DataType, number> = { string: 0, hash: 1, set: 2, list: 3, zset: 4, stream: 5 };
 const ZERO8 = Buffer.alloc(8);
 const ZERO16 = Buffer.alloc(16);
 

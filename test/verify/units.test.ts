@@ -14,12 +14,12 @@ import { join } from 'node:path';
 test("parses Pika's INFO keyspace of 3.2 (invaild_keys), 3.5 and 4.0 (Streams line); zeros mean never counted", () => {
   const v32 = '# Keyspace\r\n# Time:2026-12-01 08:00:00\r\n# Duration: 3s\r\ndb0 Strings_keys=10, expires=1, invaild_keys=0\r\ndb0 Hashes_keys=2, expires=0, invaild_keys=0\r\ndb0 Lists_keys=3, expires=0, invaild_keys=0\r\ndb0 Zsets_keys=4, expires=0, invaild_keys=0\r\ndb0 Sets_keys=5, expires=0, invaild_keys=0\r\n\r\n';
   const c = parsePikaKeyspace(v32)!;
-  assert.deepEqual(c.keys, { string: 10, hash: 2, list: 3, zset: 4, set: 5 });
+  assert.deepEqual(c.keys, { string: 10, hash: 2, list: 3, zset: 4, set: 5, stream: 0 });
   assert.equal(c.countedAt, '2026-12-01 08:00:00');
   assert.equal(totalKeys(c), 24);
   const v40 = '# Keyspace\r\n# Use "info keyspace 1" to do async statistics\r\n# Time:1970-01-01 08:00:00\r\n# Duration: In Waiting\r\ndb0 Strings_keys=7, expires=0, invalid_keys=1\r\ndb0 Hashes_keys=0, expires=0, invalid_keys=0\r\ndb0 Lists_keys=0, expires=0, invalid_keys=0\r\ndb0 Zsets_keys=0, expires=0, invalid_keys=0\r\ndb0 Sets_keys=0, expires=0, invalid_keys=0\r\n\r\ndb0 Streams_keys=9, expires=0, invalid_keys=0\r\n\r\n';
-  assert.deepEqual(parsePikaKeyspace(v40)!.keys, { string: 7, hash: 0, list: 0, zset: 0, set: 0 });
-  assert.equal(parsePikaKeyspace(v40.replace('Strings_keys=7', 'Strings_keys=0')), null);
+  assert.deepEqual(parsePikaKeyspace(v40)!.keys, { string: 7, hash: 0, list: 0, zset: 0, set: 0, stream: 9 });
+  assert.equal(parsePikaKeyspace(v40.replace('Strings_keys=7', 'Strings_keys=0').replace('Streams_keys=9', 'Streams_keys=0')), null);
   assert.equal(parsePikaKeyspace('# Keyspace\r\ndb0:keys=3,expires=0,avg_ttl=0\r\n'), null, "Redis's format is not Pika's");
   assert.equal(parsePikaKeyspace(v32, 'db1'), null);
 });

@@ -3,12 +3,13 @@
  * `chunkBytes` bytes. A full chunk is handed out only when the next element arrives, so the
  * final chunk always carries `last: true` without looking ahead in the data.
  */
-import type { DataType, SnapshotRecord } from '../../core/record.js';
+import type { DataType, SnapshotRecord, StreamEntry, StreamState } from '../../core/record.js';
 
 export type Element =
   | readonly [Buffer, Buffer] // hash field, value
   | readonly [Buffer, number] // zset member, score
-  | Buffer; // list element, set member
+  | Buffer // list element, set member
+  | StreamEntry;
 
 /** Numbers records within one DB's snapshot (pos.seq = 0, 1, 2, …). */
 export class RecordSequence {
@@ -24,6 +25,7 @@ export function makeRecord(
   first: boolean,
   last: boolean,
   items: Element[] | Buffer,
+  state: StreamState | null = null,
 ): SnapshotRecord {
   const db = seqs.db;
   const pos = { kind: 'snapshot' as const, db, seq: seqs.next++ };
@@ -38,6 +40,8 @@ export function makeRecord(
       return { type, db, key, expireAtMs, first, last, pos, members: items as Buffer[] };
     case 'zset':
       return { type, db, key, expireAtMs, first, last, pos, members: items as Array<readonly [Buffer, number]> };
+    case 'stream':
+      return { type, db, key, expireAtMs, first, last, pos, entries: items as StreamEntry[], state: state! };
   }
 }
 
@@ -48,6 +52,7 @@ export class KeyChunker {
   private type: DataType = 'hash';
   private key: Buffer = Buffer.alloc(0);
   private expireAtMs: number | null = null;
+  private state: StreamState | null = null;
   /** Elements added for the current key (for the count check against the meta). */
   count = 0;
   /** Payload bytes of the record `add` or `finish` returned last. */
@@ -62,8 +67,10 @@ export class KeyChunker {
     if (!(chunkBytes >= 1)) throw new RangeError(`chunkBytes must be ≥ 1, got ${chunkBytes}`);
   }
 
-  start(type: DataType, key: Buffer, expireAtMs: number | null): void {
+  /** `state`: a stream's, carried by each of its records. */
+  start(type: DataType, key: Buffer, expireAtMs: number | null, state: StreamState | null = null): void {
     this.type = type;
+    this.state = state;
     this.key = key;
     this.expireAtMs = expireAtMs;
     this.items = [];
@@ -88,7 +95,7 @@ export class KeyChunker {
   }
 
   private flush(last: boolean): SnapshotRecord {
-    const rec = makeRecord(this.seqs, this.type, this.key, this.expireAtMs, this.emitted === 0, last, this.items);
+    const rec = makeRecord(this.seqs, this.type, this.key, this.expireAtMs, this.emitted === 0, last, this.items, this.state);
     this.lastBytes = this.bytes;
     this.emitted++;
     this.items = [];

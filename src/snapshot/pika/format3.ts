@@ -6,6 +6,7 @@ import { CorruptionError } from '../../core/errors.js';
 
 /** Names the record for an error message; called only when one is thrown. */
 export type Where = () => string;
+import { decodeStreamFields, type StreamMeta } from './stream-format.js';
 import { u64ToNumber } from './u64.js';
 
 /** `expire:i32` seconds (0 = none) as absolute ms, or null when persistent. */
@@ -87,14 +88,12 @@ export function decodeDataKey3(key: Buffer, where: Where): DataKey3 {
   return { keyEnd, version: key.readInt32LE(keyEnd), suffixStart: keyEnd + 4 };
 }
 
-/** Stream meta (3.5.3+, 68 B): only the fields that decide liveness. */
-export interface StreamMeta3 {
-  readonly entriesAdded: number;
-  readonly length: number;
+/** Stream meta (3.5.3+, 68 B): `groups_id:u32 ‖ entries_added ‖ first ‖ last ‖ max_deleted ‖ length:i32 ‖ version:i32`. */
+export interface StreamMeta3 extends StreamMeta {
   readonly version: number;
 }
 
 export function decodeStreamMeta3(value: Buffer, where: Where): StreamMeta3 {
   if (value.length !== 68) throw new CorruptionError(`stream meta value of ${value.length} bytes, expected 68`, where());
-  return { entriesAdded: u64ToNumber(value, 4), length: value.readInt32LE(60), version: value.readInt32LE(64) };
+  return { ...decodeStreamFields(value, 4), version: value.readInt32LE(64) };
 }

@@ -6,6 +6,7 @@
 import { CorruptionError } from '../../core/errors.js';
 import type { Where } from './format3.js';
 import { seekUserKeyDelim } from './comparators.js';
+import { decodeStreamFields, type StreamMeta } from './stream-format.js';
 import { u64ToNumber } from './u64.js';
 
 export const KEY4_PREFIX = 8;
@@ -87,7 +88,7 @@ export type Meta4 =
   | { readonly type: T4['String']; readonly valueStart: 1; readonly valueEnd: number; readonly hll: boolean; readonly expireAtMs: number | null }
   | { readonly type: T4['Hash'] | T4['Set'] | T4['ZSet']; readonly count: number; readonly versionOff: 5; readonly expireAtMs: number | null }
   | { readonly type: T4['List']; readonly count: number; readonly versionOff: 9; readonly expireAtMs: number | null }
-  | { readonly type: T4['Stream']; readonly length: number; readonly entriesAdded: number };
+  | ({ readonly type: T4['Stream']; readonly versionOff: 65 } & StreamMeta);
 
 export const LIST4_LEFT = 17;
 export const LIST4_RIGHT = 33;
@@ -115,7 +116,7 @@ export function decodeMeta4(value: Buffer, where: Where): Meta4 {
       return { type, count: u64ToNumber(value, 1), versionOff: 9, expireAtMs: time4ToMs(value, 73) };
     case Type4.Stream:
       need(73);
-      return { type, length: value.readInt32LE(61), entriesAdded: u64ToNumber(value, 5) };
+      return { type, versionOff: 65, ...decodeStreamFields(value, 5) };
     default:
       throw new CorruptionError(`unknown type byte ${type} in meta value`, where());
   }

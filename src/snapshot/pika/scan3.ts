@@ -6,7 +6,7 @@
  * so it mostly steps instead of seeking). Memory holds one key's current chunk.
  */
 import { CorruptionError } from '../../core/errors.js';
-import type { DataType, SnapshotRecord } from '../../core/record.js';
+import type { DataType, SnapshotRecord, StreamState } from '../../core/record.js';
 import type { RocksDb } from '../rocks/db.js';
 import type { ScanContext } from './context.js';
 import { BatchCursor, ForwardLookup } from './cursor.js';
@@ -21,7 +21,8 @@ import {
   LIST3_LEFT,
   LIST3_RIGHT,
 } from './format3.js';
-import { isPikaInternalKey, looksLikeHll3x, SKIP_HLL_3X, SKIP_INTERNAL, SKIP_STREAM } from './special-keys.js';
+import { isPikaInternalKey, looksLikeHll3x, SKIP_HLL_3X, SKIP_INTERNAL } from './special-keys.js';
+import { decodeStreamMessage, STREAM_ID_BYTES, streamIdOf } from './stream-format.js';
 import { compareU64 } from './u64.js';
 
 const where = (db: RocksDb, cf: string, key: Buffer): Where => () => `${db.dir} [${cf}] key ${key.toString('hex')}`;
@@ -121,9 +122,12 @@ export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: read
   if (ctx.batch.size > 0) yield ctx.batch.take();
 }
 
-/** hashes (`data_cf`), sets (`member_cf`), zsets (`data_cf`): data-driven with meta lookups. */
+/**
+ * hashes (`data_cf`), sets (`member_cf`), zsets (`data_cf`), streams (3.5.3+ `data_cf`, entries in
+ * ID order within a key): data-driven with meta lookups.
+ */
 export async function* scanKeyed3(
-  type: 'hash' | 'set' | 'zset',
+  type: 'hash' | 'set' | 'zset' | 'stream',
   db: RocksDb,
   ctx: ScanContext,
   earlier: readonly LiveProbe[],
@@ -136,6 +140,7 @@ export async function* scanKeyed3(
   let live = false;
   let version = 0;
   let metaCount = 0;
+  let streamLast = '';
   try {
     for await (const batch of db.scanBatches(cf, from === undefined ? {} : { from })) {
       for (const { key: dk, value } of batch) {
@@ -151,13 +156,18 @@ export async function* scanKeyed3(
           const got = metas.get(cur);
           const mv = got instanceof Promise ? await got : got;
           if (mv !== null) {
-            const m = decodeBaseMeta3(mv, where(db, 'default', cur));
+            const at = where(db, 'default', cur);
+            // Streams have no expiry; Pika takes a length-0 stream meta for no stream (XADD starts it
+            // afresh, SCAN and DEL pass it by), be it DELeted or emptied by XDEL (W2).
+            const m = type === 'stream' ? streamMeta(mv, at) : decodeBaseMeta3(mv, at);
             const ok = m.count !== 0 && !ctx.expired(m.expireAtMs) && admit(cur, type, ctx, earlier);
             if (ok instanceof Promise ? await ok : ok) {
               live = true;
               version = m.version;
               metaCount = m.count;
-              ch.start(type, cur, m.expireAtMs);
+              const state = 'state' in m ? (m.state as StreamState) : null;
+              streamLast = state?.lastId ?? '';
+              ch.start(type, cur, m.expireAtMs, state);
             }
           }
         }
@@ -168,6 +178,12 @@ export async function* scanKeyed3(
           out = ch.add([suffix, value], suffix.length + value.length);
         } else if (type === 'set') {
           out = ch.add(suffix, suffix.length);
+        } else if (type === 'stream') {
+          const at = where(db, cf, dk);
+          if (suffix.length !== STREAM_ID_BYTES) throw new CorruptionError(`stream data key ID of ${suffix.length} bytes, expected ${STREAM_ID_BYTES}`, at());
+          const id = streamIdOf(suffix, 0);
+          ctx.checkStreamId(cur, id, streamLast);
+          out = ch.add({ id, fields: decodeStreamMessage(value, at) }, value.length);
         } else {
           if (value.length !== 8) throw new CorruptionError(`zset score of ${value.length} bytes, expected 8`, where(db, cf, dk)());
           const score = value.readDoubleLE(0);
@@ -234,14 +250,7 @@ export async function* scanLists3(db: RocksDb, ctx: ScanContext, earlier: readon
   }
 }
 
-/** 3.5.3+ streams (only in a master's own dumps): never emitted; live ones are reported. */
-export async function scanStreams3(db: RocksDb, ctx: ScanContext): Promise<void> {
-  for await (const batch of db.scanBatches('default')) {
-    for (const { key, value } of batch) {
-      const m = decodeStreamMeta3(value, where(db, 'default', key));
-      // W2: DEL zeroes every field but the version; length 0 with entries added is a real empty stream.
-      if (m.length === 0 && m.entriesAdded === 0) continue;
-      ctx.skipped(key, SKIP_STREAM);
-    }
-  }
+function streamMeta(value: Buffer, at: Where): { count: number; version: number; expireAtMs: null; state: StreamState } {
+  const m = decodeStreamMeta3(value, at);
+  return { count: m.length, version: m.version, expireAtMs: null, state: m.state };
 }

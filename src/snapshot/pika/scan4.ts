@@ -5,7 +5,7 @@
  * seen side by side and reported), and each instance's data CFs follow with forward-only cursors.
  */
 import { CorruptionError } from '../../core/errors.js';
-import type { SnapshotRecord } from '../../core/record.js';
+import type { SnapshotRecord, StreamEntry, StreamState } from '../../core/record.js';
 import type { RocksDb } from '../rocks/db.js';
 import type { ScanContext } from './context.js';
 import type { Where } from './format3.js';
@@ -19,13 +19,14 @@ import {
   LIST4_RIGHT,
   metaKey4Shape,
   Type4,
-  type Meta4,
 } from './format4.js';
-import { isPikaInternalKey, SKIP_BAD_NAME_4, SKIP_HLL, SKIP_INTERNAL, SKIP_STREAM } from './special-keys.js';
+import { isPikaInternalKey, SKIP_BAD_NAME_4, SKIP_HLL, SKIP_INTERNAL } from './special-keys.js';
+import { decodeStreamMessage, STREAM_ID_BYTES, streamIdOf } from './stream-format.js';
+import type { Element } from './chunker.js';
 import { compareU64, equalU64 } from './u64.js';
 
-type Container = 'hash' | 'set' | 'list' | 'zset';
-const DATA_CF: Record<Container, string> = { hash: 'hash_data_cf', set: 'set_data_cf', list: 'list_data_cf', zset: 'zset_data_cf' };
+type Container = 'hash' | 'set' | 'list' | 'zset' | 'stream';
+const DATA_CF: Record<Container, string> = { hash: 'hash_data_cf', set: 'set_data_cf', list: 'list_data_cf', zset: 'zset_data_cf', stream: 'stream_data_cf' };
 const KEY_SUFFIX = 16;
 
 class Instance {
@@ -100,7 +101,15 @@ export async function* scanInstances4(dbs: readonly RocksDb[], ctx: ScanContext,
   }
 }
 
-type Plan = { readonly type: Container; readonly name: Buffer; readonly m: Extract<Meta4, { count: number }>; readonly encEnd: number };
+type Plan = {
+  readonly type: Container;
+  readonly name: Buffer;
+  readonly count: number;
+  readonly versionOff: number;
+  readonly expireAtMs: number | null;
+  readonly state: StreamState | null;
+  readonly encEnd: number;
+};
 
 /**
  * Decides what one meta record becomes: a string record, a container join to run, or nothing
@@ -115,8 +124,10 @@ function classify(db: RocksDb, mk: Buffer, mv: Buffer, ctx: ScanContext): Snapsh
   }
   const m = decodeMeta4(mv, where(db, 'default', mk));
   if (m.type === Type4.Stream) {
-    if (m.length !== 0 || m.entriesAdded !== 0) ctx.skipped(name, SKIP_STREAM);
-    return null;
+    // No expiry; length 0 is no stream to Pika (DELeted, or emptied by XDEL: W2), as in 3.x.
+    if (m.length === 0) return null;
+    if (isPikaInternalKey(name)) return skip(ctx, name, SKIP_INTERNAL);
+    return { type: 'stream', name, count: m.length, versionOff: m.versionOff, expireAtMs: null, state: m.state, encEnd: shape.encEnd };
   }
   if (ctx.expired(m.expireAtMs)) return null;
   if (m.type === Type4.String) {
@@ -136,7 +147,7 @@ function classify(db: RocksDb, mk: Buffer, mv: Buffer, ctx: ScanContext): Snapsh
   if (m.count === 0) return null;
   if (isPikaInternalKey(name)) return skip(ctx, name, SKIP_INTERNAL);
   const type: Container = m.type === Type4.Hash ? 'hash' : m.type === Type4.Set ? 'set' : m.type === Type4.List ? 'list' : 'zset';
-  return { type, name, m, encEnd: shape.encEnd };
+  return { type, name, count: m.count, versionOff: m.versionOff, expireAtMs: m.expireAtMs, state: null, encEnd: shape.encEnd };
 }
 
 function skip(ctx: ScanContext, name: Buffer, reason: string): null {
@@ -146,12 +157,12 @@ function skip(ctx: ScanContext, name: Buffer, reason: string): null {
 
 /** Streams one container key: its data CF run, current version only, cut into chunks. */
 async function* joinContainer(inst: Instance, plan: Plan, mk: Buffer, mv: Buffer, ctx: ScanContext): AsyncGenerator<SnapshotRecord[]> {
-  const { type, name, m, encEnd } = plan;
+  const { type, name, encEnd } = plan;
   const db = inst.db;
   const cf = DATA_CF[type];
   const cur = inst.cursors.get(type) ?? (await inst.openCursor(type));
   const ch = ctx.chunker;
-  ch.start(type, name, m.expireAtMs);
+  ch.start(type, name, plan.expireAtMs, plan.state);
   const encLen = encEnd - KEY4_PREFIX;
   const verAt = encEnd; // in data keys, the version follows `E(key)` at the same offset
   while (!cur.done) {
@@ -160,8 +171,9 @@ async function* joinContainer(inst: Instance, plan: Plan, mk: Buffer, mv: Buffer
     const c = dk.compare(mk, KEY4_PREFIX, encEnd, KEY4_PREFIX, Math.min(dk.length, KEY4_PREFIX + encLen));
     if (c > 0) break;
     if (c === 0 && dk.length < verAt + 8 + KEY_SUFFIX) throw new CorruptionError('data key too short for version and reserve', where(db, cf, dk)());
-    if (c === 0 && equalU64(dk, verAt, mv, m.versionOff)) {
+    if (c === 0 && equalU64(dk, verAt, mv, plan.versionOff)) {
       const out = element(type, dk, value, verAt + 8, mv, where(db, cf, dk));
+      if (out !== null && plan.state !== null) ctx.checkStreamId(name, (out.item as StreamEntry).id, plan.state.lastId);
       if (out !== null) {
         if (type === 'zset') {
           const [member, score] = out.item as readonly [Buffer, number];
@@ -176,7 +188,7 @@ async function* joinContainer(inst: Instance, plan: Plan, mk: Buffer, mv: Buffer
   }
   const last = ch.finish();
   if (last !== null && ctx.batch.push(last, ch.lastBytes)) yield ctx.batch.take();
-  ctx.checkCount(name, type, m.count, ch.count);
+  ctx.checkCount(name, type, plan.count, ch.count);
 }
 
 /** One data record's element (null: a list index outside the meta's bounds, i.e. stale). */
@@ -187,9 +199,14 @@ function element(
   dataAt: number,
   mv: Buffer,
   at: Where,
-): { item: Buffer | readonly [Buffer, Buffer] | readonly [Buffer, number]; bytes: number } | null {
+): { item: Element; bytes: number } | null {
   const dataEnd = dk.length - KEY_SUFFIX;
   if (dataEnd < dataAt) throw new CorruptionError(`data key too short for its fields`, at());
+  if (type === 'stream') {
+    // Stream values carry no suffix: the value is the message.
+    if (dataEnd - dataAt !== STREAM_ID_BYTES) throw new CorruptionError(`stream data key ID of ${dataEnd - dataAt} bytes, expected ${STREAM_ID_BYTES}`, at());
+    return { item: { id: streamIdOf(dk, dataAt), fields: decodeStreamMessage(value, at) }, bytes: value.length };
+  }
   if (value.length < DATA4_VALUE_SUFFIX && type !== 'zset') throw new CorruptionError(`data value of ${value.length} bytes, need ≥ 24`, at());
   switch (type) {
     case 'hash': {

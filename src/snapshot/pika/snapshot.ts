@@ -5,8 +5,9 @@
  *
  * What is emitted: every live key — not expired at `nowMs` (expiry strictly before `nowMs`), count
  * ≠ 0, data of the meta's current version only — as records in chunks (`first`/`last`) of at most
- * `chunkSize` elements and about `chunkBytes` bytes. Never emitted, reported through `onSkipped`:
- * HyperLogLogs, Pika's slot-migration keys, streams, 4.0.1 keys whose name Pika stored mangled.
+ * `chunkSize` elements and about `chunkBytes` bytes; streams (3.5.3+ `streams/`, 4.0) with a
+ * non-zero length, entries in ID order. Never emitted, reported through `onSkipped`:
+ * HyperLogLogs, Pika's slot-migration keys, 4.0.1 keys whose name Pika stored mangled.
  *
  * Same name in several types (A–C only; Redis holds one type per name): types are read one after
  * the other in `typeOrder` (default string, hash, list, set, zset) and the first type in that order
@@ -25,7 +26,7 @@ import { pikaComparators } from './comparators.js';
 import { ScanContext } from './context.js';
 import { checkInstanceCount } from './instance-count.js';
 import { dataBytes, layoutOf, type Family } from './layout.js';
-import { LiveProbe, scanKeyed3, scanLists3, scanStreams3, scanStrings3 } from './scan3.js';
+import { LiveProbe, scanKeyed3, scanLists3, scanStrings3 } from './scan3.js';
 import { scanInstances4 } from './scan4.js';
 import { dataKeyPrefix3 } from './format3.js';
 import { metaKeyPrefix4 } from './format4.js';
@@ -41,7 +42,10 @@ export interface ReadSnapshotOptions {
   chunkSize: number;
   /** A record is closed once its elements reach this many payload bytes. */
   chunkBytes: number;
-  /** A–C only: the order types are read in; the first type holding a name wins it. Default string, hash, list, set, zset. */
+  /**
+   * A–C only: the order types are read in; the first type holding a name wins it. Default string,
+   * hash, list, set, zset; streams always come last (a stream loses a name held by any other type).
+   */
   typeOrder?: DataType[];
   onTypeConflict?(key: Buffer, loser: DataType, winner: DataType): void;
   /** A key not emitted for a reason other than being dead: HLL, internal key, stream, unreadable name, duplicate. */
@@ -132,7 +136,7 @@ function checkTypeOrder(order: readonly DataType[]): void {
   if (!ok) throw new ConfigError(`typeOrder must list each of ${DEFAULT_TYPE_ORDER.join(', ')} once, got ${order.join(', ')}`);
 }
 
-const DIR_OF: Record<DataType, string> = { string: 'strings', hash: 'hashes', list: 'lists', set: 'sets', zset: 'zsets' };
+const DIR_OF: Record<DataType, string> = { string: 'strings', hash: 'hashes', list: 'lists', set: 'sets', zset: 'zsets', stream: 'streams' };
 
 /** As `readSnapshotBatches`, one record at a time. */
 export async function* readSnapshot(dbDir: string, opts: ReadSnapshotOptions): AsyncGenerator<SnapshotRecord> {
@@ -181,8 +185,12 @@ export async function* readSnapshotBatches(dbDir: string, opts: ReadSnapshotOpti
       }
       earlier.push(new LiveProbe(type, db, ctx));
     }
-    const streams = dbs.get('streams');
-    if (streams !== undefined) await scanStreams3(streams, ctx);
+    // Streams last (their own DB, 3.5.3+ dumps): a name an earlier type holds stays with it.
+    const streams = dbs.get(DIR_OF.stream);
+    if (streams !== undefined) {
+      const seek = from !== null && from.type === 'stream' ? dataKeyPrefix3(from.key) : undefined;
+      yield* scanKeyed3('stream', streams, ctx, earlier, seek);
+    }
   } finally {
     for (const p of probes) await p.close();
     for (const db of opened) await db.close();

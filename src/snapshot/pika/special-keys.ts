@@ -32,5 +32,4 @@ export function looksLikeHll3x(value: Buffer, start: number, end: number): boole
 export const SKIP_HLL = 'hyperloglog (Pika register format, not Redis HYLL)';
 export const SKIP_HLL_3X = 'hyperloglog (3.x: 131072 bytes of registers, recognised by shape)';
 export const SKIP_INTERNAL = 'pika-internal slot-migration key';
-export const SKIP_STREAM = 'stream (not transferable to a plain Redis type yet)';
 export const SKIP_BAD_NAME_4 = 'unreadable 4.0.1 key name (NUL byte in the key: Pika 4.0.1 stored it mangled)';
