@@ -1,0 +1,222 @@
+/**
+ * `pika-migrate check` against real Pika masters (3.2.7, 3.5.5, 4.0.1) and real redis-servers set
+ * up to fail one check each; verdicts are read from --json, the exit code from the process.
+ */
+import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Redis } from 'ioredis';
+import { startRedis, freePort, type RedisServer } from '../helpers/redis.js';
+import { REAL_PIKA_VERSIONS, startRealPika, type RealPika } from '../helpers/real-pika.js';
+import { tempDir } from '../replication/support.js';
+import type { CheckItem, CheckReport } from '../../src/check/verdict.js';
+
+const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
+const work = tempDir('pm-check-');
+const FAST = ['--json', '--binlog-sample', '300', '--probe-writes', '500', '--count-wait', '8000', '--sample', '200'];
+
+interface Run {
+  readonly code: number | null;
+  readonly report: CheckReport | null;
+  readonly stderr: string;
+}
+
+/** Runs the CLI in its own process (async: the master and Redis live in this one). */
+async function check(conf: Record<string, string | number>, args: string[] = FAST): Promise<Run> {
+  const f = join(work, `${Math.random().toString(36).slice(2)}.conf`);
+  // Our admin port: check binds port+1000 briefly for a 3.2 master.
+  const lines = { port: await freePort(), 'log-path': join(work, 'log'), 'db-sync-path': join(work, 'dbsync'), ...conf };
+  writeFileSync(f, Object.entries(lines).map(([k, v]) => `${k} : ${v}`).join('\n') + '\n');
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', cli, 'check', '-c', f, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    p.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const t = setTimeout(() => p.kill('SIGKILL'), 60_000);
+    p.once('error', reject);
+    p.once('exit', (code) => {
+      clearTimeout(t);
+      let report: CheckReport | null = null;
+      try {
+        report = JSON.parse(out) as CheckReport;
+      } catch {
+        report = null;
+      }
+      resolve({ code, report, stderr: err + out });
+    });
+  });
+}
+
+function item(r: Run, id: string): CheckItem {
+  assert.ok(r.report, `no JSON report: ${r.stderr}`);
+  const i = r.report.items.find((x) => x.id === id);
+  assert.ok(i, `no item ${id} in ${r.report.items.map((x) => x.id).join(', ')}`);
+  return i;
+}
+
+async function fill(c: Redis, family: string): Promise<void> {
+  const p = c.pipeline();
+  for (let i = 0; i < 300; i++) {
+    p.set(`s:${i}`, `v${i}`);
+    p.hset(`h:${i}`, 'f', 'v');
+    p.zadd(`z:${i}`, i, 'm');
+  }
+  await p.exec();
+  // 3.x lets one name hold several types.
+  if (family !== 'D') {
+    await c.set('a:multi', 'v');
+    await c.hset('a:multi', 'f', 'v');
+  }
+  // Incompressible bytes, so that db_size is well above 1 MB once flushed.
+  const big = c.pipeline();
+  for (let i = 0; i < 2000; i++) big.set(`big:${i}`, Buffer.from(Array.from({ length: 1024 }, () => Math.floor(Math.random() * 256))));
+  await big.exec();
+}
+
+const minimalAcl = 'on >pw resetkeys ~* resetchannels -@all +@write +get +exists +type +scan +hexists +hgetall +ping +info +select +evalsha +script|load +client|setname';
+
+for (const version of REAL_PIKA_VERSIONS) {
+  describe(`check against a real Pika ${version}`, { timeout: 240_000 }, () => {
+    let pika: RealPika;
+    let redis: RedisServer;
+    let base: Record<string, string | number>;
+    before(async () => {
+      pika = await startRealPika(version);
+      await fill(pika.client(), pika.family);
+      redis = await startRedis();
+      base = { slaveof: `127.0.0.1:${pika.port}`, 'target-redis-host': '127.0.0.1', 'target-redis-port': redis.port };
+    });
+    after(async () => {
+      await redis?.stop();
+      await pika?.destroy();
+    });
+
+    it('a sound setup: exit 0, version and family found, every port reachable, the sample sees the data', async () => {
+      const r = await check(base);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(item(r, 'master.version').data?.family, pika.family);
+      assert.equal(item(r, 'master.port+2000').verdict, 'ok');
+      if (pika.family === 'A') {
+        assert.equal(item(r, 'network.back-connection').verdict, 'ok');
+        assert.ok(!r.report!.items.some((i) => i.id === 'master.port+10001'));
+      } else {
+        assert.equal(item(r, 'master.port+10001').verdict, 'ok');
+      }
+      assert.equal(item(r, 'master.databases').verdict, 'ok');
+      assert.equal(item(r, 'target.acl').verdict, 'ok');
+      assert.equal(item(r, 'target.existing-keys').verdict, 'ok');
+      assert.equal(item(r, 'capacity.memory').verdict, 'ok');
+      const keys = item(r, 'capacity.keys');
+      assert.ok((keys.data?.total as number) >= 2900, JSON.stringify(keys));
+      assert.equal(item(r, 'capacity.eta').verdict, 'ok');
+      assert.equal(item(r, 'capacity.binlog').verdict, 'ok');
+      assert.equal(item(r, 'capacity.disk').verdict, 'ok');
+      const multi = item(r, 'types.multi-type');
+      if (pika.family === 'D') assert.equal(multi.verdict, 'ok');
+      else {
+        assert.equal(multi.verdict, 'warn', multi.detail);
+        assert.equal(multi.data?.names, 1);
+      }
+      // Nothing of ours is left on the target.
+      assert.deepEqual(await redis.client().keys('pika-migrate:*'), []);
+    });
+
+    if (version !== '3.5.5') return;
+
+    it('an ACL user without +evalsha fails target.acl (by ACL DRYRUN and by running the commands)', async () => {
+      const admin = redis.client();
+      await admin.call('ACL', 'SETUSER', 'noeval', ...minimalAcl.replace('+evalsha', '').split(' ').filter((w) => w !== ''));
+      await admin.call('ACL', 'SETUSER', 'noeval-dry', ...minimalAcl.replace('+evalsha', '+acl|dryrun').split(' '));
+      for (const [user, method] of [['noeval', /running each command/], ['noeval-dry', /ACL DRYRUN/]] as const) {
+        const r = await check({ ...base, 'target-redis-user': user, 'target-redis-pwd': 'pw' });
+        assert.equal(r.code, 1, r.stderr);
+        const acl = item(r, 'target.acl');
+        assert.equal(acl.verdict, 'fail');
+        assert.match(acl.detail, /evalsha/);
+        assert.match(String(acl.data?.method), method);
+        assert.deepEqual(acl.data?.denied instanceof Array ? (acl.data.denied as string[]).map((d) => d.split(' ')[0]) : [], ['evalsha']);
+      }
+      // The minimal user of the README passes.
+      await admin.call('ACL', 'SETUSER', 'minimal', ...minimalAcl.split(' '));
+      const ok = await check({ ...base, 'target-redis-user': 'minimal', 'target-redis-pwd': 'pw' });
+      assert.equal(item(ok, 'target.acl').verdict, 'ok', item(ok, 'target.acl').detail);
+      assert.deepEqual(await admin.keys('pika-migrate:*'), []);
+    });
+
+    it('a target whose maxmemory cannot hold the data fails capacity.memory', async () => {
+      const small = await startRedis(['--maxmemory', '2mb']);
+      try {
+        const r = await check({ ...base, 'target-redis-port': small.port });
+        assert.equal(r.code, 1, r.stderr);
+        const m = item(r, 'capacity.memory');
+        assert.equal(m.verdict, 'fail', m.detail);
+        assert.match(m.fix ?? '', /maxmemory/);
+      } finally {
+        await small.stop();
+      }
+    });
+
+    it('keys already on the target: conflict-policy fail blocks, merge warns', async () => {
+      const c = redis.client({ db: 0 });
+      await c.set('already', 'here');
+      try {
+        const failing = await check({ ...base, 'conflict-policy': 'fail' });
+        assert.equal(failing.code, 1);
+        assert.equal(item(failing, 'target.existing-keys').verdict, 'fail');
+        const merging = await check(base);
+        assert.equal(item(merging, 'target.existing-keys').verdict, 'warn');
+        assert.match(item(merging, 'target.existing-keys').detail, /db0: 1/);
+      } finally {
+        await c.del('already');
+      }
+    });
+
+    it('an unreachable master port fails master.port; the target is still checked', async () => {
+      const r = await check({ ...base, slaveof: `127.0.0.1:${await freePort()}` });
+      assert.equal(r.code, 1);
+      assert.equal(item(r, 'master.port').verdict, 'fail');
+      assert.equal(item(r, 'target.connect').verdict, 'ok');
+    });
+
+    it('databases that differ from the master fail master.databases', async () => {
+      const r = await check({ ...base, databases: 2 });
+      assert.equal(r.code, 1);
+      assert.match(item(r, 'master.databases').fix ?? '', /databases : 1/);
+    });
+
+    it('no slaveof and no --source is bad usage: exit 2', async () => {
+      const r = await check({ 'target-redis-port': redis.port });
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /slaveof/);
+    });
+  });
+}
+
+describe('check against a real Pika 3.5.5 with requirepass', { timeout: 120_000 }, () => {
+  let pika: RealPika;
+  let redis: RedisServer;
+  before(async () => {
+    pika = await startRealPika('3.5.5', { conf: { requirepass: 'secret' } });
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis?.stop();
+    await pika?.destroy();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('a wrong masterauth fails master.auth and names masterauth; the right one passes', async () => {
+    const conf = { slaveof: `127.0.0.1:${pika.port}`, 'target-redis-port': redis.port };
+    const bad = await check({ ...conf, masterauth: 'wrong' });
+    assert.equal(bad.code, 1);
+    const auth = item(bad, 'master.auth');
+    assert.equal(auth.verdict, 'fail');
+    assert.match(auth.fix ?? '', /masterauth/);
+    const good = await check({ ...conf, masterauth: 'secret' });
+    assert.equal(item(good, 'master.auth').verdict, 'ok');
+    assert.equal(good.code, 0, JSON.stringify(good.report?.items.filter((i) => i.verdict === 'fail')));
+  });
+});
