@@ -153,9 +153,32 @@ function offsets(text: string, fileSize: number): Map<string, number> {
  * loads the spool takes it (up to spool-max-bytes and the disk), past that the master must keep it.
  */
 async function retentionItem(config: Config, pika: PikaSource, rate: number | null, eta: number | null): Promise<CheckItem> {
-  const nums = Number(await pikaConfig(pika, 'expire-logs-nums'));
-  const fileSize = Number(await pikaConfig(pika, 'binlog-file-size'));
-  const days = Number(await pikaConfig(pika, 'expire-logs-days'));
+  return retentionVerdict({
+    expireLogsNums: Number(await pikaConfig(pika, 'expire-logs-nums')),
+    binlogFileSize: Number(await pikaConfig(pika, 'binlog-file-size')),
+    expireLogsDays: Number(await pikaConfig(pika, 'expire-logs-days')),
+    binlogBytesPerSec: rate,
+    etaSeconds: eta,
+    spoolMaxBytes: config.values['spool-max-bytes'],
+  });
+}
+
+export interface RetentionInput {
+  /** The master's conf (NaN: CONFIG GET refused). */
+  readonly expireLogsNums: number;
+  readonly binlogFileSize: number;
+  readonly expireLogsDays: number;
+  /** The master's binlog write rate (null: unknown). */
+  readonly binlogBytesPerSec: number | null;
+  /** The load's ETA (null: unknown). */
+  readonly etaSeconds: number | null;
+  /** 0: no limit but the disk's. */
+  readonly spoolMaxBytes: number;
+}
+
+/** The binlog verdict: ok with twice the ETA kept, warn when the spool must make up the difference, fail when even it cannot. */
+export function retentionVerdict(i: RetentionInput): CheckItem {
+  const { expireLogsNums: nums, binlogFileSize: fileSize, expireLogsDays: days, binlogBytesPerSec: rate, etaSeconds: eta } = i;
   if (!Number.isFinite(nums) || !Number.isFinite(fileSize) || nums <= 0 || fileSize <= 0) {
     return { group: 'capacity', id: 'capacity.binlog', verdict: 'warn', detail: 'CONFIG GET expire-logs-nums / binlog-file-size refused', fix: 'read them on the master by hand: the binlog kept must outlast the snapshot transfer' };
   }
@@ -168,17 +191,18 @@ async function retentionItem(config: Config, pika: PikaSource, rate: number | nu
   const head = `${kept}, written at ${mib(rate)}/s: the master keeps ${Number.isFinite(keptSec) ? duration(keptSec) : 'it indefinitely'}`;
   if (eta === null) return { group: 'capacity', id: 'capacity.binlog', verdict: 'warn', detail: `${head}; no ETA to compare it with`, fix: 'see capacity.eta', data };
   const during = rate * eta;
-  const spoolMax = config.values['spool-max-bytes'] || Infinity;
+  const spoolMax = i.spoolMaxBytes || Infinity;
+  const nums2 = Math.ceil((2 * during) / fileSize);
   if (keptSec >= 2 * eta) return { group: 'capacity', id: 'capacity.binlog', verdict: 'ok', detail: `${head}, the load takes about ${duration(eta)}`, data };
-  if (during <= keptBytes + spoolMax) {
-    return { group: 'capacity', id: 'capacity.binlog', verdict: 'warn', detail: `${head}, the load about ${duration(eta)}: the spool (spool-max-bytes ${mib(config.values['spool-max-bytes'])}) has to hold the ${mib(during)} written meanwhile`, fix: `raise expire-logs-nums on the master (CONFIG SET expire-logs-nums ${Math.ceil((2 * during) / fileSize)}) for a margin`, data };
+  if (during <= keptBytes + spoolMax && daysSec >= eta) {
+    return { group: 'capacity', id: 'capacity.binlog', verdict: 'warn', detail: `${head}, the load about ${duration(eta)}: the spool (spool-max-bytes ${mib(spoolMax)}) has to hold the ${mib(during)} written meanwhile`, fix: `raise expire-logs-nums on the master (CONFIG SET expire-logs-nums ${nums2}) for a margin`, data };
   }
   return {
     group: 'capacity',
     id: 'capacity.binlog',
     verdict: 'fail',
     detail: `${head}, the load about ${duration(eta)}: the binlog written meanwhile (${mib(during)}) outgrows what the master keeps and the spool holds`,
-    fix: `CONFIG SET expire-logs-nums ${Math.ceil((2 * during) / fileSize)} on the master (and expire-logs-days ≥ ${Math.ceil((2 * eta) / 86_400)}), or raise spool-max-bytes`,
+    fix: `CONFIG SET expire-logs-nums ${nums2} on the master (and expire-logs-days ≥ ${Math.ceil((2 * eta) / 86_400)}), or raise spool-max-bytes`,
     data,
   };
 }

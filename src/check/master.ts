@@ -117,7 +117,13 @@ export async function checkMaster(config: Config, source: HostPort, password: st
     );
   }
   const info = infoFields(((await pika.call('INFO', 'all')) as Buffer).toString());
-  items.push(...(await databaseItems(config, pika)));
+  const dbs = await databaseItems(config, pika);
+  items.push(...dbs);
+  // A sharding master answers most reads with "only support in classic mode": nothing more to learn.
+  if (dbs.some((i) => i.data?.sharding === true)) {
+    pika.close();
+    return { items, facts: facts(null, info, p.localAddress) };
+  }
   const binlog = await pikaConfig(pika, 'write-binlog');
   if (binlog === 'no') {
     items.push({ group: 'master', id: 'master.write-binlog', verdict: 'fail', detail: 'the master runs with write-binlog : no: there is no binlog to follow after the snapshot', fix: 'set write-binlog : yes on the master (CONFIG SET write-binlog yes, then a restart for Pika 3.2)' });
@@ -132,7 +138,7 @@ async function databaseItems(config: Config, pika: PikaSource): Promise<CheckIte
   const v = config.values;
   const mode = await pikaConfig(pika, 'instance-mode');
   if (mode !== null && mode !== 'classic') {
-    return [{ group: 'master', id: 'master.databases', verdict: 'fail', detail: `the master runs instance-mode : ${mode}: pika-migrate follows classic masters only`, fix: 'migrate a classic-mode Pika (a sharding cluster: each of its nodes is not a classic master)' }];
+    return [{ group: 'master', id: 'master.databases', verdict: 'fail', detail: `the master runs instance-mode : ${mode}: pika-migrate follows classic masters only`, data: { sharding: true }, fix: 'migrate a classic-mode Pika (a sharding cluster: each of its nodes is not a classic master)' }];
   }
   const raw = await pikaConfig(pika, 'databases');
   const routes = dbRoutesOf(v, config.file);

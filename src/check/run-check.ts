@@ -5,9 +5,22 @@ import { dbRoutesOf } from '../daemon/db-map.js';
 import { checkBackConnection } from './back-connection.js';
 import { checkCapacity } from './capacity.js';
 import { checkMaster } from './master.js';
-import { checkTarget } from './target.js';
+import { checkTarget, type TargetFacts } from './target.js';
 import { checkTypes } from './type-sample.js';
-import { reportOf, type CheckReport } from './verdict.js';
+import { reportOf, type CheckGroup, type CheckItem, type CheckReport } from './verdict.js';
+
+/**
+ * A group's checks, or one failing item naming the reply that stopped them: an unexpected error
+ * from the master or the target is a finding, and the other groups still run.
+ */
+async function guarded(group: CheckGroup, run: () => Promise<CheckItem[]>): Promise<CheckItem[]> {
+  try {
+    return await run();
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    return [{ group, id: `${group}.error`, verdict: 'fail', detail: `the ${group} checks stopped: ${(e as Error).message}`, fix: 'see the error; run check again once it is fixed' }];
+  }
+}
 
 /** The command line of `pika-migrate check` as commander hands it over. */
 export interface CheckFlags {
@@ -70,11 +83,19 @@ export async function runCheck(config: Config, o: CheckOptions): Promise<CheckRe
   const routes = dbRoutesOf(config.values, config.file);
   const { items, facts: master } = await checkMaster(config, o.source, o.password, o.timeoutMs);
   try {
-    items.push(...(await checkBackConnection(config, master)));
-    const { items: targetItems, facts: target } = await checkTarget(config, routes, { timeoutMs: o.timeoutMs, probeWrites: o.probeWrites });
-    items.push(...targetItems);
-    items.push(...(await checkCapacity(config, master, target, { countWaitMs: o.countWaitMs, binlogSampleMs: o.binlogSampleMs })));
-    if (master.pika !== null) items.push(...(await checkTypes(master.pika, config.values['type-order'], o.sample)));
+    items.push(...(await guarded('network', () => checkBackConnection(config, master))));
+    let target: TargetFacts | null = null;
+    items.push(
+      ...(await guarded('target', async () => {
+        const r = await checkTarget(config, routes, { timeoutMs: o.timeoutMs, probeWrites: o.probeWrites });
+        target = r.facts;
+        return r.items;
+      })),
+    );
+    const t: TargetFacts | null = target;
+    if (t !== null) items.push(...(await guarded('capacity', () => checkCapacity(config, master, t, { countWaitMs: o.countWaitMs, binlogSampleMs: o.binlogSampleMs }))));
+    const pika = master.pika;
+    if (pika !== null) items.push(...(await guarded('types', () => checkTypes(pika, config.values['type-order'], o.sample))));
     return reportOf(items);
   } finally {
     master.pika?.close();

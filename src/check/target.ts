@@ -75,14 +75,16 @@ export async function checkTarget(config: Config, routes: readonly DbRoute[], op
     const server = infoFields(await infoOrEmpty(c, 'server'));
     const version = server.get('redis_version') ?? null;
     items.push(versionItem(version));
-    items.push(...(await clusterItems(c, cluster !== null, seed.host)));
+    const clusterCheck = await clusterItems(c, cluster !== null, seed.host);
+    items.push(...clusterCheck);
     const acl = await aclItem(c, config, routes, version);
     items.push(acl);
     items.push(...(await existingKeyItems(c, config, routes, cluster !== null)));
     const memory = infoFields(await infoOrEmpty(c, 'memory'));
-    const measured = acl.verdict === 'fail' ? null : await measureWrites(c, routes[0]?.target ?? 0, cluster !== null, opts.probeWrites);
+    const blocked = acl.verdict === 'fail' ? 'the ACL user may not write' : clusterCheck.some((i) => i.verdict === 'fail') ? 'the cluster check failed' : null;
+    const measured = blocked !== null ? null : await measureWrites(c, routes[0]?.target ?? 0, cluster !== null, opts.probeWrites);
     if (measured === null) {
-      items.push({ group: 'target', id: 'target.write-rate', verdict: 'warn', detail: 'not measured: the ACL user may not write', fix: 'fix the ACL first' });
+      items.push({ group: 'target', id: 'target.write-rate', verdict: 'warn', detail: `not measured: ${blocked}`, fix: 'fix that first' });
     } else if ('error' in measured) {
       items.push({ group: 'target', id: 'target.write-rate', verdict: 'fail', detail: `throwaway writes were refused after ${measured.written}: ${measured.error}`, fix: /OOM/.test(measured.error) ? 'the target is out of memory already: raise maxmemory or free it' : 'see the error' });
     } else {
@@ -165,7 +167,8 @@ async function aclItem(c: Redis, config: Config, routes: readonly DbRoute[], ver
   const v = config.values;
   if (version !== null && !atLeast(version, [6, 0])) return { group: 'target', id: 'target.acl', verdict: 'ok', detail: `Redis ${version} has no ACL users; the password is all` };
   const user = v['target-redis-user'] || 'default';
-  const k = `${CHECK_PREFIX}acl`;
+  // One hash tag: the multi-key DEL stays in one slot on a cluster.
+  const k = `${CHECK_PREFIX}{acl}`;
   const cmds: string[][] = [
     ['PING'],
     ['CLIENT', 'SETNAME', 'pika-migrate-check'],
@@ -203,7 +206,7 @@ async function aclItem(c: Redis, config: Config, routes: readonly DbRoute[], ver
       } catch {
         // This user may not run ACL DRYRUN: find out by running the commands themselves.
         dryRun = false;
-        how = 'running each command on pika-migrate:check:acl* keys';
+        how = 'running each command on pika-migrate:check:{acl}* keys';
       }
     }
     if (cmd[0] === 'FLUSHDB') {
@@ -216,7 +219,7 @@ async function aclItem(c: Redis, config: Config, routes: readonly DbRoute[], ver
       if (/NOPERM/.test((e as Error).message)) denied.push(label);
     }
   }
-  if (!dryRun) how = 'running each command on pika-migrate:check:acl* keys';
+  if (!dryRun) how = 'running each command on pika-migrate:check:{acl}* keys';
   const data = { user, method: how, denied, unverified };
   if (denied.length > 0) {
     return {
@@ -292,12 +295,17 @@ async function measureWrites(c: Redis, db: number, cluster: boolean, n: number):
     while (written < n) {
       const p = c.pipeline();
       const batch = Math.min(100, n - written);
+      const batchKeys: string[] = [];
       for (let i = 0; i < batch; i++) {
         const key = `${CHECK_PREFIX}${tag}:${written + i}`;
-        keys.push(key);
+        batchKeys.push(key);
         p.set(key, value);
       }
       const replies = (await p.exec()) ?? [];
+      // Only what was written is deleted (a refused SET wrote nothing, and may be in another slot).
+      batchKeys.forEach((k, i) => {
+        if (replies[i]?.[0] === null) keys.push(k);
+      });
       const failed = replies.find(([e]) => e !== null);
       if (failed) {
         error = (failed[0] as Error).message;

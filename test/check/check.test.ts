@@ -4,6 +4,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +12,7 @@ import type { Redis } from 'ioredis';
 import { startRedis, freePort, type RedisServer } from '../helpers/redis.js';
 import { REAL_PIKA_VERSIONS, startRealPika, type RealPika } from '../helpers/real-pika.js';
 import { tempDir } from '../replication/support.js';
+import { startCluster } from '../helpers/cluster.js';
 import type { CheckItem, CheckReport } from '../../src/check/verdict.js';
 
 const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
@@ -124,7 +126,66 @@ for (const version of REAL_PIKA_VERSIONS) {
       assert.deepEqual(await redis.client().keys('pika-migrate:*'), []);
     });
 
+    if (version === '3.2.7') {
+      it('HyperLogLogs and NaN zset scores are found by the sample', async () => {
+        const c = pika.client();
+        await c.pfadd('a:hll', 'x', 'y');
+        await c.zadd('a:nan', 'inf', 'm');
+        // 3.2.7 stores inf + -inf as NaN (Redis refuses it).
+        assert.equal(await c.zincrby('a:nan', '-inf', 'm'), 'nan');
+        try {
+          const r = await check(base);
+          assert.equal(r.code, 0, r.stderr);
+          const inexact = item(r, 'types.inexact');
+          assert.equal(inexact.verdict, 'warn', inexact.detail);
+          assert.deepEqual(inexact.data, { hll: 1, nan: 1 });
+        } finally {
+          await c.del('a:hll', 'a:nan');
+        }
+      });
+
+      it('port+1000 held by another process fails network.back-connection', async () => {
+        const port = await freePort();
+        const holder = createServer();
+        await new Promise<void>((resolve, reject) => {
+          holder.once('error', reject);
+          holder.listen(port + 1000, '127.0.0.1', resolve);
+        });
+        try {
+          const r = await check({ ...base, port, bind: '127.0.0.1' });
+          assert.equal(r.code, 1);
+          const back = item(r, 'network.back-connection');
+          assert.equal(back.verdict, 'fail');
+          assert.match(back.detail, new RegExp(`127\\.0\\.0\\.1:${port + 1000}.*EADDRINUSE`));
+        } finally {
+          await new Promise((resolve) => holder.close(resolve));
+        }
+      });
+    }
+
     if (version !== '3.5.5') return;
+
+    it('a Redis Cluster target: every slot served passes; a slot without a master, or a cluster the conf does not name, fails', async () => {
+      const cluster = await startCluster(3);
+      try {
+        const conf = { ...base, 'target-redis-port': cluster.nodes[0].port, 'target-redis-cluster': 'yes' };
+        const r = await check(conf);
+        assert.ok(!r.report?.items.some((i) => i.id === 'target.error'), JSON.stringify(r.report?.items.find((i) => i.id === 'target.error')));
+        assert.equal(item(r, 'target.cluster').verdict, 'ok', item(r, 'target.cluster').detail);
+        assert.equal(item(r, 'target.write-rate').verdict, 'ok', item(r, 'target.write-rate').detail);
+        assert.equal(r.code, 0, JSON.stringify(r.report?.items.filter((i) => i.verdict === 'fail')));
+        const plain = await check({ ...base, 'target-redis-port': cluster.nodes[0].port });
+        assert.equal(plain.code, 1);
+        assert.match(item(plain, 'target.cluster').fix ?? '', /target-redis-cluster : yes/);
+        const owner = cluster.nodes[await cluster.ownerOf(100)].client();
+        await owner.call('CLUSTER', 'DELSLOTS', '100');
+        const holed = await check(conf);
+        assert.equal(holed.code, 1);
+        assert.match(item(holed, 'target.cluster').detail, /slot 100 is served by no master/);
+      } finally {
+        await cluster.stop();
+      }
+    });
 
     it('an ACL user without +evalsha fails target.acl (by ACL DRYRUN and by running the commands)', async () => {
       const admin = redis.client();
@@ -194,6 +255,25 @@ for (const version of REAL_PIKA_VERSIONS) {
     });
   });
 }
+
+describe('check against a real Pika 3.2.7 in sharding mode', { timeout: 120_000 }, () => {
+  let pika: RealPika;
+  let redis: RedisServer;
+  before(async () => {
+    pika = await startRealPika('3.2.7', { conf: { 'instance-mode': 'sharding' } });
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis?.stop();
+    await pika?.destroy();
+  });
+
+  it('fails master.databases: a sharding master cannot be followed', async () => {
+    const r = await check({ slaveof: `127.0.0.1:${pika.port}`, 'target-redis-port': redis.port });
+    assert.equal(r.code, 1);
+    assert.match(item(r, 'master.databases').detail, /instance-mode : sharding/);
+  });
+});
 
 describe('check against a real Pika 3.5.5 with requirepass', { timeout: 120_000 }, () => {
   let pika: RealPika;
