@@ -97,8 +97,16 @@ for (const version of REAL_PIKA_VERSIONS) {
     });
 
     it('a sound setup: exit 0, version and family found, every port reachable, the sample sees the data', async () => {
-      const r = await check(base);
+      // The master writes while check samples its binlog offset twice.
+      const writer = pika.client();
+      let writing = true;
+      const writes = (async () => {
+        for (let i = 0; writing; i++) await writer.set(`live:${i % 100}`, 'x'.repeat(100));
+      })();
+      const r = await check(base).finally(() => (writing = false));
+      await writes;
       assert.equal(r.code, 0, r.stderr);
+      assert.ok((item(r, 'capacity.binlog').data?.binlogBytesPerSec as number) > 0, JSON.stringify(item(r, 'capacity.binlog')));
       assert.equal(item(r, 'master.version').data?.family, pika.family);
       assert.equal(item(r, 'master.port+2000').verdict, 'ok');
       if (pika.family === 'A') {
@@ -113,6 +121,8 @@ for (const version of REAL_PIKA_VERSIONS) {
       assert.equal(item(r, 'capacity.memory').verdict, 'ok');
       const keys = item(r, 'capacity.keys');
       assert.ok((keys.data?.total as number) >= 2900, JSON.stringify(keys));
+      // Pika's own count, not RocksDB's estimate.
+      assert.equal(keys.data?.estimated, false, JSON.stringify(keys));
       assert.equal(item(r, 'capacity.eta').verdict, 'ok');
       assert.equal(item(r, 'capacity.binlog').verdict, 'ok');
       assert.equal(item(r, 'capacity.disk').verdict, 'ok');
@@ -272,6 +282,31 @@ describe('check against a real Pika 3.2.7 in sharding mode', { timeout: 120_000 
     const r = await check({ slaveof: `127.0.0.1:${pika.port}`, 'target-redis-port': redis.port });
     assert.equal(r.code, 1);
     assert.match(item(r, 'master.databases').detail, /instance-mode : sharding/);
+  });
+});
+
+describe('check against a real Pika 3.2.7 with two DBs', { timeout: 120_000 }, () => {
+  let pika: RealPika;
+  let redis: RedisServer;
+  before(async () => {
+    pika = await startRealPika('3.2.7', { conf: { databases: 2 } });
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis?.stop();
+    await pika?.destroy();
+  });
+
+  it('db-map routes are shown, and keys already in a mapped Redis DB are found', async () => {
+    await redis.client({ db: 5 }).set('in-db5', 'x');
+    const r = await check({ slaveof: `127.0.0.1:${pika.port}`, 'target-redis-port': redis.port, databases: 2, 'db-map': '1:5' });
+    assert.equal(r.code, 0, r.stderr);
+    const dbs = item(r, 'master.databases');
+    assert.equal(dbs.verdict, 'ok');
+    assert.match(dbs.detail, /db0→Redis 0, db1→Redis 5/);
+    const existing = item(r, 'target.existing-keys');
+    assert.equal(existing.verdict, 'warn');
+    assert.match(existing.detail, /^db5: 1 /);
   });
 });
 
