@@ -51,7 +51,13 @@ export async function checkMaster(config: Config, source: HostPort, password: st
   // AUTH by hand first (fetchPikaVersion): ioredis hides some refusals of its own AUTH.
   const user = config.values['master-client-user'];
   const auth = user !== '' ? { username: user, password: config.values['master-client-pwd'] } : password !== '' ? { password } : undefined;
-  const login = await fetchPikaVersion(host, port, auth, timeoutMs);
+  let login = await fetchPikaVersion(host, port, auth, timeoutMs);
+  if (login.version === null && password !== '' && /no password is set/i.test(login.why ?? '')) {
+    // A master without requirepass takes any masterauth in the handshake: harmless, but say so.
+    items.push({ group: 'master', id: 'master.auth-unused', verdict: 'warn', detail: 'masterauth is set but the master has no requirepass (its handshake ignores the password)', fix: 'leave masterauth empty, or set requirepass on the master' });
+    password = '';
+    login = await fetchPikaVersion(host, port, undefined, timeoutMs);
+  }
   if (login.version === null) {
     const why = login.why ?? 'no version';
     items.push({

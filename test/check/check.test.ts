@@ -258,6 +258,13 @@ for (const version of REAL_PIKA_VERSIONS) {
       assert.match(item(r, 'master.databases').fix ?? '', /databases : 1/);
     });
 
+    it('a masterauth for a master without requirepass warns and goes on', async () => {
+      const r = await check({ ...base, masterauth: 'unneeded' });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(item(r, 'master.auth-unused').verdict, 'warn');
+      assert.equal(item(r, 'master.auth').verdict, 'ok');
+    });
+
     it('no slaveof and no --source is bad usage: exit 2', async () => {
       const r = await check({ 'target-redis-port': redis.port });
       assert.equal(r.code, 2);
