@@ -314,6 +314,12 @@ describe('check against a real Pika 3.2.7 with two DBs', { timeout: 120_000 }, (
     const existing = item(r, 'target.existing-keys');
     assert.equal(existing.verdict, 'warn');
     assert.match(existing.detail, /^db5: 1 /);
+    // Without --json: a line per item, the fix under a warning, the overall verdict last.
+    const table = await check({ slaveof: `127.0.0.1:${pika.port}`, 'target-redis-port': redis.port, databases: 2, 'db-map': '1:5' }, FAST.filter((a) => a !== '--json'));
+    assert.equal(table.code, 0);
+    assert.match(table.stderr, /^ok {4}master\.databases +2 DBs: db0→Redis 0, db1→Redis 5$/m);
+    assert.match(table.stderr, /^WARN {2}target\.existing-keys .*\n +fix: empty the target DBs/m);
+    assert.match(table.stderr, /pre-flight: nothing blocks the migration \(\d+ warnings\)\n$/);
   });
 });
 
