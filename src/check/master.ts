@@ -84,9 +84,9 @@ export async function checkMaster(config: Config, source: HostPort, password: st
     });
     return { items, facts: facts(null, new Map(), p.localAddress) };
   }
-  // Pika lets a wrong password in as its limited `userpass` user (INFO, reads, even CONFIG GET of
-  // most keys work), while the replication handshake wants the requirepass itself; only the admin
-  // is shown it (3.5.5: the limited user gets NOAUTH or an empty value).
+  // Pika lets a wrong password in as its limited `userpass` user (INFO and reads work), while the
+  // replication handshake wants the requirepass itself. So the password must be what CONFIG GET
+  // requirepass answers: 3.2.7 and 4.0.1 show it even to that user, 3.5.5 answers it NOAUTH.
   let seen: string;
   try {
     seen = ((await pika.call('CONFIG', 'GET', 'requirepass')) as Buffer[])[1]?.toString() ?? '';

@@ -323,28 +323,32 @@ describe('check against a real Pika 3.2.7 with two DBs', { timeout: 120_000 }, (
   });
 });
 
-describe('check against a real Pika 3.5.5 with requirepass', { timeout: 120_000 }, () => {
+for (const version of REAL_PIKA_VERSIONS) describe(`check against a real Pika ${version} with requirepass`, { timeout: 120_000 }, () => {
   let pika: RealPika;
   let redis: RedisServer;
   before(async () => {
-    pika = await startRealPika('3.5.5', { conf: { requirepass: 'secret' } });
+    pika = await startRealPika(version, { conf: { requirepass: 'secret' } });
     redis = await startRedis();
   });
   after(async () => {
     await redis?.stop();
     await pika?.destroy();
-    rmSync(work, { recursive: true, force: true });
   });
 
-  it('a wrong masterauth fails master.auth and names masterauth; the right one passes', async () => {
+  it('a wrong or missing masterauth fails master.auth and names masterauth; the right one passes', async () => {
     const conf = { slaveof: `127.0.0.1:${pika.port}`, 'target-redis-port': redis.port };
     const bad = await check({ ...conf, masterauth: 'wrong' });
     assert.equal(bad.code, 1);
     const auth = item(bad, 'master.auth');
     assert.equal(auth.verdict, 'fail');
     assert.match(auth.fix ?? '', /masterauth/);
+    const none = await check(conf);
+    assert.equal(none.code, 1);
+    assert.equal(item(none, 'master.auth').verdict, 'fail');
     const good = await check({ ...conf, masterauth: 'secret' });
     assert.equal(item(good, 'master.auth').verdict, 'ok');
     assert.equal(good.code, 0, JSON.stringify(good.report?.items.filter((i) => i.verdict === 'fail')));
   });
 });
+
+after(() => rmSync(work, { recursive: true, force: true }));
