@@ -5,6 +5,7 @@ import { loadConfig, unknownKeyMessage, type Config } from './config/load.js';
 import { shownValue } from './config/secrets.js';
 import { ConfigError } from './core/errors.js';
 import { createLogger, logFatal, type Logger } from './core/log.js';
+import type { CheckFlags } from './check/run-check.js';
 import type { Daemon } from './daemon/daemon.js';
 import { version } from './daemon/server-info.js';
 import { verify, verifyOptionsOf, type VerifyFlags } from './daemon/verify.js';
@@ -99,6 +100,23 @@ async function runVerify(confPath: string, flags: VerifyFlags): Promise<number> 
   }
 }
 
+async function runCheckCommand(confPath: string, flags: CheckFlags): Promise<number> {
+  const config = loadConfig(confPath);
+  const { runCheck, checkOptionsOf } = await import('./check/run-check.js');
+  const { renderJson, renderTable } = await import('./check/render.js');
+  const { blocks } = await import('./check/verdict.js');
+  const opts = checkOptionsOf(config, flags);
+  try {
+    const report = await runCheck(config, opts);
+    process.stdout.write(flags.json ? renderJson(report) : renderTable(report));
+    return blocks(report) ? EXIT_FAILURE : EXIT_OK;
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    process.stderr.write(`pika-migrate check: ${(e as Error).message}\n`);
+    return EXIT_FAILURE;
+  }
+}
+
 /** Checks the directories the command writes to (bad ones are exit 2), then logs the conf keys nobody knows. */
 function loggerFor(config: Config, dirs: readonly DirKey[] = ['log-path']): Logger {
   ensureDirs(config, dirs);
@@ -152,6 +170,21 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .action(async (opts: VerifyFlags & { conf: string }) => {
       exitCode = await runVerify(opts.conf, opts);
+    });
+  program
+    .command('check')
+    .description('pre-flight report before anything is copied: master ports and version, back-connection, size and ETA, binlog retention, disk, target permissions and memory, multi-type names; exit 1 when something blocks')
+    .requiredOption('-c, --conf <file>', 'pika.conf of the migration')
+    .option('--source <host:port>', 'the Pika master (default: slaveof in the conf)')
+    .option('--source-password <password>', "the master's requirepass (default: masterauth in the conf)")
+    .option('--json', 'print the report as JSON')
+    .option('--sample <n>', 'names sampled per type for the multi-type / HyperLogLog / NaN checks', '1000')
+    .option('--probe-writes <n>', 'throwaway writes to the target to measure its rate', '5000')
+    .option('--binlog-sample <ms>', "interval between two reads of the master's binlog offset", '2000')
+    .option('--count-wait <ms>', 'how long to wait for a key count this run starts on the master', '10000')
+    .exitOverride()
+    .action(async (opts: CheckFlags & { conf: string }) => {
+      exitCode = await runCheckCommand(opts.conf, opts);
     });
   try {
     await program.parseAsync(argv);
