@@ -227,7 +227,6 @@ export class Daemon {
       masterClientPwd: v['master-client-pwd'],
       localPort: v.port,
       localIp: v['network-interface'] ? localAddressOf(v['network-interface']) : undefined,
-      rsyncBindAddress: v.bind,
       dbSyncPath: v['db-sync-path'],
       force: resumed === null,
       dbs: this.routes.map((r, i) => ({
