@@ -123,6 +123,18 @@ describe('family A faults', () => {
     }
   });
 
+  it('turns away a push from another address than the master\'s, and stops naming it', async () => {
+    const s = await setup({ pushFrom: '127.0.0.2' });
+    try {
+      s.replica.start();
+      await waitFor('fatal', () => s.fatal.length === 1, 10_000);
+      assert.match(s.fatal[0].message, /turned away a push from 127\.0\.0\.2: it lets in only the master's address \(127\.0\.0\.1.*SLAVEOF 127\.0\.0\.2 \d+ force/);
+      assert.equal(s.handler.snapshots.length, 0);
+    } finally {
+      await s.done();
+    }
+  });
+
   it('refuses a master whose DBs are not the ones we follow (databases differs), as Pika does', async () => {
     const s = await setup({ dbs: ['db0', 'db1'] }, { dbs: [0] });
     try {
