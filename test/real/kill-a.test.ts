@@ -7,7 +7,7 @@
  * once). PM_KILL_VERSIONS=3.2.7,3.5.5,4.0.1 runs more masters (default 3.2.7).
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
@@ -66,10 +66,12 @@ for (const version of VERSIONS) {
   describe(`kill -9 of the daemon against a real Pika ${version}`, () => {
     let pika: RealPika;
     const random = rng(SEED);
+    /** 3.2–3.4 push into our rsync daemon; 3.5+ serve a pull. */
+    const pushed = version.startsWith('3.2');
 
     before(async () => {
-      // 3.x pushes at db-sync-speed MB/s: 1 makes the transfer last long enough to be killed in.
-      pika = await startRealPika(version, { conf: version.startsWith('3.2') ? { 'db-sync-speed': 1 } : {} });
+      // Slow transfers, long enough to be killed in: 3.2 pushes at db-sync-speed MB/s, 3.5+ serve at throttle-bytes-per-second.
+      pika = await startRealPika(version, { conf: pushed ? { 'db-sync-speed': 1 } : { 'throttle-bytes-per-second': 1_048_576 } });
       await fill(pika.client());
     });
     after(async () => {
@@ -121,7 +123,7 @@ for (const version of VERSIONS) {
       return { target, work, d, conf, info, live, matches, done };
     }
 
-    it('during the snapshot transfer: the restart takes a new snapshot', async () => {
+    it('during the snapshot transfer: the restart gets a whole snapshot', async () => {
       const r = await rig();
       try {
         await r.d.start('first', r.conf);
@@ -133,12 +135,25 @@ for (const version of VERSIONS) {
             return false;
           }
         };
+        // A pushes `info` last; C/D pull it in any order but keep DUMP_META_DATA until done.
+        const unfinished = () => (pushed ? !existsSync(join(db0, 'info')) : existsSync(join(db0, 'DUMP_META_DATA')));
         await waitFor('the first snapshot files', arrived, 60_000);
         await r.d.kill();
-        assert.equal(existsSync(join(db0, 'info')), false, 'the kill landed after the transfer');
+        assert.ok(unfinished(), 'the kill landed after the transfer');
         await r.d.start('restart', r.conf);
         await r.live();
         await r.matches();
+        if (pushed) {
+          // The daemon the real master pushed into: confined as README's Security notes say.
+          const conf = readFileSync(join(r.work, 'dbsync/rsync/slash_rsync.conf'), 'utf8');
+          for (const line of ['hosts allow = 127.0.0.1', 'write only = yes', 'munge symlinks = yes', 'filter = + /db[0-9]*/*** - *']) {
+            assert.ok(conf.split('\n').includes(line), `${line} in\n${conf}`);
+          }
+          if (process.getuid?.() === 0) {
+            assert.match(conf, /^use chroot = yes$/m);
+            assert.doesNotMatch(conf, /^uid = 0$/m, 'the transfer ran as root');
+          }
+        }
       } finally {
         await r.done();
       }
