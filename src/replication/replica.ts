@@ -11,7 +11,7 @@ import { familyOfVersion, fetchPikaVersion, type ClientPortAuth } from './master
 import { parseInfoFile, type SnapshotInfo } from './info-file.js';
 import { MsgType, Status, TrySyncReply, type InnerRequest, type InnerResponse, type NodeId, type WireOffset } from './messages.js';
 import { LinkClosedError, ReplConnection } from './repl-connection.js';
-import { RsyncDaemon } from './rsync-daemon.js';
+import { RsyncDaemon, killStaleRsyncDaemon } from './rsync-daemon.js';
 import { SnapshotChangedError, pullSnapshot } from './rsync-client.js';
 
 export interface ReplicaHandler {
@@ -344,6 +344,15 @@ export class Replica extends EventEmitter {
 
   private async run(): Promise<void> {
     let failures = 0;
+    try {
+      await killStaleRsyncDaemon(this.opts.dbSyncPath, this.log);
+    } catch (e) {
+      this.lastError = (e as Error).message;
+      this.log.error({ err: e }, 'replication stopped');
+      for (const l of this.links) this.setState(l, 'error');
+      this.emit('fatal', e instanceof FatalError ? e : new FatalError((e as Error).message));
+      return;
+    }
     while (!this.stopped) {
       let delay: number;
       try {

@@ -32,6 +32,27 @@ export interface RsyncDaemonOptions {
   readonly logger: Logger;
 }
 
+const rsyncFiles = (root: string) => ({ conf: join(root, 'rsync', 'slash_rsync.conf'), pid: join(root, 'rsync', 'slash_rsync.pid') });
+
+/**
+ * Kills the rsync daemon an earlier run of ours (over db-sync-path `root`) left running, known by
+ * its pid file and its conf file in its command line, and removes the pid file. At every start of
+ * a replication, not only before a snapshot: a resume needs no daemon, and none of ours may stay
+ * open to writes.
+ */
+export async function killStaleRsyncDaemon(root: string, logger: Logger): Promise<void> {
+  const files = rsyncFiles(root);
+  const mark = `--config=${files.conf}`;
+  const stale = staleProcesses(files.pid, 'rsync', mark);
+  if (stale.length > 0) {
+    logger.warn({ pids: stale, conf: files.conf }, 'killing the rsync daemon an earlier run left behind');
+    const left = await killAndWait(stale, 'rsync', mark);
+    if (left.length > 0) throw new FatalError(`the rsync daemon an earlier run left behind (pids ${left.join(', ')}, conf ${files.conf}) does not die on SIGKILL`);
+  }
+  // A stale pid file makes rsync refuse to start (Pika issue #930): we own this directory.
+  rmSync(files.pid, { force: true });
+}
+
 const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 
 export class RsyncDaemon {
@@ -71,11 +92,11 @@ export class RsyncDaemon {
   }
 
   get confFile(): string {
-    return join(this.dir, 'slash_rsync.conf');
+    return rsyncFiles(this.opts.root).conf;
   }
 
   get pidFile(): string {
-    return join(this.dir, 'slash_rsync.pid');
+    return rsyncFiles(this.opts.root).pid;
   }
 
   get running(): boolean {
@@ -126,24 +147,11 @@ export class RsyncDaemon {
     walk(dir);
   }
 
-  /** Kills what an earlier run of ours left listening (its conf file is ours), then removes its pid file. */
-  private async killStale(confPath: string): Promise<void> {
-    const mark = `--config=${confPath}`;
-    const stale = staleProcesses(this.pidFile, 'rsync', mark);
-    if (stale.length > 0) {
-      this.opts.logger.warn({ pids: stale, conf: confPath }, 'killing the rsync daemon an earlier run left behind');
-      const left = await killAndWait(stale, 'rsync', mark);
-      if (left.length > 0) throw new FatalError(`the rsync daemon an earlier run left behind (pids ${left.join(', ')}, conf ${confPath}) does not die on SIGKILL`);
-    }
-    // A stale pid file makes rsync refuse to start (Pika issue #930): we own this directory.
-    rmSync(this.pidFile, { force: true });
-  }
-
   /** Starts the daemon and resolves once it accepts connections. */
   async start(timeoutMs = 5000): Promise<void> {
     if (this.running) return;
     const confPath = this.writeConfig();
-    await this.killStale(confPath);
+    await killStaleRsyncDaemon(this.opts.root, this.opts.logger);
     const args = ['--daemon', '--no-detach', `--config=${confPath}`, `--address=${this.opts.address}`, `--port=${this.opts.port}`];
     this.exitError = null;
     const { proc, tied } = spawnTied('rsync', args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RsyncDaemon } from '../../src/replication/rsync-daemon.js';
 import { runsWith, staleProcesses } from '../../src/replication/tied-process.js';
-import { replicaPort, tempDir, testLogger, waitFor } from './support.js';
+import { RecordingHandler, replicaPort, tempDir, testLogger, waitFor } from './support.js';
+import { SNAP_A, setupReplica } from './setup-replica.js';
 
 function rsync(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
@@ -125,7 +126,8 @@ describe('rsync daemon: never outlives us', () => {
     await waitFor('the child says its daemon pid', () => /pid \d+\n/.test(out), 20_000);
     const pid = Number(/pid (\d+)/.exec(out)![1]);
     const conf = `--config=${join(work, 'dbsync/rsync/slash_rsync.conf')}`;
-    assert.ok(runsWith(pid, 'rsync', conf));
+    const argv = () => (existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ') : 'gone');
+    assert.ok(runsWith(pid, 'rsync', conf), `pid ${pid} runs: ${argv()}; child said: ${out}`);
     c.kill('SIGKILL');
     await exited(c);
     await waitFor('the rsync daemon gone', () => !runsWith(pid, 'rsync', conf), 3000);
@@ -147,6 +149,27 @@ describe('rsync daemon: never outlives us', () => {
       assert.equal(readFileSync(first.pidFile, 'utf8').trim(), String(first.pid));
     } finally {
       await first.stop();
+    }
+  });
+
+  it('kills it on a resume too, which needs no daemon of its own', async () => {
+    const h = new RecordingHandler();
+    const s = await setupReplica('A', SNAP_A, {}, (m) => {
+      const ends = [1, 2, 3].map((i) => m.write(['set', `k${i}`, 'v']));
+      return { force: false, resumeFrom: new Map([[0, ends[0]]]) };
+    }, h);
+    const old = new RsyncDaemon({ root: s.dir, port, address: '127.0.0.1', allowFrom: ['127.0.0.1'], password: '', logger: testLogger() });
+    const stale = spawn('rsync', ['--daemon', '--no-detach', `--config=${old.writeConfig()}`, '--address=127.0.0.1', `--port=${port}`], { stdio: 'ignore', detached: true });
+    spawned.push(stale);
+    try {
+      await waitFor('the stale daemon listening', async () => !(await refused('127.0.0.1', port)), 5000);
+      s.replica.start();
+      await waitFor('2 entries streamed', () => h.entries.length === 2, 10_000);
+      assert.equal(h.snapshots.length, 0);
+      await exited(stale);
+      assert.equal(stale.signalCode, 'SIGKILL');
+    } finally {
+      await s.done();
     }
   });
 
