@@ -789,15 +789,15 @@ export class Replica extends EventEmitter {
         return parseInfoFile(readFileSync(infoPath, 'utf8'), infoPath);
       }
       if (daemon.failure) throw daemon.failure;
-      const denied = daemon.deniedAddresses().slice(deniedBefore);
-      if (denied.length > 0) {
-        throw new FatalError(
-          `our rsync daemon turned away a push from ${denied[0]}: it lets in only the master's address (${this.opts.masterHost}, reached at ${conn.remoteAddress ?? '?'}); the master pushes from another of its addresses: SLAVEOF ${denied[0]} ${this.opts.masterPort} force follows it by that one`,
-        );
-      }
       const now = Date.now();
       if (now - lastCheck >= 250) {
         lastCheck = now;
+        const denied = daemon.deniedAddresses().slice(deniedBefore);
+        if (denied.length > 0) {
+          throw new FatalError(
+            `our rsync daemon turned away a push from ${denied[0]}: it lets in only the master's address (${this.opts.masterHost}, reached at ${conn.remoteAddress ?? '?'}); the master pushes from another of its addresses: SLAVEOF ${denied[0]} ${this.opts.masterPort} force follows it by that one`,
+          );
+        }
         const size = dirSize(dir);
         const logSize = daemon.logSize();
         if (size !== lastSize || logSize !== lastLog) {
