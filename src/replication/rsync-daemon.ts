@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { RSYNC_USER, rsyncdConf, unprivilegedIds, type Ids } from './rsyncd-conf.js';
@@ -41,7 +41,7 @@ const rsyncFiles = (root: string) => ({ conf: join(root, 'rsync', 'slash_rsync.c
  * open to writes.
  */
 export async function killStaleRsyncDaemon(root: string, logger: Logger): Promise<void> {
-  const files = rsyncFiles(root);
+  const files = rsyncFiles(resolve(root));
   const mark = `--config=${files.conf}`;
   const stale = staleProcesses(files.pid, 'rsync', mark);
   if (stale.length > 0) {
@@ -62,8 +62,12 @@ export class RsyncDaemon {
   readonly dir: string;
   private runAs: Ids | null | undefined;
 
+  /** db-sync-path made absolute: the module path, the chroot and the files of the conf (`./dbsync/` by default). */
+  private readonly root: string;
+
   constructor(private readonly opts: RsyncDaemonOptions) {
-    this.dir = join(opts.root, 'rsync');
+    this.root = resolve(opts.root);
+    this.dir = join(this.root, 'rsync');
   }
 
   /**
@@ -76,9 +80,9 @@ export class RsyncDaemon {
     if (this.runAs !== undefined) return this.runAs;
     this.runAs = null;
     if (!isRoot()) return null;
-    if ((statSync(this.opts.root).mode & 0o001) === 0) {
+    if ((statSync(this.root).mode & 0o001) === 0) {
       this.opts.logger.warn(
-        { root: this.opts.root },
+        { root: this.root },
         'db-sync-path cannot be searched by others (o-x): the rsync transfer runs as root (chrooted) rather than as nobody; chmod o+x it to drop privileges',
       );
       return null;
@@ -92,11 +96,11 @@ export class RsyncDaemon {
   }
 
   get confFile(): string {
-    return rsyncFiles(this.opts.root).conf;
+    return rsyncFiles(this.root).conf;
   }
 
   get pidFile(): string {
-    return rsyncFiles(this.opts.root).pid;
+    return rsyncFiles(this.root).pid;
   }
 
   get running(): boolean {
@@ -120,7 +124,7 @@ export class RsyncDaemon {
     // mode applies to a new file only; strict modes refuses a secrets file others can read.
     chmodSync(secret, 0o600);
     const conf = rsyncdConf({
-      root: this.opts.root,
+      root: this.root,
       secretsFile: secret,
       logFile: this.logFile,
       pidFile: this.pidFile,
@@ -151,7 +155,7 @@ export class RsyncDaemon {
   async start(timeoutMs = 5000): Promise<void> {
     if (this.running) return;
     const confPath = this.writeConfig();
-    await killStaleRsyncDaemon(this.opts.root, this.opts.logger);
+    await killStaleRsyncDaemon(this.root, this.opts.logger);
     const args = ['--daemon', '--no-detach', `--config=${confPath}`, `--address=${this.opts.address}`, `--port=${this.opts.port}`];
     this.exitError = null;
     const { proc, tied } = spawnTied('rsync', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -184,7 +188,7 @@ export class RsyncDaemon {
       await new Promise((r) => setTimeout(r, 50));
     }
     this.opts.logger.info(
-      { port: this.opts.port, address: this.opts.address, root: this.opts.root, allowFrom: this.opts.allowFrom, runAs: this.dropTo ?? 'self', pid: proc.pid },
+      { port: this.opts.port, address: this.opts.address, root: this.root, allowFrom: this.opts.allowFrom, runAs: this.dropTo ?? 'self', pid: proc.pid },
       'rsync daemon listening for the master push',
     );
   }
