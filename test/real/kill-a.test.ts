@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { buildConfig } from '../../src/config/load.js';
 import { verify, verifyOptionsOf } from '../../src/daemon/verify.js';
+import { staleProcesses } from '../../src/replication/tied-process.js';
 import { totalDifferences } from '../../src/verify/summary.js';
 import { daemonProcess, infoFields, rng } from '../daemon/support.js';
 import { startRedis } from '../helpers/redis.js';
@@ -140,6 +141,12 @@ for (const version of VERSIONS) {
         await waitFor('the first snapshot files', arrived, 60_000);
         await r.d.kill();
         assert.ok(unfinished(), 'the kill landed after the transfer');
+        if (pushed) {
+          // Our rsync daemon went with us (setpriv --pdeathsig), before any restart could clean up.
+          const rsync = join(r.work, 'dbsync/rsync');
+          const left = () => staleProcesses(join(rsync, 'slash_rsync.pid'), 'rsync', `--config=${join(rsync, 'slash_rsync.conf')}`);
+          await waitFor('no rsync daemon of the killed process', () => left().length === 0, 2000);
+        }
         await r.d.start('restart', r.conf);
         await r.live();
         await r.matches();
