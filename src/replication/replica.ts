@@ -776,6 +776,7 @@ export class Replica extends EventEmitter {
     const started = Date.now();
     const baseline = daemon.connectionsSeen();
     const deniedBefore = daemon.deniedAddresses().length;
+    const authFailedBefore = daemon.authFailures().length;
     let lastProgress = Date.now();
     let lastSize = -1;
     let lastLog = daemon.logSize();
@@ -792,6 +793,13 @@ export class Replica extends EventEmitter {
       const now = Date.now();
       if (now - lastCheck >= 250) {
         lastCheck = now;
+        const refusedAuth = daemon.authFailures().slice(authFailedBefore);
+        if (refusedAuth.length > 0) {
+          // The master sends its own requirepass (or `default`), written to a file at its start, and never retries.
+          throw new FatalError(
+            `the master's push from ${refusedAuth[0]} failed our rsync password: a 3.2–3.4 master pushes with its requirepass as it was when it started (or "default" without one), and we expect masterauth${this.opts.masterAuth ? '' : ' (empty: "default")'}; make them equal (restart the master after changing its requirepass), then SLAVEOF ${this.opts.masterHost} ${this.opts.masterPort} force`,
+          );
+        }
         const denied = daemon.deniedAddresses().slice(deniedBefore);
         if (denied.length > 0) {
           throw new FatalError(

@@ -214,6 +214,11 @@ export class RsyncDaemon {
     return (log.match(/connect from /g) ?? []).length;
   }
 
+  /** Addresses whose push failed our password (`auth failed on module`), in the order logged. */
+  authFailures(): string[] {
+    return [...this.readLog().matchAll(/auth failed on module \S+ from .*\(([^)]+)\)/g)].map((m) => m[1]);
+  }
+
   /** Addresses the daemon turned away (`hosts allow`), in the order it logged them. */
   deniedAddresses(): string[] {
     return [...this.readLog().matchAll(/rsync denied on module \S+ from .*\(([^)]+)\)/g)].map((m) => m[1]);

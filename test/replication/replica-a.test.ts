@@ -100,6 +100,18 @@ describe('family A faults', () => {
     }
   });
 
+  it('stops naming both passwords when the push fails ours (masterauth set, master without requirepass)', async () => {
+    const s = await setup({}, { masterAuth: 'extra', timeouts: { snapshotConnectMs: 20_000 } });
+    try {
+      s.replica.start();
+      await waitFor('fatal', () => s.fatal.length === 1, 15_000);
+      assert.match(s.fatal[0].message, /push from 127\.0\.0\.1 failed our rsync password: .*requirepass.*masterauth/);
+      assert.equal(s.handler.snapshots.length, 0);
+    } finally {
+      await s.done();
+    }
+  });
+
   it('authenticates the push with masterauth when the master has a requirepass', async () => {
     const s = await setup({ requirepass: 'secret' }, { masterAuth: 'secret' });
     try {
