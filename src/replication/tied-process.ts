@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { accessSync, constants, readFileSync, readdirSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { basename, delimiter, join } from 'node:path';
 
 /**
@@ -49,30 +49,21 @@ export function runsWith(pid: number, cmd: string, mark: string): boolean {
 }
 
 /**
- * The processes a previous run of ours left behind: the pid in `pidFile` and any other process
- * (a daemon's per-connection children) that runs `cmd` with `mark` (our own conf file) among its
- * arguments. A pid file naming another program (the pid was reused) is not ours: left alone.
+ * The daemon a previous run of ours left behind: the pid in `pidFile`, when that process runs
+ * `cmd` with `mark` (our own conf file) among its arguments; a pid file naming another program
+ * (the pid was reused) is not ours. Only the listener: the per-connection processes it forked do
+ * not hold the port, and one still receiving a file from the master is let finish (killing it
+ * would fail the master's push halfway, while our restart's DBSync may already have been ignored
+ * as a duplicate of that push).
  */
 export function staleProcesses(pidFile: string, cmd: string, mark: string): number[] {
-  const found = new Set<number>();
   try {
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && runsWith(pid, cmd, mark)) found.add(pid);
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && runsWith(pid, cmd, mark)) return [pid];
   } catch {
     // no pid file
   }
-  let entries: string[] = [];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    // not Linux: the pid file is all there is
-  }
-  for (const name of entries) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    if (pid !== process.pid && runsWith(pid, cmd, mark)) found.add(pid);
-  }
-  return [...found];
+  return [];
 }
 
 /** SIGKILLs `pids` and waits (up to `timeoutMs`) until none runs `cmd` with `mark` any more. */

@@ -144,7 +144,8 @@ describe('rsync daemon: never outlives us', () => {
     await waitFor('its pid file', () => existsSync(first.pidFile), 5000);
     await first.start();
     try {
-      assert.equal(stale.exitCode ?? stale.signalCode, 'SIGKILL');
+      await exited(stale);
+      assert.equal(stale.signalCode, 'SIGKILL');
       assert.notEqual(first.pid, stale.pid);
       assert.equal(readFileSync(first.pidFile, 'utf8').trim(), String(first.pid));
     } finally {
