@@ -227,7 +227,6 @@ export class Daemon {
       masterClientPwd: v['master-client-pwd'],
       localPort: v.port,
       localIp: v['network-interface'] ? localAddressOf(v['network-interface']) : undefined,
-      rsyncBindAddress: v.bind,
       dbSyncPath: v['db-sync-path'],
       force: resumed === null,
       dbs: this.routes.map((r, i) => ({
@@ -315,8 +314,9 @@ export class Daemon {
     this.link = null;
     this.master = null;
     await link?.stop(true);
-    await this.targets.flush();
-    await this.targets.clearApplied();
+    // The migration is over: nothing can resume it, so the keys that would make a resume exact go.
+    const removed = await this.targets.removeOwnKeys();
+    this.logger.info({ keys: removed }, 'slaveof no one: pika-migrate:* bookkeeping keys removed from the target');
   }
 
   /** Each followed DB's status, in DB order (empty when following no master). */

@@ -13,8 +13,6 @@ export interface MasterLinkOptions {
   /** Our port as the master sees it (A/B push the snapshot to it + 1000). */
   readonly localPort: number;
   readonly localIp?: string;
-  /** A/B: where our rsync daemon listens for the master's push (the admin port's bind address). */
-  readonly rsyncBindAddress?: string;
   readonly dbSyncPath: string;
   /** Take a new snapshot of every DB (SLAVEOF … force), else resume each DB from its checkpoint. */
   readonly force: boolean;
@@ -45,7 +43,6 @@ export class MasterLink implements ReplicaHandler {
       ...(o.masterClientUser ? { masterClientAuth: { username: o.masterClientUser, password: o.masterClientPwd ?? '' } } : {}),
       localIp: o.localIp,
       localPort: o.localPort,
-      ...(o.rsyncBindAddress !== undefined ? { rsyncBindAddress: o.rsyncBindAddress } : {}),
       dbSyncPath: o.dbSyncPath,
       force: o.force,
       dbs: o.dbs.map((d) => d.db),

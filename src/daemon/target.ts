@@ -177,6 +177,12 @@ export class Targets {
     await Promise.all(this.all.map((p) => p.clearApplied()));
   }
 
+  /** Every pool's own keys deleted (the migration ended): how many in all. */
+  async removeOwnKeys(): Promise<number> {
+    const counts = await Promise.all(this.all.map((p) => p.removeOwnKeys()));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
   get rateLimits(): { maxOps: number; maxBytes: number } {
     return this.limiter.limits;
   }

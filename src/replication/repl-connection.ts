@@ -49,6 +49,10 @@ export class ReplConnection {
   get localAddress(): string | undefined {
     return this.socket?.localAddress;
   }
+  /** The master's address as this connection reached it. */
+  get remoteAddress(): string | undefined {
+    return this.socket?.remoteAddress;
+  }
 
   connect(timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {

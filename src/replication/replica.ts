@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { connect } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { connect, isIP } from 'node:net';
 import { join } from 'node:path';
 import { compareBinlogPositions, type BinlogEntry, type BinlogPosition } from '../core/binlog.js';
 import { CorruptionError, FatalError } from '../core/errors.js';
@@ -10,7 +11,7 @@ import { familyOfVersion, fetchPikaVersion, type ClientPortAuth, countPikaStream
 import { parseInfoFile, type SnapshotInfo } from './info-file.js';
 import { MsgType, Status, TrySyncReply, type InnerRequest, type InnerResponse, type NodeId, type WireOffset } from './messages.js';
 import { LinkClosedError, ReplConnection } from './repl-connection.js';
-import { RsyncDaemon } from './rsync-daemon.js';
+import { RsyncDaemon, killStaleRsyncDaemon } from './rsync-daemon.js';
 import { SnapshotChangedError, pullSnapshot } from './rsync-client.js';
 
 export interface ReplicaHandler {
@@ -82,7 +83,7 @@ export interface ReplicaOptions {
   logger: Logger;
   handler: ReplicaHandler;
   timeouts?: Partial<ReplicaTimeouts>;
-  /** A/B: address the rsync daemon binds (default: `localIp` when given, else 0.0.0.0 as Pika). */
+  /** A/B: address the rsync daemon binds (default: the ip we report, `localIp` or the probe's; Pika binds 0.0.0.0). */
   rsyncBindAddress?: string;
   /** C/D pull: parallel readers (≤ 4), chunk size, throttle (bytes/s, 0 = none). */
   rsyncParallel?: number;
@@ -343,6 +344,15 @@ export class Replica extends EventEmitter {
 
   private async run(): Promise<void> {
     let failures = 0;
+    try {
+      await killStaleRsyncDaemon(this.opts.dbSyncPath, this.log);
+    } catch (e) {
+      this.lastError = (e as Error).message;
+      this.log.error({ err: e }, 'replication stopped');
+      for (const l of this.links) this.setState(l, 'error');
+      this.emit('fatal', e instanceof FatalError ? e : new FatalError((e as Error).message));
+      return;
+    }
     while (!this.stopped) {
       let delay: number;
       try {
@@ -719,15 +729,18 @@ export class Replica extends EventEmitter {
     if (ab) {
       rmSync(dir, { recursive: true, force: true });
       for (const t of TYPE_DIRS) mkdirSync(join(dir, t), { recursive: true });
-      if (this.daemon === null) {
-        this.daemon = new RsyncDaemon({
-          root: dbSyncPath,
-          port: this.opts.localPort + 1000,
-          address: this.opts.rsyncBindAddress ?? this.opts.localIp ?? '0.0.0.0',
-          password: this.opts.masterAuth ?? '',
-          logger: this.log,
-        });
-      }
+      // Only now, when a snapshot is due: a TrySync resume needs no daemon. Bound to the address
+      // the master is told to push to, open to the master's address alone.
+      await this.daemon?.stop();
+      this.daemon = new RsyncDaemon({
+        root: dbSyncPath,
+        port: this.opts.localPort + 1000,
+        address: this.opts.rsyncBindAddress ?? node.ip,
+        allowFrom: await masterAddresses(masterHost, conn.remoteAddress),
+        password: this.opts.masterAuth ?? '',
+        logger: this.log,
+      });
+      this.daemon.grant(dir);
       await this.daemon.start();
     }
     const reply = conn.expect(MsgType.DBSync, this.t.requestMs);
@@ -769,6 +782,8 @@ export class Replica extends EventEmitter {
     const target = `${node.ip}:${node.port + 1000}`;
     const started = Date.now();
     const baseline = daemon.connectionsSeen();
+    const deniedBefore = daemon.deniedAddresses().length;
+    const authFailedBefore = daemon.authFailures().length;
     let lastProgress = Date.now();
     let lastSize = -1;
     let lastLog = daemon.logSize();
@@ -785,6 +800,19 @@ export class Replica extends EventEmitter {
       const now = Date.now();
       if (now - lastCheck >= 250) {
         lastCheck = now;
+        const refusedAuth = daemon.authFailures().slice(authFailedBefore);
+        if (refusedAuth.length > 0) {
+          // The master sends its own requirepass (or `default`), written to a file at its start, and never retries.
+          throw new FatalError(
+            `the master's push from ${refusedAuth[0]} failed our rsync password: a 3.2–3.4 master pushes with its requirepass as it was when it started (or "default" without one), and we expect masterauth${this.opts.masterAuth ? '' : ' (empty: "default")'}; make them equal (restart the master after changing its requirepass), then SLAVEOF ${this.opts.masterHost} ${this.opts.masterPort} force`,
+          );
+        }
+        const denied = daemon.deniedAddresses().slice(deniedBefore);
+        if (denied.length > 0) {
+          throw new FatalError(
+            `our rsync daemon turned away a push from ${denied[0]}: it lets in only the master's address (${this.opts.masterHost}, reached at ${conn.remoteAddress ?? '?'}); the master pushes from another of its addresses: SLAVEOF ${denied[0]} ${this.opts.masterPort} force follows it by that one`,
+          );
+        }
         const size = dirSize(dir);
         const logSize = daemon.logSize();
         if (size !== lastSize || logSize !== lastLog) {
@@ -857,6 +885,25 @@ export class Replica extends EventEmitter {
       }
     }
   }
+}
+
+/**
+ * The addresses an A/B master may push from: the one our connection reached, and every address
+ * its name resolves to (its outgoing address towards us is usually one of them).
+ */
+async function masterAddresses(host: string, reached: string | undefined): Promise<string[]> {
+  const out = new Set<string>();
+  const add = (a: string) => out.add(a.replace(/^::ffff:/, ''));
+  if (reached !== undefined) add(reached);
+  if (isIP(host) !== 0) add(host);
+  else {
+    try {
+      for (const a of await lookup(host, { all: true })) add(a.address);
+    } catch {
+      // the connection's own address is enough
+    }
+  }
+  return [...out];
 }
 
 function dirSize(dir: string): number {

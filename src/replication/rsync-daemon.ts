@@ -1,44 +1,115 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { RSYNC_USER, rsyncdConf, unprivilegedIds, type Ids } from './rsyncd-conf.js';
+import { killAndWait, spawnTied, staleProcesses } from './tied-process.js';
+
+export { RSYNC_MODULE, RSYNC_USER } from './rsyncd-conf.js';
 
 /**
  * The rsync daemon an A/B master pushes the snapshot into (spec §4.1): module `document` rooted at
- * the sync path, user `rsync_user`, password = masterauth or the literal `default`, on the port the
- * replica reports + 1000. Run in the foreground (`--no-detach`) so it is our child and dies with us.
+ * the sync path, user `rsync_user`, password = masterauth or the literal `default` (what the
+ * master's rsync client sends: its own requirepass or `default`, from a file it writes at its
+ * start, so no other secret can work), on the port the replica reports + 1000.
+ *
+ * Ours alone: run in the foreground (`--no-detach`) and tied to this process (tied-process.ts),
+ * so a kill -9 of the daemon takes it along; a daemon an earlier run left behind anyway (no
+ * setpriv) is found by its pid file and conf file and killed before we bind the port again.
  */
 export interface RsyncDaemonOptions {
   /** Module root (`db-sync-path`); the snapshot lands in `<root>/db0/`. */
   readonly root: string;
   readonly port: number;
-  /** Address to bind (Pika binds 0.0.0.0). */
+  /** The address the master pushes to (the ip we report), not every interface as Pika's. */
   readonly address: string;
+  /** The master's addresses, the only ones let in. */
+  readonly allowFrom: readonly string[];
   /** masterauth; empty → `default`, as Pika's master uses when it has no requirepass. */
   readonly password: string;
   readonly logger: Logger;
 }
 
-export const RSYNC_USER = 'rsync_user';
-export const RSYNC_MODULE = 'document';
+const rsyncFiles = (root: string) => ({ conf: join(root, 'rsync', 'slash_rsync.conf'), pid: join(root, 'rsync', 'slash_rsync.pid') });
+
+/**
+ * Kills the rsync daemon an earlier run of ours (over db-sync-path `root`) left running, known by
+ * its pid file and its conf file in its command line, and removes the pid file. At every start of
+ * a replication, not only before a snapshot: a resume needs no daemon, and none of ours may stay
+ * open to writes.
+ */
+export async function killStaleRsyncDaemon(root: string, logger: Logger): Promise<void> {
+  const files = rsyncFiles(resolve(root));
+  const mark = `--config=${files.conf}`;
+  const stale = staleProcesses(files.pid, 'rsync', mark);
+  if (stale.length > 0) {
+    logger.warn({ pids: stale, conf: files.conf }, 'killing the rsync daemon an earlier run left behind');
+    const left = await killAndWait(stale, 'rsync', mark);
+    if (left.length > 0) throw new FatalError(`the rsync daemon an earlier run left behind (pids ${left.join(', ')}, conf ${files.conf}) does not die on SIGKILL`);
+  }
+  // A stale pid file makes rsync refuse to start (Pika issue #930): we own this directory.
+  rmSync(files.pid, { force: true });
+}
+
+const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 
 export class RsyncDaemon {
   private proc: ChildProcess | null = null;
   private exitError: Error | null = null;
+  private stopping = false;
   readonly dir: string;
+  private runAs: Ids | null | undefined;
+
+  /** db-sync-path made absolute: the module path, the chroot and the files of the conf (`./dbsync/` by default). */
+  private readonly root: string;
 
   constructor(private readonly opts: RsyncDaemonOptions) {
-    this.dir = join(opts.root, 'rsync');
+    this.root = resolve(opts.root);
+    this.dir = join(this.root, 'rsync');
+  }
+
+  /**
+   * Who the transfer runs as: `nobody` when we are root, else ourselves (null). `nobody` must be
+   * able to enter the module root (the chroot); a root others cannot search (mode o-x, as a
+   * mkdtemp dir) is not opened up, since the spools and checkpoints beside the snapshot would
+   * become reachable: the transfer then stays root, still chrooted and filtered, with a warning.
+   */
+  get dropTo(): Ids | null {
+    if (this.runAs !== undefined) return this.runAs;
+    this.runAs = null;
+    if (!isRoot()) return null;
+    if ((statSync(this.root).mode & 0o001) === 0) {
+      this.opts.logger.warn(
+        { root: this.root },
+        'db-sync-path cannot be searched by others (o-x): the rsync transfer runs as root (chrooted) rather than as nobody; chmod o+x it to drop privileges',
+      );
+      return null;
+    }
+    this.runAs = unprivilegedIds();
+    return this.runAs;
   }
 
   get logFile(): string {
     return join(this.dir, 'slash_rsync.log');
   }
 
+  get confFile(): string {
+    return rsyncFiles(this.root).conf;
+  }
+
+  get pidFile(): string {
+    return rsyncFiles(this.root).pid;
+  }
+
   get running(): boolean {
     return this.proc !== null && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  /** The daemon's pid while it runs. */
+  get pid(): number | null {
+    return this.running ? (this.proc!.pid ?? null) : null;
   }
 
   /** Error text when the daemon died on its own. */
@@ -47,41 +118,48 @@ export class RsyncDaemon {
   }
 
   writeConfig(): string {
-    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const secret = join(this.dir, 'slash_rsync.secret');
-    const pid = join(this.dir, 'slash_rsync.pid');
-    // A stale pid file makes rsync refuse to start (Pika issue #930): we own this directory.
-    rmSync(pid, { force: true });
     writeFileSync(secret, `${RSYNC_USER}:${this.opts.password === '' ? 'default' : this.opts.password}\n`, { mode: 0o600 });
-    const root = typeof process.getuid === 'function' && process.getuid() === 0;
-    const conf = [
-      ...(root ? ['uid = 0', 'gid = 0'] : []),
-      'use chroot = no',
-      'max connections = 10',
-      `lock file = ${join(this.dir, 'slash_rsync.lock')}`,
-      `log file = ${this.logFile}`,
-      `pid file = ${pid}`,
-      'list = no',
-      'strict modes = no',
-      `auth users = ${RSYNC_USER}`,
-      `secrets file = ${secret}`,
-      `[${RSYNC_MODULE}]`,
-      `path = ${this.opts.root}/`,
-      'read only = no',
-      '',
-    ].join('\n');
-    const confPath = join(this.dir, 'slash_rsync.conf');
-    writeFileSync(confPath, conf);
-    return confPath;
+    // mode applies to a new file only; strict modes refuses a secrets file others can read.
+    chmodSync(secret, 0o600);
+    const conf = rsyncdConf({
+      root: this.root,
+      secretsFile: secret,
+      logFile: this.logFile,
+      pidFile: this.pidFile,
+      lockFile: join(this.dir, 'slash_rsync.lock'),
+      allowFrom: this.opts.allowFrom,
+      asRoot: isRoot(),
+      dropTo: this.dropTo,
+    });
+    writeFileSync(this.confFile, conf);
+    return this.confFile;
+  }
+
+  /**
+   * Makes `dir` (a DB's receive directory, created by the caller) and everything in it writable
+   * by the user the transfer runs as.
+   */
+  grant(dir: string): void {
+    if (this.dropTo === null) return;
+    const { uid, gid } = this.dropTo;
+    const walk = (p: string) => {
+      chownSync(p, uid, gid);
+      if (statSync(p).isDirectory()) for (const name of readdirSync(p)) walk(join(p, name));
+    };
+    walk(dir);
   }
 
   /** Starts the daemon and resolves once it accepts connections. */
   async start(timeoutMs = 5000): Promise<void> {
     if (this.running) return;
     const confPath = this.writeConfig();
+    await killStaleRsyncDaemon(this.root, this.opts.logger);
     const args = ['--daemon', '--no-detach', `--config=${confPath}`, `--address=${this.opts.address}`, `--port=${this.opts.port}`];
     this.exitError = null;
-    const proc = spawn('rsync', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const { proc, tied } = spawnTied('rsync', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    if (!tied) this.opts.logger.warn('setpriv (util-linux) not found: a kill -9 of pika-migrate leaves its rsync daemon running until the next start kills it');
     this.proc = proc;
     let stderr = '';
     proc.stderr?.on('data', (d: Buffer) => {
@@ -109,10 +187,11 @@ export class RsyncDaemon {
       if (Date.now() > deadline) throw new FatalError(`rsync daemon did not listen on ${this.opts.address}:${this.opts.port} within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    this.opts.logger.info({ port: this.opts.port, address: this.opts.address, root: this.opts.root }, 'rsync daemon listening for the master push');
+    this.opts.logger.info(
+      { port: this.opts.port, address: this.opts.address, root: this.root, allowFrom: this.opts.allowFrom, runAs: this.dropTo ?? 'self', pid: proc.pid },
+      'rsync daemon listening for the master push',
+    );
   }
-
-  private stopping = false;
 
   async stop(): Promise<void> {
     const proc = this.proc;
@@ -133,6 +212,16 @@ export class RsyncDaemon {
   connectionsSeen(): number {
     const log = this.readLog();
     return (log.match(/connect from /g) ?? []).length;
+  }
+
+  /** Addresses whose push failed our password (`auth failed on module`), in the order logged. */
+  authFailures(): string[] {
+    return [...this.readLog().matchAll(/auth failed on module \S+ from .*\(([^)]+)\)/g)].map((m) => m[1]);
+  }
+
+  /** Addresses the daemon turned away (`hosts allow`), in the order it logged them. */
+  deniedAddresses(): string[] {
+    return [...this.readLog().matchAll(/rsync denied on module \S+ from .*\(([^)]+)\)/g)].map((m) => m[1]);
   }
 
   logSize(): number {

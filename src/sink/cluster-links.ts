@@ -38,6 +38,20 @@ export class NodeLinks {
     }
   }
 
+  /** `f` with the node's connection; a failure that is not an error reply drops the connection. */
+  async withNode<T>(addr: string, f: (conn: Redis) => Promise<T>): Promise<T> {
+    const conn = await this.to(addr);
+    try {
+      return await f(conn);
+    } catch (e) {
+      if ((e as Error).name !== 'ReplyError') {
+        this.conns.delete(addr);
+        conn.disconnect();
+      }
+      throw e;
+    }
+  }
+
   /** The current slot map from the first node that answers, or null when none does. */
   async topology(): Promise<SlotMap | null> {
     for (const addr of new Set(this.candidates())) {

@@ -16,6 +16,8 @@ import { ErrorTally } from './error-tally.js';
 import { totalOf, type CommandErrorEvent, type Sink, type SinkStats } from './sink.js';
 import { newWaiter, type Waiter } from './waiter.js';
 import { Backoff } from './backoff.js';
+import { deleteOwnKeys } from './own-keys.js';
+import { SINK_DEFAULTS } from './pool.js';
 import type { ConnectionOptions } from 'node:tls';
 
 export interface ClusterPoolOptions {
@@ -200,6 +202,16 @@ export class ClusterPool extends EventEmitter implements Sink {
 
   clearApplied(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /** The migration ended: flushes, then deletes our keys (the load guards; a cluster has no markers or applied hash) on every master. */
+  async removeOwnKeys(): Promise<number> {
+    await this.flush();
+    const map = await this.links.topology();
+    if (map === null) throw new Error(`cannot remove pika-migrate's keys from the Redis Cluster ${this.target}: no node answers CLUSTER SLOTS`);
+    let n = 0;
+    for (const addr of new Set(map)) n += await this.links.withNode(addr, (c) => deleteOwnKeys(c, SINK_DEFAULTS));
+    return n;
   }
 
   /** FLUSHDB on every master, with nothing in flight. */

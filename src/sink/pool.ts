@@ -13,6 +13,7 @@ import { ErrorTally } from './error-tally.js';
 import { AckTracker } from './ack-tracker.js';
 import { paced, RateLimiter } from './rate-limit.js';
 import { KeyRouter } from './router.js';
+import { deleteOwnKeys } from './own-keys.js';
 import { Sender, type SenderHooks } from './sender.js';
 import { newWaiter, type Waiter } from './waiter.js';
 
@@ -93,6 +94,7 @@ export class SenderPool extends EventEmitter implements Sink {
   private readonly tally: ErrorTally;
   /** The applied hash's name (see BATCH_SCRIPT). */
   readonly appliedKey: string;
+  private readonly markerPrefix: string;
   /** Per sender, commands at or below this were applied before a restart: not sent again. */
   private skipUpTo: Array<SourcePosition | null> | null = null;
   private skipMax: SourcePosition | null = null;
@@ -122,6 +124,7 @@ export class SenderPool extends EventEmitter implements Sink {
       fatal: (err) => this.fail(err),
     };
     const prefix = opts.markerPrefix ?? SINK_DEFAULTS.markerPrefix;
+    this.markerPrefix = prefix;
     this.senders = conns.map(
       (redis, index) =>
         new Sender(
@@ -280,6 +283,19 @@ export class SenderPool extends EventEmitter implements Sink {
   async clearApplied(): Promise<void> {
     this.skipUpTo = null;
     await this.senders[0].client().del(this.appliedKey);
+  }
+
+  /**
+   * The migration ended (SLAVEOF NO ONE): flushes, then deletes every key of ours from the target
+   * DB (own-keys.ts), this run's markers and those runs killed before us left. Nothing must be
+   * submitted meanwhile.
+   */
+  async removeOwnKeys(): Promise<number> {
+    await this.flush();
+    this.skipUpTo = null;
+    const n = await deleteOwnKeys(this.senders[0].client(), { markerPrefix: this.markerPrefix, appliedKey: this.appliedKey });
+    for (const s of this.senders) s.markerRemoved();
+    return n;
   }
 
   flush(): Promise<void> {

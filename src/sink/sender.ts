@@ -188,6 +188,15 @@ export class Sender {
     };
   }
 
+  /**
+   * Its marker was deleted (the migration ended) with nothing in flight: the next batch expects
+   * none, instead of bouncing off the missing marker and resynchronising.
+   */
+  markerRemoved(): void {
+    if (this.batches.length > 0) throw new Error(`sender ${this.index}: marker removed with batches in flight`);
+    this.chainTail = '-';
+  }
+
   /** Best effort: removes the marker and closes the connection. */
   async close(): Promise<void> {
     this.stop();

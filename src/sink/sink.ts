@@ -61,8 +61,10 @@ export interface Sink extends EventEmitter {
   resumeAfter(db: number): Promise<{ positions: Array<SourcePosition | null>; sendersChanged: boolean } | null>;
   /** FLUSHDB on the whole target (every master of a cluster), with nothing in flight. */
   flushTargetDb(): Promise<void>;
-  /** Forgets the applied positions (a new full sync, or SLAVEOF NO ONE). */
+  /** Forgets the applied positions (a new full sync). */
   clearApplied(): Promise<void>;
+  /** The migration ended (SLAVEOF NO ONE): flushes, then deletes every bookkeeping key of ours from the target (sink/own-keys.ts); how many. */
+  removeOwnKeys(): Promise<number>;
   /** Resolves when everything submitted so far is acknowledged. */
   flush(): Promise<void>;
   /** The source position up to which the target holds everything submitted. */

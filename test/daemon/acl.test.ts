@@ -56,6 +56,9 @@ test('a migration with the README\'s ACL user: snapshot, binlog workload and a F
     for (const argv of workload('C', '3.5.5')) for (const logged of await logger.run(argv)) end = master.write(logged);
     await waitFor('master acked the workload', ackedUpTo(master, end), 20_000);
     assertSameContents(await dataOf(c), await dataOf(a), 2000);
+    // Detaching deletes our keys (SCAN, DEL) with the same user.
+    assert.equal(await d.admin.call('SLAVEOF', 'NO', 'ONE'), 'OK');
+    assert.deepEqual(await c.keys('pika-migrate:*'), []);
     const denied = (await c.call('ACL', 'LOG')) as unknown[];
     assert.deepEqual(denied, [], `Redis denied the user something: ${JSON.stringify(denied)}`);
     const who = (await c.call('CLIENT', 'LIST')) as string;

@@ -41,6 +41,8 @@ export interface FakeMasterOptions {
   snapshotSources?: Record<string, string>;
   requirepass?: string;
   host?: string;
+  /** A/B: the source address the push comes from (a multi-homed master's other address). */
+  pushFrom?: string;
   windowSize?: number;
   /** Keepalive interval (A 10 s, B–D 2 s) and drop-after-silence (20 s). */
   keepaliveMs?: number;
@@ -122,8 +124,8 @@ export class FakeMaster {
   private bgsaveUntil = new Map<string, number>();
   private failNextPush = false;
   dumpsMade = 0;
-  private readonly o: Required<Omit<FakeMasterOptions, 'requirepass' | 'dbInstanceNum' | 'snapshotSources' | 'keyspace' | 'clientUsers'>> &
-    Pick<FakeMasterOptions, 'requirepass' | 'dbInstanceNum' | 'snapshotSources' | 'keyspace' | 'clientUsers'>;
+  private readonly o: Required<Omit<FakeMasterOptions, 'requirepass' | 'dbInstanceNum' | 'snapshotSources' | 'keyspace' | 'clientUsers' | 'pushFrom'>> &
+    Pick<FakeMasterOptions, 'requirepass' | 'dbInstanceNum' | 'snapshotSources' | 'keyspace' | 'clientUsers' | 'pushFrom'>;
 
   constructor(opts: FakeMasterOptions) {
     this.family = opts.family;
@@ -477,6 +479,7 @@ export class FakeMaster {
       password: failing ? 'wrong-password-on-purpose' : (this.o.requirepass ?? ''),
       workDir: this.workDir,
       info: dump.info,
+      ...(this.o.pushFrom !== undefined ? { from: this.o.pushFrom } : {}),
     }).then((res) => {
       this.pushes.push(res);
       this.events.push({ kind: 'push', detail: res.ok });

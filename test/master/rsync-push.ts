@@ -21,6 +21,8 @@ export interface PushOptions {
   /** Text of the `info` to send last (the master rewrites line 2 with its outgoing address). */
   readonly info: string;
   readonly timeoutSec?: number;
+  /** Source address of the pushes (rsync --address). */
+  readonly from?: string;
 }
 
 export interface PushResult {
@@ -41,7 +43,7 @@ function runRsync(args: string[]): Promise<{ code: number | null; stderr: string
 export async function pushSnapshot(o: PushOptions): Promise<PushResult> {
   const pwFile = join(o.workDir, 'rsync.secret');
   writeFileSync(pwFile, o.password === '' ? 'default' : o.password, { mode: 0o600 });
-  const common = [`--password-file=${pwFile}`, `--port=${o.port}`, `--timeout=${o.timeoutSec ?? 30}`];
+  const common = [`--password-file=${pwFile}`, `--port=${o.port}`, `--timeout=${o.timeoutSec ?? 30}`, ...(o.from !== undefined ? [`--address=${o.from}`] : [])];
   const remote = (p: string) => `rsync_user@${o.ip}::document/${o.dbName ?? 'db0'}/${p}`;
   const runs: PushResult['runs'] = [];
   let ok = true;

@@ -100,6 +100,18 @@ describe('family A faults', () => {
     }
   });
 
+  it('stops naming both passwords when the push fails ours (masterauth set, master without requirepass)', async () => {
+    const s = await setup({}, { masterAuth: 'extra', timeouts: { snapshotConnectMs: 20_000 } });
+    try {
+      s.replica.start();
+      await waitFor('fatal', () => s.fatal.length === 1, 15_000);
+      assert.match(s.fatal[0].message, /push from 127\.0\.0\.1 failed our rsync password: .*requirepass.*masterauth/);
+      assert.equal(s.handler.snapshots.length, 0);
+    } finally {
+      await s.done();
+    }
+  });
+
   it('authenticates the push with masterauth when the master has a requirepass', async () => {
     const s = await setup({ requirepass: 'secret' }, { masterAuth: 'secret' });
     try {
@@ -118,6 +130,18 @@ describe('family A faults', () => {
       await waitFor('fatal', () => s.fatal.length === 1, 10_000);
       const port = s.master.requests[0].meta_sync!.node.port + 1000;
       assert.match(s.fatal[0].message, new RegExp(`never connected to our rsync daemon.*127\\.0\\.0\\.3:${port}`));
+    } finally {
+      await s.done();
+    }
+  });
+
+  it('turns away a push from another address than the master\'s, and stops naming it', async () => {
+    const s = await setup({ pushFrom: '127.0.0.2' });
+    try {
+      s.replica.start();
+      await waitFor('fatal', () => s.fatal.length === 1, 10_000);
+      assert.match(s.fatal[0].message, /turned away a push from 127\.0\.0\.2: it lets in only the master's address \(127\.0\.0\.1.*SLAVEOF 127\.0\.0\.2 \d+ force/);
+      assert.equal(s.handler.snapshots.length, 0);
     } finally {
       await s.done();
     }

@@ -252,3 +252,25 @@ test('cluster: target-max-ops paces the whole cluster target, and a limiter can 
     await pool.close();
   }
 });
+
+test('cluster: removeOwnKeys (SLAVEOF NO ONE) deletes the load guards on every master and leaves the data', async () => {
+  await flushAll();
+  const pool = await poolFor();
+  try {
+    await submitAll(pool, Array.from({ length: 200 }, (_, i) => keyed('SET', `data:${i}`, ['v'], snap(i))));
+    await pool.flush();
+    // Guards an interrupted skip/fail load left, one slot per master at least; and the master's canary.
+    for (const slot of [0, 6000, 12000, 16383]) {
+      const key = `${LOAD_GUARD_KEY}{${slotTag(slot)}}`;
+      await cluster.nodes[await cluster.ownerOf(slot)].client().hset(key, 'k', '1');
+    }
+    const canary = 'pika-migrate:canary';
+    await cluster.nodes[await cluster.ownerOf(clusterSlot(Buffer.from(canary)))].client().set(canary, '1');
+    assert.equal(await pool.removeOwnKeys(), 4);
+    const left = (await cluster.keysPerNode()).flat().map((k) => k.toString());
+    assert.equal(left.length, 201);
+    assert.deepEqual(left.filter((k) => k.startsWith('pika-migrate:')), [canary]);
+  } finally {
+    await pool.close();
+  }
+});
