@@ -53,8 +53,10 @@ test('converts the real 3.5.5 live writes: INCR as pksetexat 0, XADD, flushdb, e
   const ctx: BinlogConvertContext = { family: 'C', version: '3.5.5', nowMs: ts * 1000 - 500 };
   const all = entries.map((e) => ({ e, r: convertEntry(e, ctx) }));
   const find = (text: string) => all.find(({ e }) => e.argv.map((a) => a.toString('latin1')).join(' ') === text)!;
-  assert.deepEqual(find('pksetexat cap:counter 0 12').r.commands.map(show), ['SET cap:counter 12']);
-  assert.deepEqual(find('pksetexat cap:counter 0 12').r.notes.map((n) => n.code), ['ttl-dropped-by-master']);
+  // The master's INCR kept the key's TTL though it logs 0: the target keeps its own.
+  assert.deepEqual(find('pksetexat cap:counter 0 12').r.commands.map(show), ['SET cap:counter 12 KEEPTTL']);
+  assert.deepEqual(find('pksetexat cap:counter 0 12').r.notes, []);
+  assert.deepEqual(convertEntry(find('pksetexat cap:counter 0 12').e, { ...ctx, legacyTarget: true }).commands.map((c) => c.name), ['EVAL']);
   assert.deepEqual(find('XADD cap:st 1-1 f v').r.commands.map(show), ['XADD cap:st 1-1 f v']);
   const flush = find('flushdb').r.commands;
   assert.deepEqual(flush.map(show), ['FLUSHDB [barrier]']);
@@ -166,4 +168,12 @@ test('leaves NaN zset scores (Pika keeps them, Redis refuses them) out of ZADD, 
   assert.deepEqual(only.cmds, []);
   assert.equal(only.notes.length, 1);
   assert.deepEqual(conv(['ZADD', 'z', '1', 'a', '2', 'b'], ctx).cmds, ['ZADD z 1 a 2 b']);
+});
+
+test('ZADD naming a member twice keeps its first score, as Pika does (Redis would keep the last)', () => {
+  for (const family of ['A', 'C', 'D'] as const) {
+    const ctx: BinlogConvertContext = { family, nowMs: 0 };
+    assert.deepEqual(conv(['ZADD', 'z', '-59.707', 'm11', '-38.753', 'm11', '2', 'b'], ctx).cmds, ['ZADD z -59.707 m11 2 b']);
+    assert.deepEqual(conv(['zadd', 'z', 'nan', 'a', '3', 'a'], ctx).cmds, []);
+  }
 });
