@@ -231,6 +231,11 @@ class Conversion {
     if (ts <= 0) {
       // 0: the INCR family's new value. 4.0.1 writes 0 only for a key without TTL; 3.5.5 always,
       // though its INCR/APPEND kept the key's TTL: the target keeps its own, which is that TTL.
+      if (a[3].length === 0) {
+        // INCR never makes '': an APPEND to a missing key, which 3.5.5 and 4.0.1 log without the
+        // appended value (Pika's own replicas get '' too). Written as logged; the master differs.
+        this.note('warn', 'append-value-lost', 'pksetexat with timestamp 0 and an empty value: Pika logged an APPEND to a missing key without its value; the target gets an empty string');
+      }
       if (this.ctx.family !== 'C') this.emit('SET', [a[1], a[3]], a[1]);
       else if (this.ctx.legacyTarget === true) this.emit('EVAL', [SET_KEEP_TTL_SCRIPT, '1', a[1], a[3]], a[1]);
       else this.emit('SET', [a[1], a[3], 'KEEPTTL'], a[1]);

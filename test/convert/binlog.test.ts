@@ -57,6 +57,12 @@ test('converts the real 3.5.5 live writes: INCR as pksetexat 0, XADD, flushdb, e
   assert.deepEqual(find('pksetexat cap:counter 0 12').r.commands.map(show), ['SET cap:counter 12 KEEPTTL']);
   assert.deepEqual(find('pksetexat cap:counter 0 12').r.notes, []);
   assert.deepEqual(convertEntry(find('pksetexat cap:counter 0 12').e, { ...ctx, legacyTarget: true }).commands.map((c) => c.name), ['EVAL']);
+  // APPEND to a missing key: 3.5.5 and 4.0.1 log the new value as '' (seen on the real servers).
+  for (const family of ['C', 'D'] as const) {
+    const lost = conv(['pksetexat', 'n', '0', ''], { family, nowMs: 0 });
+    assert.deepEqual(lost.notes.map((n) => n.code), ['append-value-lost']);
+    assert.equal(lost.cmds.length, 1);
+  }
   assert.deepEqual(find('XADD cap:st 1-1 f v').r.commands.map(show), ['XADD cap:st 1-1 f v']);
   const flush = find('flushdb').r.commands;
   assert.deepEqual(flush.map(show), ['FLUSHDB [barrier]']);
