@@ -110,6 +110,11 @@ class Conversion {
       const [keyIndex, minArgc] = barrier;
       if (!this.arity(minArgc)) return;
       if (name === 'pfmerge') this.hllNote();
+      if ((name === 'zunionstore' || name === 'zinterstore') && this.ctx.family === 'A') {
+        // Seen on the real 3.2.7: its Z*STORE does not see the sources' -inf members and stores NaN
+        // for inf + -inf or 0 × inf where Redis stores 0. The binlog holds the command, not the result.
+        this.note('info', 'zstore-inf-arithmetic', 'Pika 3.2 computes ZUNIONSTORE/ZINTERSTORE over ±inf scores unlike Redis; if a source held ±inf, the result differs from the master\'s');
+      }
       const keys = keyIndices(name, argv).map((i) => argv[i]);
       if (filter) {
         const passing = keys.filter((k) => filter.acceptsKey(k)).length;

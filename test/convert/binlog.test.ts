@@ -176,6 +176,14 @@ test('leaves NaN zset scores (Pika keeps them, Redis refuses them) out of ZADD, 
   assert.deepEqual(conv(['ZADD', 'z', '1', 'a', '2', 'b'], ctx).cmds, ['ZADD z 1 a 2 b']);
 });
 
+test('3.2 ZUNIONSTORE/ZINTERSTORE are forwarded with a note: Pika 3.2 sums ±inf scores its own way', () => {
+  const a = conv(['ZUNIONSTORE', 'd', '2', 'a', 'b'], { family: 'A', nowMs: 0 });
+  assert.deepEqual(a.cmds, ['ZUNIONSTORE d 2 a b [barrier]']);
+  assert.deepEqual(a.notes.map((n) => n.code), ['zstore-inf-arithmetic']);
+  assert.deepEqual(conv(['zinterstore', 'd', '1', 'a'], { family: 'A', nowMs: 0 }).notes.map((n) => n.code), ['zstore-inf-arithmetic']);
+  assert.deepEqual(conv(['ZUNIONSTORE', 'd', '2', 'a', 'b'], { family: 'C', nowMs: 0 }).notes, []);
+});
+
 test('ZADD naming a member twice keeps its first score, as Pika does (Redis would keep the last)', () => {
   for (const family of ['A', 'C', 'D'] as const) {
     const ctx: BinlogConvertContext = { family, nowMs: 0 };

@@ -207,8 +207,11 @@ export class RandomWorkload {
         return ['SREM', k, this.member()];
       case 3:
         return spopLogged(this.o.version) ? ['SPOP', k] : ['SREM', k, this.member()];
-      case 4:
-        return ['SMOVE', k, this.key('set'), this.member()];
+      case 4: {
+        // 3.5.5 was seen to drop the member of `SMOVE k k m` while logging `srem k m` + `sadd k m`.
+        const to = this.key('set');
+        return this.o.version === '3.5.5' && to === k ? ['SREM', k, 'none'] : ['SMOVE', k, to, this.member()];
+      }
       case 5:
         return setStoreSafe(this.o) ? ['SINTERSTORE', k, this.key('set'), this.key('set')] : ['SADD', k, this.member()];
       case 6:
