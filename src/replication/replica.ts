@@ -178,6 +178,12 @@ interface DbLink {
   pending: WireOffset[];
   sessionId: number | null;
   applying: boolean;
+  /**
+   * The hand-over of an entry still under way (its commands waiting for room in the sink). A
+   * connection that replaced a lost one waits for it: its first entries would overtake the rest
+   * of that entry's commands otherwise.
+   */
+  inFlight: Promise<void> | null;
   lastHeaderCheck: BinlogPosition | null;
   masterOffset: BinlogPosition | null;
   receivedOffset: BinlogPosition | null;
@@ -239,6 +245,7 @@ export class Replica extends EventEmitter {
       pending: [],
       sessionId: null,
       applying: false,
+      inFlight: null,
       lastHeaderCheck: null,
       masterOffset: null,
       receivedOffset: null,
@@ -654,6 +661,8 @@ export class Replica extends EventEmitter {
     const touched = new Set<DbLink>();
     const withEntries = new Set<DbLink>();
     for (const el of r.binlog_sync ?? []) {
+      // A lost connection's remaining elements must not touch the window of the one replacing it.
+      if (conn.isClosed) return;
       const l = this.byName.get(el.partition.table_name);
       // A DB we do not follow, or one not yet synced on this connection, has no business streaming.
       if (l === undefined) throw new CorruptionError(`BinlogSync element for ${el.partition.table_name}, which we never asked for`, where);
@@ -681,6 +690,9 @@ export class Replica extends EventEmitter {
       l.pending.push(el.binlog_offset);
       l.receivedOffset = end;
       if (l.masterOffset === null || compareBinlogPositions(end, l.masterOffset) > 0) l.masterOffset = end;
+      if (l.inFlight !== null) await l.inFlight;
+      // What a lost connection still held is sent again after TrySync from the applied offset.
+      if (conn.isClosed) return;
       if (l.delivered !== null && compareBinlogPositions(end, l.delivered) <= 0) continue; // re-sent after a reconnect
       l.entriesReceived++;
       l.lastEntryExecTime = entry.execTime;
@@ -688,11 +700,14 @@ export class Replica extends EventEmitter {
       l.delivered = end;
       if (p) {
         l.applying = true;
+        l.inFlight = p;
         try {
           await p;
         } finally {
           l.applying = false;
+          if (l.inFlight === p) l.inFlight = null;
         }
+        if (conn.isClosed) return;
       }
     }
     for (const l of touched) {
