@@ -12,8 +12,8 @@ import { rng, startDaemon, stopDaemon, untilIncremental, type TestDaemon } from 
 import { collidingNamesExactOn, newStats, RandomWorkload, runWorkload, seedOf, type KeyspaceMode } from './random-workload.js';
 import { assertExact, untilCaughtUp } from './support.js';
 
-const BEFORE = 1500;
-const LIVE = 3000;
+const BEFORE = 2000;
+const LIVE = 8000;
 
 function run(version: RealPikaVersion, mode: KeyspaceMode, names: number): void {
   describe(`real Pika ${version}, random workload, ${mode} names`, () => {
