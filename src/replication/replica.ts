@@ -539,7 +539,8 @@ export class Replica extends EventEmitter {
     }
     this.adoptDbs(master, m.tables_info ?? []);
     const family: Family | 'A/B' = m.tables_info?.[0]?.db_instance_num !== undefined ? 'D' : m.run_id !== undefined ? 'C' : this.family === 'B' ? 'B' : 'A/B';
-    if (this.family !== null && this.family !== family && !(this.family === 'B' && family === 'A/B')) {
+    // A and B look alike on the wire (A/B): the version (learnVersion) or the stream told them apart.
+    if (this.family !== null && this.family !== family && !((this.family === 'A' || this.family === 'B') && family === 'A/B')) {
       this.log.warn({ was: this.family, now: family }, 'master family changed across reconnects');
     }
     if (this.replicationId && m.replication_id && m.replication_id !== this.replicationId) {
