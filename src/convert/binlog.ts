@@ -1,7 +1,7 @@
 import type { BinlogEntry } from '../core/binlog.js';
 import { printableBytes, type RedisCommand } from '../core/command.js';
 import { formatPosition, type SourcePosition } from '../core/position.js';
-import { DELETE_IF_VALUE_SCRIPT, DELETE_MATCHING_SCRIPT, SET_IF_VALUE_SCRIPT, SET_WITH_EXPIRY_SCRIPT, STREAM_SHRINK_SCRIPT } from '../core/scripts.js';
+import { DELETE_IF_VALUE_SCRIPT, DELETE_MATCHING_SCRIPT, SET_IF_VALUE_SCRIPT, SET_KEEP_TTL_SCRIPT, SET_WITH_EXPIRY_SCRIPT, STREAM_SHRINK_SCRIPT } from '../core/scripts.js';
 import { commandType, type KeyFilter } from './filter.js';
 import type { KeyRenamer } from './rename.js';
 import type { ConvertNote, ConvertResult, PikaFamily } from './types.js';
@@ -111,6 +111,11 @@ class Conversion {
       const [keyIndex, minArgc] = barrier;
       if (!this.arity(minArgc)) return;
       if (name === 'pfmerge') this.hllNote();
+      if ((name === 'zunionstore' || name === 'zinterstore') && this.ctx.family === 'A') {
+        // Seen on the real 3.2.7: its Z*STORE does not see the sources' -inf members and stores NaN
+        // for inf + -inf or 0 × inf where Redis stores 0. The binlog holds the command, not the result.
+        this.note('info', 'zstore-inf-arithmetic', 'Pika 3.2 computes ZUNIONSTORE/ZINTERSTORE over ±inf scores unlike Redis; if a source held ±inf, the result differs from the master\'s');
+      }
       const keys = keyIndices(name, argv).map((i) => argv[i]);
       if (filter) {
         const passing = keys.filter((k) => filter.acceptsKey(k)).length;
@@ -174,17 +179,23 @@ class Conversion {
   /**
    * C/D log a ZUNIONSTORE/ZINTERSTORE result as `zadd` with `%.17g` scores; Pika keeps a NaN score
    * (inf + -inf), printed `nan`/`-nan`, which Redis refuses: those members are left out, reported.
+   * A member named twice keeps its first score on Pika (3.2.7–4.0.1), its last on Redis: only
+   * the first is sent.
    */
   private zadd(): void {
     const a = this.argv;
     const isNaNText = (b: Buffer) => /^[+-]?nan$/i.test(b.toString('latin1'));
     const plainPairs = (a.length - 2) % 2 === 0 && !a.slice(2).some((b, i) => i % 2 === 0 && /^(nx|xx|ch|incr|gt|lt)$/i.test(b.toString('latin1')));
-    if (!plainPairs || !a.slice(2).some((b, i) => i % 2 === 0 && isNaNText(b))) {
+    if (!plainPairs) {
       this.emit('ZADD', a.slice(1), a[1]);
       return;
     }
     const kept: Buffer[] = [];
+    const seen = new Set<string>();
     for (let i = 2; i < a.length; i += 2) {
+      const member = a[i + 1].toString('latin1');
+      if (seen.has(member)) continue;
+      seen.add(member);
       if (isNaNText(a[i])) {
         this.note('warn', 'zset-nan-score', `member '${printableBytes(a[i + 1], 60)}' has score NaN, which Redis cannot store; member skipped`);
       } else {
@@ -224,9 +235,16 @@ class Conversion {
     const ts = this.integer(a[2]);
     if (ts === null) return;
     if (ts <= 0) {
-      // 0 = no TTL (3.5.5/4.0.1 INCR family). 3.5.5 writes 0 even when the master's key has a TTL.
-      if (this.ctx.family === 'C') this.note('info', 'ttl-dropped-by-master', 'pksetexat with timestamp 0: Pika 3.5.5 logs INCR/APPEND without the key\'s TTL, so the target key persists');
-      this.emit('SET', [a[1], a[3]], a[1]);
+      // 0: the INCR family's new value. 4.0.1 writes 0 only for a key without TTL; 3.5.5 always,
+      // though its INCR/APPEND kept the key's TTL: the target keeps its own, which is that TTL.
+      if (a[3].length === 0) {
+        // INCR never makes '': an APPEND to a missing key, which 3.5.5 and 4.0.1 log without the
+        // appended value (Pika's own replicas get '' too). Written as logged; the master differs.
+        this.note('warn', 'append-value-lost', 'pksetexat with timestamp 0 and an empty value: Pika logged an APPEND to a missing key without its value; the target gets an empty string');
+      }
+      if (this.ctx.family !== 'C') this.emit('SET', [a[1], a[3]], a[1]);
+      else if (this.ctx.legacyTarget === true) this.emit('EVAL', [SET_KEEP_TTL_SCRIPT, '1', a[1], a[3]], a[1]);
+      else this.emit('SET', [a[1], a[3], 'KEEPTTL'], a[1]);
       return;
     }
     const isMs = this.ctx.family === 'D' && ts >= MS_TIMESTAMP_THRESHOLD;

@@ -87,6 +87,17 @@ if redis.call('XLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
 return r
 `.trim();
 
+/**
+ * SET that keeps the key's expiry (`SET … KEEPTTL`) for targets older than Redis 6.2, atomic.
+ * KEYS[1] = k; ARGV[1] = v.
+ */
+export const SET_KEEP_TTL_SCRIPT = `
+local t = redis.call('PTTL', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[1])
+if t > 0 then redis.call('PEXPIRE', KEYS[1], t) end
+return 1
+`.trim();
+
 /** Error code of a write refused by `conflict-policy : skip` (the key existed on the target). */
 export const KEY_SKIPPED_CODE = 'PMKEYSKIPPED';
 /** Error code of a write refused by `conflict-policy : fail`. */
@@ -131,4 +142,5 @@ export const INLINE_SCRIPTS: readonly string[] = [
   SET_WITH_EXPIRY_SCRIPT,
   GUARDED_WRITE_SCRIPT,
   STREAM_SHRINK_SCRIPT,
+  SET_KEEP_TTL_SCRIPT,
 ];

@@ -179,6 +179,12 @@ interface DbLink {
   pending: WireOffset[];
   sessionId: number | null;
   applying: boolean;
+  /**
+   * The hand-over of an entry still under way (its commands waiting for room in the sink). A
+   * connection that replaced a lost one waits for it: its first entries would overtake the rest
+   * of that entry's commands otherwise.
+   */
+  inFlight: Promise<void> | null;
   lastHeaderCheck: BinlogPosition | null;
   masterOffset: BinlogPosition | null;
   receivedOffset: BinlogPosition | null;
@@ -240,6 +246,7 @@ export class Replica extends EventEmitter {
       pending: [],
       sessionId: null,
       applying: false,
+      inFlight: null,
       lastHeaderCheck: null,
       masterOffset: null,
       receivedOffset: null,
@@ -549,7 +556,8 @@ export class Replica extends EventEmitter {
     }
     this.adoptDbs(master, m.tables_info ?? []);
     const family: Family | 'A/B' = m.tables_info?.[0]?.db_instance_num !== undefined ? 'D' : m.run_id !== undefined ? 'C' : this.family === 'B' ? 'B' : 'A/B';
-    if (this.family !== null && this.family !== family && !(this.family === 'B' && family === 'A/B')) {
+    // A and B look alike on the wire (A/B): the version (learnVersion) or the stream told them apart.
+    if (this.family !== null && this.family !== family && !((this.family === 'A' || this.family === 'B') && family === 'A/B')) {
       this.log.warn({ was: this.family, now: family }, 'master family changed across reconnects');
     }
     if (this.replicationId && m.replication_id && m.replication_id !== this.replicationId) {
@@ -671,6 +679,8 @@ export class Replica extends EventEmitter {
     const touched = new Set<DbLink>();
     const withEntries = new Set<DbLink>();
     for (const el of r.binlog_sync ?? []) {
+      // A lost connection's remaining elements must not touch the window of the one replacing it.
+      if (conn.isClosed) return;
       const l = this.byName.get(el.partition.table_name);
       // A DB we do not follow, or one not yet synced on this connection, has no business streaming.
       if (l === undefined) throw new CorruptionError(`BinlogSync element for ${el.partition.table_name}, which we never asked for`, where);
@@ -698,6 +708,9 @@ export class Replica extends EventEmitter {
       l.pending.push(el.binlog_offset);
       l.receivedOffset = end;
       if (l.masterOffset === null || compareBinlogPositions(end, l.masterOffset) > 0) l.masterOffset = end;
+      if (l.inFlight !== null) await l.inFlight;
+      // What a lost connection still held is sent again after TrySync from the applied offset.
+      if (conn.isClosed) return;
       if (l.delivered !== null && compareBinlogPositions(end, l.delivered) <= 0) continue; // re-sent after a reconnect
       l.entriesReceived++;
       l.lastEntryExecTime = entry.execTime;
@@ -705,11 +718,14 @@ export class Replica extends EventEmitter {
       l.delivered = end;
       if (p) {
         l.applying = true;
+        l.inFlight = p;
         try {
           await p;
         } finally {
           l.applying = false;
+          if (l.inFlight === p) l.inFlight = null;
         }
+        if (conn.isClosed) return;
       }
     }
     for (const l of touched) {

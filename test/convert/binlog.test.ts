@@ -53,8 +53,16 @@ test('converts the real 3.5.5 live writes: INCR as pksetexat 0, XADD, flushdb, e
   const ctx: BinlogConvertContext = { family: 'C', version: '3.5.5', nowMs: ts * 1000 - 500 };
   const all = entries.map((e) => ({ e, r: convertEntry(e, ctx) }));
   const find = (text: string) => all.find(({ e }) => e.argv.map((a) => a.toString('latin1')).join(' ') === text)!;
-  assert.deepEqual(find('pksetexat cap:counter 0 12').r.commands.map(show), ['SET cap:counter 12']);
-  assert.deepEqual(find('pksetexat cap:counter 0 12').r.notes.map((n) => n.code), ['ttl-dropped-by-master']);
+  // The master's INCR kept the key's TTL though it logs 0: the target keeps its own.
+  assert.deepEqual(find('pksetexat cap:counter 0 12').r.commands.map(show), ['SET cap:counter 12 KEEPTTL']);
+  assert.deepEqual(find('pksetexat cap:counter 0 12').r.notes, []);
+  assert.deepEqual(convertEntry(find('pksetexat cap:counter 0 12').e, { ...ctx, legacyTarget: true }).commands.map((c) => c.name), ['EVAL']);
+  // APPEND to a missing key: 3.5.5 and 4.0.1 log the new value as '' (seen on the real servers).
+  for (const family of ['C', 'D'] as const) {
+    const lost = conv(['pksetexat', 'n', '0', ''], { family, nowMs: 0 });
+    assert.deepEqual(lost.notes.map((n) => n.code), ['append-value-lost']);
+    assert.equal(lost.cmds.length, 1);
+  }
   assert.deepEqual(find('XADD cap:st 1-1 f v').r.commands.map(show), ['XADD cap:st 1-1 f v']);
   const flush = find('flushdb').r.commands;
   assert.deepEqual(flush.map(show), ['FLUSHDB [barrier]']);
@@ -179,4 +187,20 @@ test('streams: XADD with the logged ID as is; trims exact (~ made =) and emptyin
   assert.deepEqual(conv(['xtrim', 'st', 'MAXLEN', '0'], ctx).cmds, [S('XTRIM MAXLEN 0')]);
   assert.deepEqual(conv(['xdel', 'st', '1-1', '2-0'], ctx).cmds, [S('XDEL 1-1 2-0')]);
   assert.deepEqual(conv(['xadd', 'st', '1-1'], ctx).notes.map((n) => n.code), ['bad-arity']);
+});
+
+test('3.2 ZUNIONSTORE/ZINTERSTORE are forwarded with a note: Pika 3.2 sums ±inf scores its own way', () => {
+  const a = conv(['ZUNIONSTORE', 'd', '2', 'a', 'b'], { family: 'A', nowMs: 0 });
+  assert.deepEqual(a.cmds, ['ZUNIONSTORE d 2 a b [barrier]']);
+  assert.deepEqual(a.notes.map((n) => n.code), ['zstore-inf-arithmetic']);
+  assert.deepEqual(conv(['zinterstore', 'd', '1', 'a'], { family: 'A', nowMs: 0 }).notes.map((n) => n.code), ['zstore-inf-arithmetic']);
+  assert.deepEqual(conv(['ZUNIONSTORE', 'd', '2', 'a', 'b'], { family: 'C', nowMs: 0 }).notes, []);
+});
+
+test('ZADD naming a member twice keeps its first score, as Pika does (Redis would keep the last)', () => {
+  for (const family of ['A', 'C', 'D'] as const) {
+    const ctx: BinlogConvertContext = { family, nowMs: 0 };
+    assert.deepEqual(conv(['ZADD', 'z', '-59.707', 'm11', '-38.753', 'm11', '2', 'b'], ctx).cmds, ['ZADD z -59.707 m11 2 b']);
+    assert.deepEqual(conv(['zadd', 'z', 'nan', 'a', '3', 'a'], ctx).cmds, []);
+  }
 });

@@ -23,7 +23,7 @@ export const FAMILY_OF: Readonly<Record<RealPikaVersion, MasterFamily>> = { '3.2
 export interface RealPikaOptions {
   /** Conf lines added to (or replacing) the template's, e.g. `{ requirepass: 'pw', databases: '2' }`. */
   readonly conf?: Record<string, string | number>;
-  /** Reuse this directory (a restart keeps db/ and log/); default a fresh temp dir. */
+  /** Reuse this directory (a restart keeps db/, log/ and the replication id 3.5+ wrote into pika.conf); default a fresh temp dir. */
   readonly dir?: string;
   /** Reuse this port (a restart). */
   readonly port?: number;
@@ -93,6 +93,15 @@ function killRsyncOf(dir: string): void {
   }
 }
 
+/** The `replication-id` line a 3.5+ master wrote into its pika.conf, if any. */
+function keptReplicationId(conf: string): string | null {
+  try {
+    return /^replication-id\s*:\s*(\S+)/m.exec(readFileSync(conf, 'utf8'))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** One connection, one PING, closed: no client left retrying in the background. */
 async function pingOnce(port: number, password: string | undefined): Promise<string> {
   const c = new Redis({ host: '127.0.0.1', port, password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
@@ -123,7 +132,10 @@ export async function startRealPika(version: RealPikaVersion, opts: RealPikaOpti
   }
   const template = readFileSync(join(PIKA_BIN, 'pika.conf.template'), 'utf8').replaceAll('@DIR@', dir).replaceAll('@PORT@', String(port));
   const lines = template.split('\n').filter((l) => !l.startsWith('#') && l.trim() !== '');
-  const extra = opts.conf ?? {};
+  // 3.5+ write the replication id they hand out into pika.conf: a restart must keep it, or the
+  // master is another one to its replicas (they refuse to resume).
+  const keptId = opts.dir === undefined ? null : keptReplicationId(join(dir, 'pika.conf'));
+  const extra: Record<string, string | number> = { ...(keptId === null ? {} : { 'replication-id': keptId }), ...(opts.conf ?? {}) };
   const kept = lines.filter((l) => !(l.split(':')[0].trim() in extra));
   const conf = [...kept, ...Object.entries(extra).map(([k, v]) => `${k} : ${v}`)].join('\n') + '\n';
   writeFileSync(join(dir, 'pika.conf'), conf);

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
 import { type ReplicaOptions } from '../../src/replication/replica.js';
 import type { FakeMasterOptions } from '../master/fake-master.js';
 import { RecordingHandler, checksums, waitFor } from './support.js';
@@ -87,6 +88,22 @@ describe('family A (3.2.x): push full sync into our rsync daemon, then stream', 
 });
 
 describe('family A faults', () => {
+  it('reconnects to the same 3.2 master without calling it another family', async () => {
+    const warnings: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push((JSON.parse(line) as { msg: string }).msg) });
+    const s = await setup({}, { logger });
+    try {
+      s.replica.start();
+      await waitFor('streaming', () => s.replica.status().linkUp, 20_000);
+      s.master.dropConnections();
+      await waitFor('reconnected', () => s.master.events.filter((e) => e.kind === 'connect').length === 2 && s.replica.status().linkUp, 10_000);
+      assert.equal(s.replica.status().family, 'A');
+      assert.deepEqual(warnings.filter((m) => /family/.test(m)), []);
+    } finally {
+      await s.done();
+    }
+  });
+
   it('stops with a clear error on a wrong masterauth', async () => {
     const s = await setup({ requirepass: 'secret' }, { masterAuth: 'nope' });
     try {

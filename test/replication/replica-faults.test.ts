@@ -62,6 +62,43 @@ describe('replica faults (against a family C master)', () => {
     }
   });
 
+  it('after a cut, hands nothing over on the new connection until the entry still in hand-over is done', async () => {
+    // The entry's commands wait for room in the sink when the link goes: entries of the new
+    // connection handed over meanwhile would overtake its remaining commands (a DEL k1 k2 split in
+    // two, then RPUSH k2 …: the list is deleted after the push).
+    const h = new RecordingHandler();
+    let release: (() => void) | null = null;
+    const orig = h.applyEntry.bind(h);
+    h.applyEntry = (db, e) => {
+      orig(db, e);
+      if (h.entries.length === 2) {
+        h.applied = h.entries[0].end;
+        return new Promise<void>((r) => (release = r));
+      }
+    };
+    const s = await setupC({}, {}, h);
+    try {
+      s.replica.start();
+      await waitFor('streaming', () => s.replica.status().linkUp, 10_000);
+      const written: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        s.master.write(['rpush', 'q', `${i}`]);
+        written.push(`rpush q ${i}`);
+      }
+      await waitFor('second entry in hand-over', () => release !== null);
+      s.master.dropConnections();
+      await waitFor('reconnected', () => connects(s.master) === 2 && s.replica.status().linkUp, 10_000);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(h.entries.length, 2, 'the new connection waits for the entry in hand-over');
+      release!();
+      await waitFor('all', () => h.entries.length === 6);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(h.argvs(), written, 'each entry exactly once, in order');
+    } finally {
+      await s.done();
+    }
+  });
+
   it('lets the master window pace the stream while the handler lags', async () => {
     const h = new RecordingHandler(false);
     const s = await setupC({ windowSize: 10 }, {}, h);
