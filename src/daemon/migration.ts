@@ -279,9 +279,9 @@ export class Migration {
     const r = await this.replica.countStreams(db);
     this.streamsNotCopied = r.count;
     if (r.count === null) {
-      this.log.warn({ db, reason: r.why, masterVersion: v }, 'Pika 3.5.3–3.5.5 do not send streams in a full sync, and how many this master holds is unknown: those streams are not copied');
+      this.log.warn({ reason: r.why, masterVersion: v }, 'Pika 3.5.3–3.5.5 do not send streams in a full sync, and how many this master holds is unknown: those streams are not copied');
     } else if (r.count > 0) {
-      this.log.warn({ db, streams: r.count, masterVersion: v }, `Pika 3.5.3–3.5.5 do not send streams in a full sync: the ${r.count} streams of db${db} are not copied (binlog XADDs after it make partial streams on the target)`);
+      this.log.warn({ streams: r.count, masterVersion: v }, `Pika 3.5.3–3.5.5 do not send streams in a full sync: the ${r.count} streams of db${db} are not copied (binlog XADDs after it make partial streams on the target)`);
     }
   }
 
