@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { constants } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { loadConfig, type Config } from './config/load.js';
 import { ConfigError } from './core/errors.js';
@@ -12,6 +13,11 @@ import { formatSummary, matches } from './verify/summary.js';
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+
+/** A `load` stopped by a signal: the shell's 128 + signal number (130 SIGINT, 143 SIGTERM). */
+export function exitForSignal(sig: NodeJS.Signals): number {
+  return 128 + (constants.signals[sig] ?? 15);
+}
 
 async function runDaemon(confPath: string): Promise<number> {
   const config = loadConfig(confPath);
@@ -45,7 +51,11 @@ async function runLoad(dir: string, confPath: string): Promise<number> {
   const v = config.values;
   logger.info({ version, dir, target: `${v['target-redis-host']}:${v['target-redis-port']}`, db: v['target-redis-db'] }, 'pika-migrate load: snapshot into Redis, no master');
   const ctl = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => ctl.abort(new Error(`received ${sig}`));
+  let stoppedBy: NodeJS.Signals | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    stoppedBy ??= sig;
+    ctl.abort(new Error(`received ${sig}`));
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
@@ -63,7 +73,16 @@ async function runLoad(dir: string, confPath: string): Promise<number> {
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     logger.fatal({ err: e }, (e as Error).message);
-    return ctl.signal.aborted ? EXIT_OK : EXIT_FAILURE;
+    if (stoppedBy !== null) {
+      // Interrupted is not loaded: the keys before the stop are in Redis, the rest are not.
+      process.stderr.write(
+        `pika-migrate load: ${(e as Error).message}\n` +
+          'pika-migrate load: the target holds part of the dump; run the load again to finish it (README, "load": with conflict-policy : replace, or after FLUSHDB)\n',
+      );
+      return exitForSignal(stoppedBy);
+    }
+    process.stderr.write(`pika-migrate load: ${(e as Error).message}\n`);
+    return EXIT_FAILURE;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

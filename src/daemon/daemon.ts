@@ -20,6 +20,7 @@ import { pikaSections, replicationBytesIn } from './pika-info.js';
 import { keyFilterOf, keyRenamerOf } from './key-filter.js';
 import { loadSettingsOf, openLoadResume, type LoadResume } from './load-resume.js';
 import { Targets } from './target.js';
+import { flushOrRefused } from './flush-or-refused.js';
 
 /** CONFIG GET keys a Pika always answers: one DB in classic mode, no consensus replication. */
 const PIKA_IDENTITY: ReadonlyArray<readonly [string, string]> = [
@@ -150,12 +151,14 @@ export class Daemon {
     // Stay registered on the master: it keeps the binlog a restart resumes from.
     await this.link?.stop(false).catch((e: unknown) => this.logger.warn({ err: e }, 'replication did not stop cleanly'));
     try {
-      // Drain the senders, then record what Redis holds: the restart resumes right after it.
-      await this.targets.flush();
+      // Drain the senders, then record what Redis holds: the restart resumes right after it. A
+      // target that refuses them for good (OOM) is not waited for: exit 1 naming it.
+      await flushOrRefused(this.targets.all);
       this.link?.saveCheckpoints();
       await this.targets.close();
     } catch (e) {
       this.logger.error({ err: e }, 'could not flush every command to the target before stopping');
+      this.targets.destroy();
       code = code || 1;
     }
     this.logger.info({ code }, 'stopped');

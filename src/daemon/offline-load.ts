@@ -7,6 +7,9 @@ import { readDumpInfo, type DumpInfo } from '../snapshot/pika/snapshot.js';
 import { loadSnapshot, type LoadSummary } from './load-snapshot.js';
 import { keyFilterOf, keyRenamerOf } from './key-filter.js';
 import { connectTarget } from './target.js';
+import { flushOrRefused } from './flush-or-refused.js';
+import type { Progress } from '../ops/progress.js';
+import { formatPosition } from '../core/position.js';
 
 /** A DB dir (`…/db0`) as given, or the one `dbN` of a dump root. Several DBs: one load per DB, said plainly. */
 export function resolveDbDir(dir: string): string {
@@ -19,6 +22,28 @@ export function resolveDbDir(dir: string): string {
     );
   }
   return join(dir, dbs[0]);
+}
+
+/**
+ * A load stopped by SIGINT/SIGTERM: not a success. Says how far it got: the keys read, the
+ * commands Redis acknowledged and the position up to which it holds everything (or why what was
+ * sent could not be flushed).
+ */
+export class LoadInterruptedError extends Error {
+  override name = 'LoadInterruptedError';
+  constructor(
+    readonly reason: string,
+    readonly keysRead: number,
+    readonly acked: number,
+    readonly submitted: number,
+    readonly appliedUpTo: string,
+    readonly unflushed: string | null,
+  ) {
+    super(
+      `load interrupted (${reason}) at ${appliedUpTo}: ${keysRead} keys read, ${acked} of ${submitted} commands acknowledged by Redis` +
+        (unflushed === null ? '' : `; the rest were not flushed: ${unflushed}`),
+    );
+  }
 }
 
 export interface OfflineLoadResult {
@@ -36,6 +61,7 @@ export async function offlineLoad(dir: string, config: Config, logger: Logger, s
   const dbDir = resolveDbDir(dir);
   const info = existsSync(join(dbDir, 'info')) ? await readDumpInfo(dbDir) : null;
   const pool = await connectTarget(config, logger, { recordApplied: false });
+  let progress: Progress | null = null;
   try {
     const summary = await loadSnapshot({
       dir: dbDir,
@@ -48,11 +74,34 @@ export async function offlineLoad(dir: string, config: Config, logger: Logger, s
       filter: keyFilterOf(v),
       rename: keyRenamerOf(v),
       signal,
+      onProgress: (p) => (progress = p),
     });
     await pool.close();
     return { summary, info };
   } catch (e) {
-    await pool.close().catch(() => pool.destroy());
-    throw e;
+    if (!signal.aborted) {
+      await pool.close().catch(() => pool.destroy());
+      throw e;
+    }
+    // A stop: what was sent is flushed, unless Redis refuses it for good (that would never end).
+    let unflushed: string | null = null;
+    try {
+      await flushOrRefused([pool]);
+    } catch (f) {
+      unflushed = (f as Error).message;
+    }
+    const applied = pool.appliedPosition();
+    const total = pool.stats().total;
+    const keys = (progress as Progress | null)?.get('keys') ?? 0;
+    if (unflushed === null) await pool.close().catch(() => pool.destroy());
+    else pool.destroy();
+    throw new LoadInterruptedError(
+      ((signal.reason as Error | undefined)?.message ?? 'aborted'),
+      keys,
+      total.acked,
+      total.submitted,
+      applied === null ? 'the start (nothing applied)' : `record ${formatPosition(applied)}`,
+      unflushed,
+    );
   }
 }

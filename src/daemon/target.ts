@@ -142,6 +142,8 @@ export class Targets {
       await Promise.all([...pools.values()].map((p) => p.close().catch(() => {})));
       throw e;
     }
+    // A FLUSHALL from one DB's binlog empties every DB, the other sinks' markers with them.
+    for (const p of pools.values()) p.on('flushAll', () => pools.forEach((q) => q !== p && q.forgiveMissingMarkers()));
     return new Targets(routes, pools, limiter);
   }
 
@@ -171,6 +173,11 @@ export class Targets {
 
   async close(): Promise<void> {
     await Promise.all(this.all.map((p) => p.close()));
+  }
+
+  /** Drops what is not acknowledged and disconnects every pool at once. */
+  destroy(): void {
+    for (const p of this.all) p.destroy();
   }
 
   async clearApplied(): Promise<void> {

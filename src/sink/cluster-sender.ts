@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { RedisCommand } from '../core/command.js';
-import { FatalError } from '../core/errors.js';
+import { FatalError, TargetLostWritesError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { parseRedirect } from './cluster-slots.js';
-import { openConnection, targetName, type TargetOptions } from './connection.js';
+import { openConnection, runIdOf, targetName, type TargetOptions } from './connection.js';
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
 import type { SenderStats } from './sender.js';
 import { newWaiter, type Waiter } from './waiter.js';
@@ -90,6 +90,8 @@ export class NodeSender {
   private roomWaiter: Waiter | null = null;
   private readonly counters = { sent: 0, batches: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0 };
   private readonly log: Logger;
+  /** The node's run_id when first reached; null until known. */
+  private serverRunId: string | null = null;
 
   constructor(
     private readonly opts: NodeSenderOptions,
@@ -100,7 +102,13 @@ export class NodeSender {
     this.addr = targetName(opts);
     this.log = opts.logger.child({ sender: opts.index, node: this.addr });
     this.redis = redis;
-    if (redis !== null) this.watch(redis);
+    if (redis !== null) {
+      this.watch(redis);
+      redis.info('server').then(
+        (info) => (this.serverRunId ??= runIdOf(info)),
+        () => {},
+      );
+    }
   }
 
   static connectionName(index: number): string {
@@ -371,6 +379,7 @@ export class NodeSender {
             redis.disconnect();
             return;
           }
+          await this.checkSameServer(redis);
           this.redis = redis;
           this.watch(redis);
           if (reconnect) {
@@ -403,6 +412,29 @@ export class NodeSender {
         this.connecting = false;
         this.fail(e instanceof FatalError ? e : new FatalError(e.message));
       },
+    );
+  }
+
+  /**
+   * A master that comes back with another run_id restarted (or was replaced): the commands it
+   * acknowledged before may be gone, and a cluster batch leaves no marker to tell. At-least-once
+   * cannot resend what was acknowledged, so this is a loss, not a reconnect.
+   */
+  private async checkSameServer(redis: Redis): Promise<void> {
+    let runId: string;
+    try {
+      runId = runIdOf(await redis.info('server'));
+    } catch (e) {
+      redis.disconnect();
+      throw e;
+    }
+    const was = this.serverRunId;
+    this.serverRunId = runId;
+    if (was === null || was === runId || this.counters.acked === 0) return;
+    redis.disconnect();
+    throw new TargetLostWritesError(
+      `cluster node ${this.addr} restarted (run_id ${was} is now ${runId}) after acknowledging ${this.counters.acked} commands of sender ${this.index}: ` +
+        'what it held may be gone. A load must be run again; the daemon waits for SLAVEOF <master> force (see the README, "Target lost writes")',
     );
   }
 
