@@ -60,13 +60,14 @@ async function runLoad(dir: string, confPath: string): Promise<number> {
   process.on('SIGTERM', onSignal);
   try {
     const { offlineLoad } = await import('./daemon/offline-load.js');
-    const { summary, info } = await offlineLoad(dir, config, logger, ctl.signal);
+    const { summary, info, resumedSkipped } = await offlineLoad(dir, config, logger, ctl.signal);
     const c = summary.counts;
     process.stderr.write(
       `loaded ${summary.done} keys (${c.records ?? 0} records, ${c.commands ?? 0} commands, ${c.bytes ?? 0} bytes) in ${(summary.elapsedMs / 1000).toFixed(1)} s, ` +
         `${Math.round(summary.rate)} keys/s; ${summary.typeConflicts} type conflicts, ${Object.values(summary.skipped).reduce((a, b) => a + b, 0)} keys skipped, ` +
         `${summary.keysKept} existing keys kept, ${summary.filtered} filtered out` +
         (info ? `; dump taken at binlog ${info.filenum}:${info.offset} of ${info.masterIp}:${info.masterPort}` : '') +
+        (resumedSkipped > 0 ? `; resumed an interrupted load: ${resumedSkipped} commands it had applied were not sent again` : '') +
         '\n',
     );
     return EXIT_OK;
@@ -77,7 +78,7 @@ async function runLoad(dir: string, confPath: string): Promise<number> {
       // Interrupted is not loaded: the keys before the stop are in Redis, the rest are not.
       process.stderr.write(
         `pika-migrate load: ${(e as Error).message}\n` +
-          'pika-migrate load: the target holds part of the dump; run the load again to finish it (README, "load": with conflict-policy : replace, or after FLUSHDB)\n',
+          'pika-migrate load: the target holds part of the dump; the same load run again (same dump, same settings) goes on from there\n',
       );
       return exitForSignal(stoppedBy);
     }

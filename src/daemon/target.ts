@@ -78,13 +78,13 @@ export function targetConnectionOptions(config: Config): TargetEndpoint {
 /**
  * The sink for one Redis DB (default `target-redis-db`) from the conf's `target-redis-*`,
  * `redis-sender-num`, `sync-batch-num` and rate limits (or `limiter`, shared); a ClusterPool when
- * `target-redis-cluster` is set (DB 0 only). Fails fast. `recordApplied: false` for a one-shot
- * load: no restart resumes it, so its batches leave no positions in the target's applied hash.
+ * `target-redis-cluster` is set (DB 0 only). Fails fast. `recordApplied: false`: batches leave no
+ * positions in the target (a load into a cluster); `appliedKey`: another hash for them (`load`'s).
  */
 export async function connectTarget(
   config: Config,
   logger: Logger,
-  o: { db?: number; limiter?: RateLimiter; recordApplied?: boolean } = {},
+  o: { db?: number; limiter?: RateLimiter; recordApplied?: boolean; appliedKey?: string } = {},
 ): Promise<Sink> {
   const v = config.values;
   const db = o.db ?? v['target-redis-db'];
@@ -118,6 +118,7 @@ export async function connectTarget(
     senders: v['redis-sender-num'],
     waitReplicas: v['target-redis-wait-replicas'],
     ...(o.recordApplied === false ? { recordApplied: false } : {}),
+    ...(o.appliedKey !== undefined ? { appliedKey: o.appliedKey } : {}),
   });
 }
 

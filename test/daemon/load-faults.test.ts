@@ -11,6 +11,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { Redis } from 'ioredis';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { writePikaDump, type KeyDesc } from '../pika/pika-dump-writer.js';
 
@@ -50,6 +51,11 @@ function run(args: string[]): Run {
   };
 }
 
+/** Keys of the data, not pika-migrate's own (its load note, positions, a killed run's markers). */
+async function dataKeys(c: Redis): Promise<number> {
+  return (await c.keys('*')).filter((k) => !k.startsWith('pika-migrate:')).length;
+}
+
 async function until(what: string, ok: () => boolean | Promise<boolean>, ms: number): Promise<void> {
   const end = Date.now() + ms;
   while (!(await ok())) {
@@ -81,6 +87,7 @@ describe('load and verify against failing targets', () => {
   const work = mkdtempSync(join(tmpdir(), 'pm-load-faults-'));
   let dump = '';
   let bigDump = '';
+  let listDump = '';
   let target: RedisServer;
 
   const conf = (port: number, extra: Record<string, string | number> = {}): string => {
@@ -97,6 +104,12 @@ describe('load and verify against failing targets', () => {
     const big: KeyDesc[] = Array.from({ length: 3000 }, (_, i) => ({ name: `b:${i}`, type: 'string', value: 'x'.repeat(2000) + i }));
     mkdirSync(join(work, 'big'));
     bigDump = writePikaDump({ family: 'A-C', keys: big }, join(work, 'big'));
+    const lists: KeyDesc[] = [
+      ...Array.from({ length: 1500 }, (_, i): KeyDesc => ({ name: `l:${i}`, type: 'list', value: Array.from({ length: 40 }, (_, e) => `${i}.${e}`) })),
+      ...Array.from({ length: 3000 }, (_, i): KeyDesc => ({ name: `s:${i}`, type: 'string', value: `v${i}` })),
+    ];
+    mkdirSync(join(work, 'lists'));
+    listDump = writePikaDump({ family: 'A-C', keys: lists }, join(work, 'lists'));
     target = await startRedis();
   });
   after(async () => {
@@ -129,12 +142,42 @@ describe('load and verify against failing targets', () => {
       assert.ok(m, r.err());
       assert.equal(m[1], sig);
       // Everything sent was flushed: Redis holds every acknowledged SET, and the load stopped short.
-      const keys = await c.dbsize();
+      const keys = await dataKeys(c);
       assert.equal(Number(m[4]), Number(m[5]), 'every submitted command acknowledged before the exit');
       assert.equal(keys, Number(m[4]));
       assert.ok(keys < 20_000, `${keys} keys: stopped before the end`);
-      assert.match(r.err(), /run the load again/);
+      assert.match(r.err(), /the same load run again .* goes on from there/);
     }
+  });
+
+  it('an interrupted load (SIGTERM, then kill -9) resumes when run again: every list element once, in order; another dump is refused meanwhile', async () => {
+    const c = target.client();
+    await c.flushall();
+    const f = conf(target.port, { 'target-max-ops': 2500, 'sync-batch-num': 10 });
+    const r1 = run(['load', listDump, '-c', f]);
+    await until('some keys loaded', async () => (await c.dbsize()) > 800, 20_000);
+    r1.proc.kill('SIGTERM');
+    assert.equal(await r1.exit(10_000), 143, r1.err());
+    const after1 = await c.dbsize();
+    const r2 = run(['load', listDump, '-c', f]);
+    await until('more keys loaded', async () => (await c.dbsize()) > after1 + 800, 20_000);
+    r2.proc.kill('SIGKILL');
+    await r2.exit(10_000);
+    assert.equal(await c.exists('pika-migrate:load'), 1, 'the note of the interrupted load stays');
+
+    const other = run(['load', dump, '-c', f]);
+    assert.equal(await other.exit(30_000), 1, other.err());
+    assert.match(other.err(), new RegExp(`the target 127\\.0\\.0\\.1:${target.port}/0 holds an interrupted load of another dump .*DEL pika-migrate:load pika-migrate:load-applied`));
+
+    const r3 = run(['load', listDump, '-c', conf(target.port, { 'sync-batch-num': 10 })]);
+    assert.equal(await r3.exit(60_000), 0, r3.err());
+    assert.match(r3.err(), /loaded 4500 keys .*resumed an interrupted load: \d+ commands it had applied were not sent again/);
+    for (let i = 0; i < 1500; i += 7) assert.deepEqual(await c.lrange(`l:${i}`, 0, -1), Array.from({ length: 40 }, (_, e) => `${i}.${e}`), `l:${i}`);
+    const lens = await Promise.all(Array.from({ length: 1500 }, (_, i) => c.llen(`l:${i}`)));
+    assert.deepEqual(lens.filter((n) => n !== 40), [], 'every list holds its 40 elements exactly once');
+    assert.equal(await c.get('s:2999'), 'v2999');
+    assert.equal(await c.exists('pika-migrate:load', 'pika-migrate:load-applied'), 0, 'a finished load leaves no note');
+    assert.equal(await dataKeys(c), 4500);
   });
 
   it('a target answering OOM forever: the retry is logged with its attempt count every few seconds, and SIGTERM ends it at once (143)', async () => {
