@@ -416,25 +416,37 @@ export class NodeSender {
   }
 
   /**
-   * A master that comes back with another run_id restarted (or was replaced): the commands it
-   * acknowledged before may be gone, and a cluster batch leaves no marker to tell. At-least-once
-   * cannot resend what was acknowledged, so this is a loss, not a reconnect.
+   * A master that comes back with another run_id restarted (or was replaced). If it loaded no keys
+   * at its start (`rdb_last_load_keys_loaded:0`; Redis before 7.0 does not say, so any restart
+   * counts) after it had acknowledged commands of ours, it lost them: cluster batches leave no
+   * marker to tell exactly, and at-least-once cannot resend what was acknowledged. One that loaded
+   * its data is taken as it is: a restart from an older save is not seen.
    */
   private async checkSameServer(redis: Redis): Promise<void> {
     let runId: string;
+    let loaded: number | null = null;
     try {
       runId = runIdOf(await redis.info('server'));
+      if (this.serverRunId !== null && runId !== this.serverRunId) {
+        const m = /^rdb_last_load_keys_loaded:(\d+)/m.exec(await redis.info('persistence'));
+        loaded = m === null ? null : Number(m[1]);
+      }
     } catch (e) {
       redis.disconnect();
       throw e;
     }
     const was = this.serverRunId;
     this.serverRunId = runId;
-    if (was === null || was === runId || this.counters.acked === 0) return;
+    if (was === null || was === runId) return;
+    if (this.counters.acked === 0 || (loaded !== null && loaded > 0)) {
+      this.log.warn({ runId, was, keysLoaded: loaded }, 'the cluster node restarted (its run_id changed) with its data: commands it acknowledged after its last save may be lost (a cluster target is at-least-once)');
+      return;
+    }
     redis.disconnect();
+    const how = loaded === null ? 'it restarted (its Redis does not say what it loaded)' : 'it restarted empty';
     throw new TargetLostWritesError(
-      `cluster node ${this.addr} restarted (run_id ${was} is now ${runId}) after acknowledging ${this.counters.acked} commands of sender ${this.index}: ` +
-        'what it held may be gone. A load must be run again; the daemon waits for SLAVEOF <master> force (see the README, "Target lost writes")',
+      `cluster node ${this.addr} lost writes it had acknowledged: ${how} (run_id ${was} is now ${runId}) after acknowledging ${this.counters.acked} commands of sender ${this.index}. ` +
+        'A load must be run again; the daemon waits for SLAVEOF <master> force (see the README, "Target lost writes")',
     );
   }
 
