@@ -49,8 +49,12 @@ export class LoadNotes {
 
   /** A new load: the note, and no positions of an older one. */
   async start(note: LoadNote): Promise<void> {
-    await this.c.del(LOAD_APPLIED_KEY);
-    await this.c.hset(LOAD_NOTE_KEY, { ...note, nowMs: String(note.nowMs) });
+    try {
+      await this.c.del(LOAD_APPLIED_KEY);
+      await this.c.hset(LOAD_NOTE_KEY, { ...note, nowMs: String(note.nowMs) });
+    } catch (e) {
+      throw new FatalError(`Redis at ${this.where} refused the load's note ${LOAD_NOTE_KEY}: ${(e as Error).message}`);
+    }
   }
 
   /** The load is complete: nothing is left to resume. */

@@ -183,7 +183,14 @@ describe('load and verify against failing targets', () => {
   it('a target answering OOM forever: the retry is logged with its attempt count every few seconds, and SIGTERM ends it at once (143)', async () => {
     const oom = await startRedis(['--maxmemory', '3mb', '--maxmemory-policy', 'noeviction']);
     try {
-      const r = run(['load', bigDump, '-c', conf(oom.port)]);
+      const r = run(['load', bigDump, '-c', conf(oom.port, { 'target-max-ops': 2000 })]);
+      // Once it has begun, memory is filled up: from then on every batch is refused, none squeezes in.
+      const fill = oom.client();
+      await until('the load begun', async () => (await fill.exists('pika-migrate:load')) === 1, 20_000);
+      for (let i = 0; ; i++) {
+        const full = await fill.set(`fill:${i}`, 'x'.repeat(10_000)).then(() => false, (e: Error) => /OOM/.test(e.message));
+        if (full) break;
+      }
       // One sender's warnings: the first refusal, then one every few seconds while it lasts.
       const refusals = (): Array<{ attempt: number; code: string; target: string; sender: number; time: string }> =>
         r
