@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { constants } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { ensureDirs, type DirKey } from './config/dirs.js';
 import { loadConfig, unknownKeyMessage, type Config } from './config/load.js';
@@ -15,6 +16,11 @@ import { formatSummary, matches } from './verify/summary.js';
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+
+/** A `load` stopped by a signal: the shell's 128 + signal number (130 SIGINT, 143 SIGTERM). */
+export function exitForSignal(sig: NodeJS.Signals): number {
+  return 128 + (constants.signals[sig] ?? 15);
+}
 
 async function runDaemon(confPath: string): Promise<number> {
   const config = loadConfig(confPath);
@@ -47,13 +53,17 @@ async function runLoad(dir: string, confPath: string): Promise<number> {
   const v = config.values;
   logger.info({ version, dir, target: `${v['target-redis-host']}:${v['target-redis-port']}`, db: v['target-redis-db'] }, 'pika-migrate load: snapshot into Redis, no master');
   const ctl = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => ctl.abort(new Error(`received ${sig}`));
+  let stoppedBy: NodeJS.Signals | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    stoppedBy ??= sig;
+    ctl.abort(new Error(`received ${sig}`));
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
     const { offlineLoad } = await import('./daemon/offline-load.js');
     const loads = await offlineLoad(dir, config, logger, ctl.signal);
-    for (const { db, summary, info } of loads) {
+    for (const { db, summary, info, resumedSkipped } of loads) {
       const c = summary.counts;
       process.stderr.write(
         (loads.length > 1 ? `db${db.source} → Redis DB ${db.target}: ` : '') +
@@ -61,6 +71,7 @@ async function runLoad(dir: string, confPath: string): Promise<number> {
         `${Math.round(summary.rate)} keys/s; ${summary.typeConflicts} type conflicts, ${Object.values(summary.skipped).reduce((a, b) => a + b, 0)} keys skipped, ` +
         `${summary.keysKept} existing keys kept, ${summary.filtered} filtered out` +
         (info ? `; dump taken at binlog ${info.filenum}:${info.offset} of ${info.masterIp}:${info.masterPort}` : '') +
+        (resumedSkipped > 0 ? `; resumed an interrupted load: ${resumedSkipped} commands it had applied were not sent again` : '') +
         '\n',
       );
     }
@@ -68,8 +79,14 @@ async function runLoad(dir: string, confPath: string): Promise<number> {
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     logFatal(logger, e);
-    if (ctl.signal.aborted) return EXIT_OK;
-    // the cause on stderr too, where the success summary would have been (the log may be JSON on stdout)
+    if (stoppedBy !== null) {
+      // Interrupted is not loaded: the keys before the stop are in Redis, the rest are not.
+      process.stderr.write(
+        `pika-migrate load: ${(e as Error).message}\n` +
+          'pika-migrate load: the target holds part of the dump; the same load run again (same dump, same settings) goes on from there\n',
+      );
+      return exitForSignal(stoppedBy);
+    }
     process.stderr.write(`pika-migrate load: ${(e as Error).message}\n`);
     return EXIT_FAILURE;
   } finally {

@@ -20,3 +20,12 @@ export class CorruptionError extends Error {
 export class FatalError extends Error {
   override name = 'FatalError';
 }
+
+/**
+ * The target no longer holds writes it had acknowledged (it restarted empty, failed over to a
+ * replica that missed them, was flushed behind our back). Nothing retried can fill the hole: a
+ * load fails, the daemon stops acking the master until the operator starts over.
+ */
+export class TargetLostWritesError extends FatalError {
+  override name = 'TargetLostWritesError';
+}

@@ -5,7 +5,7 @@ import type { Config } from '../config/load.js';
 import { RUNTIME_KEYS, schema } from '../config/schema.js';
 import { shownValue } from '../config/secrets.js';
 import { logFatal, type Logger } from '../core/log.js';
-import { ConfigError, FatalError } from '../core/errors.js';
+import { ConfigError, FatalError, TargetLostWritesError } from '../core/errors.js';
 import { formatPosition } from '../core/position.js';
 import type { Server } from 'node:http';
 import { CheckpointStore, type Checkpoint } from '../ops/checkpoint.js';
@@ -21,6 +21,8 @@ import { pikaSections, replicationBytesIn } from './pika-info.js';
 import { keyFilterOf, keyRenamerOf } from './key-filter.js';
 import { loadSettingsOf, openLoadResume, type LoadResume } from './load-resume.js';
 import { Targets } from './target.js';
+import { flushOrRefused } from './flush-or-refused.js';
+import { TargetLostRecord } from '../ops/target-lost.js';
 
 /** CONFIG GET keys a Pika always answers: one DB in classic mode, no consensus replication. */
 const PIKA_IDENTITY: ReadonlyArray<readonly [string, string]> = [
@@ -48,6 +50,9 @@ export class Daemon {
   private link: MasterLink | null = null;
   private stoppingNow = false;
   private failedWith: Error | null = null;
+  /** What the target lost (it held less than it had acknowledged): no master is followed until the operator starts over. */
+  private targetLost: string | null = null;
+  private lostRecord!: TargetLostRecord;
   /** Values changed with CONFIG SET since the start (they override the conf file's in CONFIG GET). */
   private readonly runtimeValues = new Map<string, string>();
   private admin!: AdminServer;
@@ -81,6 +86,8 @@ export class Daemon {
     d.routes = dbRoutesOf(v, config.file);
     d.targets = await Targets.connect(config, d.routes, logger);
     d.targets.onFatal((e: Error) => d.fail(e));
+    d.lostRecord = new TargetLostRecord(v['db-sync-path']);
+    d.targetLost = d.lostRecord.read();
     d.admin = new AdminServer({
       host: v.bind,
       port: v.port,
@@ -129,7 +136,11 @@ export class Daemon {
       'connected to target redis',
     );
     if (d.targets.first.legacyTarget) logger.warn({ version: d.targets.first.targetVersion }, 'target Redis is older than 6.2: absolute expiries go through scripts');
-    if (v.slaveof !== null) await d.slaveof(v.slaveof.host, v.slaveof.port, false);
+    if (v.slaveof !== null && d.targetLost !== null) {
+      // Resuming would stream on over the hole: wait for the operator (SLAVEOF … force) instead.
+      d.master = { host: v.slaveof.host, port: v.slaveof.port };
+      logger.error({ err: d.targetLost, record: d.lostRecord.path, master: `${v.slaveof.host}:${v.slaveof.port}` }, `the target lost writes it had acknowledged (an earlier run found out): not following the master; SLAVEOF ${v.slaveof.host} ${v.slaveof.port} force starts over`);
+    } else if (v.slaveof !== null) await d.slaveof(v.slaveof.host, v.slaveof.port, false);
     return d;
   }
 
@@ -145,9 +156,42 @@ export class Daemon {
   }
 
   private fail(e: Error): void {
+    if (e instanceof TargetLostWritesError) {
+      this.onTargetLost(e);
+      if (!this.stoppingNow) return;
+    }
     this.failedWith ??= e;
     logFatal(this.logger, e);
     this.stopping ??= this.shutdown(e.message, 1);
+  }
+
+  /**
+   * The target lost writes it had acknowledged: nothing more is applied nor acked to the master
+   * (the link stops, staying registered so the master keeps its binlog), INFO says so, and a note
+   * under db-sync-path keeps a restart from resuming over the hole. The operator decides:
+   * `SLAVEOF <master> force` starts over with a full sync.
+   */
+  private onTargetLost(e: TargetLostWritesError): void {
+    if (this.targetLost !== null) return;
+    this.targetLost = e.message;
+    this.lostRecord.write(e.message);
+    const m = this.master;
+    const redo = m === null ? 'SLAVEOF <master> force' : `SLAVEOF ${m.host} ${m.port} force`;
+    this.logger.error({ err: e.message, record: this.lostRecord.path }, `the target lost writes it had acknowledged: stopped following and acking the master; ${redo} starts over`);
+    const link = this.link;
+    this.link = null;
+    void link?.stop(false).catch((x: unknown) => this.logger.warn({ err: x }, 'replication did not stop cleanly'));
+  }
+
+  /** After a loss the pools are dead: new ones for the full sync (or SLAVEOF NO ONE) the operator asked for. */
+  private async renewTargets(): Promise<void> {
+    this.targets.destroy();
+    const targets = await Targets.connect(this.config, this.routes, this.logger);
+    targets.onFatal((e: Error) => this.fail(e));
+    this.targets = targets;
+    this.targetLost = null;
+    this.lostRecord.remove();
+    this.logger.info({ target: targets.first.target }, 'target lost writes: the operator starts over; connected to the target again');
   }
 
   private async shutdown(reason: string, code: number): Promise<void> {
@@ -158,13 +202,23 @@ export class Daemon {
     if (this.metrics !== null) await new Promise((r) => this.metrics!.close(r));
     // Stay registered on the master: it keeps the binlog a restart resumes from.
     await this.link?.stop(false).catch((e: unknown) => this.logger.warn({ err: e }, 'replication did not stop cleanly'));
+    if (this.targetLost !== null) {
+      // Nothing to flush into a target that lost writes, and no success to report.
+      this.targets.destroy();
+      code = code || 1;
+      this.logger.info({ code, targetLostWrites: this.targetLost }, 'stopped');
+      this.resolveExit(code);
+      return;
+    }
     try {
-      // Drain the senders, then record what Redis holds: the restart resumes right after it.
-      await this.targets.flush();
+      // Drain the senders, then record what Redis holds: the restart resumes right after it. A
+      // target that refuses them for good (OOM) is not waited for: exit 1 naming it.
+      await flushOrRefused(this.targets.all);
       this.link?.saveCheckpoints();
       await this.targets.close();
     } catch (e) {
       this.logger.error({ err: e }, 'could not flush every command to the target before stopping');
+      this.targets.destroy();
       code = code || 1;
     }
     this.logger.info({ code }, 'stopped');
@@ -177,6 +231,10 @@ export class Daemon {
       throw new Error('The master ip:port and the slave ip:port are the same');
     }
     if (this.stoppingNow) throw new Error('the daemon is stopping');
+    if (this.targetLost !== null) {
+      if (!force) throw new Error(`the target lost writes it had acknowledged (${this.targetLost}); SLAVEOF ${host} ${port} force starts over with a full sync`);
+      await this.renewTargets();
+    }
     if (this.link !== null) {
       const same = this.master?.host === host && this.master.port === port;
       // Pika answers OK and keeps the link when asked for the master it already follows.
@@ -314,6 +372,7 @@ export class Daemon {
     this.link = null;
     this.master = null;
     await link?.stop(true);
+    if (this.targetLost !== null) await this.renewTargets();
     // The migration is over: nothing can resume it, so the keys that would make a resume exact go.
     const removed = await this.targets.removeOwnKeys();
     this.logger.info({ keys: removed }, 'slaveof no one: pika-migrate:* bookkeeping keys removed from the target');
@@ -327,6 +386,7 @@ export class Daemon {
   /** The daemon's phase: the least advanced DB's (an error in any DB is the daemon's). */
   private phase(): Phase {
     if (this.stoppingNow) return 'stopping';
+    if (this.targetLost !== null) return 'error';
     const phases = this.statuses().map((s) => s.phase);
     if (phases.length === 0 || phases.every((p) => p === 'stopped')) return 'idle';
     for (const p of ['error', 'connecting', 'full_sync'] as const) if (phases.includes(p)) return p;
@@ -421,6 +481,8 @@ export class Daemon {
         ['target_max_ops', this.targets.rateLimits.maxOps],
         ['target_max_bytes', this.targets.rateLimits.maxBytes],
         ['type_order', v['type-order'].join(',')],
+        ['target_lost_writes', this.targetLost === null ? 0 : 1],
+        ['target_lost_writes_reason', (this.targetLost ?? '').replace(/\s+/g, ' ')],
         ...migrateInfo(phase, all, sink),
       ],
     };

@@ -153,6 +153,11 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
   progress.start();
   if (from !== null) log.info({ type: from.type, key: printableBytes(from.key), seq: from.seq }, 'resuming the interrupted load at this key');
   let checkFirst = from !== null;
+  // A wait on the sink (room, the last flush) ends with a stop too: the target may refuse for good (OOM).
+  const signal = o.signal;
+  const stopped = signal === undefined ? null : new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason ?? new Error('load aborted')), { once: true }));
+  stopped?.catch(() => {});
+  const orStop = <T>(p: Promise<T>): Promise<T> => (stopped === null ? p : Promise.race([p, stopped]));
   try {
     for await (const batch of records) {
       if (o.signal?.aborted) throw o.signal.reason ?? new Error('load aborted');
@@ -188,7 +193,7 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
         for (let i = 0; i < cmds.length; i++) {
           // Each command of a record gets its own position, so a resumed load knows which were applied.
           const wait = o.pool.submit(i === 0 ? cmds[i] : { ...cmds[i], pos: { ...(cmds[i].pos as SnapshotPosition), part: i } });
-          if (wait !== undefined) await wait;
+          if (wait !== undefined) await orStop(wait);
         }
       }
       progress.add('keys', keys);
@@ -197,7 +202,7 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
       progress.add('bytes', bytes);
       progress.add('commands', commands);
     }
-    await o.pool.flush();
+    await orStop(o.pool.flush());
   } catch (e) {
     progress.stop('stopped');
     throw e;

@@ -78,13 +78,13 @@ export function targetConnectionOptions(config: Config): TargetEndpoint {
 /**
  * The sink for one Redis DB (default `target-redis-db`) from the conf's `target-redis-*`,
  * `redis-sender-num`, `sync-batch-num` and rate limits (or `limiter`, shared); a ClusterPool when
- * `target-redis-cluster` is set (DB 0 only). Fails fast. `recordApplied: false` for a one-shot
- * load: no restart resumes it, so its batches leave no positions in the target's applied hash.
+ * `target-redis-cluster` is set (DB 0 only). Fails fast. `recordApplied: false`: batches leave no
+ * positions in the target (a load into a cluster); `appliedKey`: another hash for them (`load`'s).
  */
 export async function connectTarget(
   config: Config,
   logger: Logger,
-  o: { db?: number; limiter?: RateLimiter; recordApplied?: boolean } = {},
+  o: { db?: number; limiter?: RateLimiter; recordApplied?: boolean; appliedKey?: string } = {},
 ): Promise<Sink> {
   const v = config.values;
   const db = o.db ?? v['target-redis-db'];
@@ -118,6 +118,7 @@ export async function connectTarget(
     senders: v['redis-sender-num'],
     waitReplicas: v['target-redis-wait-replicas'],
     ...(o.recordApplied === false ? { recordApplied: false } : {}),
+    ...(o.appliedKey !== undefined ? { appliedKey: o.appliedKey } : {}),
   });
 }
 
@@ -142,6 +143,8 @@ export class Targets {
       await Promise.all([...pools.values()].map((p) => p.close().catch(() => {})));
       throw e;
     }
+    // A FLUSHALL from one DB's binlog empties every DB, the other sinks' markers with them.
+    for (const p of pools.values()) p.on('flushAll', () => pools.forEach((q) => q !== p && q.forgiveMissingMarkers()));
     return new Targets(routes, pools, limiter);
   }
 
@@ -171,6 +174,11 @@ export class Targets {
 
   async close(): Promise<void> {
     await Promise.all(this.all.map((p) => p.close()));
+  }
+
+  /** Drops what is not acknowledged and disconnects every pool at once. */
+  destroy(): void {
+    for (const p of this.all) p.destroy();
   }
 
   async clearApplied(): Promise<void> {

@@ -156,6 +156,11 @@ function deletesMarker(name: string): boolean {
   return name === 'FLUSHDB' || name === 'FLUSHALL' || name === 'SWAPDB';
 }
 
+/** Whether a command may delete keys it does not name, the senders' markers among them. */
+export function wipesMarkers(cmd: RedisCommand): boolean {
+  return deletesMarker(cmd.name) || inlineName(cmd) !== null;
+}
+
 export function isPlainSet(cmd: RedisCommand): boolean {
   return cmd.args.length === 2 && cmd.name === 'SET';
 }

@@ -214,6 +214,14 @@ export class ClusterPool extends EventEmitter implements Sink {
     return n;
   }
 
+  /** A cluster sender settles refusals one command at a time, with a give-up time of its own. */
+  refusedWith(): string | null {
+    return null;
+  }
+
+  /** Cluster batches leave no markers: nothing to forgive (a restarted master is told by its run_id). */
+  forgiveMissingMarkers(): void {}
+
   /** FLUSHDB on every master, with nothing in flight. */
   async flushTargetDb(): Promise<void> {
     await this.flush();

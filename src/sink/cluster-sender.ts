@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { RedisCommand } from '../core/command.js';
-import { FatalError } from '../core/errors.js';
+import { FatalError, TargetLostWritesError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { parseRedirect } from './cluster-slots.js';
-import { openConnection, targetName, type TargetOptions } from './connection.js';
+import { openConnection, runIdOf, targetName, type TargetOptions } from './connection.js';
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
 import type { SenderStats } from './sender.js';
 import { newWaiter, type Waiter } from './waiter.js';
@@ -90,6 +90,8 @@ export class NodeSender {
   private roomWaiter: Waiter | null = null;
   private readonly counters = { sent: 0, batches: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0 };
   private readonly log: Logger;
+  /** The node's run_id when first reached; null until known. */
+  private serverRunId: string | null = null;
 
   constructor(
     private readonly opts: NodeSenderOptions,
@@ -100,7 +102,13 @@ export class NodeSender {
     this.addr = targetName(opts);
     this.log = opts.logger.child({ sender: opts.index, node: this.addr });
     this.redis = redis;
-    if (redis !== null) this.watch(redis);
+    if (redis !== null) {
+      this.watch(redis);
+      redis.info('server').then(
+        (info) => (this.serverRunId ??= runIdOf(info)),
+        () => {},
+      );
+    }
   }
 
   static connectionName(index: number): string {
@@ -371,6 +379,7 @@ export class NodeSender {
             redis.disconnect();
             return;
           }
+          await this.checkSameServer(redis);
           this.redis = redis;
           this.watch(redis);
           if (reconnect) {
@@ -403,6 +412,41 @@ export class NodeSender {
         this.connecting = false;
         this.fail(e instanceof FatalError ? e : new FatalError(e.message));
       },
+    );
+  }
+
+  /**
+   * A master that comes back with another run_id restarted (or was replaced). If it loaded no keys
+   * at its start (`rdb_last_load_keys_loaded:0`; Redis before 7.0 does not say, so any restart
+   * counts) after it had acknowledged commands of ours, it lost them: cluster batches leave no
+   * marker to tell exactly, and at-least-once cannot resend what was acknowledged. One that loaded
+   * its data is taken as it is: a restart from an older save is not seen.
+   */
+  private async checkSameServer(redis: Redis): Promise<void> {
+    let runId: string;
+    let loaded: number | null = null;
+    try {
+      runId = runIdOf(await redis.info('server'));
+      if (this.serverRunId !== null && runId !== this.serverRunId) {
+        const m = /^rdb_last_load_keys_loaded:(\d+)/m.exec(await redis.info('persistence'));
+        loaded = m === null ? null : Number(m[1]);
+      }
+    } catch (e) {
+      redis.disconnect();
+      throw e;
+    }
+    const was = this.serverRunId;
+    this.serverRunId = runId;
+    if (was === null || was === runId) return;
+    if (this.counters.acked === 0 || (loaded !== null && loaded > 0)) {
+      this.log.warn({ runId, was, keysLoaded: loaded }, 'the cluster node restarted (its run_id changed) with its data: commands it acknowledged after its last save may be lost (a cluster target is at-least-once)');
+      return;
+    }
+    redis.disconnect();
+    const how = loaded === null ? 'it restarted (its Redis does not say what it loaded)' : 'it restarted empty';
+    throw new TargetLostWritesError(
+      `cluster node ${this.addr} lost writes it had acknowledged: ${how} (run_id ${was} is now ${runId}) after acknowledging ${this.counters.acked} commands of sender ${this.index}. ` +
+        'A load must be run again; the daemon waits for SLAVEOF <master> force (see the README, "Target lost writes")',
     );
   }
 

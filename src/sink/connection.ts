@@ -1,5 +1,6 @@
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
+import { within } from '../core/deadline.js';
 import { FatalError } from '../core/errors.js';
 import { classifyError, errorCode } from './replies.js';
 
@@ -29,6 +30,13 @@ export interface TargetOptions extends TargetEndpoint {
   /** How long one connection attempt may take before it counts as unreachable. */
   readonly connectTimeoutMs: number;
 }
+
+/**
+ * How long a new connection may take to connect and answer its first command (any reply, LOADING
+ * included): a server that accepts the connection and never answers fails the start instead of
+ * hanging it.
+ */
+export const FIRST_REPLY_TIMEOUT_MS = 10_000;
 
 /** The target cannot be reached right now (refused, timed out, reset): worth trying again later. */
 export class TargetUnreachableError extends Error {
@@ -110,7 +118,11 @@ export async function openConnection(t: TargetOptions, connectionName: string): 
     errors.push(e);
   });
   try {
-    await redis.connect();
+    await within(
+      redis.connect().then(() => firstReply(redis)),
+      Math.max(t.connectTimeoutMs, FIRST_REPLY_TIMEOUT_MS),
+      () => new Error(`no reply within ${Math.round(Math.max(t.connectTimeoutMs, FIRST_REPLY_TIMEOUT_MS) / 1000)} s (the port accepts connections but nothing answers)`),
+    );
     await waitWhileLoading(redis);
     // Here rather than through ioredis' `db`, whose failed SELECT would leave us writing to DB 0.
     if (t.db !== 0) await redis.call('SELECT', t.db);
@@ -141,6 +153,15 @@ export async function openConnection(t: TargetOptions, connectionName: string): 
       if (cls !== 'retryable') throw new FatalError(`Redis at ${targetName(t)} refused the connection: ${cause.message}`);
     }
     throw new TargetUnreachableError(`cannot connect to Redis at ${targetName(t)}: ${cause.message}`);
+  }
+}
+
+/** One PING: any reply, LOADING included, shows the server answers. */
+async function firstReply(redis: Redis): Promise<void> {
+  try {
+    await redis.call('PING');
+  } catch (e) {
+    if ((e as Error).name !== 'ReplyError' || errorCode((e as Error).message) !== 'LOADING') throw e;
   }
 }
 
@@ -176,4 +197,9 @@ function sentinelTlsFailure(t: TargetOptions): Promise<string | null> {
 export function peerAddress(redis: Redis): string {
   const s = redis.stream as { remoteAddress?: string; remotePort?: number } | undefined;
   return s?.remoteAddress === undefined ? '?' : `${s.remoteAddress}:${s.remotePort}`;
+}
+
+/** `run_id` from `INFO server` ('' when the server does not say: then no restart is ever seen by it). */
+export function runIdOf(info: string): string {
+  return /run_id:([0-9a-f]+)/.exec(info)?.[1] ?? '';
 }

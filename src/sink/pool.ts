@@ -5,8 +5,8 @@ import { commandKeyText, type RedisCommand } from '../core/command.js';
 import { ConfigError, FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { comparePositions, formatPosition, type SourcePosition } from '../core/position.js';
-import { BATCH_SCRIPT, MAX_COMMAND_ARGS, inlineName, parseAppliedValue } from './batch-script.js';
-import { openConnection, peerAddress, targetName, type TargetEndpoint } from './connection.js';
+import { BATCH_SCRIPT, MAX_COMMAND_ARGS, inlineName, parseAppliedValue, wipesMarkers } from './batch-script.js';
+import { openConnection, peerAddress, runIdOf, targetName, type TargetEndpoint } from './connection.js';
 import type { ErrorClass } from './replies.js';
 import { totalOf, type CommandErrorEvent, type Sink, type SinkStats } from './sink.js';
 import { ErrorTally } from './error-tally.js';
@@ -107,6 +107,7 @@ export class SenderPool extends EventEmitter implements Sink {
     runId: string,
     /** The target's `redis_version`. */
     readonly targetVersion: string,
+    serverRunId: string,
   ) {
     super();
     const [major, minor] = targetVersion.split('.').map(Number);
@@ -142,6 +143,7 @@ export class SenderPool extends EventEmitter implements Sink {
             maxInFlightBatches: opts.maxInFlightBatches ?? SINK_DEFAULTS.maxInFlightBatches,
             markerKey: `${prefix}:${runId}:${index}`,
             markerTtlMs: opts.markerTtlMs ?? SINK_DEFAULTS.markerTtlMs,
+            serverRunId,
             applied: opts.recordApplied === false ? null : { key: this.appliedKey, field: String(index), senders: conns.length },
             reconnectGiveUpMs: opts.reconnectGiveUpMs ?? SINK_DEFAULTS.reconnectGiveUpMs,
             waitReplicas: opts.waitReplicas ?? SINK_DEFAULTS.waitReplicas,
@@ -165,6 +167,7 @@ export class SenderPool extends EventEmitter implements Sink {
     const target = { ...opts, connectTimeoutMs: opts.connectTimeoutMs ?? SINK_DEFAULTS.connectTimeoutMs };
     const opened: Redis[] = [];
     let version: string;
+    let serverRunId: string;
     try {
       // The first connection alone: a bad password fails once, not `senders` times.
       opened.push(await openConnection(target, Sender.connectionName(0)));
@@ -173,7 +176,9 @@ export class SenderPool extends EventEmitter implements Sink {
       } catch (e) {
         throw new FatalError(`Redis at ${targetName(target)} cannot run the batch script (EVALSHA/SCRIPT needed): ${(e as Error).message}`);
       }
-      version = /redis_version:([^\r\n]+)/.exec(await opened[0].info('server'))?.[1] ?? '0.0.0';
+      const info = await opened[0].info('server');
+      version = /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? '0.0.0';
+      serverRunId = runIdOf(info);
       const rest = await Promise.allSettled(
         Array.from({ length: opts.senders - 1 }, (_, i) => openConnection(target, Sender.connectionName(i + 1))),
       );
@@ -185,8 +190,8 @@ export class SenderPool extends EventEmitter implements Sink {
       if (e instanceof FatalError) throw e;
       throw new FatalError((e as Error).message);
     }
-    const pool = new SenderPool(opts, opened, randomBytes(6).toString('hex'), version);
-    pool.log.info({ target: targetName(target), address: peerAddress(opened[0]), tls: opts.tls !== undefined, senders: opts.senders, batchSize: opts.batchSize }, 'connected to Redis');
+    const pool = new SenderPool(opts, opened, randomBytes(6).toString('hex'), version, serverRunId);
+    pool.log.info({ target: targetName(target), address: peerAddress(opened[0]), tls: opts.tls !== undefined, db: opts.db, senders: opts.senders, batchSize: opts.batchSize }, 'connected to Redis');
     return pool;
   }
 
@@ -276,7 +281,22 @@ export class SenderPool extends EventEmitter implements Sink {
   async flushTargetDb(): Promise<void> {
     await this.flush();
     this.skipUpTo = null;
+    this.forgiveMissingMarkers();
     await this.senders[0].client().call('FLUSHDB');
+  }
+
+  /** Why the target refuses batches right now (a sender retrying OOM, LOADING, …), or null. */
+  refusedWith(): string | null {
+    for (const s of this.senders) {
+      const r = s.refusedWith();
+      if (r !== null) return `Redis at ${targetName(this.opts)} keeps refusing batches: ${r}`;
+    }
+    return null;
+  }
+
+  /** Our own command is about to delete the senders' markers: see Sender.forgiveMissingMarker. */
+  forgiveMissingMarkers(): void {
+    for (const s of this.senders) s.forgiveMissingMarker();
   }
 
   /** Forgets the applied positions (a new full sync, or SLAVEOF NO ONE). */
@@ -398,6 +418,11 @@ export class SenderPool extends EventEmitter implements Sink {
           for (const s of this.senders) s.flushPending();
           await this.until(gseq);
           const s = this.senders[cmd.key === null ? 0 : this.router.senderOf(cmd.key)];
+          if (wipesMarkers(cmd)) {
+            // Before it is sent: a sender of another DB may find its marker gone before this one's reply is in.
+            this.forgiveMissingMarkers();
+            if (cmd.name === 'FLUSHALL') this.emit('flushAll');
+          }
           s.submit(cmd, gseq);
           held.shift();
           s.flushPending();

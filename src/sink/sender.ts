@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import { commandKeyText, type RedisCommand } from '../core/command.js';
-import { FatalError } from '../core/errors.js';
+import { FatalError, TargetLostWritesError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { formatPosition, type SourcePosition } from '../core/position.js';
 import { BATCH_SCRIPT, encodeBatch, type AppliedRecord } from './batch-script.js';
-import { openConnection, peerAddress, targetName, TargetUnreachableError, type TargetOptions } from './connection.js';
+import { openConnection, peerAddress, runIdOf, targetName, TargetUnreachableError, type TargetOptions } from './connection.js';
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
 import { newWaiter, type Waiter } from './waiter.js';
 import { Backoff } from './backoff.js';
@@ -16,6 +16,8 @@ export interface SenderOptions extends TargetOptions {
   /** Key holding the sequence number of the last batch this sender applied (unique per run). */
   readonly markerKey: string;
   readonly markerTtlMs: number;
+  /** The target's `run_id` when the pool connected: another one after a reconnect means it restarted. */
+  readonly serverRunId: string;
   /** Where each batch records its last position (exactly once across restarts); null: nowhere. */
   readonly applied: AppliedRecord | null;
   /** Give up (fatal) when the target stays unreachable this long after a drop. */
@@ -74,6 +76,7 @@ interface Resync {
 }
 
 const SKIPPED = -1;
+const REFUSAL_LOG_EVERY_MS = 5000;
 
 /**
  * One Redis connection and its queue. Commands are grouped into batches of `batchSize`; each batch
@@ -104,6 +107,17 @@ export class Sender {
   private lastAcked: SourcePosition | null = null;
   /** The last batch acknowledged: the marker can never be behind it unless the target lost writes. */
   private lastAckedSeq = 0;
+  private lastAckedAt = 0;
+  /** The target's run_id as last seen; `restarted` once a reconnect found another one, until the marker is checked. */
+  private serverRunId: string;
+  private restarted = false;
+  /** One of our own commands (FLUSHDB, FLUSHALL, …) may have deleted the marker: its absence is no loss. */
+  private markerForgiven = false;
+  /** Refusals in a row (OOM, LOADING, …) since the last accepted batch, and the last one's reply. */
+  private refusals = 0;
+  private refusedSince = 0;
+  private lastRefusal = '';
+  private lastRefusalLogAt = 0;
   private counters = { sent: 0, batches: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0, queuedCmds: 0 };
   private readonly log: Logger;
 
@@ -115,6 +129,7 @@ export class Sender {
     this.index = opts.index;
     this.log = opts.logger.child({ sender: opts.index });
     this.retryDelay = opts.retryMinMs;
+    this.serverRunId = opts.serverRunId;
     this.redis = redis;
     this.watch(redis);
   }
@@ -190,11 +205,30 @@ export class Sender {
 
   /**
    * Its marker was deleted (the migration ended) with nothing in flight: the next batch expects
-   * none, instead of bouncing off the missing marker and resynchronising.
+   * none, instead of bouncing off the missing marker and resynchronising, and a reconnect that
+   * finds none is not a target that lost our writes.
    */
   markerRemoved(): void {
     if (this.batches.length > 0) throw new Error(`sender ${this.index}: marker removed with batches in flight`);
     this.chainTail = '-';
+    this.markerForgiven = true;
+  }
+
+  /**
+   * The pool is about to send a command that deletes keys it does not name (FLUSHDB, FLUSHALL, a
+   * pattern delete), this sender's marker among them: the next time the marker is found missing,
+   * that is the reason, not a target that lost our writes.
+   */
+  forgiveMissingMarker(): void {
+    this.markerForgiven = true;
+  }
+
+  /**
+   * The error Redis keeps refusing batches with (OOM, LOADING, …) while the sender retries, or null
+   * when its last batch went through: a stop need not wait for a flush that cannot end.
+   */
+  refusedWith(): string | null {
+    return this.refusals > 0 ? this.lastRefusal : null;
   }
 
   /** Best effort: removes the marker and closes the connection. */
@@ -326,6 +360,10 @@ export class Sender {
       return;
     }
     this.retryDelay = this.opts.retryMinMs;
+    if (this.refusals > 0) {
+      this.log.info({ attempts: this.refusals, refusedForMs: Date.now() - this.refusedSince, target: targetName(this.opts) }, 'Redis accepts batches again');
+      this.refusals = 0;
+    }
     this.ack(batch, r);
     this.pump(true);
   }
@@ -349,10 +387,21 @@ export class Sender {
     const cls = classifyCode(code);
     if (cls === 'retryable') {
       const first = batch.cmds[0];
-      this.log.warn(
-        { code, err: err.message, seq: batch.seq, commands: batch.cmds.length, key: commandKeyText(first), pos: formatPosition(first.pos), retryInMs: this.retryDelay },
-        'Redis refused a batch for now; retrying it and everything after it in order',
-      );
+      const now = Date.now();
+      if (this.refusals === 0) this.refusedSince = now;
+      this.refusals++;
+      this.lastRefusal = err.message;
+      // A refusal that lasts (OOM until memory is freed) is retried without end: say so every few seconds, not every retry.
+      if (this.refusals === 1 || now - this.lastRefusalLogAt >= REFUSAL_LOG_EVERY_MS) {
+        this.lastRefusalLogAt = now;
+        this.log.warn(
+          {
+            code, err: err.message, attempt: this.refusals, refusedForMs: now - this.refusedSince, target: targetName(this.opts),
+            seq: batch.seq, commands: batch.cmds.length, key: commandKeyText(first), pos: formatPosition(first.pos), retryInMs: this.retryDelay,
+          },
+          'Redis refused a batch for now; retrying it and everything after it in order (SIGTERM stops)',
+        );
+      }
       this.hooks.retried(this, code);
       // A master turned replica: with Sentinel a new connection goes to whichever node is master now.
       this.startResync({ reconnect: code === 'READONLY' && this.opts.sentinel !== undefined, reloadScript: false, backoff: true });
@@ -381,6 +430,7 @@ export class Sender {
     this.counters.acked += batch.cmds.length;
     this.lastAcked = batch.cmds[batch.cmds.length - 1].pos;
     this.lastAckedSeq = batch.seq;
+    this.lastAckedAt = Date.now();
     this.hooks.acked(this);
     if (this.roomWaiter !== null && this.batches.length <= this.opts.maxInFlightBatches) {
       const w = this.roomWaiter;
@@ -467,16 +517,11 @@ export class Sender {
         }
       }
     }
+    const lost = this.lostWrites(marker);
+    if (lost !== null) throw new TargetLostWritesError(lost);
+    this.markerForgiven = false;
+    this.restarted = false;
     const applied = marker === null ? 0 : Number(marker);
-    if (marker !== null && applied < this.lastAckedSeq) {
-      // Acknowledged batches are gone: the target failed over to a replica that never got them. Going
-      // on would leave a hole in the data that no later check would see.
-      throw new FatalError(
-        `Redis at ${targetName(this.opts)} lost writes it had acknowledged: sender ${this.index} had batches up to ${this.lastAckedSeq} applied, ` +
-          `the target now holds up to ${applied} (a failover to a replica that had not received them?). The target misses writes: ` +
-          'start over with SLAVEOF <master> force; target-redis-wait-replicas prevents this',
-      );
-    }
     this.sentCount = 0;
     while (this.batches.length > 0 && this.batches[0].seq <= applied) {
       const b = this.batches[0];
@@ -492,6 +537,32 @@ export class Sender {
     this.resync = null;
   }
 
+  /**
+   * Why the marker just read means acknowledged writes are gone, or null when it does not. A
+   * marker behind the last acknowledged batch: a failover to a replica that had not received them,
+   * or a restart from an older dump. No marker at all, after batches were acknowledged: the target
+   * restarted empty or was flushed — unless our own FLUSHDB took it, or it may have expired (no
+   * batch for a whole marker TTL) on a target that did not restart.
+   */
+  private lostWrites(marker: string | null): string | null {
+    if (this.lastAckedSeq === 0) return null;
+    const had = `sender ${this.index} had batches up to ${this.lastAckedSeq} acknowledged (${this.counters.acked} commands)`;
+    const fix = 'The target misses writes: a load must be run again; the daemon waits for SLAVEOF <master> force (see the README, "Target lost writes")';
+    const why = this.restarted ? 'its run_id changed: it restarted, or another node took over' : 'it was flushed, restarted or failed over';
+    if (marker !== null) {
+      const applied = Number(marker);
+      if (applied >= this.lastAckedSeq) return null;
+      return (
+        `Redis at ${targetName(this.opts)} lost writes it had acknowledged: ${had}, the target now holds up to ${applied} ` +
+        `(${this.restarted ? why : 'a failover to a replica that had not received them?'}). ${fix}; target-redis-wait-replicas prevents a failover from losing them`
+      );
+    }
+    if (this.markerForgiven && !this.restarted) return null;
+    const ttl = this.opts.markerTtlMs;
+    if (!this.restarted && Date.now() - this.lastAckedAt >= ttl - Math.min(60_000, ttl / 10)) return null;
+    return `Redis at ${targetName(this.opts)} lost writes it had acknowledged: ${had}, and its marker ${this.opts.markerKey} is gone: ${why}. ${fix}`;
+  }
+
   private async reconnect(): Promise<void> {
     if (this.redis !== null) {
       this.redis.removeAllListeners('end');
@@ -504,6 +575,13 @@ export class Sender {
       try {
         const redis = await openConnection(this.opts, Sender.connectionName(this.index));
         await redis.script('LOAD', BATCH_SCRIPT);
+        // One INFO per reconnect, none per batch: a target that came back empty has a new run_id.
+        const runId = runIdOf(await redis.info('server'));
+        if (runId !== this.serverRunId) {
+          this.log.warn({ target: targetName(this.opts), runId, was: this.serverRunId }, 'the target restarted (its run_id changed); its marker says whether it kept our writes');
+          this.serverRunId = runId;
+          this.restarted = true;
+        }
         this.redis = redis;
         this.watch(redis);
         this.counters.reconnects++;

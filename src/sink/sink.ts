@@ -43,7 +43,7 @@ export interface CommandErrorEvent {
 
 /**
  * What the daemon needs of a target, whether one Redis (SenderPool) or a Redis Cluster
- * (ClusterPool). Events: `fatal` (FatalError) once when it cannot go on; `commandError`
+ * (ClusterPool). Events: `fatal` (FatalError; TargetLostWritesError when the target lost acknowledged writes) once when it cannot go on; `flushAll` just before it sends a FLUSHALL; `commandError`
  * (CommandErrorEvent) for every error reply of a data command; `typeConflict` for WRONGTYPE ones.
  */
 export interface Sink extends EventEmitter {
@@ -65,8 +65,12 @@ export interface Sink extends EventEmitter {
   clearApplied(): Promise<void>;
   /** The migration ended (SLAVEOF NO ONE): flushes, then deletes every bookkeeping key of ours from the target (sink/own-keys.ts); how many. */
   removeOwnKeys(): Promise<number>;
+  /** A FLUSHALL through another DB's sink deleted this one's markers too: that is no loss of writes. */
+  forgiveMissingMarkers(): void;
   /** Resolves when everything submitted so far is acknowledged. */
   flush(): Promise<void>;
+  /** Why the target refuses commands right now while the sink retries them (OOM, …), or null: a flush then cannot end. */
+  refusedWith(): string | null;
   /** The source position up to which the target holds everything submitted. */
   appliedPosition(): SourcePosition | null;
   stats(): SinkStats;

@@ -1,5 +1,9 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { within } from '../core/deadline.js';
 import { FatalError } from '../core/errors.js';
+
+/** Connect and the first reply (ioredis' ready check, then INFO): a server that never answers fails verify, not hangs it. */
+export const READER_REPLY_TIMEOUT_MS = 10_000;
 
 /**
  * Connects one verify reader (the Pika or the target Redis) and hands `ready` its `INFO server`.
@@ -19,8 +23,12 @@ export async function connectReader<T>(
     lastError = e;
   });
   try {
-    await c.connect();
-    return ready(c, (await c.call('INFO', 'server')) as string);
+    const info = await within(
+      c.connect().then(() => c.call('INFO', 'server') as Promise<string>),
+      Math.max(connectTimeoutMs ?? 5000, READER_REPLY_TIMEOUT_MS),
+      () => new Error(`no reply within ${Math.round(Math.max(connectTimeoutMs ?? 5000, READER_REPLY_TIMEOUT_MS) / 1000)} s (the port accepts connections but nothing answers)`),
+    );
+    return ready(c, info);
   } catch (e) {
     c.disconnect();
     if (e instanceof FatalError) throw e;

@@ -26,6 +26,8 @@ export interface RedisServer {
   client(opts?: { password?: string; username?: string; db?: number }): Redis;
   /** Saves, stops for `downMs` (connections refused), and starts again on the same port with the data. */
   bounce(downMs: number): Promise<void>;
+  /** kill -9, then starts again on the same port: empty, as a target without persistence comes back. */
+  crash(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -61,6 +63,13 @@ export async function startRedis(extraArgs: string[] = [], opts: { tls?: RedisOp
       c.on('error', () => {});
       await c.call('SHUTDOWN', 'SAVE').catch(() => {});
       c.disconnect();
+      await exited;
+      await new Promise((r) => setTimeout(r, downMs));
+      proc = await launch(args, port, tls);
+    },
+    async crash(downMs: number) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
       await exited;
       await new Promise((r) => setTimeout(r, downMs));
       proc = await launch(args, port, tls);

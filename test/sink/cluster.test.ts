@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RedisCommand } from '../../src/core/command.js';
+import { TargetLostWritesError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
 import { DELETE_MATCHING_SCRIPT, GUARDED_WRITE_SCRIPT, LOAD_GUARD_KEY } from '../../src/core/scripts.js';
 import { ClusterPool, type ClusterPoolOptions } from '../../src/sink/cluster-pool.js';
@@ -272,5 +273,31 @@ test('cluster: removeOwnKeys (SLAVEOF NO ONE) deletes the load guards on every m
     assert.deepEqual(left.filter((k) => k.startsWith('pika-migrate:')), [canary]);
   } finally {
     await pool.close();
+  }
+});
+
+test('cluster: a master that restarts empty after acknowledging commands is a loss (TargetLostWritesError naming it); one that kept its data is not', async () => {
+  await flushAll();
+  const pool = await poolFor({ batchSize: 50 });
+  try {
+    let i = 0;
+    const write = (n: number): Promise<void> => {
+      const cmds: RedisCommand[] = [];
+      for (const end = i + n; i < end; i++) cmds.push(keyed('SET', `lost:${i % 300}`, [String(i)], binlog(3, i)));
+      return submitAll(pool, cmds);
+    };
+    await write(3000);
+    await pool.flush();
+    const fatal = new Promise<Error>((resolve) => pool.once('fatal', resolve));
+    const crashed = cluster.nodes[1].crash(300);
+    const writing = write(20_000).catch(() => {});
+    const e = await Promise.race([fatal, sleep(30_000).then(() => new Error('no fatal error within 30 s'))]);
+    await crashed;
+    await writing;
+    assert.ok(e instanceof TargetLostWritesError, String(e));
+    assert.match(e.message, new RegExp(`cluster node 127\\.0\\.0\\.1:${cluster.nodes[1].port} lost writes it had acknowledged: it restarted empty`));
+  } finally {
+    pool.destroy();
+    await cluster.waitOk();
   }
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RedisCommand } from '../../src/core/command.js';
-import { FatalError } from '../../src/core/errors.js';
+import { FatalError, TargetLostWritesError } from '../../src/core/errors.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import type { SenderPool } from '../../src/sink/pool.js';
 import { binlog, keyed, poolFor, sleep, submitAll } from './support.js';
@@ -232,6 +232,63 @@ test('a target still loading its dataset (LOADING) is waited for at connect, not
     console.log(`# connected after ${waited} ms of loading`);
   } finally {
     pool?.destroy();
+    await r.stop();
+  }
+});
+
+/** Waits for the pool's fatal error (or fails after `ms`). */
+function fatalOf(pool: SenderPool, ms: number): Promise<Error> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no fatal error within ${ms} ms`)), ms);
+    pool.once('fatal', (e: Error) => {
+      clearTimeout(t);
+      resolve(e);
+    });
+  });
+}
+
+test('a target that restarts empty is a loss of acknowledged writes (TargetLostWritesError naming it), not "nothing applied"', async () => {
+  const r = await startRedis();
+  const pool = await poolFor(r, { senders: 3, batchSize: 20, reconnectGiveUpMs: 10_000 });
+  try {
+    const perKey = new Array<number>(30).fill(0);
+    await submitAll(pool, counting(30, 600, perKey));
+    await pool.flush();
+    const fatal = fatalOf(pool, 15_000);
+    await r.crash(200);
+    // The senders find out on reconnect (their connections dropped) or on their next batch.
+    await submitAll(pool, counting(30, 30, perKey)).catch(() => {});
+    const e = await fatal;
+    assert.ok(e instanceof TargetLostWritesError, String(e));
+    assert.match(e.message, new RegExp(`Redis at 127\\.0\\.0\\.1:${r.port} lost writes it had acknowledged: sender \\d had batches up to \\d+ acknowledged .*marker pika-migrate:sink:\\w+:\\d is gone: its run_id changed`));
+  } finally {
+    pool.destroy();
+    await r.stop();
+  }
+});
+
+test('a FLUSHALL behind our back (no restart) is a loss too; our own FLUSHDB and FLUSHALL are not', async () => {
+  const r = await startRedis();
+  const pool = await poolFor(r, { senders: 4, batchSize: 10 });
+  try {
+    const perKey = new Array<number>(20).fill(0);
+    await submitAll(pool, counting(20, 200, perKey));
+    // Ours: a keyless barrier that empties the DB, markers included; the senders go on.
+    for (const name of ['FLUSHDB', 'FLUSHALL']) {
+      await submitAll(pool, [{ name, args: [], key: null, pos: binlog(3, name.length) }]);
+      perKey.fill(0);
+      await submitAll(pool, counting(20, 200, perKey));
+      await pool.flush();
+      await assertExact(r, perKey);
+    }
+    const fatal = fatalOf(pool, 10_000);
+    await r.client().flushall();
+    await submitAll(pool, counting(20, 40, perKey)).catch(() => {});
+    const e = await fatal;
+    assert.ok(e instanceof TargetLostWritesError, String(e));
+    assert.match(e.message, /is gone: it was flushed, restarted or failed over/);
+  } finally {
+    pool.destroy();
     await r.stop();
   }
 });
