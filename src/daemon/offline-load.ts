@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/load.js';
 import { ConfigError, FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { readDumpInfo, type DumpInfo } from '../snapshot/pika/snapshot.js';
+import { checkSnapshot, readDumpInfo, type DumpInfo } from '../snapshot/pika/snapshot.js';
 import { dbRoutesOf } from './db-map.js';
 import { loadSnapshot, type LoadSummary } from './load-snapshot.js';
 import { keyFilterOf, keyRenamerOf } from './key-filter.js';
@@ -91,6 +91,8 @@ export async function offlineLoad(dir: string, config: Config, logger: Logger, s
 async function loadOne(db: DumpDb, several: boolean, config: Config, logger: Logger, signal: AbortSignal): Promise<OfflineLoadResult> {
   const v = config.values;
   const dbDir = db.dir;
+  // A damaged dump leaves nothing behind, not even the note that would hold a fixed one back.
+  await checkSnapshot(dbDir);
   const info = existsSync(join(dbDir, 'info')) ? await readDumpInfo(dbDir) : null;
   // One Redis: resumable (see LoadNotes). A cluster records no positions: a stopped load is run again.
   const notes = v['target-redis-cluster'] === null ? await LoadNotes.open(config, db.target) : null;

@@ -113,6 +113,22 @@ export async function snapshotSizeBytes(dbDir: string): Promise<number> {
   return dataBytes(await layoutOf(dbDir));
 }
 
+/**
+ * Opens every RocksDB of a DB dir with the checks a read makes at its start (MANIFEST, live files,
+ * column families, 4.0's instances) and closes them: a dump that cannot be read whole is refused
+ * before anything is written for it.
+ */
+export async function checkSnapshot(dbDir: string): Promise<void> {
+  const layout = await layoutOf(dbDir);
+  const opened: RocksDb[] = [];
+  try {
+    for (const d of layout.dirs) opened.push(await openChecked(d.path, layout.family === 'D' ? CFS_4 : CFS_3[d.name]));
+    if (layout.family === 'D') await checkInstanceCount(opened, layout.dbDir);
+  } finally {
+    for (const db of opened) await db.close();
+  }
+}
+
 async function openChecked(dir: string, expected: Record<string, string>): Promise<RocksDb> {
   const db = await openRocksDb(dir, { comparators: pikaComparators });
   try {
