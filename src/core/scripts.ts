@@ -111,6 +111,92 @@ if #ARGV >= 3 then redis.call(unpack(ARGV, 3)) end
 return 1
 `.trim();
 
+/** Prefix of the side names that hold the other types of a name held in several types (3.x masters). */
+export const SIDE_KEY_PREFIX = 'pika-migrate:t:';
+
+/** The side name of type `type` of the (target) name `key`: `pika-migrate:t:<type>:<key>`. */
+export function sideKey(type: string, key: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${SIDE_KEY_PREFIX}${type}:`), key]);
+}
+
+/**
+ * One write of a Pika 3.x master, where one name holds a separate value per type, applied under
+ * the multi-type rule: the name itself holds the first type in `type-order` that the master holds,
+ * every other type lives under its side name (sideKey). Before the command, each of its keys is
+ * resolved to where its type lives: a key it reads (role 'r') to the name when the name holds that
+ * type, else to the side name (absent there = empty, as in Pika); a key it writes (role 'w') the
+ * same way, except that a type the name does not hold yet and that comes before the name's type
+ * in the order moves the name's value to its side name first. Role 'a' (DEL, EXPIRE*, PERSIST:
+ * all types in Pika 3.x) applies the command to the name and each side name that exists. After the
+ * command every name it touched is settled again: the first type in the order that exists takes
+ * the name (RENAME, so the TTL goes with it). A name whose value expired in Redis while side names
+ * remain is settled at its next write.
+ * KEYS = the command's keys, in order; ARGV[1] = type-order, comma separated; ARGV[2] = the type the
+ * command works on ('*' for role 'a'); ARGV[3] = one role per key; ARGV[4] = the command's argv
+ * positions (1 = its name) holding KEYS[i], comma separated; ARGV[5..] = the command, name first.
+ * Returns the command's own reply.
+ */
+export const TYPED_WRITE_SCRIPT = `
+local order = {}
+for t in string.gmatch(ARGV[1], '[^,]+') do order[#order + 1] = t end
+local rank = {}
+for i, t in ipairs(order) do rank[t] = i end
+local typ, roles = ARGV[2], ARGV[3]
+local function side(t, k) return '${SIDE_KEY_PREFIX}' .. t .. ':' .. k end
+local function settle(k)
+  local mt = redis.call('TYPE', k).ok
+  local limit = (mt == 'none') and #order or ((rank[mt] or 1) - 1)
+  for i = 1, limit do
+    local s = side(order[i], k)
+    if redis.call('EXISTS', s) == 1 then
+      if mt ~= 'none' then redis.call('RENAME', k, side(mt, k)) end
+      redis.call('RENAME', s, k)
+      return
+    end
+  end
+end
+local function place(k, write)
+  local mt = redis.call('TYPE', k).ok
+  if mt == typ then return k end
+  if mt == 'none' then
+    settle(k)
+    mt = redis.call('TYPE', k).ok
+    if mt == 'none' or mt == typ then return k end
+  end
+  if write and (rank[typ] or 99) < (rank[mt] or 99) and redis.call('EXISTS', side(typ, k)) == 0 then
+    redis.call('RENAME', k, side(mt, k))
+    return k
+  end
+  return side(typ, k)
+end
+local cmd = {}
+for i = 5, #ARGV do cmd[#cmd + 1] = ARGV[i] end
+local at = {}
+for p in string.gmatch(ARGV[4], '[^,]+') do at[#at + 1] = tonumber(p) end
+if string.sub(roles, 1, 1) == 'a' then
+  local r = redis.pcall(unpack(cmd))
+  local k = KEYS[1]
+  for _, t in ipairs(order) do
+    local s = side(t, k)
+    if redis.call('EXISTS', s) == 1 then
+      cmd[at[1]] = s
+      redis.pcall(unpack(cmd))
+    end
+  end
+  settle(k)
+  return r
+end
+for i = 1, #KEYS do
+  if string.sub(roles, i, i) == 'w' then cmd[at[i]] = place(KEYS[i], true) end
+end
+for i = 1, #KEYS do
+  if string.sub(roles, i, i) ~= 'w' then cmd[at[i]] = place(KEYS[i], false) end
+end
+local r = redis.pcall(unpack(cmd))
+for i = 1, #KEYS do settle(KEYS[i]) end
+return r
+`.trim();
+
 /** The scripts the sink can run inside a batch, in a fixed order (their index names them there). */
 export const INLINE_SCRIPTS: readonly string[] = [
   SET_IF_VALUE_SCRIPT,
@@ -118,4 +204,5 @@ export const INLINE_SCRIPTS: readonly string[] = [
   DELETE_MATCHING_SCRIPT,
   SET_WITH_EXPIRY_SCRIPT,
   GUARDED_WRITE_SCRIPT,
+  TYPED_WRITE_SCRIPT,
 ];

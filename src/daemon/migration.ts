@@ -6,11 +6,12 @@ import type { KeyFilter } from '../convert/filter.js';
 import type { KeyRenamer } from '../convert/rename.js';
 import type { ConflictPolicy } from '../convert/records.js';
 import type { PikaFamily } from '../convert/types.js';
+import { multiTypeRule } from '../convert/binlog.js';
 import { basename, join, relative } from 'node:path';
 import { BinlogSpool } from '../ops/binlog-spool.js';
 import type { Checkpoint, CheckpointStore, LoadState } from '../ops/checkpoint.js';
 import { snapshotFingerprint } from '../ops/snapshot-fingerprint.js';
-import type { ResumePoint } from '../snapshot/pika/snapshot.js';
+import { DEFAULT_TYPE_ORDER, type ResumePoint } from '../snapshot/pika/snapshot.js';
 import type { LoadResume } from './load-resume.js';
 import { LoadWatermark } from './load-watermark.js';
 import type { Progress } from '../ops/progress.js';
@@ -115,9 +116,15 @@ export class Migration {
   constructor(private readonly o: MigrationOptions) {
     this.log = o.logger.child({ master: `${o.masterHost}:${o.masterPort}`, db: `db${o.db}` });
     this.replica = o.replica;
+    const rule = multiTypeRule(o.typeOrder ?? DEFAULT_TYPE_ORDER);
     this.applier = new BinlogApplier(
       o.pool,
-      () => ({ family: this.family(), version: this.replica.masterVersion ?? undefined, nowMs: Date.now(), legacyTarget: o.pool.legacyTarget, filter: o.filter, rename: o.rename }),
+      () => {
+        const family = this.family();
+        // 4.0 holds one type per name: its commands stay as they are.
+        const multiType = family === 'D' ? null : rule;
+        return { family, version: this.replica.masterVersion ?? undefined, nowMs: Date.now(), legacyTarget: o.pool.legacyTarget, filter: o.filter, rename: o.rename, multiType };
+      },
       this.log.child({ component: 'convert' }),
     );
     if (o.resume !== null) {
