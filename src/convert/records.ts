@@ -2,7 +2,7 @@ import { printableBytes, type RedisCommand } from '../core/command.js';
 import { CorruptionError } from '../core/errors.js';
 import { formatPosition } from '../core/position.js';
 import type { SnapshotRecord } from '../core/record.js';
-import { GUARDED_WRITE_SCRIPT, LOAD_GUARD_KEY, SET_WITH_EXPIRY_SCRIPT } from '../core/scripts.js';
+import { GUARDED_WRITE_SCRIPT, LOAD_GUARD_KEY, SET_WITH_EXPIRY_SCRIPT, sideKey } from '../core/scripts.js';
 import type { KeyRenamer } from './rename.js';
 import type { ConvertNote } from './types.js';
 
@@ -58,7 +58,9 @@ export class SnapshotRecordConverter {
 
   convert(source: SnapshotRecord): RedisCommand[] {
     const rename = this.opts.rename;
-    const rec = rename ? { ...source, key: rename.apply(source.key) } : source;
+    let rec = rename ? { ...source, key: rename.apply(source.key) } : source;
+    // A losing type of a name held in several types (3.x) goes under its side name (multi-type rule).
+    if (rec.shadowed === true) rec = { ...rec, key: sideKey(rec.type, rec.key) };
     if (rec.first) this.undecided = true;
     const out = this.commandsOf(rec);
     if (!this.guarded()) return out;

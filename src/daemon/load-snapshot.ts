@@ -130,9 +130,10 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
     ...(from !== null ? { from } : {}),
     chunkBytes: 1024 * 1024,
     typeOrder: o.typeOrder,
+    emitShadowed: true,
     onTypeConflict: (key, loser, winner) => {
       typeConflicts++;
-      log.warn({ key: printableBytes(key), type: loser, kept: winner }, 'same key name in several types: Redis holds one, this type is not copied');
+      log.warn({ key: printableBytes(key), type: loser, kept: winner }, 'same key name in several types: the name holds the first type in type-order, this type goes under its side name pika-migrate:t:<type>:<name>');
     },
     onSkipped: (key, reason) => {
       skipped[reason] = (skipped[reason] ?? 0) + 1;

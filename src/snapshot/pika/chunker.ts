@@ -48,6 +48,7 @@ export class KeyChunker {
   private type: DataType = 'hash';
   private key: Buffer = Buffer.alloc(0);
   private expireAtMs: number | null = null;
+  private shadowed = false;
   /** Elements added for the current key (for the count check against the meta). */
   count = 0;
   /** Payload bytes of the record `add` or `finish` returned last. */
@@ -62,7 +63,8 @@ export class KeyChunker {
     if (!(chunkBytes >= 1)) throw new RangeError(`chunkBytes must be ≥ 1, got ${chunkBytes}`);
   }
 
-  start(type: DataType, key: Buffer, expireAtMs: number | null): void {
+  start(type: DataType, key: Buffer, expireAtMs: number | null, shadowed = false): void {
+    this.shadowed = shadowed;
     this.type = type;
     this.key = key;
     this.expireAtMs = expireAtMs;
@@ -88,7 +90,8 @@ export class KeyChunker {
   }
 
   private flush(last: boolean): SnapshotRecord {
-    const rec = makeRecord(this.seqs, this.type, this.key, this.expireAtMs, this.emitted === 0, last, this.items);
+    const made = makeRecord(this.seqs, this.type, this.key, this.expireAtMs, this.emitted === 0, last, this.items);
+    const rec = this.shadowed ? { ...made, shadowed: true as const } : made;
     this.lastBytes = this.bytes;
     this.emitted++;
     this.items = [];
