@@ -130,10 +130,11 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
     ...(from !== null ? { from } : {}),
     chunkBytes: 1024 * 1024,
     typeOrder: o.typeOrder,
-    emitShadowed: true,
+    emitShadowed: o.pool.sideKeys,
     onTypeConflict: (key, loser, winner) => {
       typeConflicts++;
-      log.warn({ key: printableBytes(key), type: loser, kept: winner }, 'same key name in several types: the name holds the first type in type-order, this type goes under its side name pika-migrate:t:<type>:<name>');
+      if (o.pool.sideKeys) log.info({ key: printableBytes(key), type: loser, kept: winner }, 'same key name in several types: the name holds the first type in type-order, this type goes under its side name pika-migrate:t:<type>:<name>');
+      else log.warn({ key: printableBytes(key), type: loser, kept: winner }, 'same key name in several types: a cluster target cannot keep side names, this type is not copied');
     },
     onSkipped: (key, reason) => {
       skipped[reason] = (skipped[reason] ?? 0) + 1;

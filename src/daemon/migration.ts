@@ -122,7 +122,7 @@ export class Migration {
       () => {
         const family = this.family();
         // 4.0 holds one type per name: its commands stay as they are.
-        const multiType = family === 'D' ? null : rule;
+        const multiType = family === 'D' || !o.pool.sideKeys ? null : rule;
         return { family, version: this.replica.masterVersion ?? undefined, nowMs: Date.now(), legacyTarget: o.pool.legacyTarget, filter: o.filter, rename: o.rename, multiType };
       },
       this.log.child({ component: 'convert' }),

@@ -68,6 +68,7 @@ interface Held {
  */
 export class ClusterPool extends EventEmitter implements Sink {
   readonly legacyTarget: boolean;
+  readonly sideKeys = false;
   private readonly log: Logger;
   /** Routing: the sender of each slot. Changes only as described above. */
   private readonly route: NodeSender[];

@@ -81,6 +81,7 @@ export type { CommandErrorEvent, SinkStats } from './sink.js';
 export class SenderPool extends EventEmitter implements Sink {
   /** Redis before 6.2 has no `SET … PXAT/EXAT`: converters must use their script forms. */
   readonly legacyTarget: boolean;
+  readonly sideKeys = true;
   private readonly router: KeyRouter;
   private readonly senders: Sender[];
   private readonly log: Logger;

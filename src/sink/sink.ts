@@ -49,6 +49,11 @@ export interface CommandErrorEvent {
 export interface Sink extends EventEmitter {
   /** Redis before 6.2 has no `SET … PXAT/EXAT`: converters must use their script forms. */
   readonly legacyTarget: boolean;
+  /**
+   * The target can keep the other types of a 3.x name under side names (the multi-type rule): one
+   * Redis can; a cluster cannot, a side name hashes to another slot than its name.
+   */
+  readonly sideKeys: boolean;
   /** The target's `redis_version`. */
   readonly targetVersion: string;
   /** The target as messages name it (`host:port`, a Sentinel master, or a cluster's seeds). */
