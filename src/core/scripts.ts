@@ -113,6 +113,12 @@ return 1
 
 /** Prefix of the side names that hold the other types of a name held in several types (3.x masters). */
 export const SIDE_KEY_PREFIX = 'pika-migrate:t:';
+/**
+ * Zset of the names whose value expires while side names of theirs exist, scored by when (ms):
+ * Redis expires the name's value on its own, and the side name next in type-order must then take
+ * the name (SETTLE_EXPIRED_SCRIPT, run every second while the binlog is followed).
+ */
+export const SIDE_EXPIRY_KEY = 'pika-migrate:side-expiry';
 
 /** The side name of type `type` of the (target) name `key`: `pika-migrate:t:<type>:<key>`. */
 export function sideKey(type: string, key: Buffer): Buffer {
@@ -120,28 +126,15 @@ export function sideKey(type: string, key: Buffer): Buffer {
 }
 
 /**
- * One write of a Pika 3.x master, where one name holds a separate value per type, applied under
- * the multi-type rule: the name itself holds the first type in `type-order` that the master holds,
- * every other type lives under its side name (sideKey). Before the command, each of its keys is
- * resolved to where its type lives: a key it reads (role 'r') to the name when the name holds that
- * type, else to the side name (absent there = empty, as in Pika); a key it writes (role 'w') the
- * same way, except that a type the name does not hold yet and that comes before the name's type
- * in the order moves the name's value to its side name first. Role 'a' (DEL, EXPIRE*, PERSIST:
- * all types in Pika 3.x) applies the command to the name and each side name that exists. After the
- * command every name it touched is settled again: the first type in the order that exists takes
- * the name (RENAME, so the TTL goes with it). A name whose value expired in Redis while side names
- * remain is settled at its next write.
- * KEYS = the command's keys, in order; ARGV[1] = type-order, comma separated; ARGV[2] = the type the
- * command works on ('*' for role 'a'); ARGV[3] = one role per key; ARGV[4] = the command's argv
- * positions (1 = its name) holding KEYS[i], comma separated; ARGV[5..] = the command, name first.
- * Returns the command's own reply.
+ * Lua shared by the multi-type scripts. `order`/`rank`: type-order from ARGV[1]. `settle(k)`: the
+ * first type in the order that exists takes the name (RENAME, so its TTL goes with it). `note(k)`:
+ * a name whose value expires while side names exist is entered in SIDE_EXPIRY_KEY.
  */
-export const TYPED_WRITE_SCRIPT = `
+const MULTI_TYPE_LUA = `
 local order = {}
 for t in string.gmatch(ARGV[1], '[^,]+') do order[#order + 1] = t end
 local rank = {}
 for i, t in ipairs(order) do rank[t] = i end
-local typ, roles = ARGV[2], ARGV[3]
 local function side(t, k) return '${SIDE_KEY_PREFIX}' .. t .. ':' .. k end
 local function settle(k)
   local mt = redis.call('TYPE', k).ok
@@ -155,6 +148,36 @@ local function settle(k)
     end
   end
 end
+local function note(k)
+  local ttl = redis.call('PTTL', k)
+  if ttl < 0 then return end
+  for _, t in ipairs(order) do
+    if redis.call('EXISTS', side(t, k)) == 1 then
+      local now = redis.call('TIME')
+      redis.call('ZADD', '${SIDE_EXPIRY_KEY}', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + ttl, k)
+      return
+    end
+  end
+end
+`;
+
+/**
+ * One write of a Pika 3.x master, where one name holds a separate value per type, applied under
+ * the multi-type rule: the name itself holds the first type in `type-order` that the master holds,
+ * every other type lives under its side name (sideKey). Before the command, each of its keys is
+ * resolved to where its type lives: a key it reads (role 'r') to the name when the name holds that
+ * type, else to the side name (absent there = empty, as in Pika); a key it writes (role 'w') the
+ * same way, except that a type the name does not hold yet and that comes before the name's type
+ * in the order moves the name's value to its side name first. Role 'a' (DEL, EXPIRE…, PERSIST:
+ * all types in Pika 3.x) applies the command to the name and each side name that exists. After the
+ * command every name it touched is settled again (MULTI_TYPE_LUA).
+ * KEYS = the command's keys, in order; ARGV[1] = type-order, comma separated; ARGV[2] = the type the
+ * command works on ('*' for role 'a'); ARGV[3] = one role per key; ARGV[4] = the command's argv
+ * positions (1 = its name) holding KEYS[i], comma separated; ARGV[5..] = the command, name first.
+ * Returns the command's own reply.
+ */
+export const TYPED_WRITE_SCRIPT = `${MULTI_TYPE_LUA}
+local typ, roles = ARGV[2], ARGV[3]
 local function place(k, write)
   local mt = redis.call('TYPE', k).ok
   if mt == typ then return k end
@@ -184,6 +207,7 @@ if string.sub(roles, 1, 1) == 'a' then
     end
   end
   settle(k)
+  note(k)
   return r
 end
 for i = 1, #KEYS do
@@ -193,8 +217,41 @@ for i = 1, #KEYS do
   if string.sub(roles, i, i) ~= 'w' then cmd[at[i]] = place(KEYS[i], false) end
 end
 local r = redis.pcall(unpack(cmd))
-for i = 1, #KEYS do settle(KEYS[i]) end
+for i = 1, #KEYS do
+  settle(KEYS[i])
+  note(KEYS[i])
+end
 return r
+`.trim();
+
+/**
+ * After a snapshot wrote a side name of `KEYS[1]`: when the name's value expires (or already has),
+ * enter it in SIDE_EXPIRY_KEY so that its next type takes the name then. ARGV[1] = type-order.
+ */
+export const NOTE_SIDE_SCRIPT = `${MULTI_TYPE_LUA}
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('ZADD', '${SIDE_EXPIRY_KEY}', 0, KEYS[1])
+else
+  note(KEYS[1])
+end
+return 1
+`.trim();
+
+/**
+ * The names of SIDE_EXPIRY_KEY whose time has come (at most ARGV[2]): the next type takes each
+ * name whose value Redis expired, and a name still expiring with side names is entered again.
+ * ARGV[1] = type-order. Returns how many names were looked at.
+ */
+export const SETTLE_EXPIRED_SCRIPT = `${MULTI_TYPE_LUA}
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', '${SIDE_EXPIRY_KEY}', '-inf', ms, 'LIMIT', 0, tonumber(ARGV[2]))
+for _, k in ipairs(due) do
+  redis.call('ZREM', '${SIDE_EXPIRY_KEY}', k)
+  settle(k)
+  note(k)
+end
+return #due
 `.trim();
 
 /** The scripts the sink can run inside a batch, in a fixed order (their index names them there). */
@@ -205,4 +262,5 @@ export const INLINE_SCRIPTS: readonly string[] = [
   SET_WITH_EXPIRY_SCRIPT,
   GUARDED_WRITE_SCRIPT,
   TYPED_WRITE_SCRIPT,
+  NOTE_SIDE_SCRIPT,
 ];

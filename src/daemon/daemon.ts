@@ -184,6 +184,7 @@ export class Daemon {
     if (resume.every((r) => r === null)) {
       // A new full sync: positions recorded by an earlier run must not make its entries look applied.
       await this.targets.clearApplied();
+      await this.dropSideNames();
     } else {
       for (const [i, r] of this.routes.entries()) {
         const pool = this.targets.of(r.source);
@@ -300,6 +301,15 @@ export class Daemon {
     return `${name === '' ? `${v['target-redis-host']}:${v['target-redis-port']}` : `sentinel:${name}`}/${db}`;
   }
 
+  /**
+   * The multi-type rule's side names serve only while a 3.x master is followed: a new full sync
+   * writes them again, and after SLAVEOF NO ONE Redis keeps the names alone.
+   */
+  private async dropSideNames(): Promise<void> {
+    const n = await this.targets.dropSideNames();
+    if (n > 0) this.logger.info({ sideNames: n }, 'side names of names held in several types dropped');
+  }
+
   private async slaveofNoOne(): Promise<void> {
     if (this.master !== null) this.logger.info({ master: `${this.master.host}:${this.master.port}` }, 'slaveof no one: replication stopped');
     const link = this.link;
@@ -308,6 +318,7 @@ export class Daemon {
     await link?.stop(true);
     await this.targets.flush();
     await this.targets.clearApplied();
+    await this.dropSideNames();
   }
 
   /** Each followed DB's status, in DB order (empty when following no master). */

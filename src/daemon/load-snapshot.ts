@@ -6,7 +6,7 @@ import type { KeyRenamer } from '../convert/rename.js';
 import { SnapshotRecordConverter, type ConflictPolicy } from '../convert/records.js';
 import type { ConvertNote } from '../convert/types.js';
 import { Progress, type ProgressSnapshot } from '../ops/progress.js';
-import { readSnapshotBatches, type ResumePoint } from '../snapshot/pika/snapshot.js';
+import { DEFAULT_TYPE_ORDER, readSnapshotBatches, type ResumePoint } from '../snapshot/pika/snapshot.js';
 import { CorruptionError } from '../core/errors.js';
 import { formatPosition, type SourcePosition } from '../core/position.js';
 import type { Sink } from '../sink/sink.js';
@@ -122,6 +122,7 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
     legacyTarget: o.pool.legacyTarget,
     onNote,
     rename: o.rename ?? null,
+    sideOrder: (o.typeOrder ?? DEFAULT_TYPE_ORDER).join(','),
   });
   const records = readSnapshotBatches(o.dir, {
     db: o.db,

@@ -78,6 +78,9 @@ export interface SpoolStatus {
   readonly diskFreeBytes: number | null;
 }
 
+/** How often names whose value Redis expired hand over to their next type (multi-type rule). */
+const SIDE_SWEEP_MS = 1000;
+
 export type MigrationPhase = 'connecting' | 'full_sync' | 'incremental' | 'stopped' | 'error';
 
 /**
@@ -100,6 +103,10 @@ export class Migration {
   private mode: 'direct' | 'spooling' | 'replaying' = 'direct';
   private spool: BinlogSpool | null = null;
   private syncer: NodeJS.Timeout | null = null;
+  private sideSweeper: NodeJS.Timeout | null = null;
+  private sweeping = false;
+  /** type-order as the multi-type scripts take it. */
+  private readonly sideOrder: string;
   private loading: Promise<void> | null = null;
   private loadStart: BinlogPosition | null = null;
   private spooled = 0;
@@ -117,6 +124,7 @@ export class Migration {
     this.log = o.logger.child({ master: `${o.masterHost}:${o.masterPort}`, db: `db${o.db}` });
     this.replica = o.replica;
     const rule = multiTypeRule(o.typeOrder ?? DEFAULT_TYPE_ORDER);
+    this.sideOrder = rule.order;
     this.applier = new BinlogApplier(
       o.pool,
       () => {
@@ -147,12 +155,35 @@ export class Migration {
     }
     this.saver = setInterval(() => this.saveCheckpoint(), CHECKPOINT_EVERY_MS);
     this.saver.unref();
+    this.sideSweeper = setInterval(() => void this.settleExpiredSides(), SIDE_SWEEP_MS);
+    this.sideSweeper.unref();
+  }
+
+  /**
+   * Multi-type rule: Redis expires a name's value on its own, and the side name next in type-order
+   * must then take the name, as Pika then answers with that type. Only while the binlog is
+   * followed (a load writes a name's types one after the other); a failure is logged and retried
+   * at the next tick.
+   */
+  private async settleExpiredSides(): Promise<void> {
+    if (this.sweeping || this.phase !== 'incremental' || this.family() === 'D' || !this.o.pool.sideKeys) return;
+    this.sweeping = true;
+    try {
+      const n = await this.o.pool.settleExpiredSides(this.sideOrder);
+      if (n > 0) this.log.debug({ names: n }, 'names whose value expired while other types of theirs remain: settled');
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, `settling the side names of expired names failed; retried in ${SIDE_SWEEP_MS} ms`);
+    } finally {
+      this.sweeping = false;
+    }
   }
 
   /** First step of a stop: a load in progress ends at its next batch. */
   abort(): void {
     if (this.saver !== null) clearInterval(this.saver);
     this.saver = null;
+    if (this.sideSweeper !== null) clearInterval(this.sideSweeper);
+    this.sideSweeper = null;
     this.loadAbort.abort(new Error('migration stopped'));
   }
 

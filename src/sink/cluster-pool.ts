@@ -203,6 +203,16 @@ export class ClusterPool extends EventEmitter implements Sink {
     return Promise.resolve();
   }
 
+  /** A cluster keeps no side names (sideKeys is false): nothing to settle. */
+  settleExpiredSides(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
+  /** A cluster keeps no side names (sideKeys is false): nothing to drop. */
+  dropSideNames(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
   /** FLUSHDB on every master, with nothing in flight. */
   async flushTargetDb(): Promise<void> {
     await this.flush();

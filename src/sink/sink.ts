@@ -68,6 +68,13 @@ export interface Sink extends EventEmitter {
   flushTargetDb(): Promise<void>;
   /** Forgets the applied positions (a new full sync, or SLAVEOF NO ONE). */
   clearApplied(): Promise<void>;
+  /**
+   * Multi-type rule (sideKeys): the side names whose name's value Redis expired take the name, in
+   * `order` (type-order, comma separated). Returns how many names were looked at.
+   */
+  settleExpiredSides(order: string): Promise<number>;
+  /** Deletes every side name and the expiry index (a new full sync, or SLAVEOF NO ONE). Returns the count. */
+  dropSideNames(): Promise<number>;
   /** Resolves when everything submitted so far is acknowledged. */
   flush(): Promise<void>;
   /** The source position up to which the target holds everything submitted. */

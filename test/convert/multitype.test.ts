@@ -96,7 +96,31 @@ test('a name in several types: the first type in type-order holds it, the others
   for (const k of ['k', 'pika-migrate:t:set:k', 'pika-migrate:t:zset:k']) assert.equal(await c.ttl(k), -1, k);
   await applyCommands(c, convertAll([['del', 'k']]));
   assert.deepEqual(await layout(c, 'k'), { main: null });
-  assert.deepEqual(await c.keys('*'), []);
+  // The EXPIREAT entered k in the expiry index; nothing else is left.
+  assert.deepEqual(await c.keys('*'), ['pika-migrate:side-expiry']);
+});
+
+test('a value that Redis expires hands the name to the next type at the next sweep', async () => {
+  await c.flushall();
+  const pool = await SenderPool.connect({ host: redis.host, port: redis.port, db: 0, senders: 1, batchSize: 5, logger: silentLogger() });
+  try {
+    const at = String(Math.floor(Date.now() / 1000) + 1);
+    for (const cmd of convertAll([['hset', 'k', 'f', 'v'], ['pksetexat', 'k', at, 's'], ['sadd', 'p', 'm'], ['pksetexat', 'p', at, 's']])) await pool.submit(cmd);
+    await pool.flush();
+    assert.equal(await c.get('k'), 's');
+    assert.equal(await pool.settleExpiredSides(ORDER.join(',')), 0, 'not due yet');
+    await new Promise((r) => setTimeout(r, 2100));
+    assert.equal(await pool.settleExpiredSides(ORDER.join(',')), 2);
+    assert.deepEqual(await layout(c, 'k'), { main: { hash: { f: 'v' } } });
+    assert.deepEqual(await layout(c, 'p'), { main: { set: ['m'] } });
+    assert.equal(await c.exists('pika-migrate:side-expiry'), 0);
+    await c.set('pika-migrate:t:set:q', 'x');
+    assert.equal(await pool.dropSideNames(), 1);
+    assert.deepEqual((await c.keys('*')).filter((k) => !k.startsWith('pika-migrate:')).sort(), ['k', 'p']);
+    assert.deepEqual(await c.keys('pika-migrate:t:*'), []);
+  } finally {
+    await pool.close();
+  }
 });
 
 test('*STORE, SMOVE and RPOPLPUSH read and write one type of each name, as Pika 3.x does', async () => {

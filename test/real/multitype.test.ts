@@ -29,6 +29,8 @@ async function fillBefore(c: Redis): Promise<void> {
   await c.zadd('m:z', 1, 'z');
   await c.set('m:x', 'str');
   await c.sadd('m:x', 'm');
+  await c.setex('m:e', 6, 'expires'); // the string expires after the full sync: the hash takes the name
+  await c.hset('m:e', 'f', 'v');
   await c.sadd('o1', 'x', 'y');
   await c.sadd('o2', 'y');
 }
@@ -46,6 +48,8 @@ async function writeLive(c: Redis, stores: boolean): Promise<void> {
   await c.expire('m:s', 1000); // every type of m:s
   await c.setex('m:x', 100, 'str2'); // the string's value and expiry only
   await c.sadd('m:x', 'm2');
+  await c.zadd('m:w', 1, 'z');
+  await c.setex('m:w', 2, 'expires'); // the string expires while streaming: the zset takes the name
 }
 
 for (const version of ['3.2.7', '3.5.5'] as RealPikaVersion[]) {
@@ -105,6 +109,16 @@ for (const version of ['3.2.7', '3.5.5'] as RealPikaVersion[]) {
       assert.equal(await r.get('m:x'), 'str2');
       assert.ok((await r.ttl('m:x')) > 90);
       assert.equal(await r.ttl('pika-migrate:t:set:m:x'), -1);
+      // The strings of m:e and m:w expired in Redis as in Pika: their next types hold the names.
+      await waitFor('m:e and m:w settled', async () => (await r.type('m:e')) === 'hash' && (await r.type('m:w')) === 'zset', 10_000);
+      assert.deepEqual(await r.hgetall('m:e'), { f: 'v' });
+      assert.equal(await r.exists('pika-migrate:t:hash:m:e', 'pika-migrate:t:zset:m:w'), 0);
+      const v = await verify(verifyOptionsOf(conf, {}, testLogger()));
+      assert.equal(totalDifferences(v), 0, JSON.stringify(v.differences));
+      // SLAVEOF NO ONE: Redis keeps the names alone.
+      assert.equal(await d.admin.call('SLAVEOF', 'NO', 'ONE'), 'OK');
+      assert.deepEqual(await r.keys('pika-migrate:t:*'), []);
+      assert.equal(await r.get('m:s'), 'str');
     });
   });
 }
