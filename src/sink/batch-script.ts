@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RedisCommand } from '../core/command.js';
 import type { SourcePosition } from '../core/position.js';
-import { INLINE_SCRIPTS } from '../core/scripts.js';
+import { INLINE_SCRIPTS, MULTI_TYPE_LUA } from '../core/scripts.js';
 
 /**
  * A batch is applied by one EVALSHA of this script, which makes it exact:
@@ -43,12 +43,13 @@ import { INLINE_SCRIPTS } from '../core/scripts.js';
  * multi-part buffer per argument, and Redis parses one bulk instead of creating a Lua string for
  * every ARGV entry before the script even starts.
  */
-const INLINE_TABLE = INLINE_SCRIPTS.map((body, i) => `  ['@${i}'] = function(KEYS, ARGV)\n${body}\nend,`).join('\n');
+const INLINE_TABLE = INLINE_SCRIPTS.map(([, body], i) => `  ['@${i}'] = function(KEYS, ARGV)\n${body}\nend,`).join('\n');
 
 export const BATCH_SCRIPT = `
 local inline = nil
 if ARGV[9] == '1' then
   if redis.replicate_commands then redis.replicate_commands() end
+${MULTI_TYPE_LUA}
   inline = {
 ${INLINE_TABLE}
   }
@@ -123,7 +124,7 @@ export interface EncodedBatch {
   readonly origin: number[] | null;
 }
 
-const INLINE_INDEX = new Map<string, string>(INLINE_SCRIPTS.map((body, i) => [body, `@${i}`]));
+const INLINE_INDEX = new Map<string, string>(INLINE_SCRIPTS.map(([script], i) => [script, `@${i}`]));
 
 /** The batch script's name for an EVAL of one of the inlined scripts, or null when it has none. */
 export function inlineName(cmd: RedisCommand): string | null {
