@@ -202,25 +202,24 @@ do
     setOrder(text)
     note(k)
   end
-  function MT.write(KEYS, ARGV)
-    setOrder(ARGV[1])
+  -- Fast path: no side names and no other type under the names t[from..to]: the command as it is.
+  local function plain(t, from, to, typ)
+    for i = from, to do
+      local k = t[i]
+      if hasSides(k) then return false end
+      if typ ~= '*' then
+        local mt = redis.call('TYPE', k).ok
+        if mt ~= typ and mt ~= 'none' then return false end
+      end
+    end
+    return true
+  end
+  local function slow(KEYS, ARGV)
     local typ, roles = ARGV[2], ARGV[3]
     local cmd = {}
     for i = 5, #ARGV do cmd[#cmd + 1] = ARGV[i] end
     local at = {}
     for p in string.gmatch(ARGV[4], '[^,]+') do at[#at + 1] = tonumber(p) end
-    local fast = true
-    for i = 1, #KEYS do
-      if hasSides(KEYS[i]) then
-        fast = false
-      elseif typ ~= '*' then
-        local mt = redis.call('TYPE', KEYS[i]).ok
-        if mt ~= typ and mt ~= 'none' then fast = false end
-      end
-      if not fast then break end
-    end
-    -- Fast path: no side names and no other type under these names: the command as it is.
-    if fast then return redis.pcall(unpack(cmd)) end
     local k1 = KEYS[1]
     if string.sub(roles, 1, 1) == 'a' then
       local r = redis.pcall(unpack(cmd))
@@ -247,6 +246,22 @@ do
       note(KEYS[i])
     end
     return r
+  end
+  function MT.write(KEYS, ARGV)
+    setOrder(ARGV[1])
+    if plain(KEYS, 1, #KEYS, ARGV[2]) then return redis.pcall(unpack(ARGV, 5)) end
+    return slow(KEYS, ARGV)
+  end
+  -- The batch script's form: t = {name, numkeys, keys…, ARGV…} as unpacked, c = #t; no tables
+  -- are built on the fast path.
+  function MT.run(t, c)
+    local a = 2 + tonumber(t[2])
+    setOrder(t[a + 1])
+    if plain(t, 3, a, t[a + 2]) then return redis.pcall(unpack(t, a + 5, c)) end
+    local KEYS, ARGV = {}, {}
+    for i = 3, a do KEYS[#KEYS + 1] = t[i] end
+    for i = a + 1, c do ARGV[#ARGV + 1] = t[i] end
+    return slow(KEYS, ARGV)
   end
 end
 `;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RedisCommand } from '../core/command.js';
 import type { SourcePosition } from '../core/position.js';
-import { INLINE_SCRIPTS, MULTI_TYPE_LUA } from '../core/scripts.js';
+import { INLINE_SCRIPTS, MULTI_TYPE_LUA, TYPED_WRITE_SCRIPT } from '../core/scripts.js';
 
 /**
  * A batch is applied by one EVALSHA of this script, which makes it exact:
@@ -43,17 +43,23 @@ import { INLINE_SCRIPTS, MULTI_TYPE_LUA } from '../core/scripts.js';
  * multi-part buffer per argument, and Redis parses one bulk instead of creating a Lua string for
  * every ARGV entry before the script even starts.
  */
+const TYPED_NAME = `@${INLINE_SCRIPTS.findIndex(([script]) => script === TYPED_WRITE_SCRIPT)}`;
 const INLINE_TABLE = INLINE_SCRIPTS.map(([, body], i) => `  ['@${i}'] = function(KEYS, ARGV)\n${body}\nend,`).join('\n');
 
 export const BATCH_SCRIPT = `
-local inline = nil
+local inline, MT = nil, nil
 if ARGV[9] == '1' then
   if redis.replicate_commands then redis.replicate_commands() end
+  MT = (function()
 ${MULTI_TYPE_LUA}
+    return MT
+  end)()
   inline = {
 ${INLINE_TABLE}
   }
 end
+-- TYPED_WRITE_SCRIPT, the command most batches of a 3.x master hold: run as MT.run(t, c) directly.
+local typed = inline and inline['${TYPED_NAME}']
 local function run_inline(fn, t, c)
   local nk = tonumber(t[2])
   local keys, argv = {}, {}
@@ -93,7 +99,10 @@ while pos <= len do
   t[c + 1] = nil
   local r
   local fn = inline and inline[t[1]]
-  if fn then r = run_inline(fn, t, c) else r = redis.pcall(unpack(t)) end
+  if fn ~= nil and fn == typed then
+    local ok, x = pcall(MT.run, t, c)
+    if ok then r = x elseif type(x) == 'table' and x.err then r = x else r = {err = tostring(x)} end
+  elseif fn then r = run_inline(fn, t, c) else r = redis.pcall(unpack(t)) end
   if type(r) == 'table' and r.err then
     errs[#errs + 1] = idx
     errs[#errs + 1] = r.err
