@@ -252,6 +252,29 @@ do
     if plain(KEYS, 1, #KEYS, ARGV[2]) then return redis.pcall(unpack(ARGV, 5)) end
     return slow(KEYS, ARGV)
   end
+  -- The batch script's run of typed SETs: t = {'@TSET', order, k1, v1, k2, v2, …}. Names on the
+  -- fast path are set by one MSET; any other flushes those before it and goes the slow way.
+  function MT.sets(t, c)
+    setOrder(t[2])
+    local buf = {'MSET'}
+    local err = nil
+    for i = 3, c, 2 do
+      local k = t[i]
+      if plain(t, i, i, 'string') then
+        buf[#buf + 1] = k
+        buf[#buf + 1] = t[i + 1]
+      else
+        if #buf > 1 then
+          redis.call(unpack(buf))
+          buf = {'MSET'}
+        end
+        local r = slow({k}, {t[2], 'string', 'w', '2', 'SET', k, t[i + 1]})
+        if type(r) == 'table' and r.err then err = err or r end
+      end
+    end
+    if #buf > 1 then redis.call(unpack(buf)) end
+    return err or 'OK'
+  end
   -- The batch script's form: t = {name, numkeys, keys…, ARGV…} as unpacked, c = #t; no tables
   -- are built on the fast path.
   function MT.run(t, c)

@@ -8,6 +8,7 @@ import { silentLogger } from '../../src/core/log.js';
 import type { DataType } from '../../src/core/record.js';
 import { KeyRenamer, parseKeyRenames } from '../../src/convert/rename.js';
 import { SenderPool } from '../../src/sink/pool.js';
+import { encodeBatch } from '../../src/sink/batch-script.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { applyCommands } from './redis-dump.js';
 
@@ -98,6 +99,25 @@ test('a name in several types: the first type in type-order holds it, the others
   assert.deepEqual(await layout(c, 'k'), { main: null });
   // The EXPIREAT entered k in the expiry index; nothing else is left.
   assert.deepEqual(await c.keys('*'), ['pika-migrate:side-expiry']);
+});
+
+test('a run of SETs in one batch: one MSET for the plain names, the rule for a name held as a hash', async () => {
+  await c.flushall();
+  const pool = await SenderPool.connect({ host: redis.host, port: redis.port, db: 0, senders: 1, batchSize: 50, logger: silentLogger() });
+  try {
+    await pool.submit(convertAll([['hset', 'h', 'f', 'v']])[0]);
+    await pool.flush();
+    const sets = convertAll([['set', 'a', '1'], ['set', 'h', 's'], ['set', 'a', '2'], ['set', 'b', '3'], ['set', 'h', 's2']]);
+    const blob = encodeBatch(sets, 'm', '-', 1, 1000).args[8] as Buffer;
+    assert.ok(blob.includes('@TSET'), 'the five SETs are one run');
+    for (const cmd of sets) await pool.submit(cmd);
+    await pool.flush();
+    assert.deepEqual(pool.stats().errors, {});
+    assert.deepEqual([await c.get('a'), await c.get('b')], ['2', '3']);
+    assert.deepEqual(await layout(c, 'h'), { main: 's2', hash: { hash: { f: 'v' } } });
+  } finally {
+    await pool.close();
+  }
 });
 
 test('a value that Redis expires hands the name to the next type at the next sweep', async () => {

@@ -120,9 +120,8 @@ export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: read
         last: true,
         pos: { kind: 'snapshot', db: dbNo, seq: ctx.seqs.next++ },
         value: value.subarray(0, valueEnd),
-        ...(shadowed ? { shadowed: true as const } : {}),
       };
-      if (ctx.batch.push(rec, key.length + valueEnd)) yield ctx.batch.take();
+      if (ctx.batch.push(shadowed ? { ...rec, shadowed: true } : rec, key.length + valueEnd)) yield ctx.batch.take();
     }
   }
   if (ctx.batch.size > 0) yield ctx.batch.take();
