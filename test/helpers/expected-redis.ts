@@ -12,16 +12,17 @@ const parseScore = (s: string): number => (s === 'inf' ? Infinity : s === '-inf'
  * it: a name held by several types as the first of them in the type order (default: Pika's) and the
  * others under their side names (pika-migrate:t:<type>:<name>), keys that
  * have expired by `nowMs` absent, NaN zset members (which Redis cannot store) absent, expiries
- * within `expirySlackMs` (3.x keeps whole seconds). Returns the number of keys compared.
+ * within `expirySlackMs` (3.x keeps whole seconds); `types`: the types copied (filter-types), when
+ * not all. Returns the number of keys compared.
  */
-export async function assertRedisHoldsExpected(c: Redis, exp: ExpectedFile, opts: { nowMs: number; expirySlackMs: number; ignore?: (name: string) => boolean; typeOrder?: readonly DataType[] }): Promise<number> {
+export async function assertRedisHoldsExpected(c: Redis, exp: ExpectedFile, opts: { nowMs: number; expirySlackMs: number; ignore?: (name: string) => boolean; typeOrder?: readonly DataType[]; types?: readonly DataType[] }): Promise<number> {
   const live = Object.entries(exp.keys).filter(([name, k]) => !(opts.ignore?.(name) ?? false) && (k.expireAt === null || k.expireAt > opts.nowMs + opts.expirySlackMs));
   const checks = live.flatMap(([name, k]) => {
     const order = opts.typeOrder ?? DEFAULT_TYPE_ORDER;
     const types = order.filter((t) => k.types[t] !== undefined);
     // The multi-type rule: the first type in the order under the name, the others under side names
     // (expected.json has one expiry per name: Pika's PTTL, which answers for the first type).
-    return types.map((type, i) => checkType(c, name, i === 0 ? bytesOf(name) : sideKey(type, bytesOf(name)), type, k.types[type]!.v, i === 0 ? k.expireAt : undefined, opts.expirySlackMs));
+    return types.map((type, i) => (opts.types !== undefined && !opts.types.includes(type) ? Promise.resolve() : checkType(c, name, i === 0 ? bytesOf(name) : sideKey(type, bytesOf(name)), type, k.types[type]!.v, i === 0 ? k.expireAt : undefined, opts.expirySlackMs)));
   });
   await Promise.all(checks);
   return live.length;
