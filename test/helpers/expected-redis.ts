@@ -13,13 +13,15 @@ const parseScore = (s: string): number => (s === 'inf' ? Infinity : s === '-inf'
  * others under their side names (pika-migrate:t:<type>:<name>), keys that
  * have expired by `nowMs` absent, NaN zset members (which Redis cannot store) absent, expiries
  * within `expirySlackMs` (3.x keeps whole seconds); `types`: the types copied (filter-types), when
- * not all. Returns the number of keys compared.
+ * not all; `sideNames: false`: a target without them (a cluster), the first type only. Returns the
+ * number of keys compared.
  */
-export async function assertRedisHoldsExpected(c: Redis, exp: ExpectedFile, opts: { nowMs: number; expirySlackMs: number; ignore?: (name: string) => boolean; typeOrder?: readonly DataType[]; types?: readonly DataType[] }): Promise<number> {
+export async function assertRedisHoldsExpected(c: Redis, exp: ExpectedFile, opts: { nowMs: number; expirySlackMs: number; ignore?: (name: string) => boolean; typeOrder?: readonly DataType[]; types?: readonly DataType[]; sideNames?: boolean }): Promise<number> {
   const live = Object.entries(exp.keys).filter(([name, k]) => !(opts.ignore?.(name) ?? false) && (k.expireAt === null || k.expireAt > opts.nowMs + opts.expirySlackMs));
   const checks = live.flatMap(([name, k]) => {
     const order = opts.typeOrder ?? DEFAULT_TYPE_ORDER;
-    const types = order.filter((t) => k.types[t] !== undefined);
+    const held = order.filter((t) => k.types[t] !== undefined);
+    const types = opts.sideNames === false ? held.slice(0, 1) : held;
     // The multi-type rule: the first type in the order under the name, the others under side names
     // (expected.json has one expiry per name: Pika's PTTL, which answers for the first type).
     return types.map((type, i) => (opts.types !== undefined && !opts.types.includes(type) ? Promise.resolve() : checkType(c, name, i === 0 ? bytesOf(name) : sideKey(type, bytesOf(name)), type, k.types[type]!.v, i === 0 ? k.expireAt : undefined, opts.expirySlackMs)));
