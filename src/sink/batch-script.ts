@@ -25,6 +25,9 @@ import { INLINE_SCRIPTS, MULTI_TYPE_LUA, TYPED_WRITE_SCRIPT } from '../core/scri
  * script as a function inlined here (`INLINE_SCRIPTS`), called as `@index numkeys …`; an error it
  * raises or returns counts as that command's error. The batch asks for effects replication first
  * (a no-op from Redis 5), so an inlined SCAN may be followed by writes on older targets too.
+ * The multi-type rule's scripts (3.x masters) share one library, `MT`, defined once per batch that
+ * holds inlined scripts; TYPED_WRITE_SCRIPT runs as `MT.run` on the unpacked command, and a run of
+ * typed `SET k v` is packed as one `@TSET order k v …` (one MSET for the names on its fast path).
  *
  * Exactly once across restarts: the script also records, in the same atomic step, the source
  * position of the batch's last command in the applied hash (KEYS[2], field = sender index, plus
