@@ -1,7 +1,8 @@
 import type { BinlogEntry } from '../core/binlog.js';
 import { printableBytes, type RedisCommand } from '../core/command.js';
 import { formatPosition, type SourcePosition } from '../core/position.js';
-import { DELETE_IF_VALUE_SCRIPT, DELETE_MATCHING_SCRIPT, SET_IF_VALUE_SCRIPT, SET_KEEP_TTL_SCRIPT, SET_WITH_EXPIRY_SCRIPT, STREAM_SHRINK_SCRIPT } from '../core/scripts.js';
+import type { DataType } from '../core/record.js';
+import { DELETE_IF_VALUE_SCRIPT, DELETE_MATCHING_SCRIPT, SET_IF_VALUE_SCRIPT, SET_KEEP_TTL_SCRIPT, SET_WITH_EXPIRY_SCRIPT, STREAM_SHRINK_SCRIPT, TYPED_WRITE_SCRIPT } from '../core/scripts.js';
 import { commandType, type KeyFilter } from './filter.js';
 import type { KeyRenamer } from './rename.js';
 import type { ConvertNote, ConvertResult, PikaFamily } from './types.js';
@@ -20,7 +21,29 @@ export interface BinlogConvertContext {
   readonly filter?: KeyFilter | null;
   /** Key renames by prefix (key-rename-prefix), applied after the filter; absent: none. */
   readonly rename?: KeyRenamer | null;
+  /**
+   * A 3.x master (one value per type under one name): `type-order`, and every typed write and every
+   * DEL, EXPIRE… and PERSIST go through TYPED_WRITE_SCRIPT (the multi-type rule). Absent or null: a
+   * 4.0 master, commands as they are.
+   */
+  readonly multiType?: MultiTypeRule | null;
 }
+
+/** The multi-type rule's settings, made once (multiTypeRule) rather than per entry. */
+export interface MultiTypeRule {
+  readonly typeOrder: readonly DataType[];
+  /** `typeOrder` as TYPED_WRITE_SCRIPT takes it. */
+  readonly order: string;
+}
+
+export function multiTypeRule(typeOrder: readonly DataType[]): MultiTypeRule {
+  return { typeOrder, order: typeOrder.join(',') };
+}
+
+/** Commands that act on every type of a name in Pika 3.x (checked on 3.2.7 and 3.5.5). */
+const ALL_TYPES = new Set(['del', 'unlink', 'expire', 'pexpire', 'expireat', 'pexpireat', 'persist']);
+/** Multi-key writes whose second key is the one written (created); the first is only read or emptied. */
+const DEST_SECOND = new Set(['rpoplpush', 'smove']);
 
 /** Last second a 32-bit `time_t` holds: Pika ≤ 3.5 deletes keys given an expiry past it. */
 const INT32_MAX = 2147483647;
@@ -84,7 +107,7 @@ class Conversion {
     this.pos = { kind: 'binlog', db: entry.db, filenum: entry.end.filenum, offset: entry.end.offset };
     this.argv = entry.argv;
     this.name = entry.argv.length > 0 ? entry.argv[0].toString('latin1').toLowerCase() : '';
-    this.keyArgs = ctx.rename ? new Set(keyIndices(this.name, this.argv).map((i) => this.argv[i])) : null;
+    this.keyArgs = ctx.rename || ctx.multiType ? new Set(keyIndices(this.name, this.argv).map((i) => this.argv[i])) : null;
   }
 
   run(): void {
@@ -401,13 +424,45 @@ class Conversion {
     }
     const rename = this.ctx.rename;
     const keyArgs = this.keyArgs;
+    const typed = this.ctx.multiType && keyArgs !== null && name !== 'EVAL' ? this.typedForm(name, args, keyArgs) : null;
     if (rename && keyArgs !== null) {
       // Every argument that is one of the entry's keys (incl. an EVAL's KEYS), and the routing key.
       args = args.map((a) => (typeof a !== 'string' && keyArgs.has(a) ? rename.apply(a) : a));
       if (key !== null) key = rename.apply(key);
     }
+    if (typed !== null) {
+      const keys = typed.positions.map((p) => args[p - 2]);
+      args = [TYPED_WRITE_SCRIPT, String(keys.length), ...keys, typed.order, typed.type, typed.roles, typed.positions.join(','), name, ...args];
+      name = 'EVAL';
+    }
     const cmd: RedisCommand = barrier ? { name, args, key, barrier: true, pos: this.pos } : { name, args, key, pos: this.pos };
     this.commands.push(cmd);
+  }
+
+  /**
+   * The multi-type rule's form of a command (see TYPED_WRITE_SCRIPT): its type, one role per key
+   * and the keys' positions in `[name, ...args]`; null for a command it does not apply to.
+   */
+  private typedForm(
+    name: string,
+    args: ReadonlyArray<Buffer | string>,
+    keyArgs: ReadonlySet<Buffer>,
+  ): { type: string; roles: string; positions: number[]; order: string } | null {
+    const all = ALL_TYPES.has(this.name);
+    const type = all ? '*' : commandType(this.name);
+    if (type === null) return null;
+    const positions: number[] = [];
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i];
+      if (typeof a !== 'string' && keyArgs.has(a)) positions.push(i + 2);
+    }
+    if (positions.length === 0) return null;
+    let roles: string;
+    if (all) roles = 'a';
+    else if (DEST_SECOND.has(this.name) && positions.length === 2) roles = 'rw';
+    else roles = 'w' + 'r'.repeat(positions.length - 1);
+    if (this.name === 'msetnx') roles = 'w'.repeat(positions.length);
+    return { type, roles, positions, order: this.ctx.multiType!.order };
   }
 
   private note(level: ConvertNote['level'], code: string, text: string): void {

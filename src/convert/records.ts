@@ -2,7 +2,7 @@ import { printableBytes, type RedisCommand } from '../core/command.js';
 import { CorruptionError } from '../core/errors.js';
 import { formatPosition } from '../core/position.js';
 import type { SnapshotRecord } from '../core/record.js';
-import { GUARDED_WRITE_SCRIPT, LOAD_GUARD_KEY, SET_WITH_EXPIRY_SCRIPT } from '../core/scripts.js';
+import { GUARDED_WRITE_SCRIPT, LOAD_GUARD_KEY, NOTE_SIDE_SCRIPT, SET_WITH_EXPIRY_SCRIPT, sideKey } from '../core/scripts.js';
 import type { KeyRenamer } from './rename.js';
 import type { ConvertNote } from './types.js';
 
@@ -38,6 +38,8 @@ export interface RecordConvertOptions {
    * counter and max deleted ID are not copied (noted once, code `stream-counters`).
    */
   readonly noStreamCounters?: boolean;
+  /** `type-order`, comma separated, for the side names of `shadowed` records (NOTE_SIDE_SCRIPT). */
+  readonly sideOrder?: string;
 }
 
 /**
@@ -64,7 +66,23 @@ export class SnapshotRecordConverter {
 
   convert(source: SnapshotRecord): RedisCommand[] {
     const rename = this.opts.rename;
-    const rec = rename ? { ...source, key: rename.apply(source.key) } : source;
+    const named = rename ? { ...source, key: rename.apply(source.key) } : source;
+    if (named.shadowed === true) return this.sideCommands(named);
+    return this.guardedCommands(named);
+  }
+
+  /**
+   * A losing type of a name held in several types (3.x) goes under its side name (multi-type
+   * rule), routed by the name so that it follows the name's own commands on the same sender;
+   * after its last chunk the name is entered for the expiry sweep when its value expires.
+   */
+  private sideCommands(named: SnapshotRecord): RedisCommand[] {
+    const out = this.guardedCommands({ ...named, key: sideKey(named.type, named.key) }).map((c) => ({ ...c, key: named.key }));
+    if (named.last && this.writing) out.push({ name: 'EVAL', args: [NOTE_SIDE_SCRIPT, '1', named.key, this.opts.sideOrder ?? 'string,hash,list,set,zset'], key: named.key, pos: named.pos });
+    return out;
+  }
+
+  private guardedCommands(rec: SnapshotRecord): RedisCommand[] {
     if (rec.first) this.undecided = true;
     const out = this.commandsOf(rec);
     if (!this.guarded()) return out;

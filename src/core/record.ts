@@ -33,6 +33,11 @@ interface RecordBase {
   readonly first: boolean;
   readonly last: boolean;
   readonly pos: SourcePosition;
+  /**
+   * A–C: this type of the name loses to an earlier type in `type-order` that holds it live, so
+   * Redis keeps it under its side name (read only with `emitShadowed`; absent otherwise).
+   */
+  readonly shadowed?: true;
 }
 
 export type SnapshotRecord =

@@ -134,13 +134,247 @@ if #ARGV >= 3 then redis.call(unpack(ARGV, 3)) end
 return 1
 `.trim();
 
-/** The scripts the sink can run inside a batch, in a fixed order (their index names them there). */
-export const INLINE_SCRIPTS: readonly string[] = [
-  SET_IF_VALUE_SCRIPT,
-  DELETE_IF_VALUE_SCRIPT,
-  DELETE_MATCHING_SCRIPT,
-  SET_WITH_EXPIRY_SCRIPT,
-  GUARDED_WRITE_SCRIPT,
-  STREAM_SHRINK_SCRIPT,
-  SET_KEEP_TTL_SCRIPT,
+/** Prefix of the side names that hold the other types of a name held in several types (3.x masters). */
+export const SIDE_KEY_PREFIX = 'pika-migrate:t:';
+/**
+ * Zset of the names whose value expires while side names of theirs exist, scored by when (ms):
+ * Redis expires the name's value on its own, and the side name next in type-order must then take
+ * the name (SETTLE_EXPIRED_SCRIPT, run every second while the binlog is followed).
+ */
+export const SIDE_EXPIRY_KEY = 'pika-migrate:side-expiry';
+
+/** The side name of type `type` of the (target) name `key`: `pika-migrate:t:<type>:<key>`. */
+export function sideKey(type: string, key: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${SIDE_KEY_PREFIX}${type}:`), key]);
+}
+
+/** Set of the names that have side names: a name not in it takes the fast path (one TYPE). */
+export const MULTI_TYPE_NAMES_KEY = 'pika-migrate:multi-type';
+
+/**
+ * The multi-type rule as a Lua library, `MT`, defined once per script (the batch script defines it
+ * once per batch, so type-order is parsed once per batch). `MT.settle(k)`: the first type in the
+ * order that exists takes the name (RENAME, so its TTL goes with it). `MT.note(k)`: keeps
+ * MULTI_TYPE_NAMES_KEY and SIDE_EXPIRY_KEY true for k. `MT.write(KEYS, ARGV)`: TYPED_WRITE_SCRIPT.
+ */
+export const MULTI_TYPE_LUA = `
+local MT = {}
+do
+  local order, rank, orderText = {}, {}, nil
+  local indexEmpty = nil
+  local function setOrder(text)
+    if text == orderText then return end
+    order, rank, orderText = {}, {}, text
+    for t in string.gmatch(text, '[^,]+') do
+      order[#order + 1] = t
+      rank[t] = #order
+    end
+  end
+  local function side(t, k) return '${SIDE_KEY_PREFIX}' .. t .. ':' .. k end
+  local function hasSides(k)
+    if indexEmpty == nil then indexEmpty = redis.call('EXISTS', '${MULTI_TYPE_NAMES_KEY}') == 0 end
+    return not indexEmpty and redis.call('SISMEMBER', '${MULTI_TYPE_NAMES_KEY}', k) == 1
+  end
+  local function settle(k)
+    local mt = redis.call('TYPE', k).ok
+    local limit = (mt == 'none') and #order or ((rank[mt] or 1) - 1)
+    for i = 1, limit do
+      local s = side(order[i], k)
+      if redis.call('EXISTS', s) == 1 then
+        if mt ~= 'none' then redis.call('RENAME', k, side(mt, k)) end
+        redis.call('RENAME', s, k)
+        return
+      end
+    end
+  end
+  local function note(k)
+    local sides = {}
+    for i, t in ipairs(order) do sides[i] = side(t, k) end
+    if redis.call('EXISTS', unpack(sides)) == 0 then
+      redis.call('SREM', '${MULTI_TYPE_NAMES_KEY}', k)
+      return
+    end
+    redis.call('SADD', '${MULTI_TYPE_NAMES_KEY}', k)
+    indexEmpty = false
+    local ttl = redis.call('PTTL', k)
+    if ttl >= 0 then
+      local now = redis.call('TIME')
+      redis.call('ZADD', '${SIDE_EXPIRY_KEY}', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + ttl, k)
+    end
+  end
+  local function place(k, typ, write)
+    local mt = redis.call('TYPE', k).ok
+    if mt == typ then return k end
+    if mt == 'none' then
+      settle(k)
+      mt = redis.call('TYPE', k).ok
+      if mt == 'none' or mt == typ then return k end
+    end
+    if write and (rank[typ] or 99) < (rank[mt] or 99) and redis.call('EXISTS', side(typ, k)) == 0 then
+      redis.call('RENAME', k, side(mt, k))
+      return k
+    end
+    return side(typ, k)
+  end
+  function MT.settle(k, text)
+    setOrder(text)
+    settle(k)
+    note(k)
+  end
+  function MT.note(k, text)
+    setOrder(text)
+    note(k)
+  end
+  -- Fast path: no side names and no other type under the names t[from..to]: the command as it is.
+  local function plain(t, from, to, typ)
+    for i = from, to do
+      local k = t[i]
+      if hasSides(k) then return false end
+      if typ ~= '*' then
+        local mt = redis.call('TYPE', k).ok
+        if mt ~= typ and mt ~= 'none' then return false end
+      end
+    end
+    return true
+  end
+  local function slow(KEYS, ARGV)
+    local typ, roles = ARGV[2], ARGV[3]
+    local cmd = {}
+    for i = 5, #ARGV do cmd[#cmd + 1] = ARGV[i] end
+    local at = {}
+    for p in string.gmatch(ARGV[4], '[^,]+') do at[#at + 1] = tonumber(p) end
+    local k1 = KEYS[1]
+    if string.sub(roles, 1, 1) == 'a' then
+      local r = redis.pcall(unpack(cmd))
+      for _, t in ipairs(order) do
+        local s = side(t, k1)
+        if redis.call('EXISTS', s) == 1 then
+          cmd[at[1]] = s
+          redis.pcall(unpack(cmd))
+        end
+      end
+      settle(k1)
+      note(k1)
+      return r
+    end
+    for i = 1, #KEYS do
+      if string.sub(roles, i, i) == 'w' then cmd[at[i]] = place(KEYS[i], typ, true) end
+    end
+    for i = 1, #KEYS do
+      if string.sub(roles, i, i) ~= 'w' then cmd[at[i]] = place(KEYS[i], typ, false) end
+    end
+    local r = redis.pcall(unpack(cmd))
+    for i = 1, #KEYS do
+      settle(KEYS[i])
+      note(KEYS[i])
+    end
+    return r
+  end
+  function MT.write(KEYS, ARGV)
+    setOrder(ARGV[1])
+    if plain(KEYS, 1, #KEYS, ARGV[2]) then return redis.pcall(unpack(ARGV, 5)) end
+    return slow(KEYS, ARGV)
+  end
+  -- The batch script's run of typed SETs: t = {'@TSET', order, k1, v1, k2, v2, …}. Names on the
+  -- fast path are set by one MSET; any other flushes those before it and goes the slow way.
+  function MT.sets(t, c)
+    setOrder(t[2])
+    local buf = {'MSET'}
+    local err = nil
+    for i = 3, c, 2 do
+      local k = t[i]
+      if plain(t, i, i, 'string') then
+        buf[#buf + 1] = k
+        buf[#buf + 1] = t[i + 1]
+      else
+        if #buf > 1 then
+          redis.call(unpack(buf))
+          buf = {'MSET'}
+        end
+        local r = slow({k}, {t[2], 'string', 'w', '2', 'SET', k, t[i + 1]})
+        if type(r) == 'table' and r.err then err = err or r end
+      end
+    end
+    if #buf > 1 then redis.call(unpack(buf)) end
+    return err or 'OK'
+  end
+  -- The batch script's form: t = {name, numkeys, keys…, ARGV…} as unpacked, c = #t; no tables
+  -- are built on the fast path.
+  function MT.run(t, c)
+    local a = 2 + tonumber(t[2])
+    setOrder(t[a + 1])
+    if plain(t, 3, a, t[a + 2]) then return redis.pcall(unpack(t, a + 5, c)) end
+    local KEYS, ARGV = {}, {}
+    for i = 3, a do KEYS[#KEYS + 1] = t[i] end
+    for i = a + 1, c do ARGV[#ARGV + 1] = t[i] end
+    return slow(KEYS, ARGV)
+  end
+end
+`;
+
+/**
+ * One write of a Pika 3.x master, where one name holds a separate value per type, applied under
+ * the multi-type rule: the name itself holds the first type in `type-order` that the master holds,
+ * every other type lives under its side name (sideKey). A name without side names whose value is
+ * of the command's type (or absent) takes the command as it is. Otherwise each key of the command
+ * is resolved to where its type lives: a key it reads (role 'r') to the name when the name holds
+ * that type, else to the side name (absent there = empty, as in Pika); a key it writes (role 'w')
+ * the same way, except that a type the name does not hold yet and that comes before the name's
+ * type in the order moves the name's value to its side name first. Role 'a' (DEL, EXPIRE…,
+ * PERSIST: all types in Pika 3.x) applies the command to the name and each side name that exists.
+ * After the command every name it touched is settled again, and the indexes are kept (MT.note).
+ * KEYS = the command's keys, in order; ARGV[1] = type-order, comma separated; ARGV[2] = the type the
+ * command works on ('*' for role 'a'); ARGV[3] = one role per key; ARGV[4] = the command's argv
+ * positions (1 = its name) holding KEYS[i], comma separated; ARGV[5..] = the command, name first.
+ * Returns the command's own reply. Inside a batch it runs as `MT.write` (TYPED_WRITE_INLINE).
+ */
+export const TYPED_WRITE_INLINE = 'return MT.write(KEYS, ARGV)';
+export const TYPED_WRITE_SCRIPT = `${MULTI_TYPE_LUA}
+${TYPED_WRITE_INLINE}`;
+
+/**
+ * After a snapshot wrote a side name of `KEYS[1]`: the name is entered in the indexes (and, when
+ * its value expired meanwhile, due at once). ARGV[1] = type-order.
+ */
+export const NOTE_SIDE_INLINE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('ZADD', '${SIDE_EXPIRY_KEY}', 0, KEYS[1])
+end
+MT.note(KEYS[1], ARGV[1])
+return 1
+`.trim();
+export const NOTE_SIDE_SCRIPT = `${MULTI_TYPE_LUA}
+${NOTE_SIDE_INLINE}`;
+
+/**
+ * The names of SIDE_EXPIRY_KEY whose time has come (at most ARGV[2]): the next type takes each
+ * name whose value Redis expired, and a name still expiring with side names is entered again.
+ * ARGV[1] = type-order. Returns how many names were looked at.
+ */
+export const SETTLE_EXPIRED_SCRIPT = `${MULTI_TYPE_LUA}
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', '${SIDE_EXPIRY_KEY}', '-inf', ms, 'LIMIT', 0, tonumber(ARGV[2]))
+for _, k in ipairs(due) do
+  redis.call('ZREM', '${SIDE_EXPIRY_KEY}', k)
+  MT.settle(k, ARGV[1])
+end
+return #due
+`.trim();
+
+/**
+ * The scripts the sink can run inside a batch, in a fixed order (their index names them there):
+ * the script, and the body inlined for it when it is not the script itself (the multi-type ones
+ * call the batch's one `MT` library instead of defining their own).
+ */
+export const INLINE_SCRIPTS: ReadonlyArray<readonly [string, string]> = [
+  [SET_IF_VALUE_SCRIPT, SET_IF_VALUE_SCRIPT],
+  [DELETE_IF_VALUE_SCRIPT, DELETE_IF_VALUE_SCRIPT],
+  [DELETE_MATCHING_SCRIPT, DELETE_MATCHING_SCRIPT],
+  [SET_WITH_EXPIRY_SCRIPT, SET_WITH_EXPIRY_SCRIPT],
+  [GUARDED_WRITE_SCRIPT, GUARDED_WRITE_SCRIPT],
+  [TYPED_WRITE_SCRIPT, TYPED_WRITE_INLINE],
+  [NOTE_SIDE_SCRIPT, NOTE_SIDE_INLINE],
+  [STREAM_SHRINK_SCRIPT, STREAM_SHRINK_SCRIPT],
+  [SET_KEEP_TTL_SCRIPT, SET_KEEP_TTL_SCRIPT],
 ];

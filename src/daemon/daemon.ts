@@ -251,6 +251,7 @@ export class Daemon {
     if (resume.every((r) => r === null)) {
       // A new full sync: positions recorded by an earlier run must not make its entries look applied.
       await this.targets.clearApplied();
+      await this.dropSideNames();
     } else {
       for (const [i, r] of this.routes.entries()) {
         const pool = this.targets.of(r.source);
@@ -366,6 +367,15 @@ export class Daemon {
     return `${name === '' ? `${v['target-redis-host']}:${v['target-redis-port']}` : `sentinel:${name}`}/${db}`;
   }
 
+  /**
+   * The multi-type rule's side names serve only while a 3.x master is followed: a new full sync
+   * writes them again, and after SLAVEOF NO ONE Redis keeps the names alone.
+   */
+  private async dropSideNames(): Promise<void> {
+    const n = await this.targets.dropSideNames();
+    if (n > 0) this.logger.info({ sideNames: n }, 'side names of names held in several types dropped');
+  }
+
   private async slaveofNoOne(): Promise<void> {
     if (this.master !== null) this.logger.info({ master: `${this.master.host}:${this.master.port}` }, 'slaveof no one: replication stopped');
     const link = this.link;
@@ -373,9 +383,11 @@ export class Daemon {
     this.master = null;
     await link?.stop(true);
     if (this.targetLost !== null) await this.renewTargets();
-    // The migration is over: nothing can resume it, so the keys that would make a resume exact go.
+    // The migration is over: nothing can resume it, so the keys that would make a resume exact go,
+    // and the side names of the multi-type rule with them.
     const removed = await this.targets.removeOwnKeys();
-    this.logger.info({ keys: removed }, 'slaveof no one: pika-migrate:* bookkeeping keys removed from the target');
+    const sides = await this.dropSideNames();
+    this.logger.info({ keys: removed, sideNames: sides }, 'slaveof no one: pika-migrate:* bookkeeping keys and side names removed from the target');
   }
 
   /** Each followed DB's status, in DB order (empty when following no master). */

@@ -6,7 +6,7 @@ import type { KeyRenamer } from '../convert/rename.js';
 import { SnapshotRecordConverter, type ConflictPolicy } from '../convert/records.js';
 import type { ConvertNote } from '../convert/types.js';
 import { Progress, type ProgressSnapshot } from '../ops/progress.js';
-import { readSnapshotBatches, type ResumePoint } from '../snapshot/pika/snapshot.js';
+import { DEFAULT_TYPE_ORDER, readSnapshotBatches, type ResumePoint } from '../snapshot/pika/snapshot.js';
 import { CorruptionError } from '../core/errors.js';
 import { formatPosition, type SourcePosition } from '../core/position.js';
 import type { Sink } from '../sink/sink.js';
@@ -128,6 +128,7 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
     noStreamCounters: Number(o.pool.targetVersion.split('.')[0]) < 7,
     onNote,
     rename: o.rename ?? null,
+    sideOrder: (o.typeOrder ?? DEFAULT_TYPE_ORDER).join(','),
   });
   const records = readSnapshotBatches(o.dir, {
     db: o.db,
@@ -136,9 +137,11 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
     ...(from !== null ? { from } : {}),
     chunkBytes: 1024 * 1024,
     typeOrder: o.typeOrder,
+    emitShadowed: o.pool.sideKeys,
     onTypeConflict: (key, loser, winner) => {
       typeConflicts++;
-      log.warn({ key: printableBytes(key), type: loser, kept: winner }, 'same key name in several types: Redis holds one, this type is not copied');
+      if (o.pool.sideKeys) log.info({ key: printableBytes(key), type: loser, kept: winner }, 'same key name in several types: the name holds the first type in type-order, this type goes under its side name pika-migrate:t:<type>:<name>');
+      else log.warn({ key: printableBytes(key), type: loser, kept: winner }, 'same key name in several types: a cluster target cannot keep side names, this type is not copied');
     },
     onSkipped: (key, reason) => {
       skipped[reason] = (skipped[reason] ?? 0) + 1;

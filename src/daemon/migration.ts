@@ -6,11 +6,12 @@ import type { KeyFilter } from '../convert/filter.js';
 import type { KeyRenamer } from '../convert/rename.js';
 import type { ConflictPolicy } from '../convert/records.js';
 import type { PikaFamily } from '../convert/types.js';
+import { multiTypeRule } from '../convert/binlog.js';
 import { basename, join, relative } from 'node:path';
 import { BinlogSpool } from '../ops/binlog-spool.js';
 import type { Checkpoint, CheckpointStore, LoadState } from '../ops/checkpoint.js';
 import { snapshotFingerprint } from '../ops/snapshot-fingerprint.js';
-import type { ResumePoint } from '../snapshot/pika/snapshot.js';
+import { DEFAULT_TYPE_ORDER, type ResumePoint } from '../snapshot/pika/snapshot.js';
 import type { LoadResume } from './load-resume.js';
 import { LoadWatermark } from './load-watermark.js';
 import type { Progress } from '../ops/progress.js';
@@ -77,6 +78,9 @@ export interface SpoolStatus {
   readonly diskFreeBytes: number | null;
 }
 
+/** How often names whose value Redis expired hand over to their next type (multi-type rule). */
+const SIDE_SWEEP_MS = 1000;
+
 export type MigrationPhase = 'connecting' | 'full_sync' | 'incremental' | 'stopped' | 'error';
 
 /**
@@ -101,6 +105,10 @@ export class Migration {
   private mode: 'direct' | 'spooling' | 'replaying' = 'direct';
   private spool: BinlogSpool | null = null;
   private syncer: NodeJS.Timeout | null = null;
+  private sideSweeper: NodeJS.Timeout | null = null;
+  private sweeping = false;
+  /** type-order as the multi-type scripts take it. */
+  private readonly sideOrder: string;
   private loading: Promise<void> | null = null;
   private loadStart: BinlogPosition | null = null;
   private spooled = 0;
@@ -117,9 +125,16 @@ export class Migration {
   constructor(private readonly o: MigrationOptions) {
     this.log = o.logger.child({ master: `${o.masterHost}:${o.masterPort}`, db: `db${o.db}` });
     this.replica = o.replica;
+    const rule = multiTypeRule(o.typeOrder ?? DEFAULT_TYPE_ORDER);
+    this.sideOrder = rule.order;
     this.applier = new BinlogApplier(
       o.pool,
-      () => ({ family: this.family(), version: this.replica.masterVersion ?? undefined, nowMs: Date.now(), legacyTarget: o.pool.legacyTarget, filter: o.filter, rename: o.rename }),
+      () => {
+        const family = this.family();
+        // 4.0 holds one type per name: its commands stay as they are.
+        const multiType = family === 'D' || !o.pool.sideKeys ? null : rule;
+        return { family, version: this.replica.masterVersion ?? undefined, nowMs: Date.now(), legacyTarget: o.pool.legacyTarget, filter: o.filter, rename: o.rename, multiType };
+      },
       this.log.child({ component: 'convert' }),
     );
     if (o.resume !== null) {
@@ -142,12 +157,35 @@ export class Migration {
     }
     this.saver = setInterval(() => this.saveCheckpoint(), CHECKPOINT_EVERY_MS);
     this.saver.unref();
+    this.sideSweeper = setInterval(() => void this.settleExpiredSides(), SIDE_SWEEP_MS);
+    this.sideSweeper.unref();
+  }
+
+  /**
+   * Multi-type rule: Redis expires a name's value on its own, and the side name next in type-order
+   * must then take the name, as Pika then answers with that type. Only while the binlog is
+   * followed (a load writes a name's types one after the other); a failure is logged and retried
+   * at the next tick.
+   */
+  private async settleExpiredSides(): Promise<void> {
+    if (this.sweeping || this.phase !== 'incremental' || this.family() === 'D' || !this.o.pool.sideKeys) return;
+    this.sweeping = true;
+    try {
+      const n = await this.o.pool.settleExpiredSides(this.sideOrder);
+      if (n > 0) this.log.debug({ names: n }, 'names whose value expired while other types of theirs remain: settled');
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, `settling the side names of expired names failed; retried in ${SIDE_SWEEP_MS} ms`);
+    } finally {
+      this.sweeping = false;
+    }
   }
 
   /** First step of a stop: a load in progress ends at its next batch. */
   abort(): void {
     if (this.saver !== null) clearInterval(this.saver);
     this.saver = null;
+    if (this.sideSweeper !== null) clearInterval(this.sideSweeper);
+    this.sideSweeper = null;
     this.loadAbort.abort(new Error('migration stopped'));
   }
 

@@ -191,6 +191,12 @@ export class Targets {
     return counts.reduce((a, b) => a + b, 0);
   }
 
+  /** Side names of the multi-type rule, in every target DB; the total deleted. */
+  async dropSideNames(): Promise<number> {
+    const counts = await Promise.all(this.all.map((p) => p.dropSideNames()));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
   get rateLimits(): { maxOps: number; maxBytes: number } {
     return this.limiter.limits;
   }

@@ -3,6 +3,7 @@ import type { Config } from '../config/load.js';
 import { hostPort, int, type HostPort } from '../config/values.js';
 import { ConfigError } from '../core/errors.js';
 import { printableBytes } from '../core/command.js';
+import { SIDE_KEY_PREFIX, sideKey } from '../core/scripts.js';
 import type { Logger } from '../core/log.js';
 import type { DataType } from '../core/record.js';
 import type { KeyFilter } from '../convert/filter.js';
@@ -59,8 +60,7 @@ interface Candidate {
 /**
  * Proves a copy right before cut-over: every (name, type) that Pika holds, read type by type, is
  * held by Redis with the same type, value and expiry (within the tolerance), unless the
- * migration's own rules leave it out — the type that `type-order` did not pick for a name held in
- * several types (shadowed), the key filters, Pika's HyperLogLogs and slot-migration keys (not
+ * migration's own rules leave it out — the key filters, Pika's HyperLogLogs and slot-migration keys (not
  * copied). Then every Redis key (or the sample of them) is looked up in Pika to find extras.
  */
 export async function verify(o: VerifyOptions): Promise<VerifySummary> {
@@ -81,7 +81,7 @@ async function run(o: VerifyOptions, log: Logger, pika: PikaSource, target: Targ
   const compared: Record<DataType, number> = { string: 0, hash: 0, list: 0, set: 0, zset: 0, stream: 0 };
   const differences: Record<DiffKind, number> = { missing: 0, extra: 0, type: 0, value: 0, ttl: 0 };
   const differencesByType: Record<string, number> = {};
-  const notDifferences: Record<NonDiffKind, number> = { shadowed: 0, filtered: 0, 'not-copied': 0, vanished: 0, 'ttl-unverifiable': 0 };
+  const notDifferences: Record<NonDiffKind, number> = { filtered: 0, 'not-copied': 0, vanished: 0, 'ttl-unverifiable': 0 };
   const report = new DiffReport(o.reportFile, o.maxDiffs);
   const progress = new Progress({ label: 'verify', unit: 'keys', logger: log, bar: o.bar });
   const limiter = new RateLimiter(o.maxKeysPerSec, 0);
@@ -152,11 +152,15 @@ async function* candidates(pika: PikaSource, typeOrder: readonly DataType[], cou
   for (const key of await pika.streamNames()) yield { key, type: 'stream' };
 }
 
-/** Redis keys the filters accept, without pika-migrate's own. */
+/** Redis keys the filters accept, without pika-migrate's own (its side names are looked at). */
 async function* redisKeysToCheck(t: TargetReader, filter: KeyFilter | null, count: number): AsyncGenerator<Buffer> {
   for await (const keys of t.scan(count)) {
     for (const key of keys) {
-      if (key.length >= OWN_PREFIX.length && key.subarray(0, OWN_PREFIX.length).equals(OWN_PREFIX)) continue;
+      if (key.length >= OWN_PREFIX.length && key.subarray(0, OWN_PREFIX.length).equals(OWN_PREFIX)) {
+        const side = parseSideKey(key);
+        if (side !== null && (filter === null || filter.acceptsKey(side.name))) yield key;
+        continue;
+      }
       if (filter !== null && !filter.acceptsKey(key)) continue;
       yield key;
     }
@@ -179,22 +183,29 @@ class KeyCheck {
     if (filter !== null && !filter.acceptsKey(key)) return { kind: 'filtered' };
     if (isPikaInternalKey(key)) return { kind: 'not-copied' };
     let ttlUnverifiable = false;
+    let target = this.target;
+    let redisKey = key;
     if (this.pika.multiType) {
-      // The migration copies the first type in type-order that holds the name; PTTL answers for
-      // the first in PIKA_PTTL_ORDER. Probe the types ahead of this one in either order.
-      // A stream comes after every type-order type (the reader reads streams last).
+      // The multi-type rule: Redis holds the first type in type-order that holds the name under
+      // the name, every other type under its side name (a stream comes after every type-order
+      // type: the reader reads streams last). PTTL answers for the first type in PIKA_PTTL_ORDER.
+      // Probe the types ahead of this one in either order.
       const copiedFirst = type === 'stream' ? this.o.typeOrder : this.o.typeOrder.slice(0, this.o.typeOrder.indexOf(type));
-      const before = new Set([...copiedFirst, ...PIKA_PTTL_ORDER.slice(0, Math.max(0, PIKA_PTTL_ORDER.indexOf(type)))]);
+      const pttlFirst = PIKA_PTTL_ORDER.slice(0, Math.max(0, PIKA_PTTL_ORDER.indexOf(type)));
+      const before = new Set([...copiedFirst, ...pttlFirst]);
       const held = await Promise.all([...before].map(async (t) => ((await this.pika.holds(key, t)) ? t : null)));
       const ahead = new Set(held.filter((t): t is DataType => t !== null));
-      if (copiedFirst.some((t) => ahead.has(t))) return { kind: 'shadowed' };
-      ttlUnverifiable = ahead.size > 0;
+      if (copiedFirst.some((t) => ahead.has(t))) {
+        redisKey = sideKey(type, key);
+        target = onKey(this.target, redisKey);
+      }
+      ttlUnverifiable = pttlFirst.some((t) => ahead.has(t));
     }
     // The migration filters the type that won the name (load-snapshot.ts), so this comes after the probes.
     if (filter !== null && !filter.acceptsType(type)) return { kind: 'filtered' };
     const [redisType, redisTtl, pikaTtl] = await Promise.all([
-      this.target.call('TYPE', key).then((b) => (b as Buffer).toString()),
-      this.target.call('PTTL', key) as Promise<number>,
+      this.target.call('TYPE', redisKey).then((b) => (b as Buffer).toString()),
+      this.target.call('PTTL', redisKey) as Promise<number>,
       // Pika's streams have no expiry (its PTTL does not look at them).
       type === 'stream' ? -1 : this.pika.pttl(key),
     ]);
@@ -202,9 +213,10 @@ class KeyCheck {
     if (redisType !== type) {
       if (!(await this.pika.holds(key, type)) || this.expiring(pikaTtl)) return { kind: 'vanished' };
       if (type === 'string' && isHll((await this.pika.call('GET', key)) as Buffer | null)) return { kind: 'not-copied' };
-      return redisType === 'none' ? diff('missing', 'not in redis', false) : diff('type', `redis holds a ${redisType}`, false);
+      const where = redisKey === key ? '' : ` under ${printableBytes(redisKey, 100)}`;
+      return redisType === 'none' ? diff('missing', `not in redis${where}`, false) : diff('type', `redis holds a ${redisType}${where}`, false);
     }
-    const verdict = await compareValue(this.pika, this.target, key, type, this.o.chunk);
+    const verdict = await compareValue(this.pika, target, key, type, this.o.chunk);
     if ('gone' in verdict) return { kind: 'vanished' };
     if (!verdict.same) return diff('value', verdict.detail);
     if (ttlUnverifiable) return { kind: 'match', type, ttlUnverifiable };
@@ -212,8 +224,18 @@ class KeyCheck {
     return ttl === null ? { kind: 'match', type, ttlUnverifiable: false } : diff('ttl', ttl);
   }
 
-  /** A Redis key Pika does not hold (in any type) is an extra; null when Pika holds it. */
+  /**
+   * A Redis key Pika does not hold (in any type) is an extra; null when Pika holds it. A side name
+   * is an extra when Pika does not hold its name in its type.
+   */
   async redisKey(key: Buffer): Promise<Outcome | null> {
+    const side = parseSideKey(key);
+    if (side !== null) {
+      if (await this.pika.holds(side.name, side.type)) return null;
+      const type = ((await this.target.call('TYPE', key)) as Buffer).toString();
+      if (type === 'none') return null;
+      return { kind: 'extra', key, type, detail: `side name of ${side.type} ${printableBytes(side.name, 100)}, which pika does not hold`, compared: false };
+    }
     if (await this.pika.exists(key)) return null;
     const type = ((await this.target.call('TYPE', key)) as Buffer).toString();
     if (type === 'none') return null;
@@ -234,6 +256,29 @@ class KeyCheck {
     if (Math.abs(pikaTtl - redisTtl) <= this.slackMs) return null;
     return `pika expires in ${pikaTtl} ms, redis in ${redisTtl} ms (more than ${this.slackMs} ms apart)`;
   }
+}
+
+const SIDE_PREFIX = Buffer.from(SIDE_KEY_PREFIX);
+const SIDE_TYPES: readonly DataType[] = ['string', 'hash', 'list', 'set', 'zset'];
+
+/** `pika-migrate:t:<type>:<name>` → its type and name; null for any other key. */
+function parseSideKey(key: Buffer): { type: DataType; name: Buffer } | null {
+  if (key.length <= SIDE_PREFIX.length || !key.subarray(0, SIDE_PREFIX.length).equals(SIDE_PREFIX)) return null;
+  const colon = key.indexOf(0x3a, SIDE_PREFIX.length);
+  if (colon < 0) return null;
+  const type = key.subarray(SIDE_PREFIX.length, colon).toString('latin1') as DataType;
+  return SIDE_TYPES.includes(type) ? { type, name: key.subarray(colon + 1) } : null;
+}
+
+/** The target as seen for one key: every call about `key` reads `redisKey` (a side name) instead. */
+function onKey(t: TargetReader, redisKey: Buffer): TargetReader {
+  return {
+    name: t.name,
+    multiLookups: t.multiLookups,
+    call: (name, _key, ...args) => t.call(name, redisKey, ...args),
+    scan: (count) => t.scan(count),
+    close: () => t.close(),
+  };
 }
 
 /**

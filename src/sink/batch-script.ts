@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RedisCommand } from '../core/command.js';
 import type { SourcePosition } from '../core/position.js';
-import { INLINE_SCRIPTS } from '../core/scripts.js';
+import { INLINE_SCRIPTS, MULTI_TYPE_LUA, TYPED_WRITE_SCRIPT } from '../core/scripts.js';
 
 /**
  * A batch is applied by one EVALSHA of this script, which makes it exact:
@@ -25,6 +25,9 @@ import { INLINE_SCRIPTS } from '../core/scripts.js';
  * script as a function inlined here (`INLINE_SCRIPTS`), called as `@index numkeys …`; an error it
  * raises or returns counts as that command's error. The batch asks for effects replication first
  * (a no-op from Redis 5), so an inlined SCAN may be followed by writes on older targets too.
+ * The multi-type rule's scripts (3.x masters) share one library, `MT`, defined once per batch that
+ * holds inlined scripts; TYPED_WRITE_SCRIPT runs as `MT.run` on the unpacked command, and a run of
+ * typed `SET k v` is packed as one `@TSET order k v …` (one MSET for the names on its fast path).
  *
  * Exactly once across restarts: the script also records, in the same atomic step, the source
  * position of the batch's last command in the applied hash (KEYS[2], field = sender index, plus
@@ -43,16 +46,25 @@ import { INLINE_SCRIPTS } from '../core/scripts.js';
  * multi-part buffer per argument, and Redis parses one bulk instead of creating a Lua string for
  * every ARGV entry before the script even starts.
  */
-const INLINE_TABLE = INLINE_SCRIPTS.map((body, i) => `  ['@${i}'] = function(KEYS, ARGV)\n${body}\nend,`).join('\n');
+const TYPED_NAME = `@${INLINE_SCRIPTS.findIndex(([script]) => script === TYPED_WRITE_SCRIPT)}`;
+/** A run of typed `SET k v` (multi-type rule): `@TSET order k v …`, one MSET for the names on the fast path. */
+const TYPED_SETS = '@TSET';
+const INLINE_TABLE = INLINE_SCRIPTS.map(([, body], i) => `  ['@${i}'] = function(KEYS, ARGV)\n${body}\nend,`).join('\n');
 
 export const BATCH_SCRIPT = `
-local inline = nil
+local inline, MT = nil, nil
 if ARGV[9] == '1' then
   if redis.replicate_commands then redis.replicate_commands() end
+  MT = (function()
+${MULTI_TYPE_LUA}
+    return MT
+  end)()
   inline = {
 ${INLINE_TABLE}
   }
 end
+-- TYPED_WRITE_SCRIPT, the command most batches of a 3.x master hold: run as MT.run(t, c) directly.
+local typed = inline and inline['${TYPED_NAME}']
 local function run_inline(fn, t, c)
   local nk = tonumber(t[2])
   local keys, argv = {}, {}
@@ -92,7 +104,13 @@ while pos <= len do
   t[c + 1] = nil
   local r
   local fn = inline and inline[t[1]]
-  if fn then r = run_inline(fn, t, c) else r = redis.pcall(unpack(t)) end
+  if t[1] == '${TYPED_SETS}' then
+    local ok, x = pcall(MT.sets, t, c)
+    if ok then r = x elseif type(x) == 'table' and x.err then r = x else r = {err = tostring(x)} end
+  elseif fn ~= nil and fn == typed then
+    local ok, x = pcall(MT.run, t, c)
+    if ok then r = x elseif type(x) == 'table' and x.err then r = x else r = {err = tostring(x)} end
+  elseif fn then r = run_inline(fn, t, c) else r = redis.pcall(unpack(t)) end
   if type(r) == 'table' and r.err then
     errs[#errs + 1] = idx
     errs[#errs + 1] = r.err
@@ -123,7 +141,7 @@ export interface EncodedBatch {
   readonly origin: number[] | null;
 }
 
-const INLINE_INDEX = new Map<string, string>(INLINE_SCRIPTS.map((body, i) => [body, `@${i}`]));
+const INLINE_INDEX = new Map<string, string>(INLINE_SCRIPTS.map(([script], i) => [script, `@${i}`]));
 
 /** The batch script's name for an EVAL of one of the inlined scripts, or null when it has none. */
 export function inlineName(cmd: RedisCommand): string | null {
@@ -165,16 +183,35 @@ export function isPlainSet(cmd: RedisCommand): boolean {
   return cmd.args.length === 2 && cmd.name === 'SET';
 }
 
+/** `SET key value` under the multi-type rule: `EVAL TYPED_WRITE_SCRIPT 1 k order string w 2 SET k v`. */
+function isTypedSet(cmd: RedisCommand): boolean {
+  const a = cmd.args;
+  return a.length === 10 && cmd.name === 'EVAL' && a[0] === TYPED_WRITE_SCRIPT && a[4] === 'string' && a[7] === 'SET' && a[6] === '2';
+}
+
+/** What a run of SETs becomes: a plain MSET, or `@TSET order k v …` (typed SETs of one type-order). */
+function runKind(cmd: RedisCommand): string | null {
+  if (isPlainSet(cmd)) return 'MSET';
+  if (isTypedSet(cmd)) return String(cmd.args[3]);
+  return null;
+}
+
 function byteLen(a: Buffer | string): number {
   return typeof a === 'string' ? Buffer.byteLength(a) : a.length;
 }
 
-/** End (exclusive) of the run of plain SETs starting at i, or i when there is no run of two. */
+/** End (exclusive) of the run of plain SETs (or typed SETs) starting at i, or i when there is no run of two. */
 function setRunEnd(cmds: ReadonlyArray<RedisCommand>, i: number): number {
-  if (!isPlainSet(cmds[i]) || i + 1 >= cmds.length || !isPlainSet(cmds[i + 1])) return i;
+  const kind = runKind(cmds[i]);
+  if (kind === null || i + 1 >= cmds.length || runKind(cmds[i + 1]) !== kind) return i;
   let j = i;
-  while (j < cmds.length && j - i < MAX_MSET_PAIRS && isPlainSet(cmds[j])) j++;
+  while (j < cmds.length && j - i < MAX_MSET_PAIRS && runKind(cmds[j]) === kind) j++;
   return j;
+}
+
+/** The key and value of a run member (plain SET: args 0, 1; typed SET: args 8, 9). */
+function pairOf(cmd: RedisCommand): readonly [Buffer | string, Buffer | string] {
+  return cmd.name === 'SET' ? [cmd.args[0], cmd.args[1]] : [cmd.args[8], cmd.args[9]];
 }
 
 /**
@@ -203,7 +240,11 @@ export function encodeBatch(
     const end = setRunEnd(cmds, i);
     if (end > i) {
       size += 4 + 8 + (end - i) * 8;
-      for (; i < end; i++) size += byteLen(cmds[i].args[0]) + byteLen(cmds[i].args[1]);
+      if (cmds[i].name !== 'SET') size += 4 + TYPED_SETS.length - 4 + byteLen(cmds[i].args[3]);
+      for (; i < end; i++) {
+        const [k, v] = pairOf(cmds[i]);
+        size += byteLen(k) + byteLen(v);
+      }
     } else {
       const args = cmds[i].args;
       const inl = inlineName(cmds[i]);
@@ -238,11 +279,19 @@ export function encodeBatch(
     if (end > i) {
       if (origin === null) origin = Array.from({ length: calls }, (_, k) => k);
       origin.push(i);
-      o = blob.writeUInt32BE(2 * (end - i) + 1, o);
-      put('MSET');
+      if (cmds[i].name === 'SET') {
+        o = blob.writeUInt32BE(2 * (end - i) + 1, o);
+        put('MSET');
+      } else {
+        hasInline = true;
+        o = blob.writeUInt32BE(2 * (end - i) + 2, o);
+        put(TYPED_SETS);
+        put(cmds[i].args[3]);
+      }
       for (; i < end; i++) {
-        put(cmds[i].args[0]);
-        put(cmds[i].args[1]);
+        const [k, v] = pairOf(cmds[i]);
+        put(k);
+        put(v);
       }
     } else {
       const cmd = cmds[i];
@@ -258,7 +307,7 @@ export function encodeBatch(
         for (let a = 0; a < cmd.args.length; a++) put(cmd.args[a]);
       }
       // An inlined script may delete by pattern (flushdb <type>), the marker included.
-      if (inl !== null || deletesMarker(cmd.name)) remark = true;
+      if ((inl !== null && inl !== TYPED_NAME) || deletesMarker(cmd.name)) remark = true;
       if (origin !== null) origin.push(i);
       i++;
     }

@@ -70,6 +70,7 @@ interface Held {
  */
 export class ClusterPool extends EventEmitter implements Sink {
   readonly legacyTarget: boolean;
+  readonly sideKeys = false;
   private readonly log: Logger;
   /** Routing: the sender of each slot. Changes only as described above. */
   private readonly route: NodeSender[];
@@ -221,6 +222,16 @@ export class ClusterPool extends EventEmitter implements Sink {
 
   /** Cluster batches leave no markers: nothing to forgive (a restarted master is told by its run_id). */
   forgiveMissingMarkers(): void {}
+
+  /** A cluster keeps no side names (sideKeys is false): nothing to settle. */
+  settleExpiredSides(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
+  /** A cluster keeps no side names (sideKeys is false): nothing to drop. */
+  dropSideNames(): Promise<number> {
+    return Promise.resolve(0);
+  }
 
   /** FLUSHDB on every master, with nothing in flight. */
   async flushTargetDb(): Promise<void> {

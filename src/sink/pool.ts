@@ -5,6 +5,7 @@ import { commandKeyText, type RedisCommand } from '../core/command.js';
 import { ConfigError, FatalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { comparePositions, formatPosition, type SourcePosition } from '../core/position.js';
+import { MULTI_TYPE_NAMES_KEY, SETTLE_EXPIRED_SCRIPT, SIDE_EXPIRY_KEY, SIDE_KEY_PREFIX } from '../core/scripts.js';
 import { BATCH_SCRIPT, MAX_COMMAND_ARGS, inlineName, parseAppliedValue, wipesMarkers } from './batch-script.js';
 import { openConnection, peerAddress, runIdOf, targetName, type TargetEndpoint } from './connection.js';
 import type { ErrorClass } from './replies.js';
@@ -79,9 +80,13 @@ export type { CommandErrorEvent, SinkStats } from './sink.js';
  * Events: `fatal` (FatalError) once when it cannot go on; `commandError` (CommandErrorEvent) for
  * every error reply of a data command, `typeConflict` (CommandErrorEvent) for WRONGTYPE ones.
  */
+/** Names one SETTLE_EXPIRED_SCRIPT call looks at (a script blocks Redis: keep each short). */
+const SETTLE_PER_CALL = 100;
+
 export class SenderPool extends EventEmitter implements Sink {
   /** Redis before 6.2 has no `SET … PXAT/EXAT`: converters must use their script forms. */
   readonly legacyTarget: boolean;
+  readonly sideKeys = true;
   private readonly router: KeyRouter;
   private readonly senders: Sender[];
   private readonly log: Logger;
@@ -297,6 +302,29 @@ export class SenderPool extends EventEmitter implements Sink {
   /** Our own command is about to delete the senders' markers: see Sender.forgiveMissingMarker. */
   forgiveMissingMarkers(): void {
     for (const s of this.senders) s.forgiveMissingMarker();
+  }
+
+  async settleExpiredSides(order: string): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = Number(await this.senders[0].client().eval(SETTLE_EXPIRED_SCRIPT, 0, order, String(SETTLE_PER_CALL)));
+      total += n;
+      if (n < SETTLE_PER_CALL) return total;
+    }
+  }
+
+  async dropSideNames(): Promise<number> {
+    const c = this.senders[0].client();
+    let cursor = '0';
+    let n = 0;
+    do {
+      // Side names hold the source's key bytes: scanned and deleted as bytes.
+      const [next, keys] = await c.scanBuffer(cursor, 'MATCH', `${SIDE_KEY_PREFIX}*`, 'COUNT', 1000);
+      cursor = next.toString();
+      if (keys.length > 0) n += await c.unlink(...keys);
+    } while (cursor !== '0');
+    await c.unlink(SIDE_EXPIRY_KEY, MULTI_TYPE_NAMES_KEY);
+    return n;
   }
 
   /** Forgets the applied positions (a new full sync, or SLAVEOF NO ONE). */

@@ -49,6 +49,11 @@ export interface CommandErrorEvent {
 export interface Sink extends EventEmitter {
   /** Redis before 6.2 has no `SET … PXAT/EXAT`: converters must use their script forms. */
   readonly legacyTarget: boolean;
+  /**
+   * The target can keep the other types of a 3.x name under side names (the multi-type rule): one
+   * Redis can; a cluster cannot, a side name hashes to another slot than its name.
+   */
+  readonly sideKeys: boolean;
   /** The target's `redis_version`. */
   readonly targetVersion: string;
   /** The target as messages name it (`host:port`, a Sentinel master, or a cluster's seeds). */
@@ -67,6 +72,13 @@ export interface Sink extends EventEmitter {
   removeOwnKeys(): Promise<number>;
   /** A FLUSHALL through another DB's sink deleted this one's markers too: that is no loss of writes. */
   forgiveMissingMarkers(): void;
+  /**
+   * Multi-type rule (sideKeys): the side names whose name's value Redis expired take the name, in
+   * `order` (type-order, comma separated). Returns how many names were looked at.
+   */
+  settleExpiredSides(order: string): Promise<number>;
+  /** Deletes every side name and the expiry index (a new full sync, or SLAVEOF NO ONE). Returns the count. */
+  dropSideNames(): Promise<number>;
   /** Resolves when everything submitted so far is acknowledged. */
   flush(): Promise<void>;
   /** Why the target refuses commands right now while the sink retries them (OOM, …), or null: a flush then cannot end. */

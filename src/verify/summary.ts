@@ -45,7 +45,7 @@ export function formatSummary(s: VerifySummary): string {
     `verify: Pika ${s.pikaVersion} at ${s.source} against Redis ${s.target}, ${s.mode}`,
     `compared: ${compared} keys (${list(s.compared)})`,
     `differences: ${totalDifferences(s)} (${list(s.differences)})` + (byType.length > 0 ? `; by type: ${byType.map(([t, n]) => `${t} ${n}`).join(', ')}` : ''),
-    `not differences: shadowed by rule ${s.notDifferences.shadowed}, filtered ${s.notDifferences.filtered}, not copied by rule ${s.notDifferences['not-copied']}, ` +
+    `not differences: filtered ${s.notDifferences.filtered}, not copied by rule ${s.notDifferences['not-copied']}, ` +
       `gone from Pika meanwhile ${s.notDifferences.vanished}, ttl unverifiable ${s.notDifferences['ttl-unverifiable']}`,
     `looked at: ${s.pikaKeys} Pika keys, ${s.redisKeys} Redis keys in ${secs.toFixed(1)} s (${rate} keys/s)`,
     s.interrupted ? 'result: INTERRUPTED (nothing proven)' : matches(s) ? 'result: MATCH' : `result: DIFFERENT${s.reportFile === null ? '' : ` (first differences in ${s.reportFile})`}`,

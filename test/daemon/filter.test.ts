@@ -23,11 +23,13 @@ describe('filters', () => {
         return name.startsWith('cnt:') || type === 'zset';
       };
       const c = target.client();
-      const n = await assertRedisHoldsExpected(c, exp, { nowMs: Date.now(), expirySlackMs: 1000, ignore: left });
+      const n = await assertRedisHoldsExpected(c, exp, { nowMs: Date.now(), expirySlackMs: 1000, ignore: left, types: ['string', 'hash', 'list', 'set'] });
       assert.ok(n > 2000);
       const keys = (await c.keys('*')).filter((k) => !k.startsWith('pika-migrate:'));
       assert.equal(keys.length, n, 'nothing beyond what the filter lets through');
-      assert.equal(Number((await d.info('migrate')).get('load_filtered')), Object.keys(exp.keys).filter(left).length);
+      // Counted per (name, type): every type of a left-out name, and the zset of a name held in several types.
+      const leftOut = Object.entries(exp.keys).reduce((n, [name, k]) => n + (name.startsWith('cnt:') ? Object.keys(k.types).length : k.types.zset !== undefined ? 1 : 0), 0);
+      assert.equal(Number((await d.info('migrate')).get('load_filtered')), leftOut);
       // The binlog, with the same rules.
       let end = master.write(['set', 'secret:pw', 'x']);
       end = master.write(['zadd', 'z:new', '1', 'm']);

@@ -65,7 +65,8 @@ for (const [family, version] of CASES) {
       // 3.5.3–3.5.5 also count their streams (KEYS * stream), which their DBSync leaves out.
       assert.deepEqual([...new Set(asked)], family === 'C' ? ['info', 'keys'] : ['info'], 'the replica only reads INFO (and C: KEYS * stream) on the client port');
       const m = await d.info('migrate');
-      assert.equal(Number(m.get('load_keys')), n);
+      // 3.x: the 4 losing types of names held in several types are loaded under their side names too.
+      assert.equal(Number(m.get('load_keys')), n + (family === 'D' ? 0 : 4));
       // From the SST entry counts: every version and tombstone counts, so never below what was read.
       assert.ok(Number(m.get('load_keys_estimated')) >= n, `estimate ${m.get('load_keys_estimated')} vs ${n}`);
       if (family === 'A' || family === 'B' || family === 'C') assert.equal(m.get('load_type_conflicts'), '4');
@@ -111,6 +112,13 @@ for (const [family, version] of CASES) {
         const readStart = Date.now();
         const got = await dataOf(b);
         const want = await dataOf(a);
+        if (family === 'A' || family === 'B') {
+          // Pika 3.x keeps one value per type: the empty SINTERSTORE result leaves st:empty's string
+          // (checked on real 3.2.7), where Redis deletes the whole key. 3.5 logs it as `del`, which
+          // deletes every type (on Pika's own replicas too), so C ends as Redis does.
+          assert.equal(await b.get('st:empty'), 'old');
+          got.delete('st:empty');
+        }
         assert.ok(want.size > 50, `${want.size} keys compared`);
         // TTLs: Pika logs whole seconds, and the two dumps are read one after the other (the time
         // between them shows in every TTL, and grows on a loaded machine).

@@ -53,6 +53,7 @@ export class KeyChunker {
   private key: Buffer = Buffer.alloc(0);
   private expireAtMs: number | null = null;
   private state: StreamState | null = null;
+  private shadowed = false;
   /** Elements added for the current key (for the count check against the meta). */
   count = 0;
   /** Payload bytes of the record `add` or `finish` returned last. */
@@ -67,8 +68,9 @@ export class KeyChunker {
     if (!(chunkBytes >= 1)) throw new RangeError(`chunkBytes must be ≥ 1, got ${chunkBytes}`);
   }
 
-  /** `state`: a stream's, carried by each of its records. */
-  start(type: DataType, key: Buffer, expireAtMs: number | null, state: StreamState | null = null): void {
+  /** `state`: a stream's, carried by each of its records; `shadowed`: a type the multi-type rule puts under a side name. */
+  start(type: DataType, key: Buffer, expireAtMs: number | null, state: StreamState | null = null, shadowed = false): void {
+    this.shadowed = shadowed;
     this.type = type;
     this.state = state;
     this.key = key;
@@ -95,7 +97,8 @@ export class KeyChunker {
   }
 
   private flush(last: boolean): SnapshotRecord {
-    const rec = makeRecord(this.seqs, this.type, this.key, this.expireAtMs, this.emitted === 0, last, this.items, this.state);
+    const made = makeRecord(this.seqs, this.type, this.key, this.expireAtMs, this.emitted === 0, last, this.items, this.state);
+    const rec = this.shadowed ? { ...made, shadowed: true as const } : made;
     this.lastBytes = this.bytes;
     this.emitted++;
     this.items = [];

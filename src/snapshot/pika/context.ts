@@ -12,6 +12,8 @@ function compareStreamIds(a: string, b: string): number {
 
 export interface ScanReports {
   onTypeConflict?(key: Buffer, loser: DataType, winner: DataType): void;
+  /** Emit the losing types of a name held in several types too, marked `shadowed` (else skipped). */
+  readonly emitShadowed?: boolean;
   onSkipped?(key: Buffer, reason: string): void;
   /** Data that contradicts its meta (e.g. element count ≠ the meta's count); the key is still emitted. */
   onWarning?(key: Buffer, type: DataType, message: string): void;

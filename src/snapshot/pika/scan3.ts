@@ -60,9 +60,12 @@ export class LiveProbe {
 
 /**
  * Gate for a live key about to be emitted: internal keys are skipped, and a name already held by
- * an earlier type loses. True when the key may be emitted.
+ * an earlier type loses. True when the key may be emitted; 'shadowed' when it lost and is emitted
+ * anyway (`emitShadowed`), for its side name.
  */
-function admit(key: Buffer, type: DataType, ctx: ScanContext, earlier: readonly LiveProbe[]): boolean | Promise<boolean> {
+type Admission = boolean | 'shadowed';
+
+function admit(key: Buffer, type: DataType, ctx: ScanContext, earlier: readonly LiveProbe[]): Admission | Promise<Admission> {
   if (isPikaInternalKey(key)) {
     ctx.skipped(key, SKIP_INTERNAL);
     return false;
@@ -70,7 +73,7 @@ function admit(key: Buffer, type: DataType, ctx: ScanContext, earlier: readonly 
   return admitFrom(0, key, type, ctx, earlier);
 }
 
-function admitFrom(i: number, key: Buffer, type: DataType, ctx: ScanContext, earlier: readonly LiveProbe[]): boolean | Promise<boolean> {
+function admitFrom(i: number, key: Buffer, type: DataType, ctx: ScanContext, earlier: readonly LiveProbe[]): Admission | Promise<Admission> {
   for (; i < earlier.length; i++) {
     const p = earlier[i];
     const held = p.has(key);
@@ -83,9 +86,9 @@ function admitFrom(i: number, key: Buffer, type: DataType, ctx: ScanContext, ear
   return true;
 }
 
-function lose(key: Buffer, loser: DataType, winner: DataType, ctx: ScanContext): false {
+function lose(key: Buffer, loser: DataType, winner: DataType, ctx: ScanContext): false | 'shadowed' {
   ctx.reports.onTypeConflict?.(key, loser, winner);
-  return false;
+  return ctx.reports.emitShadowed === true ? 'shadowed' : false;
 }
 
 /** `from`, in every scanner: the key to start at (a resumed read), in the scanned CF's own key form. */
@@ -98,9 +101,12 @@ export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: read
       const expire = value.readInt32LE(valueEnd);
       const expireAtMs = expire === 0 ? null : expire * 1000;
       if (expireAtMs !== null && expireAtMs < ctx.nowMs) continue;
+      let shadowed = false;
       if (earlier.length > 0 || isPikaInternalKey(key)) {
-        const ok = admit(key, 'string', ctx, earlier);
-        if (!(ok instanceof Promise ? await ok : ok)) continue;
+        const a = admit(key, 'string', ctx, earlier);
+        const ok = a instanceof Promise ? await a : a;
+        if (!ok) continue;
+        shadowed = ok === 'shadowed';
       }
       if (valueEnd === 131072 && looksLikeHll3x(value, 0, valueEnd)) {
         ctx.skipped(key, SKIP_HLL_3X);
@@ -116,7 +122,7 @@ export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: read
         pos: { kind: 'snapshot', db: dbNo, seq: ctx.seqs.next++ },
         value: value.subarray(0, valueEnd),
       };
-      if (ctx.batch.push(rec, key.length + valueEnd)) yield ctx.batch.take();
+      if (ctx.batch.push(shadowed ? { ...rec, shadowed: true } : rec, key.length + valueEnd)) yield ctx.batch.take();
     }
   }
   if (ctx.batch.size > 0) yield ctx.batch.take();
@@ -160,14 +166,15 @@ export async function* scanKeyed3(
             // Streams have no expiry; Pika takes a length-0 stream meta for no stream (XADD starts it
             // afresh, SCAN and DEL pass it by), be it DELeted or emptied by XDEL (W2).
             const m = type === 'stream' ? streamMeta(mv, at) : decodeBaseMeta3(mv, at);
-            const ok = m.count !== 0 && !ctx.expired(m.expireAtMs) && admit(cur, type, ctx, earlier);
-            if (ok instanceof Promise ? await ok : ok) {
+            const a = m.count !== 0 && !ctx.expired(m.expireAtMs) && admit(cur, type, ctx, earlier);
+            const ok = a instanceof Promise ? await a : a;
+            if (ok) {
               live = true;
               version = m.version;
               metaCount = m.count;
               const state = 'state' in m ? (m.state as StreamState) : null;
               streamLast = state?.lastId ?? '';
-              ch.start(type, cur, m.expireAtMs, state);
+              ch.start(type, cur, m.expireAtMs, state, ok === 'shadowed');
             }
           }
         }
@@ -214,9 +221,9 @@ export async function* scanLists3(db: RocksDb, ctx: ScanContext, earlier: readon
     for await (const batch of db.scanBatches('default', from === undefined ? {} : { from })) {
       for (const { key: mk, value: mv } of batch) {
         const m = decodeListMeta3(mv, where(db, 'default', mk));
-        const ok = m.count !== 0 && !ctx.expired(m.expireAtMs) && admit(mk, 'list', ctx, earlier);
-        const live = ok instanceof Promise ? await ok : ok;
-        if (live) ch.start('list', mk, m.expireAtMs);
+        const a = m.count !== 0 && !ctx.expired(m.expireAtMs) && admit(mk, 'list', ctx, earlier);
+        const live = a instanceof Promise ? await a : a;
+        if (live) ch.start('list', mk, m.expireAtMs, null, live === 'shadowed');
         // Data sorts by user key (length field skipped), version, index: skip orphans, take this key's run.
         while (!data.done) {
           const { key: dk, value } = data.current!;

@@ -48,6 +48,8 @@ export interface ReadSnapshotOptions {
    */
   typeOrder?: DataType[];
   onTypeConflict?(key: Buffer, loser: DataType, winner: DataType): void;
+  /** Emit a losing type too (after reporting it), marked `shadowed`, instead of leaving it out. */
+  emitShadowed?: boolean;
   /** A key not emitted for a reason other than being dead: HLL, internal key, stream, unreadable name, duplicate. */
   onSkipped?(key: Buffer, reason: string): void;
   /** A key emitted although its data contradicts its meta (element count ≠ meta count). */
