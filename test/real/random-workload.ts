@@ -29,13 +29,12 @@ export function newStats(): WorkloadStats {
 }
 
 /**
- * Masters whose colliding-names run is expected to be exact: 4.0 holds one type per name, so a
- * colliding name is only ever one type (WRONGTYPE from the master otherwise). 3.x holds a name in
- * several types at once; that needs the multi-type rule of the binlog applier before it can be
- * exact: add '3.2.7' and '3.5.5' here once it is in.
+ * Masters whose colliding-names run is expected to be exact: all of them. 4.0 holds one type per
+ * name, so a colliding name is only ever one type (WRONGTYPE from the master otherwise); 3.x holds
+ * a name in several types at once, which the multi-type rule (side names) keeps exact.
  */
 export function collidingNamesExactOn(): readonly RealPikaVersion[] {
-  return ['4.0.1'];
+  return ['3.2.7', '3.5.5', '4.0.1'];
 }
 
 /**
@@ -55,11 +54,13 @@ function appendLogged(version: RealPikaVersion): boolean {
 }
 
 /**
- * 4.0.1 logs `del d` for an SDIFFSTORE/SINTERSTORE/SUNIONSTORE that failed with WRONGTYPE (its d
- * unchanged), as its own replicas would: with colliding names its runs send SADD/SREM instead.
+ * With colliding names, a set STORE into a name that holds other types is logged as `del d` plus
+ * `sadd d …` by 3.5.5 (`del` drops every type of d, on Pika's own replicas too, while the master
+ * replaced only the set), and as `del d` alone by 4.0.1 when it failed with WRONGTYPE (its d
+ * unchanged): their colliding runs send SADD/SREM instead. 3.2.7 logs the STORE itself.
  */
 function setStoreSafe(o: WorkloadOptions): boolean {
-  return o.mode === 'per-type' || o.version !== '4.0.1';
+  return o.mode === 'per-type' || o.version === '3.2.7';
 }
 
 /** 3.5.5 and 4.0.1 (RocksDB 7.8 builds) abort on ZUNIONSTORE/ZINTERSTORE of overlapping zsets. */
