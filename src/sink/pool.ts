@@ -196,7 +196,7 @@ export class SenderPool extends EventEmitter implements Sink {
       throw new FatalError((e as Error).message);
     }
     const pool = new SenderPool(opts, opened, randomBytes(6).toString('hex'), version, serverRunId);
-    pool.log.info({ target: targetName(target), address: peerAddress(opened[0]), tls: opts.tls !== undefined, db: opts.db, senders: opts.senders, batchSize: opts.batchSize }, 'connected to Redis');
+    pool.log.info({ target: targetName(target), address: peerAddress(opened[0]), tls: opts.tls !== undefined, senders: opts.senders, batchSize: opts.batchSize }, 'connected to Redis');
     return pool;
   }
 
