@@ -34,6 +34,12 @@ export interface VerifyOptions {
   readonly typeOrder: readonly DataType[];
   /** filter-keys, filter-exclude-keys, filter-types (null: every key). */
   readonly filter: KeyFilter | null;
+  /**
+   * Whether the migration kept the other types of a name held in several types under side names
+   * (a single Redis); false for a Redis Cluster target, where a side name would hash to another
+   * slot: only the first type in type-order was copied, the others are counted as shadowed.
+   */
+  readonly sideNames: boolean;
   readonly sampling: Sampling;
   /** Allowed expiry gap, on top of the source's own granularity (3.x: whole seconds). */
   readonly ttlToleranceMs: number;
@@ -81,7 +87,7 @@ async function run(o: VerifyOptions, log: Logger, pika: PikaSource, target: Targ
   const compared: Record<DataType, number> = { string: 0, hash: 0, list: 0, set: 0, zset: 0, stream: 0 };
   const differences: Record<DiffKind, number> = { missing: 0, extra: 0, type: 0, value: 0, ttl: 0 };
   const differencesByType: Record<string, number> = {};
-  const notDifferences: Record<NonDiffKind, number> = { filtered: 0, 'not-copied': 0, vanished: 0, 'ttl-unverifiable': 0 };
+  const notDifferences: Record<NonDiffKind, number> = { filtered: 0, 'not-copied': 0, vanished: 0, 'ttl-unverifiable': 0, shadowed: 0 };
   const report = new DiffReport(o.reportFile, o.maxDiffs);
   const progress = new Progress({ label: 'verify', unit: 'keys', logger: log, bar: o.bar });
   const limiter = new RateLimiter(o.maxKeysPerSec, 0);
@@ -196,6 +202,7 @@ class KeyCheck {
       const held = await Promise.all([...before].map(async (t) => ((await this.pika.holds(key, t)) ? t : null)));
       const ahead = new Set(held.filter((t): t is DataType => t !== null));
       if (copiedFirst.some((t) => ahead.has(t))) {
+        if (!this.o.sideNames) return { kind: 'shadowed' };
         redisKey = sideKey(type, key);
         target = onKey(this.target, redisKey);
       }
@@ -374,6 +381,7 @@ export function verifyOptionsOf(config: Config, flags: VerifyFlags, logger: Logg
     },
     typeOrder: v['type-order'],
     filter: keyFilterOf(v),
+    sideNames: v['target-redis-cluster'] === null,
     sampling,
     ttlToleranceMs: flagInt('ttl-tolerance', flags.ttlTolerance, 1000),
     maxKeysPerSec: flagInt('max-keys-per-sec', flags.maxKeysPerSec, 0),

@@ -5,7 +5,7 @@ export type DiffKind = 'missing' | 'extra' | 'type' | 'value' | 'ttl';
 export const DIFF_KINDS: readonly DiffKind[] = ['missing', 'extra', 'type', 'value', 'ttl'];
 
 /** Outcomes that are not differences: what the migration's own rules leave out or cannot tell. */
-export type NonDiffKind = 'filtered' | 'not-copied' | 'vanished' | 'ttl-unverifiable';
+export type NonDiffKind = 'filtered' | 'not-copied' | 'vanished' | 'ttl-unverifiable' | 'shadowed';
 
 export interface Difference {
   readonly kind: DiffKind;

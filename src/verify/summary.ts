@@ -46,7 +46,8 @@ export function formatSummary(s: VerifySummary): string {
     `compared: ${compared} keys (${list(s.compared)})`,
     `differences: ${totalDifferences(s)} (${list(s.differences)})` + (byType.length > 0 ? `; by type: ${byType.map(([t, n]) => `${t} ${n}`).join(', ')}` : ''),
     `not differences: filtered ${s.notDifferences.filtered}, not copied by rule ${s.notDifferences['not-copied']}, ` +
-      `gone from Pika meanwhile ${s.notDifferences.vanished}, ttl unverifiable ${s.notDifferences['ttl-unverifiable']}`,
+      `gone from Pika meanwhile ${s.notDifferences.vanished}, ttl unverifiable ${s.notDifferences['ttl-unverifiable']}` +
+      (s.notDifferences.shadowed > 0 ? `, other types of a multi-type name (cluster target: not copied) ${s.notDifferences.shadowed}` : ''),
     `looked at: ${s.pikaKeys} Pika keys, ${s.redisKeys} Redis keys in ${secs.toFixed(1)} s (${rate} keys/s)`,
     s.interrupted ? 'result: INTERRUPTED (nothing proven)' : matches(s) ? 'result: MATCH' : `result: DIFFERENT${s.reportFile === null ? '' : ` (first differences in ${s.reportFile})`}`,
   ];
