@@ -5,16 +5,15 @@
  * and `verify` must find no difference.
  */
 import { strict as assert } from 'node:assert';
-import { rmSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { buildConfig } from '../../src/config/load.js';
 import { verify, verifyOptionsOf } from '../../src/daemon/verify.js';
 import { totalDifferences } from '../../src/verify/summary.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { startRealPika, type RealPika, type RealPikaVersion } from '../helpers/real-pika.js';
-import { tempDir, testLogger, waitFor } from '../replication/support.js';
-import { startDaemon, stopDaemon, untilIncremental, type TestDaemon } from '../daemon/support.js';
+import type { RealPikaVersion } from '../helpers/real-pika.js';
+import { testLogger, waitFor } from '../replication/support.js';
+import { startDaemon, untilIncremental } from '../daemon/support.js';
+import { useRealRig } from './support.js';
 
 async function fillBefore(c: Redis): Promise<void> {
   await c.set('m:s', 'str');
@@ -54,26 +53,14 @@ async function writeLive(c: Redis, stores: boolean): Promise<void> {
 
 for (const version of ['3.2.7', '3.5.5'] as RealPikaVersion[]) {
   describe(`names in several types, real Pika ${version}`, () => {
-    let pika: RealPika;
-    let target: RedisServer;
-    let dir: string;
-    let d: TestDaemon;
-
-    before(async () => {
-      pika = await startRealPika(version);
-      target = await startRedis();
-      dir = tempDir(`pm-multitype-${version}-`);
-      await fillBefore(pika.client());
-      d = await startDaemon(target, dir);
-    });
-    after(async () => {
-      if (d) await stopDaemon(d);
-      await pika?.destroy();
-      await target?.stop();
-      if (dir) rmSync(dir, { recursive: true, force: true });
+    const rig = useRealRig(version, `pm-multitype-${version}-`, async (r) => {
+      await fillBefore(r.pika.client());
+      r.d = await startDaemon(r.target, r.dir);
     });
 
     it('Redis holds the first type Pika holds now, the others under side names; verify finds no difference', async () => {
+      const { pika, target } = rig;
+      const d = rig.d!;
       assert.equal(await d.admin.call('SLAVEOF', '127.0.0.1', String(pika.port), 'force'), 'OK');
       await untilIncremental(d, 60_000);
       const r = target.client();

@@ -4,37 +4,23 @@
  * so: a warning, and `streams_not_copied` in INFO migrate. Other keys are copied as usual.
  */
 import { strict as assert } from 'node:assert';
-import { rmSync } from 'node:fs';
-import { after, before, it } from 'node:test';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { startRealPika, type RealPika } from '../helpers/real-pika.js';
-import { tempDir, waitFor } from '../replication/support.js';
-import { startDaemon, stopDaemon, untilIncremental, type TestDaemon } from '../daemon/support.js';
+import { it } from 'node:test';
+import { waitFor } from '../replication/support.js';
+import { startDaemon, untilIncremental } from '../daemon/support.js';
+import { useRealRig } from './support.js';
 
-let pika: RealPika;
-let target: RedisServer;
-let dir: string;
-let d: TestDaemon;
-
-before(async () => {
-  pika = await startRealPika('3.5.5');
-  target = await startRedis();
-  dir = tempDir('pm-real-streams-');
-  const c = pika.client();
+const rig = useRealRig('3.5.5', 'pm-real-streams-', async (r) => {
+  const c = r.pika.client();
   await c.set('plain', 'v');
   await c.xadd('st:1', '*', 'f', 'v');
   await c.xadd('st:1', '*', 'g', 'w');
   await c.xadd('st:2', '5-1', 'f', 'v');
-  d = await startDaemon(target, dir);
-});
-after(async () => {
-  if (d) await stopDaemon(d);
-  await pika?.destroy();
-  await target?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  r.d = await startDaemon(r.target, r.dir);
 });
 
 it('3.5.5 full sync: the streams its DBSync leaves out are counted in INFO migrate (streams_not_copied:2)', async () => {
+  const { pika, target } = rig;
+  const d = rig.d!;
   assert.equal(await d.admin.call('SLAVEOF', '127.0.0.1', String(pika.port), 'force'), 'OK');
   await untilIncremental(d, 60_000);
   await waitFor('streams_not_copied in INFO migrate', async () => (await d.info('migrate')).get('streams_not_copied') === '2', 15_000);

@@ -1,15 +1,16 @@
 /** Shared by the real-master tests: has the daemon caught up with the master, and does Redis match it. */
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildConfig } from '../../src/config/load.js';
 import { verify, verifyOptionsOf } from '../../src/daemon/verify.js';
 import { totalDifferences, type VerifySummary } from '../../src/verify/summary.js';
-import type { RedisServer } from '../helpers/redis.js';
-import type { RealPika } from '../helpers/real-pika.js';
-import { testLogger } from '../replication/support.js';
-import type { TestDaemon } from '../daemon/support.js';
+import { after, before } from 'node:test';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { startRealPika, type RealPika, type RealPikaVersion } from '../helpers/real-pika.js';
+import { tempDir, testLogger } from '../replication/support.js';
+import { stopDaemon, type TestDaemon } from '../daemon/support.js';
 
 /** `db0 binlog_offset=F O` (3.2.7) or `db0:binlog_offset=F O` (3.5+, and the daemon's own space form). */
 export function binlogOffsetOf(info: string, db = 0): string | null {
@@ -54,4 +55,34 @@ export async function assertExact(pika: RealPika, target: RedisServer, dir: stri
     }
     await sleep(500);
   }
+}
+
+/** What a real-master test runs against: the master, a target Redis, a work dir, and the daemon once started. */
+export interface RealRig {
+  pika: RealPika;
+  target: RedisServer;
+  dir: string;
+  d: TestDaemon | undefined;
+}
+
+/**
+ * Registers, in the calling describe (or file), the before/after hooks that start a real Pika
+ * `version`, a target Redis and a work dir, then run `prepare` (fill the master, start the daemon
+ * into `rig.d`), and stop all of them afterwards; the fields are set once `before` has run.
+ */
+export function useRealRig(version: RealPikaVersion, prefix: string, prepare: (rig: RealRig) => Promise<void> = async () => {}): RealRig {
+  const rig = { d: undefined } as RealRig;
+  before(async () => {
+    rig.pika = await startRealPika(version);
+    rig.target = await startRedis();
+    rig.dir = tempDir(prefix);
+    await prepare(rig);
+  });
+  after(async () => {
+    if (rig.d) await stopDaemon(rig.d);
+    await rig.pika?.destroy();
+    await rig.target?.stop();
+    if (rig.dir) rmSync(rig.dir, { recursive: true, force: true });
+  });
+  return rig;
 }

@@ -3,16 +3,15 @@
  * admin port, full sync, live writes through the binlog, then `verify` against the master itself.
  */
 import { strict as assert } from 'node:assert';
-import { rmSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { buildConfig } from '../../src/config/load.js';
 import { verify, verifyOptionsOf } from '../../src/daemon/verify.js';
 import { totalDifferences } from '../../src/verify/summary.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { REAL_PIKA_VERSIONS, startRealPika, type RealPika } from '../helpers/real-pika.js';
-import { tempDir, testLogger, waitFor } from '../replication/support.js';
-import { startDaemon, stopDaemon, untilIncremental, type TestDaemon } from '../daemon/support.js';
+import { REAL_PIKA_VERSIONS } from '../helpers/real-pika.js';
+import { testLogger, waitFor } from '../replication/support.js';
+import { startDaemon, untilIncremental } from '../daemon/support.js';
+import { useRealRig } from './support.js';
 
 /** A few keys of every type, some with expiries, written before the snapshot. */
 async function fillBefore(c: Redis, n: number): Promise<void> {
@@ -50,26 +49,14 @@ async function writeLive(c: Redis): Promise<void> {
 
 for (const version of REAL_PIKA_VERSIONS) {
   describe(`real Pika ${version} master`, () => {
-    let pika: RealPika;
-    let target: RedisServer;
-    let dir: string;
-    let d: TestDaemon;
-
-    before(async () => {
-      pika = await startRealPika(version);
-      target = await startRedis();
-      dir = tempDir(`pm-real-${version}-`);
-      await fillBefore(pika.client(), 200);
-      d = await startDaemon(target, dir);
-    });
-    after(async () => {
-      if (d) await stopDaemon(d);
-      await pika?.destroy();
-      await target?.stop();
-      if (dir) rmSync(dir, { recursive: true, force: true });
+    const rig = useRealRig(version, `pm-real-${version}-`, async (r) => {
+      await fillBefore(r.pika.client(), 200);
+      r.d = await startDaemon(r.target, r.dir);
     });
 
     it('full sync, then the binlog: verify finds Redis equal to the master', async () => {
+      const { pika, target } = rig;
+      const d = rig.d!;
       assert.equal(await d.admin.call('SLAVEOF', '127.0.0.1', String(pika.port), 'force'), 'OK');
       await untilIncremental(d, 60_000);
       await writeLive(pika.client());
