@@ -257,11 +257,13 @@ do
       note(k1)
       return r
     end
-    for i = 1, #KEYS do
-      if string.sub(roles, i, i) == 'w' then cmd[at[i]] = place(KEYS[i], typ, true) end
-    end
+    -- Sources first: a destination's place may move its other type aside, and a source of the same
+    -- name placed after that would find the name empty and settle that type back under it.
     for i = 1, #KEYS do
       if string.sub(roles, i, i) ~= 'w' then cmd[at[i]] = place(KEYS[i], typ, false) end
+    end
+    for i = 1, #KEYS do
+      if string.sub(roles, i, i) == 'w' then cmd[at[i]] = place(KEYS[i], typ, true) end
     end
     local r = redis.pcall(unpack(cmd))
     for i = 1, #KEYS do

@@ -160,6 +160,19 @@ test('*STORE, SMOVE and RPOPLPUSH read and write one type of each name, as Pika 
   assert.deepEqual((await layout(c, 'k')).zset, { zset: ['a', '1'] });
 });
 
+test('a *STORE reading its destination when the name holds only a type after the written one keeps that type', async () => {
+  // Seen with the real 3.2.7 (random workload, seed 1393836180): `sunionstore k o k` over a name
+  // holding only a zset. Placing the destination first moved the zset aside, so the source `k` then
+  // found the name empty and settled the zset back under it, where the STORE replaced it.
+  await c.flushall();
+  await applyCommands(c, convertAll([['zadd', 'k', '1', 'z'], ['sunionstore', 'k', 'o', 'k']]));
+  assert.deepEqual(await layout(c, 'k'), { main: { zset: ['z', '1'] } });
+  await applyCommands(c, convertAll([['sadd', 'o', 'x'], ['sunionstore', 'k', 'o', 'k']]));
+  assert.deepEqual(await layout(c, 'k'), { main: { set: ['x'] }, zset: { zset: ['z', '1'] } });
+  await applyCommands(c, convertAll([['sdiffstore', 'k', 'k', 'o']]));
+  assert.deepEqual(await layout(c, 'k'), { main: { zset: ['z', '1'] } });
+});
+
 test('through the sender pool (inlined in the batch script), with key-rename-prefix', async () => {
   await c.flushall();
   const pool = await SenderPool.connect({ host: redis.host, port: redis.port, db: 0, senders: 2, batchSize: 5, logger: silentLogger() });
