@@ -108,8 +108,10 @@ export function untilIncremental(d: TestDaemon, timeoutMs = 30_000): Promise<voi
 export async function copyData(from: Redis, to: Redis): Promise<void> {
   for (const key of await from.keysBuffer('*')) {
     if (key.toString().startsWith('pika-migrate:')) continue;
-    const pttl = await from.pttl(key);
-    await to.callBuffer('RESTORE', key, String(pttl > 0 ? pttl : 0), (await from.dumpBuffer(key))!, 'REPLACE');
+    // The absolute expiry (Redis 7's PEXPIRETIME, RESTORE … ABSTTL): a relative TTL would drift by
+    // however long the machine stalls between reading it and the RESTORE.
+    const at = (await from.call('PEXPIRETIME', key)) as number;
+    await to.callBuffer('RESTORE', key, String(at > 0 ? at : 0), (await from.dumpBuffer(key))!, 'REPLACE', ...(at > 0 ? ['ABSTTL'] : []));
   }
 }
 
