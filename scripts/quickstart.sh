@@ -1,20 +1,12 @@
 #!/usr/bin/env bash
-# Quick start on a fresh Debian machine with Node and npm: installs what is missing (redis-server,
-# redis-tools, rsync), installs and builds pika-migrate, makes sure a Redis target answers on
+# Quick start on a fresh Debian machine with Node and npm: installs what is missing
+# (scripts/install-deps.sh: Redis, rsync, and what `npm test` needs), installs and builds pika-migrate, makes sure a Redis target answers on
 # 127.0.0.1:6379 (starts one if none does), then runs the daemon with pika.conf.example.
 # Extra arguments are passed to pika-migrate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=()
-command -v redis-server >/dev/null || need+=(redis-server)
-command -v redis-cli >/dev/null || need+=(redis-tools)
-command -v rsync >/dev/null || need+=(rsync)
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
+bash scripts/install-deps.sh
 
 npm ci --no-audit --no-fund
 npm run build
