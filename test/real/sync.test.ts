@@ -5,13 +5,9 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
-import { buildConfig } from '../../src/config/load.js';
-import { verify, verifyOptionsOf } from '../../src/daemon/verify.js';
-import { totalDifferences } from '../../src/verify/summary.js';
 import { REAL_PIKA_VERSIONS } from '../helpers/real-pika.js';
-import { testLogger, waitFor } from '../replication/support.js';
 import { startDaemon, untilIncremental } from '../daemon/support.js';
-import { useRealRig } from './support.js';
+import { assertExact, untilCaughtUp, useRealRig } from './support.js';
 
 /** A few keys of every type, some with expiries, written before the snapshot. */
 async function fillBefore(c: Redis, n: number): Promise<void> {
@@ -60,21 +56,9 @@ for (const version of REAL_PIKA_VERSIONS) {
       assert.equal(await d.admin.call('SLAVEOF', '127.0.0.1', String(pika.port), 'force'), 'OK');
       await untilIncremental(d, 60_000);
       await writeLive(pika.client());
-      const conf = buildConfig('real.conf', [
-        { key: 'target-redis-port', value: String(target.port), where: 'real.conf:1' },
-        { key: 'slaveof', value: `127.0.0.1:${pika.port}`, where: 'real.conf:2' },
-      ]);
-      // The binlog reaches Redis within seconds; verify until it matches or the deadline passes.
-      let last = '';
-      await waitFor(
-        'Redis equal to the master',
-        async () => {
-          const r = await verify(verifyOptionsOf(conf, {}, testLogger()));
-          last = JSON.stringify({ differences: r.differences, compared: r.compared });
-          return totalDifferences(r) === 0 && r.compared.string > 200;
-        },
-        30_000,
-      ).catch((e: Error) => assert.fail(`${e.message}: ${last}`));
+      await untilCaughtUp(pika, d, 30_000);
+      const r = await assertExact(pika, target, rig.dir, `real ${version}`, 30_000);
+      assert.ok(r.compared.string > 200, JSON.stringify(r.compared));
       assert.equal(await target.client().get('live:n'), '42');
     });
   });
