@@ -80,18 +80,10 @@ async function untilLoaded(target: Redis, n: number, timeoutMs: number): Promise
 }
 
 async function slaveofForce(port: number, master: RealPika): Promise<void> {
-  const admin = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  await waitListening(port);
+  const admin = new Redis({ host: '127.0.0.1', port, retryStrategy: () => null, maxRetriesPerRequest: 0 });
   admin.on('error', () => {});
   try {
-    for (let i = 0; ; i++) {
-      try {
-        await admin.connect();
-        break;
-      } catch (e) {
-        if (i > 200) throw e;
-        await sleep(50);
-      }
-    }
     const r = await admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
     if (r !== 'OK') throw new Error(`SLAVEOF answered ${String(r)}`);
   } finally {
