@@ -4,6 +4,7 @@ import { FatalError, TargetLostWritesError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { formatPosition, type SourcePosition } from '../core/position.js';
 import { BATCH_SCRIPT, encodeBatch, type AppliedRecord } from './batch-script.js';
+import { encodeNativeBatch, GATE_SCRIPT, killServerClient, nativeEligible, sendNative, serverClientOf, type NativeBatch, type ServerClient } from './native-batch.js';
 import { openConnection, peerAddress, runIdOf, targetName, TargetUnreachableError, type TargetOptions } from './connection.js';
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
 import { newWaiter, type Waiter } from './waiter.js';
@@ -31,6 +32,10 @@ export interface SenderOptions extends TargetOptions {
   readonly waitReplicas: number;
   readonly waitTimeoutMs: number;
   readonly logger: Logger;
+  /** Batches of overwrites go as transactions (native-batch.ts); the pool found the target allows it. */
+  readonly native: boolean;
+  /** The first connection as the server knows it (native only), to kill it if it is given up on. */
+  readonly serverClient: ServerClient | null;
 }
 
 /** What a sender tells its pool. Plain callbacks: they run once per batch on the hot path. */
@@ -118,6 +123,9 @@ export class Sender {
   private refusedSince = 0;
   private lastRefusal = '';
   private lastRefusalLogAt = 0;
+  /** This connection, and the one given up on and not yet killed (native only: see native-batch.ts). */
+  private self: ServerClient | null;
+  private stale: ServerClient | null = null;
   private counters = { sent: 0, batches: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0, queuedCmds: 0 };
   private readonly log: Logger;
 
@@ -130,6 +138,7 @@ export class Sender {
     this.log = opts.logger.child({ sender: opts.index });
     this.retryDelay = opts.retryMinMs;
     this.serverRunId = opts.serverRunId;
+    this.self = opts.serverClient;
     this.redis = redis;
     this.watch(redis);
   }
@@ -288,9 +297,18 @@ export class Sender {
 
   private send(batch: Batch): void {
     const redis = this.redis as Redis;
-    const enc = encodeBatch(batch.cmds, this.opts.markerKey, this.chainTail, batch.seq, this.opts.markerTtlMs, this.opts.applied);
+    const native = this.opts.native && nativeEligible(batch.cmds);
+    let applied: Promise<unknown>;
+    if (native) {
+      const enc = encodeNativeBatch(batch.cmds, this.opts.markerKey, this.chainTail, batch.seq, this.opts.markerTtlMs, this.opts.applied);
+      batch.origin = enc.origin;
+      applied = this.sendTransaction(redis, enc);
+    } else {
+      const enc = encodeBatch(batch.cmds, this.opts.markerKey, this.chainTail, batch.seq, this.opts.markerTtlMs, this.opts.applied);
+      batch.origin = enc.origin;
+      applied = redis.call('EVALSHA', enc.args);
+    }
     this.chainTail = String(batch.seq);
-    batch.origin = enc.origin;
     if (batch.everSent) this.counters.retries++;
     else {
       batch.everSent = true;
@@ -300,7 +318,6 @@ export class Sender {
     this.sentCount++;
     this.inFlightCalls++;
     const epoch = this.epoch;
-    const applied = redis.call('EVALSHA', enc.args);
     if (this.opts.waitReplicas === 0) {
       applied.then(
         (reply) => this.onReply(batch, epoch, reply),
@@ -319,6 +336,33 @@ export class Sender {
       (err: Error) => {
         waited.catch(() => {});
         this.onFailure(batch, epoch, err);
+      },
+    );
+  }
+
+  /**
+   * Writes a batch of overwrites as one transaction (native-batch.ts) and answers like the batch
+   * script would: `{-1, marker}` when the gate found another batch's marker, else the flat list of
+   * (call index, error) pairs. A refusal while queueing (OOM) or of EXEC itself rejects with that
+   * refusal's own error, so it is retried like a refused batch script.
+   */
+  private sendTransaction(redis: Redis, enc: NativeBatch): Promise<unknown> {
+    if (redis.status !== 'ready' || !redis.stream.writable) return Promise.reject(new Error('connection to Redis is not writable'));
+    const { queued, exec } = sendNative(redis, enc);
+    let refusal: Error | null = null;
+    for (const q of queued) q.catch((e: Error) => (refusal ??= e));
+    return exec.then(
+      (reply) => {
+        const r = reply as unknown[];
+        const gate = r[0];
+        if (gate instanceof Error) throw gate;
+        if (Array.isArray(gate) && gate.length === 2 && gate[0] === SKIPPED) return gate;
+        const errs: Array<number | string> = [];
+        for (let i = 1; i < r.length; i++) if (r[i] instanceof Error) errs.push(i - 1, (r[i] as Error).message);
+        return errs;
+      },
+      (e: Error) => {
+        throw refusal ?? execRefusal(e);
       },
     );
   }
@@ -485,7 +529,13 @@ export class Sender {
       try {
         if (why.reloadScript) {
           await redis.script('LOAD', BATCH_SCRIPT);
+          if (this.opts.native) await redis.script('LOAD', GATE_SCRIPT);
           why.reloadScript = false;
+        }
+        if (this.stale !== null) {
+          // A restarted target took the old connection with it; otherwise it may still hold a transaction.
+          if (!this.restarted) await killServerClient(redis, this.stale);
+          this.stale = null;
         }
         marker = await redis.get(this.opts.markerKey);
         if (this.opts.waitReplicas > 0) {
@@ -569,12 +619,23 @@ export class Sender {
       this.redis.disconnect();
       this.redis = null;
     }
+    if (this.self !== null) {
+      this.stale = this.self;
+      this.self = null;
+    }
     const backoff = new Backoff(this.opts.reconnectGiveUpMs, 100, 5000);
     for (;;) {
       if (this.stopped) throw new FatalError(`sender ${this.index} stopped`);
+      let opened: Redis | null = null;
       try {
         const redis = await openConnection(this.opts, Sender.connectionName(this.index));
+        opened = redis;
         await redis.script('LOAD', BATCH_SCRIPT);
+        let self: ServerClient | null = null;
+        if (this.opts.native) {
+          await redis.script('LOAD', GATE_SCRIPT);
+          self = await serverClientOf(redis);
+        }
         // One INFO per reconnect, none per batch: a target that came back empty has a new run_id.
         const runId = runIdOf(await redis.info('server'));
         if (runId !== this.serverRunId) {
@@ -582,16 +643,18 @@ export class Sender {
           this.serverRunId = runId;
           this.restarted = true;
         }
+        this.self = self;
         this.redis = redis;
         this.watch(redis);
         this.counters.reconnects++;
         this.log.info({ target: targetName(this.opts), address: peerAddress(redis) }, 'reconnected to Redis');
         return;
       } catch (e) {
+        opened?.disconnect();
         if (e instanceof FatalError) throw e;
         const msg = (e as Error).message;
         if (!(e instanceof TargetUnreachableError) && (e as Error).name === 'ReplyError') {
-          throw new FatalError(`Redis at ${targetName(this.opts)} refused the batch script: ${msg}`);
+          throw new FatalError(`Redis at ${targetName(this.opts)} refused the batch script or CLIENT INFO: ${msg}`);
         }
         if (backoff.exhausted) {
           throw new FatalError(`lost the connection to Redis at ${targetName(this.opts)} and could not reconnect for ${Math.round(this.opts.reconnectGiveUpMs / 1000)} s: ${msg}`);
@@ -619,4 +682,17 @@ export class Sender {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * EXEC refused as a whole answers `EXECABORT Transaction discarded because of: <the refusal>`
+ * (Redis 7: OOM at EXEC time): the refusal inside decides what the sender does.
+ */
+function execRefusal(e: Error): Error {
+  if (e.name !== 'ReplyError') return e;
+  const m = /^EXECABORT .*because of: -?(.*)$/s.exec(e.message);
+  if (m === null) return e;
+  const inner = new Error(m[1]);
+  inner.name = 'ReplyError';
+  return inner;
 }

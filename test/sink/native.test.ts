@@ -1,0 +1,189 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { Redis } from 'ioredis';
+import type { RedisCommand } from '../../src/core/command.js';
+import { encodeNativeBatch, killServerClient, nativeEligible, serverClientOf } from '../../src/sink/native-batch.js';
+import type { SenderPool } from '../../src/sink/pool.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { binlog, keyed, poolFor, sleep, submitAll } from './support.js';
+
+async function calls(r: RedisServer, cmd: string): Promise<number> {
+  const stats = await r.client().info('commandstats');
+  return Number(new RegExp(`cmdstat_${cmd.replace('|', '\\|')}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+}
+
+/**
+ * Runs of SETs that overwrite each counter with its current value, then runs of INCRs of the same
+ * counters: batches of the first kind go as transactions, of the second through the batch script,
+ * on the same senders. A SET applied late or twice out of turn, or an INCR applied twice or lost,
+ * leaves a counter off.
+ */
+function* setsThenIncrs(keys: number, rounds: number, counts: number[]): Generator<RedisCommand> {
+  let off = 0;
+  for (let r = 0; r < rounds; r++) {
+    // Three passes: runs long enough to fill whole batches of SETs on every sender.
+    for (let pass = 0; pass < 3; pass++) for (let k = 0; k < keys; k++) yield keyed('SET', `c:${k}`, [String(counts[k])], binlog(1, off++));
+    for (let k = 0; k < keys; k++) {
+      counts[k]++;
+      yield keyed('INCR', `c:${k}`, [], binlog(1, off++));
+    }
+  }
+}
+
+async function assertCounts(r: RedisServer, counts: number[]): Promise<void> {
+  const c = r.client();
+  const got = await c.mget(...counts.map((_, k) => `c:${k}`));
+  assert.deepEqual(got, counts.map(String));
+}
+
+test('only batches of plain or expiring SETs go as transactions', () => {
+  const pos = binlog(1, 1);
+  assert.equal(nativeEligible([keyed('SET', 'a', ['1'], pos), keyed('SET', 'b', ['2', 'PXAT', '99999999999999'], pos)]), true);
+  assert.equal(nativeEligible([keyed('SET', 'a', ['1'], pos), keyed('INCR', 'b', [], pos)]), false);
+  assert.equal(nativeEligible([keyed('SET', 'a', ['1', 'NX'], pos)]), false, 'SET NX depends on what is there');
+  assert.equal(nativeEligible([keyed('SET', 'a', ['1', 'KEEPTTL'], pos)]), false);
+  assert.equal(nativeEligible([]), false);
+});
+
+test('the transaction is valid RESP: MULTI, the gate, one MSET per run, each expiring SET, EXEC', async () => {
+  const r = await startRedis();
+  try {
+    const pos = binlog(1, 1);
+    const cmds = [keyed('SET', 'a', ['1'], pos), keyed('SET', 'b', [Buffer.from([0, 13, 10, 255])], pos), keyed('SET', 'e', ['x', 'PXAT', String(Date.now() + 60_000)], pos), keyed('SET', 'c', ['3'], pos)];
+    const enc = encodeNativeBatch(cmds, 'm', '-', 1, 60_000, null);
+    assert.deepEqual(enc.origin, [0, 2, 3]);
+    // Through a raw socket: redis-cli --pipe style, the replies in order.
+    const c = r.client();
+    await c.script('LOAD', (await import('../../src/sink/native-batch.js')).GATE_SCRIPT);
+    const raw = connect(r.port, r.host);
+    try {
+      const replies: Buffer[] = [];
+      raw.on('data', (d: Buffer) => replies.push(d));
+      raw.write(enc.payload);
+      const want = '+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*4\r\n*0\r\n+OK\r\n+OK\r\n+OK\r\n';
+      for (let i = 0; i < 100 && Buffer.concat(replies).length < want.length; i++) await sleep(10);
+      assert.equal(Buffer.concat(replies).toString('latin1'), want);
+    } finally {
+      raw.destroy();
+    }
+    assert.deepEqual(await c.mgetBuffer('a', 'b', 'c'), [Buffer.from('1'), Buffer.from([0, 13, 10, 255]), Buffer.from('3')]);
+    assert.ok((await c.pttl('e')) > 50_000);
+    assert.equal(await c.get('m'), '1', 'the gate wrote the marker');
+  } finally {
+    await r.stop();
+  }
+});
+
+test('strings go as transactions, the rest through the batch script, and the result is exact', async () => {
+  let pool!: SenderPool;
+  const r = await startRedis();
+  try {
+    pool = await poolFor(r, { senders: 3, batchSize: 20 });
+    const counts = new Array<number>(60).fill(0);
+    await submitAll(pool, setsThenIncrs(60, 30, counts));
+    await pool.flush();
+    await assertCounts(r, counts);
+    assert.ok((await calls(r, 'exec')) >= 30, 'batches of SETs went as transactions');
+    assert.ok((await calls(r, 'evalsha')) >= 60, 'the gate and the INCR batches ran scripts');
+    await pool.close();
+  } finally {
+    pool?.destroy();
+    await r.stop();
+  }
+});
+
+test('transactions off: everything goes through the batch script', async () => {
+  let pool!: SenderPool;
+  const r = await startRedis();
+  try {
+    pool = await poolFor(r, { senders: 2, batchSize: 20, transactions: false });
+    const counts = new Array<number>(20).fill(0);
+    await submitAll(pool, setsThenIncrs(20, 5, counts));
+    await pool.flush();
+    await assertCounts(r, counts);
+    assert.equal(await calls(r, 'exec'), 0);
+    await pool.close();
+  } finally {
+    pool?.destroy();
+    await r.stop();
+  }
+});
+
+test('an ACL without client|kill falls back to the batch script for every batch', async () => {
+  let pool!: SenderPool;
+  const r = await startRedis();
+  try {
+    await r.client().call('ACL', 'SETUSER', 'nokill', 'on', '>pw', '~*', '+@all', '-client|kill');
+    pool = await poolFor(r, { senders: 2, batchSize: 20, username: 'nokill', password: 'pw' });
+    const counts = new Array<number>(20).fill(0);
+    await submitAll(pool, setsThenIncrs(20, 5, counts));
+    await pool.flush();
+    await assertCounts(r, counts);
+    // The capability probe's own empty MULTI/EXEC is the only one.
+    assert.equal(await calls(r, 'exec'), 1);
+    await pool.close();
+  } finally {
+    pool?.destroy();
+    await r.stop();
+  }
+});
+
+test('CLIENT KILL mid-stream and OOM refusals: transactions and scripts interleaved stay exact', async () => {
+  let pool!: SenderPool;
+  const r = await startRedis(['--maxmemory-policy', 'noeviction']);
+  try {
+    pool = await poolFor(r, { senders: 4, batchSize: 25, maxInFlightBatches: 4, retryMinMs: 10, retryMaxMs: 50 });
+    const counts = new Array<number>(200).fill(0);
+    let done = false;
+    const producing = submitAll(pool, setsThenIncrs(200, 150, counts)).finally(() => (done = true));
+    const admin = r.client();
+    let kills = 0;
+    let ooms = 0;
+    while (!done) {
+      await sleep(20);
+      if ((kills + ooms) % 4 === 3) {
+        // Every write refused for a moment: queued commands get OOM, EXEC answers EXECABORT.
+        await admin.config('SET', 'maxmemory', '1');
+        await sleep(30);
+        await admin.config('SET', 'maxmemory', '0');
+        ooms++;
+      } else {
+        await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+        kills++;
+      }
+    }
+    await producing;
+    await pool.flush();
+    await assertCounts(r, counts);
+    const st = pool.stats();
+    assert.ok(kills >= 3 && ooms >= 1, `${kills} kills, ${ooms} OOM windows`);
+    assert.ok(st.total.reconnects >= 1);
+    assert.ok((await calls(r, 'exec')) >= 100);
+    // Each reconnect killed the connection it gave up on (gone already here: 0 killed, but asked).
+    assert.ok((await calls(r, 'client|kill')) >= st.total.reconnects);
+    console.log(`# kills ${kills}, OOM windows ${ooms}, reconnects ${st.total.reconnects}, resent ${st.total.retries}, oom replies ${st.errors.oom ?? 0}`);
+    await pool.close();
+  } finally {
+    pool?.destroy();
+    await r.stop();
+  }
+});
+
+test('killServerClient kills the connection with that id and address only', async () => {
+  const r = await startRedis();
+  try {
+    const a = r.client();
+    const b = new Redis({ host: r.host, port: r.port });
+    try {
+      const me = await serverClientOf(b);
+      assert.equal(await killServerClient(a, { id: me.id, addr: '127.0.0.1:1' }), 0, 'same id, other address: not that one');
+      assert.equal(await killServerClient(a, { id: String(Number(me.id) + 1000), addr: me.addr }), 0);
+      assert.equal(await killServerClient(a, me), 1);
+    } finally {
+      b.disconnect();
+    }
+  } finally {
+    await r.stop();
+  }
+});
