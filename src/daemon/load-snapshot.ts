@@ -199,6 +199,9 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
           if (wait !== undefined) await orStop(wait);
         }
       }
+      // Drops the keys the sink has applied: kept only until the next checkpoint, they would hold
+      // every key read in between (and the buffers they share) for up to a second.
+      o.watermark?.at(o.pool.appliedPosition());
       progress.add('keys', keys);
       progress.add('records', batch.length);
       progress.add('elements', elements);

@@ -10,8 +10,9 @@ import type { ResumePoint } from '../snapshot/pika/snapshot.js';
  * Commands above the watermark that some sender applied already are skipped on the resumed read by
  * the per-sender positions of the applied hash, so the watermark only needs to be low, not exact.
  *
- * Memory: one entry per key submitted and not yet below the watermark, which the sink's bound on
- * unacknowledged commands keeps small.
+ * Memory: one entry per key submitted and not yet below the watermark. loadSnapshot moves it after
+ * every batch of records, so the sink's bound on unacknowledged commands keeps that small; moved
+ * only at checkpoints (once a second), it held every key read in between.
  */
 export class LoadWatermark {
   private starts: ResumePoint[] = [];
@@ -26,6 +27,11 @@ export class LoadWatermark {
   /** A key's first record is about to be submitted. */
   keyStart(type: DataType, key: Buffer, seq: number): void {
     this.starts.push({ type, key, seq });
+  }
+
+  /** Keys held: submitted and not yet known applied. */
+  get held(): number {
+    return this.starts.length - this.head;
   }
 
   /** The key to resume at given what the sink reports applied; null: from the beginning. */

@@ -1,0 +1,26 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { FIXTURES } from '../test/helpers/fixtures.js';
+import { startRedis } from '../test/helpers/redis.js';
+import { startRealPika } from '../test/helpers/real-pika.js';
+import { replicaPort, tempDir } from '../test/replication/support.js';
+const work = tempDir('pm-tl-');
+const redis = await startRedis();
+const master = await startRealPika('3.2.7', { seedDb0: join(FIXTURES, 'snapshots/3.2.7-1m-strings/dump/db0') });
+const port = await replicaPort();
+const conf = join(work, 'd.conf');
+writeFileSync(conf, [`port : ${port}`, 'bind : 127.0.0.1', `db-sync-path : ${join(work, 'dbsync')}`, `log-path : ${join(work, 'log')}`, 'log-format : json', 'log-level : info', `target-redis-port : ${redis.port}`, ...(process.env.EXTRA ?? '').split(';').filter(Boolean), ''].join('\n'));
+const args = (process.env.NODEARGS ?? '').split(' ').filter(Boolean);
+const d = spawn('/usr/bin/time', ['-f', 'maxrss %M KB', process.execPath, ...args, 'dist/src/cli.js', '-c', conf], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+const t0 = Date.now();
+d.stdout!.on('data', (b: Buffer) => { for (const l of b.toString().split('\n')) if (l) { try { const j = JSON.parse(l); console.log(((typeof j.time === "number" ? j.time : Date.parse(j.time)) - t0) + 'ms', j.msg, j.component ?? '', j.rate ?? ''); } catch { console.log(l); } } });
+await new Promise((r) => setTimeout(r, 800));
+const admin = new Redis({ port });
+await admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
+const t = new Redis({ port: redis.port });
+for (;;) { if ((await t.dbsize()) >= 1000000) break; await new Promise((r) => setTimeout(r, 20)); }
+console.log('done', Date.now() - t0, 'ms');
+const ex = new Promise((r) => d.on('exit', r)); (await import('node:child_process')).execSync(`pkill -TERM -P ${d.pid}`); await ex;
+admin.disconnect(); t.disconnect(); await master.destroy(); await redis.stop();
