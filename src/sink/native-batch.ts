@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Command, type Redis } from 'ioredis';
 import type { RedisCommand } from '../core/command.js';
+import type { SourcePosition } from '../core/position.js';
 import { appliedValue, isPlainSet, type AppliedRecord } from './batch-script.js';
 
 /**
@@ -47,6 +48,9 @@ export const GATE_SCRIPT_SHA = createHash('sha1').update(GATE_SCRIPT).digest('he
 /** Merged SETs per MSET: far below any argument limit, and one MSET is one call in Redis. */
 const MAX_MSET_PAIRS = 1000;
 
+const MULTI = Buffer.from('*1\r\n$5\r\nMULTI\r\n');
+const EXEC = Buffer.from('*1\r\n$4\r\nEXEC\r\n');
+
 /** `SET k v PXAT t` (an expiring string of a snapshot or binlog): as much an overwrite as a plain SET. */
 function isExpiringSet(cmd: RedisCommand): boolean {
   const a = cmd.args;
@@ -60,8 +64,8 @@ export function nativeEligible(cmds: ReadonlyArray<RedisCommand>): boolean {
 }
 
 export interface NativeBatch {
-  /** The whole transaction in RESP, written to the socket in one go. */
-  readonly payload: Buffer;
+  /** The batch's commands in RESP, between the gate and EXEC; the same for every send of it. */
+  readonly data: Buffer;
   /** Commands queued between the gate and EXEC. */
   readonly calls: number;
   /** For each queued call, the index in the batch of the first command it stands for. */
@@ -93,25 +97,60 @@ function runEnd(cmds: ReadonlyArray<RedisCommand>, i: number): number {
   return j;
 }
 
+/** Writes RESP into one buffer. Hot: a million keys are two million bulk strings. */
+class RespWriter {
+  readonly out: Buffer;
+  o = 0;
+
+  constructor(size: number) {
+    this.out = Buffer.allocUnsafe(size);
+  }
+
+  /** `*n` or `$n` and CRLF; digits byte by byte, several times cheaper than String(n) + Buffer#write. */
+  header(c: number, n: number): void {
+    const out = this.out;
+    out[this.o++] = c;
+    const d = digits(n);
+    for (let i = this.o + d - 1; i >= this.o; i--) {
+      out[i] = 48 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+    this.o += d;
+    out[this.o++] = 13;
+    out[this.o++] = 10;
+  }
+
+  bulk(a: Buffer | string): void {
+    const out = this.out;
+    if (typeof a === 'string') {
+      const n = Buffer.byteLength(a);
+      this.header(36, n);
+      this.o += out.write(a, this.o, n);
+    } else {
+      const n = a.length;
+      this.header(36, n);
+      // Short keys and values byte by byte: cheaper than Buffer#copy's call for a few bytes.
+      if (n <= 64) for (let i = 0, o = this.o; i < n; i++) out[o + i] = a[i];
+      else a.copy(out, this.o);
+      this.o += n;
+    }
+    out[this.o++] = 13;
+    out[this.o++] = 10;
+  }
+
+  done(): Buffer {
+    if (this.o !== this.out.length) throw new Error(`RESP: laid out ${this.o} of ${this.out.length} bytes`);
+    return this.out;
+  }
+}
+
 /**
- * Lays the batch out as one RESP transaction (see the comment at the top). Expects
- * `nativeEligible(cmds)`.
+ * Lays the batch's commands out in RESP, one MSET per run of plain SETs and each expiring SET as
+ * it is (see the comment at the top). Expects `nativeEligible(cmds)`. The sender keeps this
+ * instead of the commands, which lets go of their objects and the blocks their values point into.
  */
-export function encodeNativeBatch(
-  cmds: ReadonlyArray<RedisCommand>,
-  marker: string,
-  expect: string,
-  seq: number,
-  ttlMs: number,
-  applied: AppliedRecord | null,
-): NativeBatch {
-  const last = cmds[cmds.length - 1].pos;
-  const gate: Array<string> = [
-    'EVALSHA', GATE_SCRIPT_SHA, '2', marker, applied?.key ?? marker, expect, String(seq), String(ttlMs),
-    applied?.field ?? '', applied === null ? '' : appliedValue(last), applied === null ? '' : String(applied.senders),
-  ];
-  let size = MULTI.length + EXEC.length + 1 + digits(gate.length) + 2;
-  for (const g of gate) size += bulkSize(Buffer.byteLength(g));
+export function encodeNativeBatch(cmds: ReadonlyArray<RedisCommand>): NativeBatch {
+  let size = 0;
   for (let i = 0; i < cmds.length; ) {
     if (isPlainSet(cmds[i])) {
       const end = runEnd(cmds, i);
@@ -124,74 +163,82 @@ export function encodeNativeBatch(
       i++;
     }
   }
-  const out = Buffer.allocUnsafe(size);
-  let o = MULTI.copy(out, 0);
-  // Hot: a million keys are two million of these. Digits and short keys are written byte by byte,
-  // which is several times cheaper than String(n) + Buffer#write or Buffer#copy for a few bytes.
-  const header = (c: number, n: number): void => {
-    out[o++] = c;
-    const d = digits(n);
-    for (let i = o + d - 1; i >= o; i--) {
-      out[i] = 48 + (n % 10);
-      n = Math.floor(n / 10);
-    }
-    o += d;
-    out[o++] = 13;
-    out[o++] = 10;
-  };
-  const bulk = (a: Buffer | string): void => {
-    if (typeof a === 'string') {
-      const n = Buffer.byteLength(a);
-      header(36, n);
-      o += out.write(a, o, n);
-    } else {
-      const n = a.length;
-      header(36, n);
-      if (n <= 64) for (let i = 0; i < n; i++) out[o + i] = a[i];
-      else a.copy(out, o);
-      o += n;
-    }
-    out[o++] = 13;
-    out[o++] = 10;
-  };
-  header(42, gate.length);
-  for (const g of gate) bulk(g);
+  const w = new RespWriter(size);
   const origin: number[] = [];
   for (let i = 0; i < cmds.length; ) {
     origin.push(i);
     if (isPlainSet(cmds[i])) {
       const end = runEnd(cmds, i);
-      header(42, 1 + 2 * (end - i));
-      bulk('MSET');
+      w.header(42, 1 + 2 * (end - i));
+      w.bulk('MSET');
       for (; i < end; i++) {
-        bulk(cmds[i].args[0]);
-        bulk(cmds[i].args[1]);
+        w.bulk(cmds[i].args[0]);
+        w.bulk(cmds[i].args[1]);
       }
     } else {
       const a = cmds[i].args;
-      header(42, a.length + 1);
-      bulk('SET');
-      for (let k = 0; k < a.length; k++) bulk(a[k]);
+      w.header(42, a.length + 1);
+      w.bulk('SET');
+      for (let k = 0; k < a.length; k++) w.bulk(a[k]);
       i++;
     }
   }
-  o += EXEC.copy(out, o);
-  if (o !== size) throw new Error(`native batch: laid out ${o} of ${size} bytes`);
-  return { payload: out, calls: origin.length, origin };
+  return { data: w.done(), calls: origin.length, origin };
 }
 
-const MULTI = Buffer.from('*1\r\n$5\r\nMULTI\r\n');
-const EXEC = Buffer.from('*1\r\n$4\r\nEXEC\r\n');
+/** MULTI and the gate for one send of a batch: its marker check and, when it passes, what it records. */
+export function transactionHead(marker: string, expect: string, seq: number, ttlMs: number, applied: AppliedRecord | null, last: SourcePosition): Buffer {
+  const gate: string[] = [
+    'EVALSHA', GATE_SCRIPT_SHA, '2', marker, applied?.key ?? marker, expect, String(seq), String(ttlMs),
+    applied?.field ?? '', applied === null ? '' : appliedValue(last), applied === null ? '' : String(applied.senders),
+  ];
+  let size = MULTI.length + 1 + digits(gate.length) + 2;
+  for (const g of gate) size += bulkSize(Buffer.byteLength(g));
+  const w = new RespWriter(size);
+  w.o = MULTI.copy(w.out, 0);
+  w.header(42, gate.length);
+  for (const g of gate) w.bulk(g);
+  return w.done();
+}
+
+/**
+ * The `call`-th command of a batch's RESP as a command a report can name: an MSET as the SET of
+ * its first pair (the command `origin` points to). Only for reports: it parses from the start.
+ */
+export function nativeCall(data: Buffer, call: number): { name: string; args: Buffer[] } {
+  let o = 0;
+  const num = (): number => {
+    let n = 0;
+    o++;
+    while (data[o] !== 13) n = n * 10 + data[o++] - 48;
+    o += 2;
+    return n;
+  };
+  for (let c = 0; ; c++) {
+    const argc = num();
+    const args: Buffer[] = [];
+    for (let a = 0; a < argc; a++) {
+      const n = num();
+      args.push(data.subarray(o, o + n));
+      o += n + 2;
+    }
+    if (c === call) {
+      const name = args[0].toString('latin1');
+      return name === 'MSET' ? { name: 'SET', args: args.slice(1, 3) } : { name, args: args.slice(1) };
+    }
+  }
+}
+
 
 
 /**
- * Writes a pre-encoded transaction on an ioredis connection: one reply slot is queued per command
- * in it (MULTI, the gate, each call, EXEC) so that ioredis matches the replies in order, and then
- * the bytes go to the socket in one write. Returns the promises of the queue-time replies (a
- * refusal while queueing, e.g. OOM, shows there) and of EXEC. Only on a ready connection: the
- * sender's connections have no offline queue, and a command that cannot be written is rejected.
+ * Writes a transaction on an ioredis connection: one reply slot is queued per command in it
+ * (MULTI, the gate, each call, EXEC) so that ioredis matches the replies in order, then the bytes
+ * go to the socket in one write. Returns the promises of the queue-time replies (a refusal while
+ * queueing, e.g. OOM, shows there) and of EXEC. Only on a ready connection: the sender's
+ * connections have no offline queue, and a command that cannot be written is rejected.
  */
-export function sendNative(redis: Redis, batch: NativeBatch): { queued: Array<Promise<unknown>>; exec: Promise<unknown> } {
+export function sendNative(redis: Redis, head: Buffer, batch: NativeBatch): { queued: Array<Promise<unknown>>; exec: Promise<unknown> } {
   const queued: Array<Promise<unknown>> = [];
   // ioredis' own pipeline form of a stream: it takes the queued commands' (empty) encodings, which
   // are dropped; the payload carries the real bytes.
@@ -204,7 +251,12 @@ export function sendNative(redis: Redis, batch: NativeBatch): { queued: Array<Pr
   queued.push(slot('multi'), slot('evalsha'));
   for (let i = 0; i < batch.calls; i++) queued.push(slot('mset'));
   const exec = slot('exec');
-  redis.stream.write(batch.payload);
+  const s = redis.stream;
+  s.cork();
+  s.write(head);
+  s.write(batch.data);
+  s.write(EXEC);
+  s.uncork();
   return { queued, exec };
 }
 

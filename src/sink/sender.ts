@@ -4,7 +4,7 @@ import { FatalError, TargetLostWritesError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { formatPosition, type SourcePosition } from '../core/position.js';
 import { BATCH_SCRIPT, encodeBatch, type AppliedRecord } from './batch-script.js';
-import { encodeNativeBatch, GATE_SCRIPT, killServerClient, nativeEligible, sendNative, serverClientOf, type NativeBatch, type ServerClient } from './native-batch.js';
+import { encodeNativeBatch, GATE_SCRIPT, killServerClient, nativeCall, nativeEligible, sendNative, serverClientOf, transactionHead, type NativeBatch, type ServerClient } from './native-batch.js';
 import { openConnection, peerAddress, runIdOf, targetName, TargetUnreachableError, type TargetOptions } from './connection.js';
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
 import { newWaiter, type Waiter } from './waiter.js';
@@ -65,12 +65,23 @@ export interface SenderStats {
 
 interface Batch {
   readonly seq: number;
-  readonly cmds: RedisCommand[];
+  /**
+   * The commands; null once a batch of overwrites is laid out as a transaction (`native` holds
+   * it): the sender then lets go of the command objects and the blocks their values point into
+   * while the batch waits for its reply, which halves what every young-generation GC must copy.
+   */
+  cmds: RedisCommand[] | null;
+  readonly count: number;
+  /** The first command and the last position, for logs and the acknowledged position. */
+  readonly first: RedisCommand;
+  readonly lastPos: SourcePosition;
   /** Pool-wide submission number of cmds[0]; the rest follow in order. */
   readonly firstGseq: number;
   everSent: boolean;
   /** Maps script call index → command index when SET runs were merged. */
   origin: number[] | null;
+  /** The batch as a transaction (native-batch.ts), with each command's position for error reports. */
+  native: { readonly enc: NativeBatch; readonly positions: SourcePosition[] } | null;
 }
 
 /** Why the sender stopped sending and must find out what Redis applied. */
@@ -198,7 +209,7 @@ export class Sender {
 
   stats(): SenderStats {
     let inFlight = 0;
-    for (let i = 0; i < this.sentCount; i++) inFlight += this.batches[i].cmds.length;
+    for (let i = 0; i < this.sentCount; i++) inFlight += this.batches[i].count;
     const c = this.counters;
     return {
       queued: c.queuedCmds - c.acked - inFlight,
@@ -277,7 +288,11 @@ export class Sender {
   };
 
   private closePending(): void {
-    this.batches.push({ seq: this.nextSeq++, cmds: this.pending, firstGseq: this.pendingFirstGseq, everSent: false, origin: null });
+    const cmds = this.pending;
+    this.batches.push({
+      seq: this.nextSeq++, cmds, count: cmds.length, first: cmds[0], lastPos: cmds[cmds.length - 1].pos,
+      firstGseq: this.pendingFirstGseq, everSent: false, origin: null, native: null,
+    });
     this.pending = [];
   }
 
@@ -297,14 +312,18 @@ export class Sender {
 
   private send(batch: Batch): void {
     const redis = this.redis as Redis;
-    const native = this.opts.native && nativeEligible(batch.cmds);
-    let applied: Promise<unknown>;
-    if (native) {
-      const enc = encodeNativeBatch(batch.cmds, this.opts.markerKey, this.chainTail, batch.seq, this.opts.markerTtlMs, this.opts.applied);
+    if (batch.native === null && batch.cmds !== null && this.opts.native && nativeEligible(batch.cmds)) {
+      const enc = encodeNativeBatch(batch.cmds);
+      batch.native = { enc, positions: batch.cmds.map((c) => c.pos) };
       batch.origin = enc.origin;
-      applied = this.sendTransaction(redis, enc);
+      batch.cmds = null;
+    }
+    let applied: Promise<unknown>;
+    if (batch.native !== null) {
+      const head = transactionHead(this.opts.markerKey, this.chainTail, batch.seq, this.opts.markerTtlMs, this.opts.applied, batch.lastPos);
+      applied = this.sendTransaction(redis, head, batch.native.enc);
     } else {
-      const enc = encodeBatch(batch.cmds, this.opts.markerKey, this.chainTail, batch.seq, this.opts.markerTtlMs, this.opts.applied);
+      const enc = encodeBatch(batch.cmds!, this.opts.markerKey, this.chainTail, batch.seq, this.opts.markerTtlMs, this.opts.applied);
       batch.origin = enc.origin;
       applied = redis.call('EVALSHA', enc.args);
     }
@@ -312,7 +331,7 @@ export class Sender {
     if (batch.everSent) this.counters.retries++;
     else {
       batch.everSent = true;
-      this.counters.sent += batch.cmds.length;
+      this.counters.sent += batch.count;
       this.counters.batches++;
     }
     this.sentCount++;
@@ -346,9 +365,9 @@ export class Sender {
    * (call index, error) pairs. A refusal while queueing (OOM) or of EXEC itself rejects with that
    * refusal's own error, so it is retried like a refused batch script.
    */
-  private sendTransaction(redis: Redis, enc: NativeBatch): Promise<unknown> {
+  private sendTransaction(redis: Redis, head: Buffer, enc: NativeBatch): Promise<unknown> {
     if (redis.status !== 'ready' || !redis.stream.writable) return Promise.reject(new Error('connection to Redis is not writable'));
-    const { queued, exec } = sendNative(redis, enc);
+    const { queued, exec } = sendNative(redis, head, enc);
     let refusal: Error | null = null;
     for (const q of queued) q.catch((e: Error) => (refusal ??= e));
     return exec.then(
@@ -430,7 +449,7 @@ export class Sender {
     }
     const cls = classifyCode(code);
     if (cls === 'retryable') {
-      const first = batch.cmds[0];
+      const first = batch.first;
       const now = Date.now();
       if (this.refusals === 0) this.refusedSince = now;
       this.refusals++;
@@ -441,7 +460,7 @@ export class Sender {
         this.log.warn(
           {
             code, err: err.message, attempt: this.refusals, refusedForMs: now - this.refusedSince, target: targetName(this.opts),
-            seq: batch.seq, commands: batch.cmds.length, key: commandKeyText(first), pos: formatPosition(first.pos), retryInMs: this.retryDelay,
+            seq: batch.seq, commands: batch.count, key: commandKeyText(first), pos: formatPosition(first.pos), retryInMs: this.retryDelay,
           },
           'Redis refused a batch for now; retrying it and everything after it in order (SIGTERM stops)',
         );
@@ -459,20 +478,29 @@ export class Sender {
     this.fail(new FatalError(`batch script failed on Redis at ${targetName(this.opts)} (sender ${this.index}, batch ${batch.seq}): ${err.message}`));
   }
 
+  /** The command a script or transaction call stands for (the first of a merged run), for error reports. */
+  private commandOf(batch: Batch, call: number): RedisCommand {
+    const index = batch.origin === null ? call : batch.origin[call];
+    if (batch.cmds !== null) return batch.cmds[index];
+    const { enc, positions } = batch.native!;
+    const { name, args } = nativeCall(enc.data, call);
+    return { name, args, key: args[0], pos: positions[index] };
+  }
+
   private ack(batch: Batch, errs: ReadonlyArray<number | string> | null): void {
     this.batches.shift();
     if (this.sentCount > 0) this.sentCount--;
     if (errs !== null) {
       for (let i = 0; i + 1 < errs.length; i += 2) {
         const call = errs[i] as number;
-        const cmd = batch.cmds[batch.origin === null ? call : batch.origin[call]];
+        const cmd = this.commandOf(batch, call);
         const message = String(errs[i + 1]);
         const code = errorCode(message);
         this.hooks.commandError(this, cmd, code, message, classifyCode(code));
       }
     }
-    this.counters.acked += batch.cmds.length;
-    this.lastAcked = batch.cmds[batch.cmds.length - 1].pos;
+    this.counters.acked += batch.count;
+    this.lastAcked = batch.lastPos;
     this.lastAckedSeq = batch.seq;
     this.lastAckedAt = Date.now();
     this.hooks.acked(this);
@@ -577,7 +605,7 @@ export class Sender {
       const b = this.batches[0];
       this.counters.lostReplies++;
       this.log.warn(
-        { seq: b.seq, commands: b.cmds.length, firstKey: commandKeyText(b.cmds[0]), firstPos: formatPosition(b.cmds[0].pos), lastPos: formatPosition(b.cmds[b.cmds.length - 1].pos) },
+        { seq: b.seq, commands: b.count, firstKey: commandKeyText(b.first), firstPos: formatPosition(b.first.pos), lastPos: formatPosition(b.lastPos) },
         'batch was applied by Redis but its reply was lost with the connection; per-command errors of this batch are unknown',
       );
       this.ack(b, null);

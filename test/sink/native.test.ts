@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import type { RedisCommand } from '../../src/core/command.js';
-import { encodeNativeBatch, killServerClient, nativeEligible, serverClientOf } from '../../src/sink/native-batch.js';
+import { encodeNativeBatch, killServerClient, nativeCall, nativeEligible, serverClientOf, transactionHead } from '../../src/sink/native-batch.js';
 import type { SenderPool } from '../../src/sink/pool.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { binlog, keyed, poolFor, sleep, submitAll } from './support.js';
@@ -51,8 +51,13 @@ test('the transaction is valid RESP: MULTI, the gate, one MSET per run, each exp
   try {
     const pos = binlog(1, 1);
     const cmds = [keyed('SET', 'a', ['1'], pos), keyed('SET', 'b', [Buffer.from([0, 13, 10, 255])], pos), keyed('SET', 'e', ['x', 'PXAT', String(Date.now() + 60_000)], pos), keyed('SET', 'c', ['3'], pos)];
-    const enc = encodeNativeBatch(cmds, 'm', '-', 1, 60_000, null);
+    const enc = encodeNativeBatch(cmds);
     assert.deepEqual(enc.origin, [0, 2, 3]);
+    // What an error report names for each call: an MSET as the SET of its first pair.
+    assert.deepEqual(nativeCall(enc.data, 0), { name: 'SET', args: [Buffer.from('a'), Buffer.from('1')] });
+    assert.equal(nativeCall(enc.data, 1).args[2].toString(), 'PXAT');
+    assert.deepEqual(nativeCall(enc.data, 2), { name: 'SET', args: [Buffer.from('c'), Buffer.from('3')] });
+    const payload = Buffer.concat([transactionHead('m', '-', 1, 60_000, null, pos), enc.data, Buffer.from('*1\r\n$4\r\nEXEC\r\n')]);
     // Through a raw socket: redis-cli --pipe style, the replies in order.
     const c = r.client();
     await c.script('LOAD', (await import('../../src/sink/native-batch.js')).GATE_SCRIPT);
@@ -60,7 +65,7 @@ test('the transaction is valid RESP: MULTI, the gate, one MSET per run, each exp
     try {
       const replies: Buffer[] = [];
       raw.on('data', (d: Buffer) => replies.push(d));
-      raw.write(enc.payload);
+      raw.write(payload);
       const want = '+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*4\r\n*0\r\n+OK\r\n+OK\r\n+OK\r\n';
       for (let i = 0; i < 100 && Buffer.concat(replies).length < want.length; i++) await sleep(10);
       assert.equal(Buffer.concat(replies).toString('latin1'), want);
