@@ -773,7 +773,11 @@ export class Replica extends EventEmitter {
     let info: SnapshotInfo;
     if (ab) {
       info = await this.waitForPush(conn, dir, node, l);
-      await this.daemon?.stop();
+      // info comes last, so nothing more is pushed: the daemon is signalled now (it takes no new
+      // connection) but its exit (rsync lingers ~400 ms on SIGTERM) is not waited for here; the
+      // load starts at once. Every later stop (ours, a fatal error's, the next snapshot's start)
+      // shares this one and waits for the exit, so the daemon never outlives the replica.
+      this.stopDaemonInBackground();
     } else {
       info = await this.pull(conn, dir, l);
     }
@@ -791,6 +795,13 @@ export class Replica extends EventEmitter {
     l.receivedOffset = info.start;
     l.forceFull = false;
     l.pending = [];
+  }
+
+  private stopDaemonInBackground(): void {
+    const daemon = this.daemon;
+    if (daemon === null) return;
+    const t0 = Date.now();
+    void daemon.stop().then(() => this.log.info({ ms: Date.now() - t0 }, 'rsync daemon stopped'));
   }
 
   private async waitForPush(conn: ReplConnection, dir: string, node: NodeId, l: DbLink): Promise<SnapshotInfo> {

@@ -59,6 +59,8 @@ export class RsyncDaemon {
   private proc: ChildProcess | null = null;
   private exitError: Error | null = null;
   private stopping = false;
+  /** The stop under way, shared by every caller until the daemon has exited. */
+  private stopped: Promise<void> | null = null;
   readonly dir: string;
   private runAs: Ids | null | undefined;
 
@@ -193,7 +195,19 @@ export class RsyncDaemon {
     );
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Signals the daemon at once and resolves when it has exited. Every call while one is under way
+   * shares it, so a caller that must not wait (the hand-over to the load) can start the stop and
+   * leave it, and a later stop (the replica's, the next snapshot's start) waits for that same exit.
+   */
+  stop(): Promise<void> {
+    this.stopped ??= this.terminate().finally(() => {
+      this.stopped = null;
+    });
+    return this.stopped;
+  }
+
+  private async terminate(): Promise<void> {
     const proc = this.proc;
     if (proc === null) return;
     this.stopping = true;

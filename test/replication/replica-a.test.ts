@@ -1,7 +1,11 @@
 import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
+import type { BinlogPosition } from '../../src/core/binlog.js';
 import { type ReplicaOptions } from '../../src/replication/replica.js';
+import { runsWith } from '../../src/replication/tied-process.js';
 import type { FakeMasterOptions } from '../master/fake-master.js';
 import { RecordingHandler, checksums, waitFor } from './support.js';
 import { SNAP_A, setupReplica, type ReplicaSetup } from './setup-replica.js';
@@ -18,6 +22,8 @@ describe('family A (3.2.x): push full sync into our rsync daemon, then stream', 
     await waitFor('snapshot loaded', () => s.handler.snapshots.length === 1, 20_000);
     await waitFor('streaming', () => s.replica.status().linkUp);
     await waitFor('activation received', () => s.master.events.some((e) => e.kind === 'activate'));
+    // The master learns its push ended when its rsync of info exits, which may be after we loaded.
+    await waitFor('push recorded', () => s.master.pushes.length === 1);
   });
   after(() => s.done());
 
@@ -84,6 +90,34 @@ describe('family A (3.2.x): push full sync into our rsync daemon, then stream', 
     await s.replica.stop();
     assert.ok(s.master.events.some((e) => e.kind === 'remove-slave'));
     assert.equal(s.replica.status().linkUp, false);
+  });
+});
+
+describe('family A hand-over', () => {
+  it('starts the load while the rsync daemon is still exiting, and has it gone by the time the replica stops', async () => {
+    // rsync lingers ~400 ms on SIGTERM: a load that waited for the exit would find the daemon gone.
+    const daemonPid = (dir: string) => Number(readFileSync(join(dir, 'rsync', 'slash_rsync.pid'), 'utf8').trim());
+    const alive = (pid: number) => runsWith(pid, 'rsync', `--config=${join(s.dir, 'rsync', 'slash_rsync.conf')}`);
+    let atLoad: { pid: number; alive: boolean } | null = null;
+    class Probe extends RecordingHandler {
+      override async loadSnapshot(dir: string, db: number, start: BinlogPosition): Promise<void> {
+        const pid = daemonPid(s.dir);
+        atLoad = { pid, alive: alive(pid) };
+        await super.loadSnapshot(dir, db, start);
+      }
+    }
+    const s = await setup({}, {}, new Probe());
+    try {
+      s.replica.start();
+      await waitFor('snapshot loaded', () => s.handler.snapshots.length === 1, 20_000);
+      assert.ok(atLoad !== null);
+      const { pid, alive: wasAlive } = atLoad as { pid: number; alive: boolean };
+      assert.equal(wasAlive, true, 'the load waited for the rsync daemon to exit');
+      await s.replica.stop();
+      assert.equal(alive(pid), false, 'the rsync daemon outlived the replica');
+    } finally {
+      await s.done();
+    }
   });
 });
 
