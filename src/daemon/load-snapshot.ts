@@ -199,6 +199,8 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
           if (wait !== undefined) await orStop(wait);
         }
       }
+      // Drops the watermark's entries the sink has applied (see LoadWatermark: memory).
+      if (o.watermark !== undefined) o.watermark.at(o.pool.appliedPosition());
       progress.add('keys', keys);
       progress.add('records', batch.length);
       progress.add('elements', elements);

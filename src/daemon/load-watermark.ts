@@ -10,8 +10,10 @@ import type { ResumePoint } from '../snapshot/pika/snapshot.js';
  * Commands above the watermark that some sender applied already are skipped on the resumed read by
  * the per-sender positions of the applied hash, so the watermark only needs to be low, not exact.
  *
- * Memory: one entry per key submitted and not yet below the watermark, which the sink's bound on
- * unacknowledged commands keeps small.
+ * Memory: one entry per key submitted and not yet below the watermark. The sink's bound on
+ * unacknowledged commands keeps that small only if entries are dropped as the sink applies them:
+ * the loader calls `at` once per batch for that; the checkpoint's once a second alone let ~300k
+ * entries (each holding its key) pile up at a full sync's rate and doubled the daemon's live heap.
  */
 export class LoadWatermark {
   private starts: ResumePoint[] = [];
