@@ -28,19 +28,19 @@ export interface Dataset {
 }
 
 /** A persistent 3.x string value's suffix (expire 0), and a hash/set meta. */
-const NO_EXPIRY = x(string3(Buffer.alloc(0)));
-const meta = (count: number, version: number): string => x(meta3(count, version));
+export const NO_EXPIRY = x(string3(Buffer.alloc(0)));
+export const meta = (count: number, version: number): string => x(meta3(count, version));
 /** The data-key prefix of `key` at `version` (the field or member follows). */
-const dataPrefix = (key: string, version: number): string => x(dataPrefix3(Buffer.from(key), version));
+export const dataPrefix = (key: string, version: number): string => x(dataPrefix3(Buffer.from(key), version));
 
-interface Recipe {
+export interface Recipe {
   readonly keys: number;
   readonly elements: number;
   /** Writer script lines per generated type directory. */
   readonly scripts: { strings?: string[]; hashes?: string[]; sets?: string[] };
 }
 
-const OPEN = ['option compression snappy', 'option write_buffer_size 67108864'];
+export const OPEN = ['option compression snappy', 'option write_buffer_size 67108864'];
 /** An empty type DB still has its column families. */
 const EMPTY = { strings: [], hashes: ['cf data_cf'], sets: ['cf member_cf'] };
 
@@ -92,18 +92,27 @@ export function dataset(name: string): Dataset {
   if (!existsSync(stamp)) {
     rmSync(base, { recursive: true, force: true });
     mkdirSync(db0, { recursive: true });
-    const writer = writerBinary();
-    for (const type of ['strings', 'hashes', 'sets'] as const) {
-      const script = recipe.scripts[type] ?? [...EMPTY[type], 'open', 'close'];
-      const file = join(base, `${type}.script`);
-      writeFileSync(file, script.join('\n') + '\n');
-      process.stderr.write(`bench: writing ${name}/${type} through RocksDB…\n`);
-      execFileSync(writer, [join(db0, type), file], { stdio: ['ignore', 'inherit', 'inherit'] });
-    }
-    cpSync(join(REAL, 'lists'), join(db0, 'lists'), { recursive: true });
-    cpSync(join(REAL, 'zsets'), join(db0, 'zsets'), { recursive: true });
-    writeFileSync(join(db0, 'info'), '0s\n127.0.0.1\n9221\n0\n0\n');
+    process.stderr.write(`bench: writing ${name} through RocksDB…\n`);
+    writeDump3(db0, recipe.scripts, base);
     writeFileSync(stamp, `${RECIPE}\n`);
   }
   return { name, dir: db0, keys: recipe.keys, elements: recipe.elements };
+}
+
+/**
+ * Writes a Pika 3.x DB dir (`…/db0`) through real RocksDB: the generated type directories from
+ * `scripts` (kept in `work` for reference), the real 3.2.7 dump's lists and zsets, and an info file.
+ */
+export function writeDump3(db0: string, scripts: Recipe['scripts'], work: string): void {
+  mkdirSync(db0, { recursive: true });
+  const writer = writerBinary();
+  for (const type of ['strings', 'hashes', 'sets'] as const) {
+    const script = scripts[type] ?? [...EMPTY[type], 'open', 'close'];
+    const file = join(work, `${type}.script`);
+    writeFileSync(file, script.join('\n') + '\n');
+    execFileSync(writer, [join(db0, type), file], { stdio: ['ignore', 'inherit', 'inherit'] });
+  }
+  cpSync(join(REAL, 'lists'), join(db0, 'lists'), { recursive: true });
+  cpSync(join(REAL, 'zsets'), join(db0, 'zsets'), { recursive: true });
+  writeFileSync(join(db0, 'info'), '0s\n127.0.0.1\n9221\n0\n0\n');
 }

@@ -16,4 +16,4 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-server --port 6379 --bind 127.0.0.1 --save '' --daemonize yes
 fi
 
-exec node dist/src/cli.js -c pika.conf.example "$@"
+exec dist/src/cli.js -c pika.conf.example "$@"

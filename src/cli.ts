@@ -1,4 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=30
+// The V8 flags above are the one place they are set (npm start, the Docker image and the tests'
+// shippedNodeFlags read this line): a 4 MB young generation and a major GC each time the old
+// generation grows 30 % keep the garbage of a load (Buffers of the records in flight) from
+// piling up to 250 MB before V8 collects it. Measured in the README's Development section.
 import { constants } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { ensureDirs, type DirKey } from './config/dirs.js';

@@ -8,14 +8,28 @@ import { blockChecksum, checksumTypeName, contextChecksumModifier } from '../cod
 import { decompressBlock } from './compression.js';
 import { BLOCK_TRAILER_SIZE, type BlockHandle, type Footer } from './format.js';
 
-/** Read-ahead window size for sequential reads; memory per open file is about this. */
+/** Read-ahead window size for sequential reads; memory per open file is about twice this. */
 export const READ_AHEAD = 1 << 20;
 
+/**
+ * One open SST. Sequential reads go through two window buffers, the one being decoded and the
+ * one read ahead, recycled from window to window: a fresh 1 MiB buffer per window became garbage
+ * that outlived the young generation and held RSS up until the next full GC.
+ *
+ * Lifetime rule: the bytes `read` returns are valid only until the next `read` on this file
+ * (the window is overwritten); readBlock copies what it hands on (an uncompressed block) and
+ * decompresses the rest into fresh buffers, so blocks, and the values viewed in them, stay intact.
+ * Reads are serialised so that a read never recycles a window another read is still returning.
+ */
 export class SstFile {
   private winBuf: Buffer = Buffer.alloc(0);
   private winStart = 0;
   private winEnd = 0;
-  private pending: { start: number; len: number; promise: Promise<Buffer> } | null = null;
+  private pending: { start: number; len: number; buf: Buffer; promise: Promise<void> } | null = null;
+  /** A window buffer no read refers to any more, reused for the next read-ahead. */
+  private spare: Buffer | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private active = 0;
 
   private constructor(
     private fh: FileHandle | null,
@@ -34,14 +48,24 @@ export class SstFile {
     }
   }
 
-  /** Bytes [offset, offset+len) of the file; `sequential` reads ahead. The result stays valid. */
-  async read(offset: number, len: number, sequential: boolean): Promise<Buffer> {
+  /** Bytes [offset, offset+len) of the file; `sequential` reads ahead. Valid until the next read (see above). */
+  read(offset: number, len: number, sequential: boolean): Promise<Buffer> {
     if (offset < 0 || offset + len > this.size) {
-      throw new CorruptionError(
-        `read of ${len} bytes at ${offset} runs past the end of the ${this.size}-byte file`,
-        `${this.path}@${offset}`,
+      return Promise.reject(
+        new CorruptionError(`read of ${len} bytes at ${offset} runs past the end of the ${this.size}-byte file`, `${this.path}@${offset}`),
       );
     }
+    // No read in progress: nothing can recycle the window before the caller has used it.
+    if (this.active === 0 && offset >= this.winStart && offset + len <= this.winEnd) {
+      return Promise.resolve(this.winBuf.subarray(offset - this.winStart, offset - this.winStart + len));
+    }
+    this.active++;
+    const p = this.queue.then(() => this.readQueued(offset, len, sequential)).finally(() => this.active--);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  private async readQueued(offset: number, len: number, sequential: boolean): Promise<Buffer> {
     if (offset >= this.winStart && offset + len <= this.winEnd) {
       return this.winBuf.subarray(offset - this.winStart, offset - this.winStart + len);
     }
@@ -52,9 +76,10 @@ export class SstFile {
     }
     const pending = this.pending;
     this.pending = null;
-    let buf: Buffer | null = null;
+    let out: Buffer | null = null;
+    if (pending) await pending.promise;
     if (pending && pending.start === offset && pending.len >= len) {
-      buf = await pending.promise;
+      this.setWindow(pending.buf, offset);
     } else if (
       pending &&
       pending.start === this.winEnd &&
@@ -62,29 +87,53 @@ export class SstFile {
       offset < pending.start &&
       offset + len <= pending.start + pending.len
     ) {
-      // the block straddles the current window and the one read ahead
-      const head = this.winBuf.subarray(offset - this.winStart);
-      buf = Buffer.concat([head, await pending.promise]);
+      // The block straddles the current window and the one read ahead: a copy of its own, and the
+      // read-ahead window becomes the current one.
+      out = Buffer.allocUnsafe(len);
+      const headLen = this.winEnd - offset;
+      this.winBuf.copy(out, 0, offset - this.winStart);
+      pending.buf.copy(out, headLen, 0, len - headLen);
+      this.setWindow(pending.buf, pending.start);
     } else {
-      if (pending) await pending.promise.catch(() => undefined);
+      if (pending) this.recycle(pending.buf);
       const want = Math.min(Math.max(len, READ_AHEAD), this.size - offset);
-      // a fresh buffer each time: views handed out earlier (values) must stay intact
-      buf = Buffer.allocUnsafe(want);
+      const buf = this.take(want);
       await this.readFully(buf, want, offset);
+      this.setWindow(buf, offset);
     }
-    this.winBuf = buf;
-    this.winStart = offset;
-    this.winEnd = offset + buf.length;
     // read the next window while this one is decoded
     if (this.winEnd < this.size) {
       const start = this.winEnd;
       const n = Math.min(READ_AHEAD, this.size - start);
-      const next = Buffer.allocUnsafe(n);
-      const promise = this.readFully(next, n, start).then(() => next);
+      const next = this.take(n);
+      const promise = this.readFully(next, n, start);
       promise.catch(() => undefined);
-      this.pending = { start, len: n, promise };
+      this.pending = { start, len: n, buf: next, promise };
     }
-    return buf.subarray(0, len);
+    return out ?? this.winBuf.subarray(offset - this.winStart, offset - this.winStart + len);
+  }
+
+  private setWindow(buf: Buffer, start: number): void {
+    if (buf !== this.winBuf) this.recycle(this.winBuf);
+    this.winBuf = buf;
+    this.winStart = start;
+    this.winEnd = start + buf.length;
+  }
+
+  private recycle(buf: Buffer): void {
+    if (buf.buffer.byteLength >= READ_AHEAD && (this.spare === null || buf.buffer.byteLength > this.spare.length)) {
+      this.spare = Buffer.from(buf.buffer, 0, buf.buffer.byteLength);
+    }
+  }
+
+  /** A buffer of exactly n bytes, in the spare window when it is big enough. */
+  private take(n: number): Buffer {
+    const spare = this.spare;
+    if (spare !== null && spare.length >= n) {
+      this.spare = null;
+      return spare.subarray(0, n);
+    }
+    return Buffer.allocUnsafeSlow(Math.max(n, READ_AHEAD)).subarray(0, n);
   }
 
   private async readFully(buf: Buffer, want: number, offset: number): Promise<void> {
@@ -98,11 +147,13 @@ export class SstFile {
   }
 
   async close(): Promise<void> {
+    await this.queue;
     const pending = this.pending;
     this.pending = null;
     if (pending) await pending.promise.catch(() => undefined);
     const fh = this.fh;
     this.fh = null;
+    this.spare = null;
     this.winBuf = Buffer.alloc(0);
     this.winStart = this.winEnd = 0;
     if (fh) await fh.close();
@@ -140,7 +191,8 @@ export async function readBlock(
       );
     }
   }
-  if (type === 0) return data;
+  // The window under `raw` is overwritten by the next read: an uncompressed block gets its own copy.
+  if (type === 0) return Buffer.from(data);
   return decompressBlock(type, data, footer.formatVersion, `${file.path}@${h.offset}`);
 }
 

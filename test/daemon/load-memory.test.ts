@@ -1,0 +1,77 @@
+/**
+ * Memory bounded by design (issue 15): `pika-migrate load`, as a child process with the shipped V8
+ * flags, of a dump whose one hash holds 1M fields of 300 bytes (~310 MB of payload) and whose one
+ * string is 1 MiB. The bound sits below the hash's own payload, so a reader or sink that kept the
+ * key (or a growing part of it) in memory cannot pass; it sits ~55 MB above the peak measured on
+ * a busy 2-core machine (150–165 MB; 185 under tsx, which this test runs), so GC timing does not make it flaky.
+ */
+import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { dataPrefix, meta, NO_EXPIRY, OPEN, writeDump3 } from '../../bench/datasets.js';
+import { shippedNodeFlags } from '../helpers/node-flags.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+
+const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
+const FIELDS = 1_000_000;
+const VALUE_BYTES = 300;
+const BIG_STRING = 1 << 20;
+/** Peak RSS allowed, in kB: below the hash's payload (FIELDS × VALUE_BYTES ≈ 293 MiB). */
+const BOUND_KB = 240 * 1024;
+
+/** Runs the CLI to its exit; its peak RSS (VmHWM) is sampled from /proc while it runs. */
+async function loadPeakKb(args: string[]): Promise<{ code: number | null; peakKb: number; err: string }> {
+  const proc = spawn(process.execPath, [...shippedNodeFlags(), '--import', 'tsx', cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  let peakKb = 0;
+  const sample = () => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'));
+      if (m) peakKb = Math.max(peakKb, Number(m[1]));
+    } catch {
+      // gone: the last sample stands
+    }
+  };
+  const timer = setInterval(sample, 20);
+  const code = await new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
+  clearInterval(timer);
+  return { code, peakKb, err };
+}
+
+describe('load: peak RSS does not grow with one key’s size', () => {
+  let work: string;
+  let redis: RedisServer;
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'pm-load-mem-'));
+    writeDump3(
+      join(work, 'db0'),
+      {
+        strings: [...OPEN, 'open', `putn default big 0 1 ${BIG_STRING} 7 ${NO_EXPIRY}`, 'flush', 'close'],
+        hashes: [...OPEN, 'cf data_cf', 'open', `put default h ${meta(FIELDS, 1)}`, `putn data_cf ${dataPrefix('h', 1)} 0 ${FIELDS} ${VALUE_BYTES} 3`, 'flush', 'close'],
+      },
+      work,
+    );
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it(`loads a 1M-field hash (${VALUE_BYTES} B values) and a 1 MiB string under ${BOUND_KB / 1024} MiB`, { timeout: 60_000 }, async () => {
+    const conf = join(work, 'load.conf');
+    writeFileSync(conf, `target-redis-port : ${redis.port}\nlog-level : warn\n`);
+    const { code, peakKb, err } = await loadPeakKb(['load', join(work, 'db0'), '-c', conf]);
+    assert.equal(code, 0, err);
+    const c = redis.client();
+    assert.equal(await c.hlen('h'), FIELDS);
+    assert.equal(await c.strlen('big00000000'), BIG_STRING);
+    assert.ok(peakKb > 0, 'VmHWM was sampled');
+    assert.ok(peakKb < BOUND_KB, `peak RSS ${(peakKb / 1024).toFixed(0)} MiB, bound ${BOUND_KB / 1024} MiB`);
+    console.log(`# peak RSS ${(peakKb / 1024).toFixed(0)} MiB`);
+  });
+});
