@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=30
+#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=30 --no-allocation-site-pretenuring
 // The V8 flags above are the one place they are set (npm start, the Docker image and the tests'
 // shippedNodeFlags read this line): a 4 MB young generation and a major GC each time the old
 // generation grows 30 % keep the garbage of a load (Buffers of the records in flight) from
