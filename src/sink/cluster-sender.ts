@@ -8,6 +8,7 @@ import { classifyCode, errorCode, type ErrorClass } from './replies.js';
 import type { SenderStats } from './sender.js';
 import { newWaiter, type Waiter } from './waiter.js';
 import { Backoff } from './backoff.js';
+import { WirePipe } from './cluster-wire.js';
 
 /** A command on its way to a cluster master, with its pool-wide submission number and its slot. */
 export interface ClusterEntry {
@@ -53,7 +54,7 @@ export interface NodeSenderHooks {
 interface Batch {
   readonly entries: ClusterEntry[];
   readonly minGseq: number;
-  results: Array<[Error | null, unknown]> | null;
+  results: Array<Error | null> | null;
 }
 
 function keyId(e: ClusterEntry): string {
@@ -62,7 +63,8 @@ function keyId(e: ClusterEntry): string {
 
 /**
  * One connection to one cluster master. Commands are pipelined as plain commands in batches of
- * `batchSize`, up to `maxInFlightBatches` in flight. Any reply that asks for a resend (MOVED,
+ * `batchSize`, up to `maxInFlightBatches` in flight, each batch one pre-encoded write whose replies
+ * the WirePipe reads (ioredis only opens the connection). Any reply that asks for a resend (MOVED,
  * ASK, TRYAGAIN, CLUSTERDOWN, OOM, LOADING, … or a reply lost with the connection) stops the
  * sender: once every outstanding reply is in, the pool sends those commands again one at a time
  * (redirections followed), together with every later command of the same key that was in flight,
@@ -73,6 +75,8 @@ export class NodeSender {
   readonly index: number;
   readonly addr: string;
   private redis: Redis | null;
+  /** The batches' path on `redis`, once ioredis has nothing in flight on it. */
+  private wire: WirePipe | null = null;
   private queue: ClusterEntry[] = [];
   private queueMin = Infinity;
   private inFlight: Batch[] = [];
@@ -104,10 +108,17 @@ export class NodeSender {
     this.redis = redis;
     if (redis !== null) {
       this.watch(redis);
-      redis.info('server').then(
-        (info) => (this.serverRunId ??= runIdOf(info)),
-        () => {},
-      );
+      redis
+        .info('server')
+        .then(
+          (info) => (this.serverRunId ??= runIdOf(info)),
+          () => {},
+        )
+        .finally(() => {
+          if (this.redis !== redis || this.stopped) return;
+          this.wire = new WirePipe(redis);
+          this.pump(false);
+        });
     }
   }
 
@@ -167,18 +178,16 @@ export class NodeSender {
     return { queued: this.queue.length, inFlight, sent: c.sent, batches: c.batches, acked: c.acked, retries: c.retries, reconnects: c.reconnects, lostReplies: c.lostReplies };
   }
 
-  /** A connection for a pool-level command on this node, when the sender has one up. */
-  readyClient(): Redis | null {
-    return this.redis !== null && this.redis.status === 'ready' ? this.redis : null;
-  }
-
   async close(): Promise<void> {
     this.stopped = true;
     const redis = this.redis;
     this.redis = null;
+    const wired = this.wire !== null;
+    this.wire = null;
     if (redis === null) return;
     try {
-      if (redis.status === 'ready') await redis.quit();
+      // Once the wire reads the socket ioredis would not see QUIT's reply.
+      if (redis.status === 'ready' && !wired) await redis.quit();
     } catch {
       // closing anyway
     } finally {
@@ -192,6 +201,7 @@ export class NodeSender {
     this.roomWaiter = null;
     this.redis?.disconnect();
     this.redis = null;
+    this.wire = null;
   }
 
   private push(e: ClusterEntry): void {
@@ -231,6 +241,7 @@ export class NodeSender {
       if (this.inFlight.length === 0) this.connect();
       return;
     }
+    if (this.wire === null) return;
     const max = this.opts.maxInFlightBatches;
     while (this.queue.length > 0 && this.inFlight.length < max) {
       const lastAlone = this.inFlight.length > 0 && this.inFlight[this.inFlight.length - 1].entries[0].alone;
@@ -248,30 +259,25 @@ export class NodeSender {
   }
 
   private send(entries: ClusterEntry[]): void {
-    const redis = this.redis as Redis;
+    const wire = this.wire as WirePipe;
     if (this.queue.length === 0) this.queueMin = Infinity;
     else if (entries.some((e) => e.gseq === this.queueMin)) this.queueMin = this.queue.reduce((m, e) => Math.min(m, e.gseq), Infinity);
     let minGseq = Infinity;
-    const p = redis.pipeline();
-    for (const e of entries) {
+    const cmds = new Array<RedisCommand>(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
       if (e.gseq < minGseq) minGseq = e.gseq;
-      p.call(e.cmd.name, ...e.cmd.args);
+      cmds[i] = e.cmd;
     }
     const batch: Batch = { entries, minGseq, results: null };
     this.inFlight.push(batch);
     this.counters.sent += entries.length;
     this.counters.batches++;
     this.wakeRoom();
-    p.exec().then(
-      (res) => {
-        batch.results = res ?? entries.map(() => [new Error('no reply'), null]);
-        this.drain();
-      },
-      (err: Error) => {
-        batch.results = entries.map(() => [err, null]);
-        this.drain();
-      },
-    );
+    wire.send(cmds, (results) => {
+      batch.results = results;
+      this.drain();
+    });
   }
 
   /** Handles the replies of the batches at the head of the pipe, in order. */
@@ -279,12 +285,12 @@ export class NodeSender {
     let acked = false;
     while (this.inFlight.length > 0 && this.inFlight[0].results !== null) {
       const b = this.inFlight.shift() as Batch;
-      const results = b.results as Array<[Error | null, unknown]>;
+      const results = b.results as Array<Error | null>;
       for (let i = 0; i < b.entries.length; i++) {
         if (this.stopped) return;
         // A reply missing from the pipeline's results is a lost one, never a success.
         const r = results[i];
-        if (this.handle(b.entries[i], r === undefined ? new Error('no reply') : r[0])) acked = true;
+        if (this.handle(b.entries[i], r === undefined ? new Error('no reply') : r)) acked = true;
       }
     }
     if (acked) this.hooks.acked();
@@ -368,6 +374,7 @@ export class NodeSender {
       this.redis.removeAllListeners('end');
       this.redis.disconnect();
       this.redis = null;
+      this.wire = null;
     }
     const backoff = new Backoff(this.opts.reconnectGiveUpMs, 100, 2000);
     const attempt = async (): Promise<void> => {
@@ -381,6 +388,7 @@ export class NodeSender {
           }
           await this.checkSameServer(redis);
           this.redis = redis;
+          this.wire = new WirePipe(redis);
           this.watch(redis);
           if (reconnect) {
             this.counters.reconnects++;
@@ -456,6 +464,7 @@ export class NodeSender {
       if (this.redis !== redis || this.stopped) return;
       this.log.warn('connection to the cluster node lost; will reconnect and resend what was not acknowledged');
       this.redis = null;
+      this.wire = null;
       // Replies still owed come back as errors and are resent; a queue waiting for room reconnects now.
       if (this.inFlight.length === 0) this.pump(false);
     });
