@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { RedisCommand } from '../core/command.js';
+import { encodeCommands } from './resp.js';
 
 /** An error reply of Redis, named as ioredis names them so the sender tells it from a lost reply. */
 export class WireReplyError extends Error {
@@ -8,49 +9,6 @@ export class WireReplyError extends Error {
 }
 
 const CRLF = 0x0d;
-
-function argLength(a: Buffer | string): number {
-  return typeof a === 'string' ? Buffer.byteLength(a) : a.length;
-}
-
-function digits(n: number): number {
-  return n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : String(n).length;
-}
-
-/**
- * The commands as one RESP buffer, sized first and written in place: one allocation and one
- * socket write per batch, where a client library builds an object, a promise and a buffer per command.
- */
-export function encodeBatch(cmds: readonly RedisCommand[]): Buffer {
-  let size = 0;
-  for (const c of cmds) {
-    const n = c.args.length + 1;
-    const l = Buffer.byteLength(c.name);
-    size += 3 + digits(n) + 5 + digits(l) + l;
-    for (const a of c.args) {
-      const l = argLength(a);
-      size += 3 + digits(l) + l + 2;
-    }
-  }
-  const out = Buffer.allocUnsafe(size);
-  let o = 0;
-  const head = (t: string, n: number): void => {
-    o += out.write(`${t}${n}\r\n`, o, 'latin1');
-  };
-  const bulk = (a: Buffer | string): void => {
-    head('$', argLength(a));
-    o += typeof a === 'string' ? out.write(a, o, 'utf8') : a.copy(out, o);
-    out[o++] = CRLF;
-    out[o++] = 0x0a;
-  };
-  for (const c of cmds) {
-    head('*', c.args.length + 1);
-    bulk(c.name);
-    for (const a of c.args) bulk(a);
-  }
-  if (o !== size) throw new Error(`RESP batch sized ${size} bytes, written ${o}`);
-  return out;
-}
 
 /** End of the line starting at `i` (the index of its `\r`), or -1 when it has not all arrived. */
 function lineEnd(buf: Buffer, i: number): number {
@@ -119,7 +77,7 @@ export class WirePipe {
       return;
     }
     this.pending.push({ results: [], count: cmds.length, done });
-    this.socket.write(encodeBatch(cmds));
+    this.socket.write(encodeCommands(cmds));
   }
 
   private onData(chunk: Buffer): void {

@@ -3,6 +3,7 @@ import { Command, type Redis } from 'ioredis';
 import type { RedisCommand } from '../core/command.js';
 import type { SourcePosition } from '../core/position.js';
 import { appliedValue, isPlainSet, type AppliedRecord } from './batch-script.js';
+import { bulkSize, byteLen, commandSize, headerSize, RespWriter } from './resp.js';
 
 /**
  * A batch of plain string writes (`SET k v`, `SET k v PXAT t`: a snapshot's strings, a binlog's
@@ -72,76 +73,11 @@ export interface NativeBatch {
   readonly origin: number[];
 }
 
-function byteLen(a: Buffer | string): number {
-  return typeof a === 'string' ? Buffer.byteLength(a) : a.length;
-}
-
-function digits(n: number): number {
-  let d = 1;
-  while (n >= 10) {
-    n = Math.floor(n / 10);
-    d++;
-  }
-  return d;
-}
-
-/** Bytes of `$len\r\n…\r\n`. */
-function bulkSize(n: number): number {
-  return 1 + digits(n) + 2 + n + 2;
-}
-
 /** End (exclusive) of the run of plain SETs from i (at least i + 1). */
 function runEnd(cmds: ReadonlyArray<RedisCommand>, i: number): number {
   let j = i;
   while (j < cmds.length && j - i < MAX_MSET_PAIRS && isPlainSet(cmds[j])) j++;
   return j;
-}
-
-/** Writes RESP into one buffer. Hot: a million keys are two million bulk strings. */
-class RespWriter {
-  readonly out: Buffer;
-  o = 0;
-
-  constructor(size: number) {
-    this.out = Buffer.allocUnsafe(size);
-  }
-
-  /** `*n` or `$n` and CRLF; digits byte by byte, several times cheaper than String(n) + Buffer#write. */
-  header(c: number, n: number): void {
-    const out = this.out;
-    out[this.o++] = c;
-    const d = digits(n);
-    for (let i = this.o + d - 1; i >= this.o; i--) {
-      out[i] = 48 + (n % 10);
-      n = Math.floor(n / 10);
-    }
-    this.o += d;
-    out[this.o++] = 13;
-    out[this.o++] = 10;
-  }
-
-  bulk(a: Buffer | string): void {
-    const out = this.out;
-    if (typeof a === 'string') {
-      const n = Buffer.byteLength(a);
-      this.header(36, n);
-      this.o += out.write(a, this.o, n);
-    } else {
-      const n = a.length;
-      this.header(36, n);
-      // Short keys and values byte by byte: cheaper than Buffer#copy's call for a few bytes.
-      if (n <= 64) for (let i = 0, o = this.o; i < n; i++) out[o + i] = a[i];
-      else a.copy(out, this.o);
-      this.o += n;
-    }
-    out[this.o++] = 13;
-    out[this.o++] = 10;
-  }
-
-  done(): Buffer {
-    if (this.o !== this.out.length) throw new Error(`RESP: laid out ${this.o} of ${this.out.length} bytes`);
-    return this.out;
-  }
 }
 
 /**
@@ -154,12 +90,10 @@ export function encodeNativeBatch(cmds: ReadonlyArray<RedisCommand>): NativeBatc
   for (let i = 0; i < cmds.length; ) {
     if (isPlainSet(cmds[i])) {
       const end = runEnd(cmds, i);
-      size += 1 + digits(1 + 2 * (end - i)) + 2 + bulkSize(4);
+      size += headerSize(1 + 2 * (end - i)) + bulkSize(4);
       for (; i < end; i++) size += bulkSize(byteLen(cmds[i].args[0])) + bulkSize(byteLen(cmds[i].args[1]));
     } else {
-      const a = cmds[i].args;
-      size += 1 + digits(a.length + 1) + 2 + bulkSize(3);
-      for (let k = 0; k < a.length; k++) size += bulkSize(byteLen(a[k]));
+      size += commandSize('SET', cmds[i].args);
       i++;
     }
   }
@@ -176,10 +110,7 @@ export function encodeNativeBatch(cmds: ReadonlyArray<RedisCommand>): NativeBatc
         w.bulk(cmds[i].args[1]);
       }
     } else {
-      const a = cmds[i].args;
-      w.header(42, a.length + 1);
-      w.bulk('SET');
-      for (let k = 0; k < a.length; k++) w.bulk(a[k]);
+      w.command('SET', cmds[i].args);
       i++;
     }
   }
@@ -192,12 +123,9 @@ export function transactionHead(marker: string, expect: string, seq: number, ttl
     'EVALSHA', GATE_SCRIPT_SHA, '2', marker, applied?.key ?? marker, expect, String(seq), String(ttlMs),
     applied?.field ?? '', applied === null ? '' : appliedValue(last), applied === null ? '' : String(applied.senders),
   ];
-  let size = MULTI.length + 1 + digits(gate.length) + 2;
-  for (const g of gate) size += bulkSize(Buffer.byteLength(g));
-  const w = new RespWriter(size);
+  const w = new RespWriter(MULTI.length + commandSize(gate[0], gate.slice(1)));
   w.o = MULTI.copy(w.out, 0);
-  w.header(42, gate.length);
-  for (const g of gate) w.bulk(g);
+  w.command(gate[0], gate.slice(1));
   return w.done();
 }
 
