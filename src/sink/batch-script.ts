@@ -132,7 +132,7 @@ export const BATCH_SCRIPT_SHA = createHash('sha1').update(BATCH_SCRIPT).digest('
 export const MAX_COMMAND_ARGS = 7000;
 
 /** Merged plain SETs stay far below the unpack limit. */
-const MAX_MSET_PAIRS = 1000;
+export const MAX_MSET_PAIRS = 1000;
 
 export interface EncodedBatch {
   /** EVALSHA arguments, the SHA first. */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Command, type Redis } from 'ioredis';
 import type { RedisCommand } from '../core/command.js';
 import type { SourcePosition } from '../core/position.js';
-import { appliedValue, isPlainSet, type AppliedRecord } from './batch-script.js';
+import { appliedValue, isPlainSet, MAX_MSET_PAIRS, type AppliedRecord } from './batch-script.js';
 import { bulkSize, byteLen, commandSize, headerSize, RespWriter } from './resp.js';
 
 /**
@@ -45,9 +45,6 @@ return {}
 `;
 
 export const GATE_SCRIPT_SHA = createHash('sha1').update(GATE_SCRIPT).digest('hex');
-
-/** Merged SETs per MSET: far below any argument limit, and one MSET is one call in Redis. */
-const MAX_MSET_PAIRS = 1000;
 
 const MULTI = Buffer.from('*1\r\n$5\r\nMULTI\r\n');
 const EXEC = Buffer.from('*1\r\n$4\r\nEXEC\r\n');
@@ -156,8 +153,6 @@ export function nativeCall(data: Buffer, call: number): { name: string; args: Bu
     }
   }
 }
-
-
 
 /**
  * Writes a transaction on an ioredis connection: one reply slot is queued per command in it
