@@ -245,7 +245,14 @@ export class Daemon {
     }
     const stores = this.routes.map((r) => new CheckpointStore(v['db-sync-path'], r.source));
     const loadSettings = loadSettingsOf(v);
-    const resume = force ? stores.map(() => null) : this.resumable(stores, host, port);
+    let resume = force ? stores.map(() => null) : this.resumable(stores, host, port);
+    if (resume.some((cp) => cp?.offsetPending === true) && resume.every((cp) => cp === null || cp.offsetPending === true) && v['target-flush-on-full-sync']) {
+      // A load that began during the push and stopped before its offset came cannot resume, but
+      // the target is flushed before the next snapshot anyway: take it, as a stop mid-push would.
+      this.logger.warn({ checkpoints: stores.map((s) => s.path) }, 'the snapshot load was interrupted before the master sent its binlog offset: taking a new snapshot (target-flush-on-full-sync flushes the target first)');
+      for (const s of stores) s.remove();
+      resume = stores.map(() => null);
+    }
     const resumeLoads = resume.map((cp, i) => (cp?.loading === true ? this.resumableLoad(stores[i], cp, loadSettings) : null));
     if (force) for (const s of stores) s.remove();
     if (resume.every((r) => r === null)) {

@@ -37,6 +37,7 @@ export function loadSettingsOf(v: ConfValues): Record<string, string> {
  * says was fsynced — and reopens its spool. Throws an Error saying why not otherwise.
  */
 export function openLoadResume(cp: Checkpoint, dbSyncPath: string, settings: Readonly<Record<string, string>>, spoolMaxBytes: number): LoadResume {
+  if (cp.offsetPending === true) throw new Error('it began while the master still pushed the snapshot and stopped before the binlog offset came, so where the binlog resumes is unknown');
   const load = cp.load;
   if (load === undefined) throw new Error('it holds no load progress (written by an older pika-migrate)');
   const changed = Object.keys({ ...settings, ...load.settings }).filter((k) => settings[k] !== load.settings[k]);

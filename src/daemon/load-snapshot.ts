@@ -44,6 +44,8 @@ export interface LoadSnapshotOptions {
   readonly from?: ResumePoint | null;
   /** Told of every key's first record, for the checkpoint's low watermark. */
   readonly watermark?: LoadWatermark;
+  /** A snapshot still arriving: wait for each type dir (ReadSnapshotOptions.dirReady). */
+  readonly dirReady?: (name: string) => Promise<void>;
 }
 
 export interface LoadSummary extends ProgressSnapshot {
@@ -130,6 +132,7 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
     rename: o.rename ?? null,
     sideOrder: (o.typeOrder ?? DEFAULT_TYPE_ORDER).join(','),
   });
+  let announced = false;
   const records = readSnapshotBatches(o.dir, {
     db: o.db,
     nowMs,
@@ -150,8 +153,11 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
     onWarning: (key, type, message) => log.warn({ key: printableBytes(key), type }, message),
     onEstimatedKeys: (keys) => {
       progress.setTotal(keys);
-      log.info({ conflictPolicy: o.conflict, chunkSize: o.chunkSize, estimatedKeys: keys }, 'loading snapshot into Redis');
+      // A snapshot still arriving tells its estimate again as each type dir opens.
+      if (!announced) log.info({ conflictPolicy: o.conflict, chunkSize: o.chunkSize, estimatedKeys: keys, ...(o.dirReady ? { arriving: true } : {}) }, 'loading snapshot into Redis');
+      announced = true;
     },
+    ...(o.dirReady ? { dirReady: o.dirReady } : {}),
   });
   progress.start();
   if (from !== null) log.info({ type: from.type, key: printableBytes(from.key), seq: from.seq }, 'resuming the interrupted load at this key');

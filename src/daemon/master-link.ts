@@ -1,6 +1,7 @@
 import type { BinlogEntry, BinlogPosition } from '../core/binlog.js';
 import type { Logger } from '../core/log.js';
 import { Replica, type ReplicaHandler, type ReplicaTimeouts } from '../replication/replica.js';
+import type { SnapshotArrival } from '../replication/snapshot-arrival.js';
 import { Migration, type MigrationOptions } from './migration.js';
 
 export interface MasterLinkOptions {
@@ -89,6 +90,14 @@ export class MasterLink implements ReplicaHandler {
 
   loadSnapshot(dir: string, db: number, start: BinlogPosition): Promise<void> {
     return this.of(db).loadSnapshot(dir, db, start);
+  }
+
+  snapshotArriving(dir: string, db: number, arrival: SnapshotArrival): void {
+    this.of(db).snapshotArriving(dir, db, arrival);
+  }
+
+  snapshotAbandoned(db: number, why: Error): Promise<void> {
+    return this.of(db).snapshotAbandoned(db, why);
   }
 
   applyEntry(db: number, entry: BinlogEntry): void | Promise<void> {

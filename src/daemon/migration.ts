@@ -7,6 +7,7 @@ import type { KeyRenamer } from '../convert/rename.js';
 import type { ConflictPolicy } from '../convert/records.js';
 import type { PikaFamily } from '../convert/types.js';
 import { multiTypeRule } from '../convert/binlog.js';
+import { readdirSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { BinlogSpool } from '../ops/binlog-spool.js';
 import type { Checkpoint, CheckpointStore, LoadState } from '../ops/checkpoint.js';
@@ -16,6 +17,7 @@ import type { LoadResume } from './load-resume.js';
 import { LoadWatermark } from './load-watermark.js';
 import type { Progress } from '../ops/progress.js';
 import type { Replica, ReplicaStatus } from '../replication/replica.js';
+import type { SnapshotArrival } from '../replication/snapshot-arrival.js';
 import type { Sink } from '../sink/sink.js';
 import { BinlogApplier, type ApplierStats } from './binlog-applier.js';
 import { loadSnapshot, type LoadSummary } from './load-snapshot.js';
@@ -83,6 +85,44 @@ const SIDE_SWEEP_MS = 1000;
 
 export type MigrationPhase = 'connecting' | 'full_sync' | 'incremental' | 'stopped' | 'error';
 
+interface LoadUnderWay {
+  dir: string;
+  fingerprint: string;
+  nowMs: number;
+  watermark: LoadWatermark;
+  done: boolean;
+  resumed: boolean;
+  /**
+   * An A/B snapshot loaded while its push goes on: its binlog offset (`info`) has not come yet, so
+   * the checkpoint cannot say where the binlog resumes; it says `offsetPending` instead (a restart
+   * refuses to resume), until loadSnapshot brings the offset.
+   */
+  arriving: {
+    readonly arrival: SnapshotArrival;
+    /** Per type dir opened for reading: its files as they were then (see filesOf). */
+    readonly read: Map<string, string>;
+    /** Commands the sink had taken before this load: more means the load wrote to the target. */
+    readonly submittedBefore: number;
+    /** Resolved by loadSnapshot once the offset is known. */
+    readonly offset: Promise<void>;
+    readonly resolveOffset: () => void;
+  } | null;
+}
+
+/**
+ * The files of a dir as name, size, inode and mtime: a file the push replaced after it was read
+ * (rsync renames a new copy into place) shows another inode, even with the same size.
+ */
+function filesOf(dir: string): string {
+  return readdirSync(dir)
+    .sort()
+    .map((name) => {
+      const st = statSync(join(dir, name));
+      return `${name}:${st.size}:${st.ino}:${st.mtimeMs}`;
+    })
+    .join('\n');
+}
+
 /**
  * One DB of a master followed into its Redis DB: the replica link (shared by the master's DBs, see
  * MasterLink) feeds this DB's snapshot to the loader and its binlog entries to the applier; the
@@ -117,7 +157,9 @@ export class Migration {
   /** The checkpoint last written (its JSON without the time): written again only when it changes. */
   private saved = '';
   /** The load under way (or interrupted and resumed): what its checkpoint must say to resume it. */
-  private load: { dir: string; fingerprint: string; nowMs: number; watermark: LoadWatermark; done: boolean; resumed: boolean } | null = null;
+  private load: LoadUnderWay | null = null;
+  /** Stops the load under way alone (its push was abandoned, its files changed), not the migration. */
+  private loadCtl = new AbortController();
   /** Replay: per spool chunk replayed, the end of its last entry and the byte offset after it. */
   private replayMarks: Array<{ end: BinlogPosition; next: number }> = [];
   private replayedBytes = 0;
@@ -213,18 +255,23 @@ export class Migration {
     if (this.phase !== 'error') this.phase = 'stopped';
   }
 
-  /** Records the applied position when it moved; only once a snapshot (or a resume) set a base. */
-  saveCheckpoint(): void {
+  /**
+   * Records the applied position when it moved; only once a snapshot (or a resume) set a base.
+   * False when the checkpoint could not be written.
+   */
+  saveCheckpoint(): boolean {
     // While a snapshot loads or its spool replays, the checkpoint says so (a restart must not take
     // it as loaded) and says how far both got, for a restart to resume them.
-    const loading = this.mode !== 'direct' || this.spool !== null;
-    const applied = loading ? this.loadStart : this.applier.appliedPosition();
-    if (applied === null) return;
+    const pending = this.load?.arriving != null;
+    const loading = pending || this.mode !== 'direct' || this.spool !== null;
+    // A load whose offset has not come yet has no binlog position to resume from: 0:0 and offsetPending.
+    const applied = pending ? { filenum: 0, offset: 0 } : loading ? this.loadStart : this.applier.appliedPosition();
+    if (applied === null) return true;
     const st = this.replica.status(this.o.db);
     // Before the link is up the status knows no identity yet: keep the one the checkpoint had.
     const runId = st.runId || this.o.resume?.runId;
     const replicationId = st.replicationId || this.o.resume?.replicationId;
-    const load = loading ? this.loadState() : null;
+    const load = loading && !pending ? this.loadState() : null;
     const cp = {
       master: { host: this.o.masterHost, port: this.o.masterPort },
       ...(runId ? { runId } : {}),
@@ -235,16 +282,19 @@ export class Migration {
       applied,
       target: this.o.targetName,
       ...(loading ? { loading: true } : {}),
+      ...(pending ? { offsetPending: true } : {}),
       ...(load !== null ? { load } : {}),
     };
     const body = JSON.stringify(cp);
-    if (body === this.saved) return;
+    if (body === this.saved) return true;
     try {
       this.o.checkpoint.write(cp);
       this.saved = body;
+      return true;
     } catch (e) {
       // Not fatal: the link goes on; a restart would resume from the older checkpoint (at least once).
       this.log.error({ err: e, checkpoint: this.o.checkpoint.path }, 'could not write the checkpoint');
+      return false;
     }
   }
 
@@ -279,12 +329,74 @@ export class Migration {
   }
 
   /**
+   * A/B: the snapshot is being pushed. Its load starts now, each type dir as soon as its push has
+   * ended (SnapshotArrival), while the rest and then `info` (the binlog offset, ~1 s later on
+   * 3.2.7) arrive; loadSnapshot brings the offset. Before the first write the checkpoint says
+   * `offsetPending`, so that a restart in between refuses to resume rather than guess an offset.
+   * Not taken when that checkpoint cannot be written: the load then waits for `info`.
+   */
+  snapshotArriving(dir: string, db: number, arrival: SnapshotArrival): void {
+    // A second snapshot while a load runs is never asked for (see the class comment): leave it to loadSnapshot.
+    if (this.load !== null) return;
+    let resolveOffset!: () => void;
+    const offset = new Promise<void>((r) => (resolveOffset = r));
+    this.phase = 'full_sync';
+    this.loadStart = null;
+    this.load = {
+      dir,
+      fingerprint: '',
+      nowMs: Date.now(),
+      watermark: new LoadWatermark(null),
+      done: false,
+      resumed: false,
+      arriving: { arrival, read: new Map(), submittedBefore: this.o.pool.stats().total.submitted, offset, resolveOffset },
+    };
+    this.saved = '';
+    if (!this.saveCheckpoint()) {
+      this.load = null;
+      return;
+    }
+    this.log.info({ dir }, 'loading the snapshot while the master pushes it: each type dir as soon as it is complete');
+    this.runLoad(dir, db, null);
+  }
+
+  /**
+   * The push snapshotArriving announced failed. Its load stops; if it wrote nothing, or the next
+   * snapshot will be loaded after a FLUSHDB (target-flush-on-full-sync), the replica takes a new
+   * snapshot as it would have; otherwise the target holds part of this one, and a new snapshot
+   * loaded over it would keep what the master deleted in between: a FatalError says so instead.
+   */
+  async snapshotAbandoned(_db: number, why: Error): Promise<void> {
+    const l = this.load;
+    const a = l?.arriving;
+    if (l === null || a == null) return;
+    this.loadCtl.abort(why);
+    await this.loading;
+    if (this.loadAbort.signal.aborted) return;
+    const wrote = this.o.pool.stats().total.submitted - a.submittedBefore;
+    this.load = null;
+    this.phase = 'connecting';
+    if (wrote === 0 || this.o.flushOnFullSync) {
+      if (wrote === 0) this.o.checkpoint.remove();
+      this.saved = '';
+      this.log.warn({ err: why.message, commands: wrote }, wrote === 0 ? 'the snapshot push failed before anything of it was written' : 'the snapshot push failed after part of it was written; the next snapshot is loaded after a FLUSHDB (target-flush-on-full-sync)');
+      return;
+    }
+    const { masterHost: host, masterPort: port } = this.o;
+    throw new FatalError(
+      `the master's snapshot push failed (${why.message}) after ${wrote} commands of it were written to the target; a new snapshot loaded over them would keep keys deleted on the master in between: SLAVEOF ${host} ${port} force with target-flush-on-full-sync : yes (or an empty target) starts over`,
+    );
+  }
+
+  /**
    * The snapshot has arrived: start loading it and return at once, so that the link goes on to
    * TrySync and BinlogSync while the load runs. Entries received meanwhile go to the spool on
    * local disk and are acked once fsynced (the master may then purge them: a load of hours no
    * longer races the master's binlog retention); they are replayed in order after the load.
+   * A load that began while the snapshot arrived (snapshotArriving) takes the offset and goes on.
    */
   async loadSnapshot(dir: string, db: number, start: BinlogPosition): Promise<void> {
+    const early = this.load?.arriving != null && this.load.dir === dir ? this.load : null;
     this.phase = 'full_sync';
     this.loadStart = start;
     this.spool?.remove();
@@ -297,10 +409,28 @@ export class Migration {
     this.applier.reset(start);
     const fingerprint = snapshotFingerprint(dir);
     if (fingerprint === null) throw new FatalError(`the snapshot directory ${dir} is gone`);
-    this.load = { dir, fingerprint, nowMs: Date.now(), watermark: new LoadWatermark(null), done: false, resumed: false };
+    if (early !== null) {
+      const a = early.arriving!;
+      // What was read early must be what the snapshot holds now that it is complete.
+      for (const [name, files] of a.read) {
+        if (filesOf(join(dir, name)) !== files) {
+          const e = new FatalError(`the master's push replaced files of ${join(dir, name)} after they were read; SLAVEOF ${this.o.masterHost} ${this.o.masterPort} force (with target-flush-on-full-sync : yes) starts over`);
+          this.loadCtl.abort(e);
+          throw e;
+        }
+      }
+      early.fingerprint = fingerprint;
+      early.arriving = null;
+      this.saved = '';
+      this.saveCheckpoint();
+      a.resolveOffset();
+      void this.countStreamGap(db);
+      return;
+    }
+    this.load = { dir, fingerprint, nowMs: Date.now(), watermark: new LoadWatermark(null), done: false, resumed: false, arriving: null };
     this.saved = '';
     this.saveCheckpoint();
-    this.runLoad(dir, db, start, null);
+    this.runLoad(dir, db, null);
     void this.countStreamGap(db);
   }
 
@@ -335,28 +465,46 @@ export class Migration {
     this.replayed = 0;
     this.replayedBytes = st.replayedBytes;
     this.mode = st.done ? 'replaying' : 'spooling';
-    this.load = { dir: r.dir, fingerprint: st.fingerprint, nowMs: st.nowMs, watermark: new LoadWatermark(from), done: st.done, resumed: true };
-    this.runLoad(r.dir, r.checkpoint.db, start, from);
+    this.load = { dir: r.dir, fingerprint: st.fingerprint, nowMs: st.nowMs, watermark: new LoadWatermark(from), done: st.done, resumed: true, arriving: null };
+    this.runLoad(r.dir, r.checkpoint.db, from);
   }
 
-  private runLoad(dir: string, db: number, start: BinlogPosition, from: ResumePoint | null): void {
+  private runLoad(dir: string, db: number, from: ResumePoint | null): void {
+    this.loadCtl = new AbortController();
     this.syncer = setInterval(() => this.syncSpool(), SPOOL_SYNC_MS);
-    this.loading = this.loadThenReplay(dir, db, start, from).catch((e: unknown) => {
-      if (this.loadAbort.signal.aborted) return;
+    this.loading = this.loadThenReplay(dir, db, from).catch((e: unknown) => {
+      if (this.loadAbort.signal.aborted || this.loadCtl.signal.aborted) return;
       // A snapshot that cannot be read would be read the same way again: stop, do not loop.
       this.fail(e instanceof CorruptionError ? new FatalError(`snapshot in ${dir} cannot be read: ${e.message}`) : (e as Error));
     });
   }
 
-  private async loadThenReplay(dir: string, db: number, start: BinlogPosition, from: ResumePoint | null): Promise<void> {
+  private async loadThenReplay(dir: string, db: number, from: ResumePoint | null): Promise<void> {
     const l = this.load!;
+    const arriving = l.arriving;
     if (!l.done) await this.loadRecords(dir, db, from);
+    if (arriving !== null) {
+      // Loaded before info came: the spool and the replay need its offset.
+      const stopped = this.loadSignal();
+      if (!stopped.aborted) {
+        await new Promise<void>((resolve, reject) => {
+          const onStop = () => reject(stopped.reason as Error);
+          stopped.addEventListener('abort', onStop, { once: true });
+          void arriving.offset.then(() => {
+            stopped.removeEventListener('abort', onStop);
+            resolve();
+          });
+        });
+      }
+      if (stopped.aborted) throw stopped.reason as Error;
+    }
+    const start = this.loadStart!;
     const spool = this.spool!;
     this.mode = 'replaying';
     this.log.info({ entries: this.spooled, bytes: spool.bytes, from: this.replayedBytes }, 'snapshot loaded; replaying the binlog spooled meanwhile');
     let at = this.replayedBytes;
     for (;;) {
-      if (this.loadAbort.signal.aborted) return;
+      if (this.loadAbort.signal.aborted || this.loadCtl.signal.aborted) return;
       const { entries, next } = spool.readFrom(at);
       // Caught up, in the same tick as the check: from here entries go straight to Redis.
       if (entries.length === 0) break;
@@ -389,6 +537,7 @@ export class Migration {
   /** The snapshot's records into Redis: from the beginning (after the optional FLUSHDB), or on from `from`. */
   private async loadRecords(dir: string, db: number, from: ResumePoint | null): Promise<void> {
     const l = this.load!;
+    const arriving = l.arriving;
     // A resumed load must not flush: Redis holds what it loaded before the interruption.
     if (this.o.flushOnFullSync && !l.resumed) {
       this.log.warn({ targetDb: this.o.targetName }, 'target-flush-on-full-sync: FLUSHDB on the target before loading the snapshot');
@@ -404,16 +553,29 @@ export class Migration {
       typeOrder: this.o.typeOrder,
       filter: this.o.filter,
       rename: this.o.rename,
-      signal: this.loadAbort.signal,
+      signal: this.loadSignal(),
       bar: this.o.bar,
       onProgress: (p) => (this.progress = p),
       nowMs: l.nowMs,
       from,
       watermark: l.watermark,
+      ...(arriving !== null
+        ? {
+            dirReady: async (name: string) => {
+              await arriving.arrival.ready(name);
+              arriving.read.set(name, filesOf(join(dir, name)));
+            },
+          }
+        : {}),
     });
     l.done = true;
     // Redis holds the whole snapshot (loadSnapshot flushed): a restart from here only replays.
     this.saveCheckpoint();
+  }
+
+  /** Ends the load under way: a stop of the migration, or of this load alone (loadCtl). */
+  private loadSignal(): AbortSignal {
+    return AbortSignal.any([this.loadAbort.signal, this.loadCtl.signal]);
   }
 
   private syncSpool(): void {

@@ -21,6 +21,11 @@ export interface Checkpoint {
   readonly target: string;
   /** A snapshot load was under way: `applied` is its start, and Redis holds only part of it. */
   readonly loading?: boolean;
+  /**
+   * With `loading`: the load began while the master still pushed the snapshot (A/B), before the
+   * binlog offset came; `applied` is 0:0 and the load cannot be resumed (its offset is unknown).
+   */
+  readonly offsetPending?: boolean;
   /** With `loading`: how far the load and its spool got, for a restart to resume them. */
   readonly load?: LoadState;
   readonly updatedAt: string;

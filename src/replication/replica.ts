@@ -11,12 +11,21 @@ import { familyOfVersion, fetchPikaVersion, type ClientPortAuth, countPikaStream
 import { parseInfoFile, type SnapshotInfo } from './info-file.js';
 import { MsgType, Status, TrySyncReply, type InnerRequest, type InnerResponse, type NodeId, type WireOffset } from './messages.js';
 import { LinkClosedError, ReplConnection } from './repl-connection.js';
-import { RsyncDaemon, killStaleRsyncDaemon } from './rsync-daemon.js';
+import { pushedDirs } from './push-log.js';
+import { RSYNC_MODULE, RsyncDaemon, killStaleRsyncDaemon } from './rsync-daemon.js';
+import { SnapshotArrival } from './snapshot-arrival.js';
 import { SnapshotChangedError, pullSnapshot } from './rsync-client.js';
 
 export interface ReplicaHandler {
   /** The snapshot of `db` arrived in `dir` (A–C: the five type dirs; D: instance dirs) starting at `start`; resolve when loaded into Redis. */
   loadSnapshot(dir: string, db: number, start: BinlogPosition): Promise<void>;
+  /**
+   * A/B: the snapshot of `db` is being pushed into `dir`; `arrival` tells when each type dir is
+   * complete, before `info` (and so loadSnapshot) comes. Optional: a handler may start reading.
+   */
+  snapshotArriving?(dir: string, db: number, arrival: SnapshotArrival): void;
+  /** The push snapshotArriving announced failed: resolve once nothing reads `dir` any more (it is removed next). */
+  snapshotAbandoned?(db: number, why: Error): Promise<void>;
   /** One decoded entry, in order. Return a promise to apply backpressure. */
   applyEntry(db: number, entry: BinlogEntry): void | Promise<void>;
   /** The end position of the last entry whose commands Redis has acknowledged (all earlier ones too). Acks to the master never go past it. */
@@ -772,7 +781,17 @@ export class Replica extends EventEmitter {
 
     let info: SnapshotInfo;
     if (ab) {
-      info = await this.waitForPush(conn, dir, node, l);
+      const arrival = new SnapshotArrival();
+      this.opts.handler.snapshotArriving?.(dir, l.db, arrival);
+      try {
+        info = await this.waitForPush(conn, dir, node, l, arrival);
+      } catch (e) {
+        arrival.abandon(e as Error);
+        await this.opts.handler.snapshotAbandoned?.(l.db, e as Error);
+        throw e;
+      }
+      // info comes only after every dir's push succeeded (observed N5/N6).
+      for (const t of TYPE_DIRS) arrival.markReady(t);
       // info comes last, so nothing more is pushed: the daemon is signalled now (it takes no new
       // connection) but its exit (rsync lingers ~400 ms on SIGTERM) is not waited for here; the
       // load starts at once. Every later stop (ours, a fatal error's, the next snapshot's start)
@@ -804,8 +823,9 @@ export class Replica extends EventEmitter {
     void daemon.stop().then(() => this.log.info({ ms: Date.now() - t0 }, 'rsync daemon stopped'));
   }
 
-  private async waitForPush(conn: ReplConnection, dir: string, node: NodeId, l: DbLink): Promise<SnapshotInfo> {
+  private async waitForPush(conn: ReplConnection, dir: string, node: NodeId, l: DbLink, arrival: SnapshotArrival): Promise<SnapshotInfo> {
     const daemon = this.daemon!;
+    const logStart = daemon.logSize();
     const target = `${node.ip}:${node.port + 1000}`;
     const started = Date.now();
     const baseline = daemon.connectionsSeen();
@@ -824,6 +844,9 @@ export class Replica extends EventEmitter {
         return parseInfoFile(readFileSync(infoPath, 'utf8'), infoPath);
       }
       if (daemon.failure) throw daemon.failure;
+      if (TYPE_DIRS.some((t) => !arrival.isReady(t))) {
+        for (const t of pushedDirs(daemon.logSince(logStart), RSYNC_MODULE, l.partition.table_name)) arrival.markReady(t);
+      }
       const now = Date.now();
       if (now - lastCheck >= 250) {
         lastCheck = now;

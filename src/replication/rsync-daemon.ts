@@ -246,6 +246,15 @@ export class RsyncDaemon {
     }
   }
 
+  /** The log written after byte `offset` (a logSize() taken earlier): one transfer's lines. */
+  logSince(offset: number): string {
+    try {
+      return readFileSync(this.logFile).subarray(offset).toString('utf8');
+    } catch {
+      return '';
+    }
+  }
+
   logTail(lines = 5): string {
     return this.readLog().trim().split('\n').slice(-lines).join(' | ');
   }

@@ -214,7 +214,8 @@ export function daemonProcess(dir: string, port: number) {
     async stage(): Promise<'load' | 'replay' | 'live' | 'other'> {
       const m = infoFields(((await admin.info('migrate').catch(() => '')) as string) ?? '');
       if (m.get('phase') === 'incremental') return 'live';
-      if (m.get('phase') !== 'full_sync') return 'other';
+      // A load under way before the master sent its offset (A/B push) has no spool yet and cannot be resumed.
+      if (m.get('phase') !== 'full_sync' || !m.has('spool_stage')) return 'other';
       return m.get('spool_stage') === 'replaying' ? 'replay' : 'load';
     },
   };

@@ -67,6 +67,14 @@ export interface ReadSnapshotOptions {
    * numbers records on from `seq`, so every record gets the position it had in the earlier read.
    */
   from?: ResumePoint;
+  /**
+   * A–C only: a snapshot still arriving (an A/B push). Each type dir is opened, checked and read
+   * only once this resolves for its name (`strings`, …), in type order, so the first types load
+   * while later ones arrive; a dir found damaged then stops the read after the records of the
+   * types before it. `onEstimatedKeys` is called again as each dir opens. Without it every dir
+   * is opened and checked before the first record.
+   */
+  dirReady?(name: string): Promise<void>;
 }
 
 /** Where a read starts again: a key's first record (see ReadSnapshotOptions.from). */
@@ -183,17 +191,29 @@ export async function* readSnapshotBatches(dbDir: string, opts: ReadSnapshotOpti
       return;
     }
     const dbs = new Map<string, RocksDb>();
-    for (const d of layout.dirs) {
-      const db = await openChecked(d.path, CFS_3[d.name]);
+    let estimated = 0;
+    const open = async (name: string): Promise<RocksDb> => {
+      let db = dbs.get(name);
+      if (db !== undefined) return db;
+      await opts.dirReady?.(name);
+      db = await openChecked(layout.dirs.find((d) => d.name === name)!.path, CFS_3[name]);
       opened.push(db);
-      dbs.set(d.name, db);
+      dbs.set(name, db);
+      if (opts.dirReady !== undefined) {
+        estimated += await db.estimateEntries('default');
+        opts.onEstimatedKeys?.(estimated);
+      }
+      return db;
+    };
+    if (opts.dirReady === undefined) {
+      for (const d of layout.dirs) await open(d.name);
+      opts.onEstimatedKeys?.(await estimateKeys(opened));
     }
-    opts.onEstimatedKeys?.(await estimateKeys(opened));
     const earlier = probes;
     // A resumed read skips the types before its key's: they were loaded whole.
     let skipping = from !== null;
     for (const type of order) {
-      const db = dbs.get(DIR_OF[type])!;
+      const db = await open(DIR_OF[type]);
       if (skipping && type === from!.type) skipping = false;
       if (!skipping) {
         const seek = from !== null && type === from.type ? from.key : undefined;
@@ -204,7 +224,7 @@ export async function* readSnapshotBatches(dbDir: string, opts: ReadSnapshotOpti
       earlier.push(new LiveProbe(type, db, ctx));
     }
     // Streams last (their own DB, 3.5.3+ dumps): a name an earlier type holds stays with it.
-    const streams = dbs.get(DIR_OF.stream);
+    const streams = layout.dirs.some((d) => d.name === DIR_OF.stream) ? await open(DIR_OF.stream) : undefined;
     if (streams !== undefined) {
       const seek = from !== null && from.type === 'stream' ? dataKeyPrefix3(from.key) : undefined;
       yield* scanKeyed3('stream', streams, ctx, earlier, seek);
