@@ -140,7 +140,15 @@ export class Daemon {
       // Resuming would stream on over the hole: wait for the operator (SLAVEOF … force) instead.
       d.master = { host: v.slaveof.host, port: v.slaveof.port };
       logger.error({ err: d.targetLost, record: d.lostRecord.path, master: `${v.slaveof.host}:${v.slaveof.port}` }, `the target lost writes it had acknowledged (an earlier run found out): not following the master; SLAVEOF ${v.slaveof.host} ${v.slaveof.port} force starts over`);
-    } else if (v.slaveof !== null) await d.slaveof(v.slaveof.host, v.slaveof.port, false);
+    } else if (v.slaveof !== null) {
+      try {
+        await d.slaveof(v.slaveof.host, v.slaveof.port, false);
+      } catch (e) {
+        // Refused (a checkpoint that cannot be resumed, …): nothing may stay open behind the error.
+        await d.stop((e as Error).message);
+        throw e;
+      }
+    }
     return d;
   }
 

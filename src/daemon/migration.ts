@@ -373,6 +373,7 @@ export class Migration {
     this.loadCtl.abort(why);
     await this.loading;
     if (this.loadAbort.signal.aborted) return;
+    this.stopSyncer();
     const wrote = this.o.pool.stats().total.submitted - a.submittedBefore;
     this.load = null;
     this.phase = 'connecting';

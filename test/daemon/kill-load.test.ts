@@ -19,7 +19,7 @@ import { assertSameContents } from '../convert/redis-dump.js';
 import { MsgType } from '../../src/replication/messages.js';
 import { writePikaDump, type KeyDesc } from '../pika/pika-dump-writer.js';
 import { replicaPort, waitFor } from '../replication/support.js';
-import { ackedUpTo, daemonProcess, dataOf, infoFields, processConf, rng, useKillRig } from './support.js';
+import { ackedUpTo, daemonProcess, dataOf, infoFields, processConf, rng, useKillRig, writeReference } from './support.js';
 
 const SEED = Number(process.env.PM_KILL_SEED ?? 20261202);
 const MIN_KILLS = 20;
@@ -41,20 +41,6 @@ function snapshotKeys(nowMs: number): KeyDesc[] {
   for (let i = 0; i < 150; i++) keys.push({ name: `set:${i}`, type: 'set', value: Array.from({ length: 30 }, (_, m) => `m${m}`) });
   for (let i = 0; i < 150; i++) keys.push({ name: `z:${i}`, type: 'zset', value: Array.from({ length: 30 }, (_, m) => [`m${m}`, String(m + i / 10)]) });
   return keys;
-}
-
-/** The same keys written into the reference Redis. */
-async function writeReference(c: Redis, keys: readonly KeyDesc[]): Promise<void> {
-  const p = c.pipeline();
-  for (const k of keys) {
-    if (k.type === 'string') p.set(k.name, k.value as string);
-    else if (k.type === 'hash') p.hset(k.name, k.value as Record<string, string>);
-    else if (k.type === 'list') p.rpush(k.name, ...(k.value as string[]));
-    else if (k.type === 'set') p.sadd(k.name, ...(k.value as string[]));
-    else p.zadd(k.name, ...(k.value as Array<[string, string]>).flatMap(([m, s]) => [s, m]));
-    if (k.expireAt) p.pexpireat(k.name, k.expireAt);
-  }
-  await p.exec();
 }
 
 describe(`kill -9 during snapshot load, spool replay and live streaming (≥ ${MIN_KILLS} kills, seed ${SEED})`, () => {

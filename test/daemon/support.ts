@@ -12,6 +12,7 @@ import { dumpRedis, type DumpedKey } from '../convert/redis-dump.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { FakeMaster, type FakeMasterOptions, type MasterFamily } from '../master/fake-master.js';
+import type { KeyDesc } from '../pika/pika-dump-writer.js';
 import { replicaPort, tempDir, testLogger, waitFor } from '../replication/support.js';
 
 /** `key:value` lines; Pika's `db0:<state>` lines keep `db0` as the key, `db0 binlog_offset=…` lines `db0 binlog_offset`. */
@@ -219,4 +220,18 @@ export function daemonProcess(dir: string, port: number) {
       return m.get('spool_stage') === 'replaying' ? 'replay' : 'load';
     },
   };
+}
+
+/** The same keys written into the reference Redis. */
+export async function writeReference(c: Redis, keys: readonly KeyDesc[]): Promise<void> {
+  const p = c.pipeline();
+  for (const k of keys) {
+    if (k.type === 'string') p.set(k.name, k.value as string);
+    else if (k.type === 'hash') p.hset(k.name, k.value as Record<string, string>);
+    else if (k.type === 'list') p.rpush(k.name, ...(k.value as string[]));
+    else if (k.type === 'set') p.sadd(k.name, ...(k.value as string[]));
+    else p.zadd(k.name, ...(k.value as Array<[string, string]>).flatMap(([m, s]) => [s, m]));
+    if (k.expireAt) p.pexpireat(k.name, k.expireAt);
+  }
+  await p.exec();
 }

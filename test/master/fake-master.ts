@@ -123,6 +123,7 @@ export class FakeMaster {
   private dumps = new Map<string, { dir: string; info: string }>();
   private bgsaveUntil = new Map<string, number>();
   private failNextPush = false;
+  private infoHeld: Promise<void> | null = null;
   dumpsMade = 0;
   private readonly o: Required<Omit<FakeMasterOptions, 'requirepass' | 'dbInstanceNum' | 'snapshotSources' | 'keyspace' | 'clientUsers' | 'pushFrom'>> &
     Pick<FakeMasterOptions, 'requirepass' | 'dbInstanceNum' | 'snapshotSources' | 'keyspace' | 'clientUsers' | 'pushFrom'>;
@@ -247,6 +248,16 @@ export class FakeMaster {
   /** The next frame sent to the replica gets an absurd length prefix. */
   corruptNextFrame(): void {
     this.corruptNext = true;
+  }
+
+  /**
+   * A/B: the next push sends `info` only once the returned function is called (its type dirs are
+   * pushed meanwhile), so a replica can be caught between its type dirs and its binlog offset.
+   */
+  holdNextInfo(): () => void {
+    let release!: () => void;
+    this.infoHeld = new Promise<void>((r) => (release = r));
+    return () => release();
   }
 
   /** The next A/B push fails before `info` (as an rsync auth failure would). */
@@ -467,6 +478,8 @@ export class FakeMaster {
     }
     const failing = this.failNextPush;
     this.failNextPush = false;
+    const held = this.infoHeld;
+    this.infoHeld = null;
     const ip = d.node.ip;
     const port = d.node.port + 1000;
     // The push runs on its own, after the reply, and tells the replica nothing.
@@ -480,6 +493,7 @@ export class FakeMaster {
       workDir: this.workDir,
       info: dump.info,
       ...(this.o.pushFrom !== undefined ? { from: this.o.pushFrom } : {}),
+      ...(held !== null ? { beforeInfo: () => held } : {}),
     }).then((res) => {
       this.pushes.push(res);
       this.events.push({ kind: 'push', detail: res.ok });

@@ -23,6 +23,8 @@ export interface PushOptions {
   readonly timeoutSec?: number;
   /** Source address of the pushes (rsync --address). */
   readonly from?: string;
+  /** Awaited after the type dirs' pushes and before `info` (a master slow to send it). */
+  readonly beforeInfo?: () => Promise<void>;
 }
 
 export interface PushResult {
@@ -72,6 +74,7 @@ export async function pushSnapshot(o: PushOptions): Promise<PushResult> {
     });
     s.once('error', () => resolve());
   });
+  await o.beforeInfo?.();
   if (ok) {
     const infoFile = join(o.workDir, 'info');
     writeFileSync(infoFile, o.info);
