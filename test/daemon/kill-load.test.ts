@@ -12,7 +12,6 @@ import { strict as assert } from 'node:assert';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Redis } from 'ioredis';
 import type { BinlogPosition } from '../../src/core/binlog.js';
 import { PikaLogger } from '../convert/pika-logger.js';
 import { assertSameContents } from '../convert/redis-dump.js';
