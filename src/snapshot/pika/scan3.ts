@@ -95,7 +95,8 @@ function lose(key: Buffer, loser: DataType, winner: DataType, ctx: ScanContext):
 export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: readonly LiveProbe[], from?: Buffer): AsyncGenerator<SnapshotRecord[]> {
   const dbNo = ctx.db;
   for await (const batch of db.scanBatches('default', from === undefined ? {} : { from })) {
-    for (const { key, value } of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const { key, value } = batch[i];
       if (value.length < 4) decodeStringValue3(value, where(db, 'default', key)); // throws
       const valueEnd = value.length - 4;
       const expire = value.readInt32LE(valueEnd);
