@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { comparePositions, formatPosition } from '../src/core/position.js';
 import { printableBytes } from '../src/core/command.js';
+import { Fifo } from '../src/core/fifo.js';
 import { startRedis } from './helpers/redis.js';
 
 test('orders snapshot positions before binlog positions, binlog by file then offset', () => {
@@ -16,6 +17,31 @@ test('orders snapshot positions before binlog positions, binlog by file then off
 
 test('renders binary keys printably', () => {
   assert.equal(printableBytes(Buffer.from([0x61, 0x00, 0xff, 0x5c])), 'a\\x00\\xff\\x5c');
+});
+
+test('a Fifo gives back what it was given, in order, across wraps and growth', () => {
+  const q = new Fifo<number>();
+  const model: number[] = [];
+  let next = 0;
+  // Uneven pushes and shifts so the head wraps round the ring before and after each growth.
+  for (let round = 0; round < 200; round++) {
+    for (let i = 0; i < (round % 7) + 3; i++) {
+      q.push(next);
+      model.push(next++);
+    }
+    if (round % 5 === 0) {
+      q.setLast(-next);
+      model[model.length - 1] = -next;
+    }
+    for (let i = 0; i < (round % 5) + 1 && model.length > 0; i++) assert.equal(q.shift(), model.shift());
+    assert.equal(q.length, model.length);
+    if (model.length > 0) {
+      assert.equal(q.first(), model[0]);
+      assert.equal(q.last(), model[model.length - 1]);
+    }
+  }
+  while (model.length > 0) assert.equal(q.shift(), model.shift());
+  assert.equal(q.length, 0);
 });
 
 test('starts a real redis-server for tests', async () => {

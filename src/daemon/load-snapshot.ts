@@ -185,14 +185,24 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
       let elements = 0;
       let bytes = 0;
       let commands = 0;
-      for (const rec of batch) {
+      // Keys per type, counted in runs: one progress.add per run rather than per key.
+      let runType: DataType | null = null;
+      let runKeys = 0;
+      // Indexed, not for…of: the iterator's result objects were garbage on every record.
+      for (let r = 0; r < batch.length; r++) {
+        const rec = batch[r];
         if (filter !== null && (!filter.acceptsType(rec.type) || !filter.acceptsKey(rec.key))) {
           if (rec.first) filtered++;
           continue;
         }
         if (rec.first) {
           keys++;
-          progress.add(rec.type);
+          if (rec.type !== runType) {
+            if (runType !== null) progress.add(runType, runKeys);
+            runType = rec.type;
+            runKeys = 0;
+          }
+          runKeys++;
           if (o.watermark !== undefined && rec.pos.kind === 'snapshot') o.watermark.keyStart(rec.type, rec.key, rec.pos.seq);
         }
         elements += elementCount(rec);
@@ -208,6 +218,7 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
       // Drops the keys the sink has applied: kept only until the next checkpoint, they would hold
       // every key read in between (and the buffers they share) for up to a second.
       o.watermark?.at(o.pool.appliedPosition());
+      if (runType !== null) progress.add(runType, runKeys);
       progress.add('keys', keys);
       progress.add('records', batch.length);
       progress.add('elements', elements);

@@ -1,3 +1,4 @@
+import { Fifo } from '../core/fifo.js';
 import type { SourcePosition } from '../core/position.js';
 import type { DataType } from '../core/record.js';
 import type { ResumePoint } from '../snapshot/pika/snapshot.js';
@@ -15,8 +16,11 @@ import type { ResumePoint } from '../snapshot/pika/snapshot.js';
  * only at checkpoints (once a second), it held every key read in between.
  */
 export class LoadWatermark {
-  private starts: ResumePoint[] = [];
-  private head = 0;
+  // Each key submitted and not yet below the watermark, oldest first, one queue per field: no
+  // ResumePoint object per key (a load of small strings starts a million keys).
+  private readonly types = new Fifo<DataType>();
+  private readonly keys = new Fifo<Buffer>();
+  private readonly seqs = new Fifo<number>();
   private mark: ResumePoint | null;
 
   /** `from`: where this read began (a resumed load), else null: from the beginning. */
@@ -26,26 +30,31 @@ export class LoadWatermark {
 
   /** A key's first record is about to be submitted. */
   keyStart(type: DataType, key: Buffer, seq: number): void {
-    this.starts.push({ type, key, seq });
+    this.types.push(type);
+    this.keys.push(key);
+    this.seqs.push(seq);
   }
 
   /** Keys held: submitted and not yet known applied. */
   get held(): number {
-    return this.starts.length - this.head;
+    return this.seqs.length;
   }
 
   /** The key to resume at given what the sink reports applied; null: from the beginning. */
   at(applied: SourcePosition | null): ResumePoint | null {
     if (applied === null || applied.kind !== 'snapshot') return this.mark;
-    const s = this.starts;
-    let h = this.head;
+    const seqs = this.seqs;
     // The last key that starts at or before the applied record holds the first unapplied command (or follows it).
-    while (h < s.length && s[h].seq <= applied.seq) this.mark = s[h++];
-    if (h > 1024 && h * 2 > s.length) {
-      this.starts = s.slice(h);
-      h = 0;
-    }
-    this.head = h;
+    if (seqs.length === 0 || seqs.first() > applied.seq) return this.mark;
+    let type: DataType;
+    let key: Buffer;
+    let seq: number;
+    do {
+      type = this.types.shift();
+      key = this.keys.shift();
+      seq = seqs.shift();
+    } while (seqs.length > 0 && seqs.first() <= applied.seq);
+    this.mark = { type, key, seq };
     return this.mark;
   }
 }

@@ -1,9 +1,5 @@
+import { Fifo } from '../core/fifo.js';
 import { comparePositions, type SourcePosition } from '../core/position.js';
-
-interface PositionMark {
-  readonly pos: SourcePosition;
-  lastGseq: number;
-}
 
 interface Waiter {
   readonly until: number;
@@ -18,8 +14,12 @@ interface Waiter {
  */
 export class AckTracker {
   private nextGseq = 0;
-  private marks: PositionMark[] = [];
-  private marksHead = 0;
+  /**
+   * Each distinct position submitted and the submission number of its last command, oldest first,
+   * as two queues side by side: no object per command of a snapshot load.
+   */
+  private readonly markPos = new Fifo<SourcePosition>();
+  private readonly markLast = new Fifo<number>();
   private appliedPos: SourcePosition | null = null;
   private waiters: Waiter[] = [];
 
@@ -31,9 +31,15 @@ export class AckTracker {
   /** The submission number of a new command at `pos`. */
   next(pos: SourcePosition): number {
     const gseq = this.nextGseq++;
-    const last = this.marks.length > this.marksHead ? this.marks[this.marks.length - 1] : null;
-    if (last !== null && (last.pos === pos || comparePositions(last.pos, pos) === 0)) last.lastGseq = gseq;
-    else this.marks.push({ pos, lastGseq: gseq });
+    if (this.markPos.length > 0) {
+      const last = this.markPos.last();
+      if (last === pos || comparePositions(last, pos) === 0) {
+        this.markLast.setLast(gseq);
+        return gseq;
+      }
+    }
+    this.markPos.push(pos);
+    this.markLast.push(gseq);
     return gseq;
   }
 
@@ -43,17 +49,11 @@ export class AckTracker {
 
   /** Every command numbered below `firstUnacked` is acknowledged: moves the position, wakes flushes. */
   advance(firstUnacked: number): void {
-    const marks = this.marks;
-    let h = this.marksHead;
-    while (h < marks.length && marks[h].lastGseq < firstUnacked) {
-      this.appliedPos = marks[h].pos;
-      h++;
+    const last = this.markLast;
+    while (last.length > 0 && last.first() < firstUnacked) {
+      last.shift();
+      this.appliedPos = this.markPos.shift();
     }
-    if (h > 1024 && h * 2 > marks.length) {
-      this.marks = marks.slice(h);
-      h = 0;
-    }
-    this.marksHead = h;
     if (this.waiters.length > 0) {
       const still: Waiter[] = [];
       for (const w of this.waiters) {

@@ -83,32 +83,36 @@ function runEnd(cmds: ReadonlyArray<RedisCommand>, i: number): number {
  * instead of the commands, which lets go of their objects and the blocks their values point into.
  */
 export function encodeNativeBatch(cmds: ReadonlyArray<RedisCommand>): NativeBatch {
+  // The calls found while sizing: where each starts, and where its run of SETs ends (0: a lone SET).
+  const origin: number[] = [];
+  const ends: number[] = [];
   let size = 0;
   for (let i = 0; i < cmds.length; ) {
+    origin.push(i);
     if (isPlainSet(cmds[i])) {
       const end = runEnd(cmds, i);
+      ends.push(end);
       size += headerSize(1 + 2 * (end - i)) + bulkSize(4);
       for (; i < end; i++) size += bulkSize(byteLen(cmds[i].args[0])) + bulkSize(byteLen(cmds[i].args[1]));
     } else {
+      ends.push(0);
       size += commandSize('SET', cmds[i].args);
       i++;
     }
   }
   const w = new RespWriter(size);
-  const origin: number[] = [];
-  for (let i = 0; i < cmds.length; ) {
-    origin.push(i);
-    if (isPlainSet(cmds[i])) {
-      const end = runEnd(cmds, i);
-      w.header(42, 1 + 2 * (end - i));
-      w.bulk('MSET');
-      for (; i < end; i++) {
-        w.bulk(cmds[i].args[0]);
-        w.bulk(cmds[i].args[1]);
-      }
-    } else {
+  for (let c = 0; c < origin.length; c++) {
+    let i = origin[c];
+    const end = ends[c];
+    if (end === 0) {
       w.command('SET', cmds[i].args);
-      i++;
+      continue;
+    }
+    w.header(42, 1 + 2 * (end - i));
+    w.bulk('MSET');
+    for (; i < end; i++) {
+      w.bulk(cmds[i].args[0]);
+      w.bulk(cmds[i].args[1]);
     }
   }
   return { data: w.done(), calls: origin.length, origin };

@@ -12,11 +12,12 @@ export function byteLen(a: Buffer | string): number {
 }
 
 export function digits(n: number): number {
-  let d = 1;
-  while (n >= 10) {
-    n = Math.floor(n / 10);
-    d++;
-  }
+  // Comparisons first: the lengths of keys and values are nearly always below 1000.
+  if (n < 10) return 1;
+  if (n < 100) return 2;
+  if (n < 1000) return 3;
+  let d = 4;
+  for (n = Math.floor(n / 10000); n > 0; n = Math.floor(n / 10)) d++;
   return d;
 }
 
@@ -37,6 +38,31 @@ export function commandSize(name: string, args: ReadonlyArray<Buffer | string>):
   return size;
 }
 
+/**
+ * `*n` or `$n` and CRLF at o; returns the offset after it. Digits byte by byte, several times
+ * cheaper than String(n) + Buffer#write.
+ */
+function putHeader(out: Buffer, o: number, c: number, n: number): number {
+  out[o++] = c;
+  // One and two digits without the loop: the length of nearly every small key and value.
+  if (n < 10) out[o++] = 48 + n;
+  else if (n < 100) {
+    const t = (n / 10) | 0;
+    out[o++] = 48 + t;
+    out[o++] = 48 + n - 10 * t;
+  } else {
+    const d = digits(n);
+    for (let i = o + d - 1; i >= o; i--) {
+      out[i] = 48 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+    o += d;
+  }
+  out[o] = 13;
+  out[o + 1] = 10;
+  return o + 2;
+}
+
 export class RespWriter {
   readonly out: Buffer;
   o = 0;
@@ -45,36 +71,28 @@ export class RespWriter {
     this.out = Buffer.allocUnsafe(size);
   }
 
-  /** `*n` or `$n` and CRLF; digits byte by byte, several times cheaper than String(n) + Buffer#write. */
+  /** `*n` or `$n` and CRLF. */
   header(c: number, n: number): void {
-    const out = this.out;
-    out[this.o++] = c;
-    const d = digits(n);
-    for (let i = this.o + d - 1; i >= this.o; i--) {
-      out[i] = 48 + (n % 10);
-      n = Math.floor(n / 10);
-    }
-    this.o += d;
-    out[this.o++] = 13;
-    out[this.o++] = 10;
+    this.o = putHeader(this.out, this.o, c, n);
   }
 
   bulk(a: Buffer | string): void {
     const out = this.out;
+    let o: number;
     if (typeof a === 'string') {
       const n = Buffer.byteLength(a);
-      this.header(36, n);
-      this.o += out.write(a, this.o, n);
+      o = putHeader(out, this.o, 36, n);
+      o += out.write(a, o, n);
     } else {
-      const n = a.length;
-      this.header(36, n);
-      // Short keys and values byte by byte: cheaper than Buffer#copy's call for a few bytes.
-      if (n <= 64) for (let i = 0, o = this.o; i < n; i++) out[o + i] = a[i];
-      else a.copy(out, this.o);
-      this.o += n;
+      o = putHeader(out, this.o, 36, a.length);
+      // TypedArray#set: a memcpy without Buffer#copy's argument checks, faster even for a few bytes
+      // than a loop (measured on 9- and 15-byte keys and values).
+      out.set(a, o);
+      o += a.length;
     }
-    out[this.o++] = 13;
-    out[this.o++] = 10;
+    out[o] = 13;
+    out[o + 1] = 10;
+    this.o = o + 2;
   }
 
   command(name: string, args: ReadonlyArray<Buffer | string>): void {

@@ -192,6 +192,27 @@ test('names the DB and key when a 3.x meta has the wrong size', async () => {
   }
 });
 
+test('names the DB and key when a 3.x string value is shorter than its expiry', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'pika-corrupt-'));
+  try {
+    const db0 = join(work, 'db0');
+    mkdirSync(db0);
+    for (const t of ['hashes', 'sets', 'lists', 'zsets']) cpSync(join(REAL, t), join(db0, t), { recursive: true });
+    const bad = Buffer.from('s:short');
+    cleanup(writeDb(['open', `put default a:fine ${str('v')}`, `put default s:short ${x(Buffer.from('abc'))}`, 'close'], { dir: join(db0, 'strings') }).work);
+    const got: string[] = [];
+    await assert.rejects(
+      async () => {
+        for await (const r of readSnapshot(db0, { db: 0, nowMs: NOW_MS, chunkSize: 10, chunkBytes: 100 })) if (r.type === 'string') got.push(`${r.key}=${r.value}`);
+      },
+      (e: Error) => e.name === 'CorruptionError' && e.message.includes(join(db0, 'strings')) && e.message.includes(bad.toString('hex')) && /3 bytes/.test(e.message),
+    );
+    assert.deepEqual(got, [], 'the batch holding the bad value is not handed out');
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
 test('stops cleanly when the consumer leaves early', async () => {
   let n = 0;
   for await (const r of readSnapshot(REAL, { db: 0, nowMs: Date.now(), chunkSize: 10, chunkBytes: 100, typeOrder: ['hash', 'list', 'set', 'zset', 'string'] })) {

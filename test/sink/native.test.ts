@@ -80,6 +80,39 @@ test('the transaction is valid RESP: MULTI, the gate, one MSET per run, each exp
   }
 });
 
+test('values of every length digit count go out exact', async () => {
+  const r = await startRedis();
+  try {
+    const pos = binlog(1, 1);
+    // Lengths around each change in the number of digits of the bulk header, a multibyte string
+    // (bytes, not characters, in the header) and one large enough to need more than one write.
+    const lengths = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 9999, 10_000, 123_456, 1 << 20];
+    const values = lengths.map((n, i) => Buffer.alloc(n, 97 + (i % 26)));
+    const cmds = values.map((v, i) => keyed('SET', `len:${'x'.repeat(i * 9)}:${lengths[i]}`, [v], pos));
+    cmds.push(keyed('SET', 'utf8', ['žluťoučký kůň'], pos));
+    const enc = encodeNativeBatch(cmds);
+    const payload = Buffer.concat([transactionHead('m', '-', 1, 60_000, null, pos), enc.data, Buffer.from('*1\r\n$4\r\nEXEC\r\n')]);
+    const c = r.client();
+    await c.script('LOAD', (await import('../../src/sink/native-batch.js')).GATE_SCRIPT);
+    const raw = connect(r.port, r.host);
+    try {
+      let replies = '';
+      raw.on('data', (d: Buffer) => (replies += d.toString('latin1')));
+      raw.write(payload);
+      for (let i = 0; i < 200 && !replies.endsWith('+OK\r\n'); i++) await sleep(10);
+      // MULTI, the gate, one MSET for the whole run, EXEC.
+      assert.equal(replies, '+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n*0\r\n+OK\r\n');
+    } finally {
+      raw.destroy();
+    }
+    const got = await c.mgetBuffer(...cmds.map((cmd) => cmd.key!));
+    assert.deepEqual(got.slice(0, values.length), values);
+    assert.equal(got[values.length]!.toString('utf8'), 'žluťoučký kůň');
+  } finally {
+    await r.stop();
+  }
+});
+
 test('strings go as transactions, the rest through the batch script, and the result is exact', async () => {
   let pool!: SenderPool;
   const r = await startRedis();

@@ -112,28 +112,34 @@ export class KeyChunker {
  * batch instead of one per record. Bounded by count and payload bytes, so memory stays flat.
  */
 export class RecordBatcher {
-  private recs: SnapshotRecord[] = [];
+  // Sized once and filled by index: pushing grew each batch by copies.
+  private recs: SnapshotRecord[];
+  private n = 0;
   private bytes = 0;
 
   constructor(
     private readonly maxRecords = 512,
     private readonly maxBytes = 1 << 20,
-  ) {}
+  ) {
+    this.recs = new Array<SnapshotRecord>(maxRecords);
+  }
 
   /** Adds a record of about `bytes` payload bytes; true when the batch is full and must be taken. */
   push(rec: SnapshotRecord, bytes: number): boolean {
-    this.recs.push(rec);
+    this.recs[this.n++] = rec;
     this.bytes += bytes;
-    return this.recs.length >= this.maxRecords || this.bytes >= this.maxBytes;
+    return this.n >= this.maxRecords || this.bytes >= this.maxBytes;
   }
 
   get size(): number {
-    return this.recs.length;
+    return this.n;
   }
 
   take(): SnapshotRecord[] {
     const r = this.recs;
-    this.recs = [];
+    r.length = this.n;
+    this.recs = new Array<SnapshotRecord>(this.maxRecords);
+    this.n = 0;
     this.bytes = 0;
     return r;
   }

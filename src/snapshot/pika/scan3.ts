@@ -7,7 +7,7 @@
  */
 import { CorruptionError } from '../../core/errors.js';
 import type { DataType, SnapshotRecord, StreamState } from '../../core/record.js';
-import type { RocksDb } from '../rocks/db.js';
+import { rawEntry, type RocksDb } from '../rocks/db.js';
 import type { ScanContext } from './context.js';
 import { BatchCursor, ForwardLookup } from './cursor.js';
 import type { Where } from './format3.js';
@@ -94,11 +94,13 @@ function lose(key: Buffer, loser: DataType, winner: DataType, ctx: ScanContext):
 /** `from`, in every scanner: the key to start at (a resumed read), in the scanned CF's own key form. */
 export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: readonly LiveProbe[], from?: Buffer): AsyncGenerator<SnapshotRecord[]> {
   const dbNo = ctx.db;
-  for await (const batch of db.scanBatches('default', from === undefined ? {} : { from })) {
-    for (const { key, value } of batch) {
-      if (value.length < 4) decodeStringValue3(value, where(db, 'default', key)); // throws
-      const valueEnd = value.length - 4;
-      const expire = value.readInt32LE(valueEnd);
+  // Spans, not values: the user value is cut out of the block once, without the expiry's 4 bytes.
+  for await (const batch of db.scanBatches('default', from === undefined ? { make: rawEntry } : { from, make: rawEntry })) {
+    for (let i = 0; i < batch.length; i++) {
+      const { key, block, start, end } = batch[i];
+      if (end - start < 4) decodeStringValue3(block.subarray(start, end), where(db, 'default', key)); // throws
+      const valueEnd = end - 4;
+      const expire = block.readInt32LE(valueEnd);
       const expireAtMs = expire === 0 ? null : expire * 1000;
       if (expireAtMs !== null && expireAtMs < ctx.nowMs) continue;
       let shadowed = false;
@@ -108,7 +110,7 @@ export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: read
         if (!ok) continue;
         shadowed = ok === 'shadowed';
       }
-      if (valueEnd === 131072 && looksLikeHll3x(value, 0, valueEnd)) {
+      if (valueEnd - start === 131072 && looksLikeHll3x(block, start, valueEnd)) {
         ctx.skipped(key, SKIP_HLL_3X);
         continue;
       }
@@ -120,9 +122,9 @@ export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: read
         first: true,
         last: true,
         pos: { kind: 'snapshot', db: dbNo, seq: ctx.seqs.next++ },
-        value: value.subarray(0, valueEnd),
+        value: block.subarray(start, valueEnd),
       };
-      if (ctx.batch.push(shadowed ? { ...rec, shadowed: true } : rec, key.length + valueEnd)) yield ctx.batch.take();
+      if (ctx.batch.push(shadowed ? { ...rec, shadowed: true } : rec, key.length + valueEnd - start)) yield ctx.batch.take();
     }
   }
   if (ctx.batch.size > 0) yield ctx.batch.take();

@@ -7,6 +7,8 @@ const INTERNAL_PREFIXES = [Buffer.from('_internal:slotkey:4migrate:'), Buffer.fr
 
 /** Pika 3.5+/4.0 `slotmigrate` sets; Pika book-keeping, not user data. */
 export function isPikaInternalKey(key: Buffer): boolean {
+  // Asked of every key of a load: the first byte settles nearly all of them without the compares.
+  if (key.length === 0 || key[0] !== 0x5f) return false;
   for (const p of INTERNAL_PREFIXES) {
     if (key.length >= p.length && key.compare(p, 0, p.length, 0, p.length) === 0) return true;
   }

@@ -12,7 +12,13 @@ export interface InternalIterator {
   key: Buffer;
   klen: number;
   valid: boolean;
-  value(): Buffer;
+  /**
+   * The current value is bytes [valueStart, valueEnd) of valueBuf (a block, or a WAL record's
+   * value): a consumer makes the one view it wants of it (scanVisible's EntryMaker).
+   */
+  readonly valueBuf: Buffer;
+  readonly valueStart: number;
+  readonly valueEnd: number;
   /** Advances; returns a promise only when the step needs I/O. */
   next(): Promise<void> | undefined;
   /** Positions on the first entry, or the first with user key ≥ from. */
@@ -34,8 +40,16 @@ export class MemIterator implements InternalIterator {
     private readonly ucmp: Comparator,
   ) {}
 
-  value(): Buffer {
+  get valueBuf(): Buffer {
     return this.entries[this.i].value;
+  }
+
+  get valueStart(): number {
+    return 0;
+  }
+
+  get valueEnd(): number {
+    return this.entries[this.i].value.length;
   }
 
   private sync(): void {
@@ -92,8 +106,16 @@ export class LevelIterator implements InternalIterator {
     private readonly verify = true,
   ) {}
 
-  value(): Buffer {
-    return this.it!.value();
+  get valueBuf(): Buffer {
+    return this.it!.valueBuf;
+  }
+
+  get valueStart(): number {
+    return this.it!.valueStart;
+  }
+
+  get valueEnd(): number {
+    return this.it!.valueEnd;
   }
 
   async seek(from?: Buffer): Promise<void> {

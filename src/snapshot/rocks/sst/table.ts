@@ -184,6 +184,19 @@ export class TableIterator {
     return this.data!.value();
   }
 
+  /** The current value is bytes [valueStart, valueEnd) of valueBuf, the data block. */
+  get valueBuf(): Buffer {
+    return this.data!.block;
+  }
+
+  get valueStart(): number {
+    return this.data!.valStart;
+  }
+
+  get valueEnd(): number {
+    return this.data!.valEnd;
+  }
+
   /** Positions on the first entry (when `from` is given: the first with user key ≥ from). */
   async seek(from?: Buffer): Promise<void> {
     this.top = await this.table.readIndexBlock(this.table.indexHandle, false);
