@@ -30,8 +30,12 @@ function typeName(t: number): string {
   }
 }
 
+/** Value bytes after which a batch is yielded whatever its length: a batch holds its values' blocks. */
+const BATCH_VALUE_BYTES = 1 << 20;
+
 /**
- * Yields the live pairs of the merged sources in batches of up to `batchSize`. Keys are fresh
+ * Yields the live pairs of the merged sources in batches of up to `batchSize` pairs and about
+ * 1 MiB of values (1024 values of 1 MiB held 1 GiB). Keys are fresh
  * buffers; values are views into the block they came from (valid for as long as they are held).
  * Closes every source when done or abandoned.
  */
@@ -67,6 +71,7 @@ export async function* scanVisible(
 
     let last: Buffer | null = null;
     let batch: KeyValue[] = [];
+    let bytes = 0;
     while (heap.length > 0) {
       const top = heap[0];
       const key = top.key;
@@ -80,10 +85,13 @@ export async function* scanVisible(
         const type = key[ulen];
         if (type === ValueType.Value) {
           if (dels === null || !dels.covers(ukey, seqOf(key, top.klen))) {
-            batch.push({ key: ukey, value: top.value() });
-            if (batch.length >= batchSize) {
+            const value = top.value();
+            batch.push({ key: ukey, value });
+            bytes += value.length;
+            if (batch.length >= batchSize || bytes >= BATCH_VALUE_BYTES) {
               yield batch;
               batch = [];
+              bytes = 0;
             }
           }
         } else if (type !== ValueType.Deletion && type !== ValueType.SingleDeletion) {
