@@ -30,8 +30,10 @@ export interface SenderPoolOptions extends TargetEndpoint {
   maxInFlightBatches?: number;
   /**
    * What the commands held by all senders together may weigh (commandCost) before the producer
-   * waits, default 8 MiB; a batch closes at this over (maxInFlightBatches + 2), so one sender alone
-   * (one big key) still keeps its pipe full.
+   * waits, default 512 KiB; a batch closes at this over (maxInFlightBatches + 2), so one sender alone
+   * (one big key) still keeps its pipe full. Small because what the sink holds outlives young-generation
+   * GCs and is promoted: with 8 MiB, loading a 1M-field hash promoted 170 MB of garbage to the old
+   * generation (peak RSS 124 MB), with 512 KiB 10 MB (102 MB), and no slower.
    */
   maxInFlightBytes?: number;
   logger: Logger;
@@ -67,7 +69,7 @@ export const SINK_DEFAULTS = {
   senders: 10,
   batchSize: 100,
   maxInFlightBatches: 4,
-  maxInFlightBytes: 8 << 20,
+  maxInFlightBytes: 512 << 10,
   connectTimeoutMs: 5000,
   reconnectGiveUpMs: 60_000,
   waitReplicas: 0,
