@@ -17,7 +17,7 @@ import { KeyRouter } from './router.js';
 import { deleteOwnKeys } from './own-keys.js';
 import { nativeRefusal, serverClientOf, type ServerClient } from './native-batch.js';
 import { Sender, type SenderHooks } from './sender.js';
-import { ByteBudget, commandCost } from './byte-budget.js';
+import { ByteBudget, commandCost, DEFAULT_IN_FLIGHT_BYTES } from './byte-budget.js';
 import { newWaiter, type Waiter } from './waiter.js';
 
 /** Where the target is and how to log in (TargetEndpoint), and how the sink sends to it. */
@@ -30,10 +30,8 @@ export interface SenderPoolOptions extends TargetEndpoint {
   maxInFlightBatches?: number;
   /**
    * What the commands held by all senders together may weigh (commandCost) before the producer
-   * waits, default 512 KiB; a batch closes at this over (maxInFlightBatches + 2), so one sender alone
-   * (one big key) still keeps its pipe full. Small because what the sink holds outlives young-generation
-   * GCs and is promoted: with 8 MiB, loading a 1M-field hash promoted 170 MB of garbage to the old
-   * generation (peak RSS 124 MB), with 512 KiB 10 MB (102 MB), and no slower.
+   * waits, default DEFAULT_IN_FLIGHT_BYTES; a batch closes at this over (maxInFlightBatches + 2), so
+   * one sender alone (one big key) still keeps its pipe full.
    */
   maxInFlightBytes?: number;
   logger: Logger;
@@ -69,7 +67,7 @@ export const SINK_DEFAULTS = {
   senders: 10,
   batchSize: 100,
   maxInFlightBatches: 4,
-  maxInFlightBytes: 512 << 10,
+  maxInFlightBytes: DEFAULT_IN_FLIGHT_BYTES,
   connectTimeoutMs: 5000,
   reconnectGiveUpMs: 60_000,
   waitReplicas: 0,
