@@ -13,8 +13,7 @@ import { createLogger, logFatal, type Logger } from './core/log.js';
 import type { CheckFlags } from './check/run-check.js';
 import type { Daemon } from './daemon/daemon.js';
 import { version } from './daemon/server-info.js';
-import { verify, verifyOptionsOf, type VerifyFlags } from './daemon/verify.js';
-import { formatSummary, matches } from './verify/summary.js';
+import type { VerifyFlags } from './daemon/verify.js';
 
 /** Exit codes, documented in the README. */
 export const EXIT_OK = 0;
@@ -103,6 +102,9 @@ async function runVerify(confPath: string, flags: VerifyFlags): Promise<number> 
   const config = loadConfig(confPath);
   const logger = loggerFor(config);
   const ctl = new AbortController();
+  // Imported here like the other commands' modules: the daemon and `load` do not load the verifier.
+  const { verify, verifyOptionsOf } = await import('./daemon/verify.js');
+  const { formatSummary, matches } = await import('./verify/summary.js');
   const opts = verifyOptionsOf(config, flags, logger, ctl.signal);
   const onSignal = (sig: NodeJS.Signals) => ctl.abort(new Error(`received ${sig}`));
   process.on('SIGINT', onSignal);

@@ -11,6 +11,7 @@ import { NodeLinks } from './cluster-links.js';
 import { clusterSlot, parseClusterSlots, parseRedirect, SLOTS, splitAddr, type SlotMap } from './cluster-slots.js';
 import { openConnection, TargetUnreachableError, type TargetOptions } from './connection.js';
 import { paced, RateLimiter } from './rate-limit.js';
+import { ByteBudget, commandCost, DEFAULT_IN_FLIGHT_BYTES } from './byte-budget.js';
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
 import { ErrorTally } from './error-tally.js';
 import { totalOf, type CommandErrorEvent, type Sink, type SinkStats } from './sink.js';
@@ -31,6 +32,8 @@ export interface ClusterPoolOptions {
   batchSize: number;
   /** Batches pipelined per master, default 4. */
   maxInFlightBatches?: number;
+  /** What the commands held by all masters' senders may weigh before the producer waits: as SenderPool's. */
+  maxInFlightBytes?: number;
   logger: Logger;
   connectTimeoutMs?: number;
   /** Give up (fatal) when a node stays unreachable this long and its slots did not move; default 60000. */
@@ -86,6 +89,7 @@ export class ClusterPool extends EventEmitter implements Sink {
   private possibleRepeats = 0;
   private redirections = 0;
   private readonly limiter: RateLimiter;
+  private readonly budget: ByteBudget;
   private readonly hooks: NodeSenderHooks;
   private warnedResume = false;
 
@@ -106,8 +110,12 @@ export class ClusterPool extends EventEmitter implements Sink {
     this.log = opts.logger.child({ component: 'sink', target: 'cluster' });
     this.tally = new ErrorTally(this.log, ({ cmd, message }) => `the Redis Cluster refused ${cmd.name} on key ${commandKeyText(cmd)} at ${formatPosition(cmd.pos)}: ${message}`);
     this.limiter = opts.limiter ?? new RateLimiter(opts.maxOpsPerSec ?? 0, opts.maxBytesPerSec ?? 0);
+    this.budget = new ByteBudget(opts.maxInFlightBytes ?? DEFAULT_IN_FLIGHT_BYTES);
     this.hooks = {
-      acked: () => this.advance(),
+      acked: (bytes) => {
+        this.advance();
+        this.budget.release(bytes);
+      },
       commandError: (s, cmd, code, message, cls) => this.onCommandError(s.index, cmd, code, message, cls),
       settle: (s, retries) => this.settle(s, retries),
       rehome: (s) => this.rehome(s),
@@ -129,6 +137,8 @@ export class ClusterPool extends EventEmitter implements Sink {
    */
   static async connect(opts: ClusterPoolOptions): Promise<ClusterPool> {
     if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new ConfigError(`sink: batchSize must be a positive integer, got ${opts.batchSize}`);
+    const maxBytes = opts.maxInFlightBytes;
+    if (maxBytes !== undefined && (!Number.isInteger(maxBytes) || maxBytes < 1)) throw new ConfigError(`sink: maxInFlightBytes must be a positive integer, got ${maxBytes}`);
     if (opts.seeds.length === 0) throw new ConfigError('sink: a cluster target needs at least one seed node');
     const conns = new Map<string, Redis>();
     try {
@@ -178,7 +188,8 @@ export class ClusterPool extends EventEmitter implements Sink {
     if (this.held !== null || entry === null) wait = this.hold({ cmd, entry, gseq });
     else {
       const s = this.route[entry.slot];
-      wait = s.submit(entry) ? undefined : s.room();
+      const within = this.budget.take(entry.bytes);
+      wait = !s.submit(entry) ? s.room() : within ? undefined : this.budget.room();
     }
     return paced(this.limiter, cmd, wait);
   }
@@ -289,6 +300,7 @@ export class ClusterPool extends EventEmitter implements Sink {
     const err = new Error('sink destroyed');
     for (const s of this.senders.values()) s.stop(err);
     this.acks.rejectAll(err);
+    this.budget.reject(err);
     this.heldWaiter?.reject(err);
     this.heldWaiter = null;
     this.links.close();
@@ -297,7 +309,7 @@ export class ClusterPool extends EventEmitter implements Sink {
   /** The entry for a keyed command, or null when it cannot run on a cluster (refused and counted). */
   private entryOf(cmd: RedisCommand, gseq: number): ClusterEntry | null {
     const slot = clusterSlot(cmd.key as Buffer);
-    if (cmd.barrier !== true && cmd.name !== 'EVAL') return { cmd, gseq, slot, alone: false };
+    if (cmd.barrier !== true && cmd.name !== 'EVAL') return { cmd, gseq, slot, alone: false, bytes: commandCost(cmd) };
     const c = withSlotGuard(cmd, slot);
     const keys = commandKeys(c);
     if (keys === null || keys.length === 0) {
@@ -310,7 +322,7 @@ export class ClusterPool extends EventEmitter implements Sink {
       this.tally.refuse(cmd, 'CROSSSLOT', `its ${keys.length} keys hash to ${slots.length} different cluster slots (${slots.slice(0, 8).join(', ')}); a cluster runs a multi-key command only within one slot`);
       return null;
     }
-    return { cmd: c, gseq, slot: common, alone: cmd.barrier === true };
+    return { cmd: c, gseq, slot: common, alone: cmd.barrier === true, bytes: commandCost(c) };
   }
 
   private senderFor(addr: string, redis: Redis | null = null): NodeSender {
@@ -322,6 +334,7 @@ export class ClusterPool extends EventEmitter implements Sink {
           ...nodeTarget(o, splitAddr(addr)),
           index: this.senders.size,
           batchSize: o.batchSize,
+          batchBytes: Math.max(1, Math.floor(this.budget.max / ((o.maxInFlightBatches ?? DEFAULTS.maxInFlightBatches) + 2))),
           maxInFlightBatches: o.maxInFlightBatches ?? DEFAULTS.maxInFlightBatches,
           reconnectGiveUpMs: o.reconnectGiveUpMs ?? DEFAULTS.reconnectGiveUpMs,
           logger: this.log,
@@ -503,9 +516,11 @@ export class ClusterPool extends EventEmitter implements Sink {
           this.advance();
         } else {
           const s = this.route[h.entry.slot];
+          const within = this.budget.take(h.entry.bytes);
           const room = s.submit(h.entry);
           held.shift();
           if (!room) await s.room();
+          else if (!within) await this.budget.room();
         }
         if (this.fatalError !== null) return;
       }
@@ -533,6 +548,7 @@ export class ClusterPool extends EventEmitter implements Sink {
     this.log.error({ err: err.message }, 'sink cannot go on');
     for (const s of this.senders.values()) s.stop(err);
     this.acks.rejectAll(err);
+    this.budget.reject(err);
     this.heldWaiter?.reject(err);
     this.heldWaiter = null;
     this.links.close();

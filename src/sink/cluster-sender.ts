@@ -17,6 +17,8 @@ export interface ClusterEntry {
   readonly slot: number;
   /** A multi-key command: sent alone, nothing of its node pipelined after it until its reply. */
   readonly alone: boolean;
+  /** What it weighs while held (commandCost), given back to the pool's budget once it is done with. */
+  readonly bytes: number;
 }
 
 /**
@@ -34,13 +36,16 @@ export interface RetryEntry {
 export interface NodeSenderOptions extends TargetOptions {
   readonly index: number;
   readonly batchSize: number;
+  /** A batch is cut once its commands weigh this much (commandCost), whatever their count. */
+  readonly batchBytes: number;
   readonly maxInFlightBatches: number;
   readonly reconnectGiveUpMs: number;
   readonly logger: Logger;
 }
 
 export interface NodeSenderHooks {
-  acked(): void;
+  /** Commands are done with (applied, or their error reported); `bytes`: what they weighed. */
+  acked(bytes: number): void;
   commandError(sender: NodeSender, cmd: RedisCommand, code: string, message: string, cls: ErrorClass): void;
   /** Sends `retries` again one by one, following redirections, then re-homes the sender's slots. */
   settle(sender: NodeSender, retries: RetryEntry[]): Promise<void>;
@@ -252,7 +257,8 @@ export class NodeSender {
         continue;
       }
       let n = 0;
-      while (n < this.queue.length && n < this.opts.batchSize && !this.queue[n].alone) n++;
+      let bytes = 0;
+      while (n < this.queue.length && n < this.opts.batchSize && bytes < this.opts.batchBytes && !this.queue[n].alone) bytes += this.queue[n++].bytes;
       if (n < this.opts.batchSize && n === this.queue.length && !partialOk && this.inFlight.length > 0) return;
       this.send(this.queue.splice(0, n));
     }
@@ -283,6 +289,7 @@ export class NodeSender {
   /** Handles the replies of the batches at the head of the pipe, in order. */
   private drain(): void {
     let acked = false;
+    let bytes = 0;
     while (this.inFlight.length > 0 && this.inFlight[0].results !== null) {
       const b = this.inFlight.shift() as Batch;
       const results = b.results as Array<Error | null>;
@@ -290,10 +297,13 @@ export class NodeSender {
         if (this.stopped) return;
         // A reply missing from the pipeline's results is a lost one, never a success.
         const r = results[i];
-        if (this.handle(b.entries[i], r === undefined ? new Error('no reply') : r)) acked = true;
+        if (this.handle(b.entries[i], r === undefined ? new Error('no reply') : r)) {
+          acked = true;
+          bytes += b.entries[i].bytes;
+        }
       }
     }
-    if (acked) this.hooks.acked();
+    if (acked) this.hooks.acked(bytes);
     if (this.retries.length > 0) {
       if (this.inFlight.length === 0) this.settle();
       return;
@@ -354,7 +364,7 @@ export class NodeSender {
       () => {
         this.counters.acked += retries.length;
         this.settling = null;
-        this.hooks.acked();
+        this.hooks.acked(retries.reduce((n, r) => n + r.entry.bytes, 0));
         this.wakeRoom();
         this.pump(false);
       },

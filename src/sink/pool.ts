@@ -17,6 +17,7 @@ import { KeyRouter } from './router.js';
 import { deleteOwnKeys } from './own-keys.js';
 import { nativeRefusal, serverClientOf, type ServerClient } from './native-batch.js';
 import { Sender, type SenderHooks } from './sender.js';
+import { ByteBudget, commandCost, DEFAULT_IN_FLIGHT_BYTES } from './byte-budget.js';
 import { newWaiter, type Waiter } from './waiter.js';
 
 /** Where the target is and how to log in (TargetEndpoint), and how the sink sends to it. */
@@ -25,8 +26,14 @@ export interface SenderPoolOptions extends TargetEndpoint {
   senders: number;
   /** sync-batch-num, default 100 */
   batchSize: number;
-  /** Batches pipelined per sender, default 4; with one more closed batch and the one filling, it bounds memory. */
+  /** Batches pipelined per sender, default 4; with one more closed batch and the one filling, it bounds the commands held. */
   maxInFlightBatches?: number;
+  /**
+   * What the commands held by all senders together may weigh (commandCost) before the producer
+   * waits, default DEFAULT_IN_FLIGHT_BYTES; a batch closes at this over (maxInFlightBatches + 2), so
+   * one sender alone (one big key) still keeps its pipe full.
+   */
+  maxInFlightBytes?: number;
   logger: Logger;
   /** Per connection attempt, default 5000. */
   connectTimeoutMs?: number;
@@ -60,6 +67,7 @@ export const SINK_DEFAULTS = {
   senders: 10,
   batchSize: 100,
   maxInFlightBatches: 4,
+  maxInFlightBytes: DEFAULT_IN_FLIGHT_BYTES,
   connectTimeoutMs: 5000,
   reconnectGiveUpMs: 60_000,
   waitReplicas: 0,
@@ -108,6 +116,7 @@ export class SenderPool extends EventEmitter implements Sink {
   private skipMax: SourcePosition | null = null;
   private skipped = 0;
   private readonly limiter: RateLimiter;
+  private readonly budget: ByteBudget;
 
   private constructor(
     private readonly opts: SenderPoolOptions,
@@ -128,8 +137,13 @@ export class SenderPool extends EventEmitter implements Sink {
     this.router = new KeyRouter(conns.length);
     this.appliedKey = opts.appliedKey ?? SINK_DEFAULTS.appliedKey;
     this.limiter = opts.limiter ?? new RateLimiter(opts.maxOpsPerSec ?? 0, opts.maxBytesPerSec ?? 0);
+    this.budget = new ByteBudget(opts.maxInFlightBytes ?? SINK_DEFAULTS.maxInFlightBytes);
+    const maxInFlightBatches = opts.maxInFlightBatches ?? SINK_DEFAULTS.maxInFlightBatches;
     const hooks: SenderHooks = {
-      acked: () => this.advance(),
+      acked: (_s, bytes) => {
+        this.advance();
+        this.budget.release(bytes);
+      },
       commandError: (s, cmd, code, message, cls) => this.onCommandError(s.index, cmd, code, message, cls),
       retried: (_s, code) => this.tally.count(code, 'retryable'),
       fatal: (err) => this.fail(err),
@@ -150,7 +164,8 @@ export class SenderPool extends EventEmitter implements Sink {
             sentinel: opts.sentinel,
             connectTimeoutMs: opts.connectTimeoutMs ?? SINK_DEFAULTS.connectTimeoutMs,
             batchSize: opts.batchSize,
-            maxInFlightBatches: opts.maxInFlightBatches ?? SINK_DEFAULTS.maxInFlightBatches,
+            batchBytes: Math.max(1, Math.floor(this.budget.max / (maxInFlightBatches + 2))),
+            maxInFlightBatches,
             markerKey: `${prefix}:${runId}:${index}`,
             markerTtlMs: opts.markerTtlMs ?? SINK_DEFAULTS.markerTtlMs,
             serverRunId,
@@ -241,7 +256,9 @@ export class SenderPool extends EventEmitter implements Sink {
     if (this.held !== null || cmd.barrier === true || cmd.key === null) wait = this.hold(cmd, gseq);
     else {
       const s = this.senders[this.router.senderOf(cmd.key)];
-      wait = s.submit(cmd, gseq) ? undefined : s.room();
+      const bytes = commandCost(cmd);
+      const within = this.budget.take(bytes);
+      wait = !s.submit(cmd, gseq, bytes) ? s.room() : within ? undefined : this.budget.room();
     }
     return paced(this.limiter, cmd, wait);
   }
@@ -420,6 +437,7 @@ export class SenderPool extends EventEmitter implements Sink {
     const err = new Error('sink destroyed');
     for (const s of this.senders) s.stop(err);
     this.acks.rejectAll(err);
+    this.budget.reject(err);
     this.heldWaiter?.reject(err);
     this.heldWaiter = null;
   }
@@ -474,15 +492,20 @@ export class SenderPool extends EventEmitter implements Sink {
             this.forgiveMissingMarkers();
             if (cmd.name === 'FLUSHALL') this.emit('flushAll');
           }
-          s.submit(cmd, gseq);
+          const bytes = commandCost(cmd);
+          this.budget.take(bytes);
+          s.submit(cmd, gseq, bytes);
           held.shift();
           s.flushPending();
           await this.until(gseq + 1);
         } else {
           const s = this.senders[this.router.senderOf(cmd.key)];
-          const room = s.submit(cmd, gseq);
+          const bytes = commandCost(cmd);
+          const within = this.budget.take(bytes);
+          const room = s.submit(cmd, gseq, bytes);
           held.shift();
           if (!room) await s.room();
+          else if (!within) await this.budget.room();
         }
         if (this.fatalError !== null) return;
       }
@@ -510,6 +533,7 @@ export class SenderPool extends EventEmitter implements Sink {
     this.log.error({ err: err.message }, 'sink cannot go on');
     for (const s of this.senders) s.stop(err);
     this.acks.rejectAll(err);
+    this.budget.reject(err);
     this.heldWaiter?.reject(err);
     this.heldWaiter = null;
     this.emit('fatal', err);
@@ -523,6 +547,7 @@ function validate(o: SenderPoolOptions): void {
   positive('senders', o.senders);
   positive('batchSize', o.batchSize);
   positive('maxInFlightBatches', o.maxInFlightBatches);
+  positive('maxInFlightBytes', o.maxInFlightBytes);
   if (!Number.isInteger(o.db) || o.db < 0) throw new ConfigError(`sink: db must be a non-negative integer, got ${o.db}`);
 }
 

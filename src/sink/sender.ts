@@ -13,6 +13,8 @@ import { Backoff } from './backoff.js';
 export interface SenderOptions extends TargetOptions {
   readonly index: number;
   readonly batchSize: number;
+  /** A batch is closed once its commands weigh this much (commandCost), whatever their count. */
+  readonly batchBytes: number;
   readonly maxInFlightBatches: number;
   /** Key holding the sequence number of the last batch this sender applied (unique per run). */
   readonly markerKey: string;
@@ -40,7 +42,8 @@ export interface SenderOptions extends TargetOptions {
 
 /** What a sender tells its pool. Plain callbacks: they run once per batch on the hot path. */
 export interface SenderHooks {
-  acked(sender: Sender): void;
+  /** A batch was acknowledged; `bytes`: what its commands weighed when submitted. */
+  acked(sender: Sender, bytes: number): void;
   commandError(sender: Sender, cmd: RedisCommand, code: string, message: string, cls: ErrorClass): void;
   retried(sender: Sender, code: string): void;
   fatal(err: FatalError): void;
@@ -72,6 +75,8 @@ interface Batch {
    */
   cmds: RedisCommand[] | null;
   readonly count: number;
+  /** What its commands weighed when submitted (commandCost). */
+  readonly bytes: number;
   /** The first command and the last position, for logs and the acknowledged position. */
   readonly first: RedisCommand;
   readonly lastPos: SourcePosition;
@@ -106,6 +111,7 @@ export class Sender {
   private redis: Redis | null;
   private pending: RedisCommand[] = [];
   private pendingFirstGseq = 0;
+  private pendingBytes = 0;
   /** Closed, unacknowledged batches in order; the first `sentCount` are written on this epoch. */
   private batches: Batch[] = [];
   private sentCount = 0;
@@ -164,8 +170,11 @@ export class Sender {
     return `pika-migrate-sink-${index}`;
   }
 
-  /** Queues a command; false when the sender is over its bound and the producer should wait. */
-  submit(cmd: RedisCommand, gseq: number): boolean {
+  /**
+   * Queues a command weighing `bytes` (commandCost); false when the sender is over its bound and
+   * the producer should wait.
+   */
+  submit(cmd: RedisCommand, gseq: number, bytes: number): boolean {
     if (this.pending.length === 0) {
       this.pendingFirstGseq = gseq;
       if (!this.immediate) {
@@ -174,8 +183,9 @@ export class Sender {
       }
     }
     this.pending.push(cmd);
+    this.pendingBytes += bytes;
     this.counters.queuedCmds++;
-    if (this.pending.length >= this.opts.batchSize) {
+    if (this.pending.length >= this.opts.batchSize || this.pendingBytes >= this.opts.batchBytes) {
       this.closePending();
       this.pump(false);
     }
@@ -290,10 +300,11 @@ export class Sender {
   private closePending(): void {
     const cmds = this.pending;
     this.batches.push({
-      seq: this.nextSeq++, cmds, count: cmds.length, first: cmds[0], lastPos: cmds[cmds.length - 1].pos,
+      seq: this.nextSeq++, cmds, count: cmds.length, bytes: this.pendingBytes, first: cmds[0], lastPos: cmds[cmds.length - 1].pos,
       firstGseq: this.pendingFirstGseq, everSent: false, origin: null, native: null,
     });
     this.pending = [];
+    this.pendingBytes = 0;
   }
 
   /**
@@ -503,7 +514,7 @@ export class Sender {
     this.lastAcked = batch.lastPos;
     this.lastAckedSeq = batch.seq;
     this.lastAckedAt = Date.now();
-    this.hooks.acked(this);
+    this.hooks.acked(this, batch.bytes);
     if (this.roomWaiter !== null && this.batches.length <= this.opts.maxInFlightBatches) {
       const w = this.roomWaiter;
       this.roomWaiter = null;

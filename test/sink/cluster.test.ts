@@ -301,3 +301,25 @@ test('cluster: a master that restarts empty after acknowledging commands is a lo
     await cluster.waitOk();
   }
 });
+
+test('cluster: holds at most its byte budget across the masters, and a command bigger than it goes alone', async () => {
+  await flushAll();
+  // By count alone, 3 masters × (4 in flight + 1) × 100 commands: 1500 values of 64 KiB.
+  const pool = await poolFor({ batchSize: 100, maxInFlightBytes: 256 << 10 });
+  try {
+    const value = Buffer.alloc(64 << 10, 'v');
+    for (const n of cluster.nodes) await n.client().call('CLIENT', 'PAUSE', '300', 'ALL');
+    let accepted = 0;
+    let wait: void | Promise<void>;
+    while ((wait = pool.submit(keyed('SET', `k:${accepted}`, [value], snap(accepted)))) === undefined) accepted++;
+    assert.equal(accepted, 3, 'the producer is told to wait once the held commands outweigh the budget');
+    await wait;
+    await submitAll(pool, [keyed('SET', 'big', [Buffer.alloc(1 << 20, 'b')], snap(10)), keyed('SET', 'after', ['1'], snap(11))]);
+    await pool.flush();
+    const owner = cluster.nodes[await cluster.ownerOf(clusterSlot(Buffer.from('big')))].client();
+    assert.equal(await owner.strlen('big'), 1 << 20);
+    assert.equal(pool.stats().total.acked, 6);
+  } finally {
+    await pool.close();
+  }
+});

@@ -203,3 +203,31 @@ test('after a restart, binlog commands each sender already applied are skipped, 
     await r.stop();
   }
 });
+
+test('holds at most its byte budget, whatever the batch counts allow, and sends a command bigger than it alone', async () => {
+  const r = await startRedis();
+  try {
+    // By count alone, 4 senders × (4 in flight + 2) × 100 commands: 2400 values of 64 KiB (150 MB).
+    const pool = await poolFor(r, { senders: 4, batchSize: 100, maxInFlightBytes: 256 << 10 });
+    const value = Buffer.alloc(64 << 10, 'v');
+    const c = r.client();
+    await c.call('CLIENT', 'PAUSE', '300', 'ALL');
+    let accepted = 0;
+    let wait: void | Promise<void>;
+    while ((wait = pool.submit(keyed('SET', `k:${accepted}`, [value], snap(accepted)))) === undefined) accepted++;
+    // The 256 KiB take four values (each weighs a little more than its bytes): the fourth puts it over.
+    assert.equal(accepted, 3, 'the producer is told to wait once the held commands outweigh the budget');
+    const { queued, inFlight } = pool.stats().total;
+    assert.equal(queued + inFlight, 4);
+    await wait;
+    const big = Buffer.alloc(1 << 20, 'b');
+    await submitAll(pool, [keyed('SET', 'big', [big], snap(10)), keyed('SET', 'after', ['1'], snap(11))]);
+    await pool.flush();
+    assert.equal(await c.strlen('big'), 1 << 20);
+    assert.equal(await c.strlen('k:3'), 64 << 10);
+    assert.equal(await c.get('after'), '1');
+    await pool.close();
+  } finally {
+    await r.stop();
+  }
+});

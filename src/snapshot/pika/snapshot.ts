@@ -170,7 +170,7 @@ export async function* readSnapshot(dbDir: string, opts: ReadSnapshotOptions): A
 }
 
 /**
- * The records of one DB in order, in arrays of a few hundred records or about 1 MiB (whichever
+ * The records of one DB in order, in arrays of a few hundred records or about 256 KiB (whichever
  * comes first): the fast form, one await per batch.
  */
 export async function* readSnapshotBatches(dbDir: string, opts: ReadSnapshotOptions): AsyncGenerator<SnapshotRecord[]> {

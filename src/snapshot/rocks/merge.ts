@@ -49,10 +49,14 @@ function typeName(t: number): string {
   }
 }
 
+/** Value bytes after which a batch is yielded whatever its length: a batch holds its values' blocks. */
+const BATCH_VALUE_BYTES = 1 << 20;
+
 /**
  * Yields the live entries of the merged sources (`make`, default KeyValue) in batches of up to
- * `batchSize`. Keys are fresh buffers; values are views into the block they came from (valid for
- * as long as they are held). Closes every source when done or abandoned.
+ * `batchSize` entries and about 1 MiB of values (1024 values of 1 MiB held 1 GiB). Keys are fresh
+ * buffers; values are views into the block they came from (valid for as long as they are held).
+ * Closes every source when done or abandoned.
  */
 export async function* scanVisible<T = KeyValue>(
   sources: InternalIterator[],
@@ -89,6 +93,7 @@ export async function* scanVisible<T = KeyValue>(
     // Sized once and filled by index: pushing grew it by copies, a few times per batch.
     let batch = new Array<T>(batchSize);
     let n = 0;
+    let bytes = 0;
     while (heap.length > 0) {
       const top = heap[0];
       const key = top.key;
@@ -103,10 +108,13 @@ export async function* scanVisible<T = KeyValue>(
         if (type === ValueType.Value) {
           if (dels === null || !dels.covers(ukey, seqOf(key, top.klen))) {
             batch[n++] = make(ukey, top.valueBuf, top.valueStart, top.valueEnd);
-            if (n >= batchSize) {
+            bytes += top.valueEnd - top.valueStart;
+            if (n >= batchSize || bytes >= BATCH_VALUE_BYTES) {
+              batch.length = n;
               yield batch;
               batch = new Array<T>(batchSize);
               n = 0;
+              bytes = 0;
             }
           }
         } else if (type !== ValueType.Deletion && type !== ValueType.SingleDeletion) {

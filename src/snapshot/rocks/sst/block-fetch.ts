@@ -17,8 +17,10 @@ export const READ_AHEAD = 1 << 20;
  * that outlived the young generation and held RSS up until the next full GC.
  *
  * Lifetime rule: the bytes `read` returns are valid only until the next `read` on this file
- * (the window is overwritten); readBlock copies what it hands on (an uncompressed block) and
- * decompresses the rest into fresh buffers, so blocks, and the values viewed in them, stay intact.
+ * (the window is overwritten), except a read longer than READ_AHEAD, which gets a buffer of its
+ * own (`ownsRead`) that stays valid; readBlock copies what it hands on (an uncompressed block) unless
+ * it owns it, and decompresses the rest into fresh buffers, so blocks, and the values viewed in
+ * them, stay intact.
  * Reads are serialised so that a read never recycles a window another read is still returning.
  */
 export class SstFile {
@@ -66,6 +68,13 @@ export class SstFile {
   }
 
   private async readQueued(offset: number, len: number, sequential: boolean): Promise<Buffer> {
+    if (ownsRead(len)) {
+      // A block bigger than a window (a 1 MiB value): read once into the buffer readBlock hands on,
+      // not into a window, then copied out of it, then copied again (2 MiB of garbage per value).
+      const buf = Buffer.allocUnsafeSlow(len);
+      await this.readFully(buf, len, offset);
+      return buf;
+    }
     if (offset >= this.winStart && offset + len <= this.winEnd) {
       return this.winBuf.subarray(offset - this.winStart, offset - this.winStart + len);
     }
@@ -160,6 +169,11 @@ export class SstFile {
   }
 }
 
+/** Whether `read` of `len` bytes returns a buffer of its own, valid after the next read. */
+export function ownsRead(len: number): boolean {
+  return len > READ_AHEAD;
+}
+
 export type BlockKind = 'data' | 'index' | 'metaindex' | 'properties' | 'range-del' | 'footer';
 
 /** Fetches, verifies and decompresses the block at `h`. */
@@ -192,7 +206,7 @@ export async function readBlock(
     }
   }
   // The window under `raw` is overwritten by the next read: an uncompressed block gets its own copy.
-  if (type === 0) return Buffer.from(data);
+  if (type === 0) return ownsRead(raw.length) ? data : Buffer.from(data);
   return decompressBlock(type, data, footer.formatVersion, `${file.path}@${h.offset}`);
 }
 
