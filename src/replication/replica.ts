@@ -882,7 +882,9 @@ export class Replica extends EventEmitter {
           );
         }
       }
-      await Promise.race([new Promise((r) => setTimeout(r, 50)), conn.closed]);
+      // Closer while type dirs are still due: a dir's load starts at the first look after its push ended.
+      const pollMs = TYPE_DIRS.every((t) => arrival.isReady(t)) ? 50 : 15;
+      await Promise.race([new Promise((r) => setTimeout(r, pollMs)), conn.closed]);
     }
   }
 

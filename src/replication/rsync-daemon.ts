@@ -187,7 +187,8 @@ export class RsyncDaemon {
         );
       }
       if (Date.now() > deadline) throw new FatalError(`rsync daemon did not listen on ${this.opts.address}:${this.opts.port} within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 50));
+      // It listens ~30 ms after the spawn; a full sync waits for it before its DBSync.
+      await new Promise((r) => setTimeout(r, 10));
     }
     this.opts.logger.info(
       { port: this.opts.port, address: this.opts.address, root: this.root, allowFrom: this.opts.allowFrom, runAs: this.dropTo ?? 'self', pid: proc.pid },
