@@ -101,12 +101,27 @@ interface LoadUnderWay {
     readonly arrival: SnapshotArrival;
     /** Per type dir opened for reading: its files as they were then (see filesOf). */
     readonly read: Map<string, string>;
+    /** The first type dir is open: from here the load may write, and the checkpoint says offsetPending. */
+    begun: boolean;
     /** Commands the sink had taken before this load: more means the load wrote to the target. */
     readonly submittedBefore: number;
     /** Resolved by loadSnapshot once the offset is known. */
     readonly offset: Promise<void>;
     readonly resolveOffset: () => void;
   } | null;
+}
+
+/** Resolves with `p`, or rejects with the signal's reason once it is aborted (at once if it is already). */
+function unlessAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void p.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
 }
 
 /**
@@ -263,6 +278,8 @@ export class Migration {
     // While a snapshot loads or its spool replays, the checkpoint says so (a restart must not take
     // it as loaded) and says how far both got, for a restart to resume them.
     const pending = this.load?.arriving != null;
+    // A push under way whose first dir has not come: nothing was written, there is nothing to record.
+    if (pending && !this.load!.arriving!.begun) return true;
     const loading = pending || this.mode !== 'direct' || this.spool !== null;
     // A load whose offset has not come yet has no binlog position to resume from: 0:0 and offsetPending.
     const applied = pending ? { filenum: 0, offset: 0 } : loading ? this.loadStart : this.applier.appliedPosition();
@@ -349,13 +366,9 @@ export class Migration {
       watermark: new LoadWatermark(null),
       done: false,
       resumed: false,
-      arriving: { arrival, read: new Map(), submittedBefore: this.o.pool.stats().total.submitted, offset, resolveOffset },
+      arriving: { arrival, read: new Map(), begun: false, submittedBefore: this.o.pool.stats().total.submitted, offset, resolveOffset },
     };
     this.saved = '';
-    if (!this.saveCheckpoint()) {
-      this.load = null;
-      return;
-    }
     this.log.info({ dir }, 'loading the snapshot while the master pushes it: each type dir as soon as it is complete');
     this.runLoad(dir, db, null);
   }
@@ -486,18 +499,7 @@ export class Migration {
     if (!l.done) await this.loadRecords(dir, db, from);
     if (arriving !== null) {
       // Loaded before info came: the spool and the replay need its offset.
-      const stopped = this.loadSignal();
-      if (!stopped.aborted) {
-        await new Promise<void>((resolve, reject) => {
-          const onStop = () => reject(stopped.reason as Error);
-          stopped.addEventListener('abort', onStop, { once: true });
-          void arriving.offset.then(() => {
-            stopped.removeEventListener('abort', onStop);
-            resolve();
-          });
-        });
-      }
-      if (stopped.aborted) throw stopped.reason as Error;
+      await unlessAborted(arriving.offset, this.loadSignal());
     }
     const start = this.loadStart!;
     const spool = this.spool!;
@@ -564,6 +566,12 @@ export class Migration {
         ? {
             dirReady: async (name: string) => {
               await arriving.arrival.ready(name);
+              if (!arriving.begun) {
+                arriving.begun = true;
+                this.saved = '';
+                // On disk before the first write, or no write before the offset (as without a push to follow).
+                if (!this.saveCheckpoint()) await unlessAborted(arriving.offset, this.loadSignal());
+              }
               arriving.read.set(name, filesOf(join(dir, name)));
             },
           }

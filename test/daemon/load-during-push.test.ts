@@ -5,7 +5,7 @@
  * way out of that window ends exact, or stopped with the cause named.
  */
 import { strict as assert } from 'node:assert';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
@@ -104,6 +104,24 @@ describe('loading an A/B snapshot while the master still pushes it', () => {
         await stopDaemon(d2);
       }
     } finally {
+      await t.done();
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  it('a push that fails before its first type dir leaves no checkpoint: nothing was written', async () => {
+    const t = await targets();
+    const work = tempDir('pm-load-push-e-');
+    const d = await startDaemon(t.target, work);
+    try {
+      master.failNextPushOnce();
+      await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
+      assert.equal(await d.daemon.exited, 1);
+      assert.match(d.daemon.failure?.message ?? '', /failed our rsync password/);
+      assert.ok(!existsSync(join(work, 'dbsync', 'pika-migrate-db0.checkpoint.json')), 'no checkpoint');
+      assert.equal(await t.target.client().dbsize(), 0);
+    } finally {
+      await stopDaemon(d);
       await t.done();
       rmSync(work, { recursive: true, force: true });
     }
