@@ -1,3 +1,5 @@
+import { newWaiter, type Waiter } from '../core/waiter.js';
+
 /**
  * An A/B snapshot while the master still pushes it: its type dirs become complete one after the
  * other (3.2.7: strings first, ~1 s before `info`), so a reader may start on a dir as soon as its
@@ -5,7 +7,7 @@
  * daemon's log and abandons the arrival when the transfer fails; a reader waits with `ready`.
  */
 export class SnapshotArrival {
-  private readonly waiters = new Map<string, { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void }>();
+  private readonly waiters = new Map<string, Waiter>();
   private readonly done = new Set<string>();
   private failure: Error | null = null;
   private readonly ctl = new AbortController();
@@ -41,18 +43,11 @@ export class SnapshotArrival {
     this.ctl.abort(why);
   }
 
-  private waiter(name: string): { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } {
+  private waiter(name: string): Waiter {
     let w = this.waiters.get(name);
     if (w === undefined) {
-      let resolve!: () => void;
-      let reject!: (e: Error) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      // A waiter nobody awaits any more (its reader stopped) must not surface as unhandled.
-      promise.catch(() => {});
-      w = { promise, resolve, reject };
+      // Pre-handled: a waiter nobody awaits any more (its reader stopped) must not surface as unhandled.
+      w = newWaiter();
       this.waiters.set(name, w);
     }
     return w;

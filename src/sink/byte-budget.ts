@@ -1,5 +1,5 @@
 import type { RedisCommand } from '../core/command.js';
-import { newWaiter, type Waiter } from './waiter.js';
+import { newWaiter, type Waiter } from '../core/waiter.js';
 
 /**
  * What a command is taken to weigh while the sink holds it: the bytes of its Buffer arguments

@@ -15,7 +15,7 @@ import { ByteBudget, commandCost, DEFAULT_IN_FLIGHT_BYTES } from './byte-budget.
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
 import { ErrorTally } from './error-tally.js';
 import { totalOf, type CommandErrorEvent, type Sink, type SinkStats } from './sink.js';
-import { newWaiter, type Waiter } from './waiter.js';
+import { newWaiter, type Waiter } from '../core/waiter.js';
 import { Backoff } from './backoff.js';
 import { deleteOwnKeys } from './own-keys.js';
 import { SINK_DEFAULTS } from './pool.js';

@@ -6,7 +6,7 @@ import { parseRedirect } from './cluster-slots.js';
 import { openConnection, runIdOf, targetName, type TargetOptions } from './connection.js';
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
 import type { SenderStats } from './sender.js';
-import { newWaiter, type Waiter } from './waiter.js';
+import { newWaiter, type Waiter } from '../core/waiter.js';
 import { Backoff } from './backoff.js';
 import { WirePipe } from './cluster-wire.js';
 

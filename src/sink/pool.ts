@@ -18,7 +18,7 @@ import { deleteOwnKeys } from './own-keys.js';
 import { nativeRefusal, serverClientOf, type ServerClient } from './native-batch.js';
 import { Sender, type SenderHooks } from './sender.js';
 import { ByteBudget, commandCost, DEFAULT_IN_FLIGHT_BYTES } from './byte-budget.js';
-import { newWaiter, type Waiter } from './waiter.js';
+import { newWaiter, type Waiter } from '../core/waiter.js';
 
 /** Where the target is and how to log in (TargetEndpoint), and how the sink sends to it. */
 export interface SenderPoolOptions extends TargetEndpoint {

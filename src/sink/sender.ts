@@ -7,7 +7,7 @@ import { BATCH_SCRIPT, encodeBatch, type AppliedRecord } from './batch-script.js
 import { encodeNativeBatch, GATE_SCRIPT, killServerClient, nativeCall, nativeEligible, sendNative, serverClientOf, transactionHead, type NativeBatch, type ServerClient } from './native-batch.js';
 import { openConnection, peerAddress, runIdOf, targetName, TargetUnreachableError, type TargetOptions } from './connection.js';
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
-import { newWaiter, type Waiter } from './waiter.js';
+import { newWaiter, type Waiter } from '../core/waiter.js';
 import { Backoff } from './backoff.js';
 
 export interface SenderOptions extends TargetOptions {
