@@ -8,6 +8,7 @@ import type { ConflictPolicy } from '../convert/records.js';
 import type { PikaFamily } from '../convert/types.js';
 import { multiTypeRule } from '../convert/binlog.js';
 import { readdirSync, statSync } from 'node:fs';
+import { newWaiter, type Waiter } from '../core/waiter.js';
 import { basename, join, relative } from 'node:path';
 import { BinlogSpool } from '../ops/binlog-spool.js';
 import type { Checkpoint, CheckpointStore, LoadState } from '../ops/checkpoint.js';
@@ -106,8 +107,7 @@ interface LoadUnderWay {
     /** Commands the sink had taken before this load: more means the load wrote to the target. */
     readonly submittedBefore: number;
     /** Resolved by loadSnapshot once the offset is known. */
-    readonly offset: Promise<void>;
-    readonly resolveOffset: () => void;
+    readonly offset: Waiter;
   } | null;
 }
 
@@ -348,15 +348,14 @@ export class Migration {
   /**
    * A/B: the snapshot is being pushed. Its load starts now, each type dir as soon as its push has
    * ended (SnapshotArrival), while the rest and then `info` (the binlog offset, ~1 s later on
-   * 3.2.7) arrive; loadSnapshot brings the offset. Before the first write the checkpoint says
-   * `offsetPending`, so that a restart in between refuses to resume rather than guess an offset.
-   * Not taken when that checkpoint cannot be written: the load then waits for `info`.
+   * 3.2.7) arrive; loadSnapshot brings the offset. When the first dir opens, before the first
+   * write, the checkpoint says `offsetPending`, so that a restart in between refuses to resume
+   * rather than guess an offset; if it cannot be written, the load waits for `info` there.
    */
   snapshotArriving(dir: string, db: number, arrival: SnapshotArrival): void {
     // A second snapshot while a load runs is never asked for (see the class comment): leave it to loadSnapshot.
     if (this.load !== null) return;
-    let resolveOffset!: () => void;
-    const offset = new Promise<void>((r) => (resolveOffset = r));
+    const offset = newWaiter();
     this.phase = 'full_sync';
     this.loadStart = null;
     this.load = {
@@ -366,7 +365,7 @@ export class Migration {
       watermark: new LoadWatermark(null),
       done: false,
       resumed: false,
-      arriving: { arrival, read: new Map(), begun: false, submittedBefore: this.o.pool.stats().total.submitted, offset, resolveOffset },
+      arriving: { arrival, read: new Map(), begun: false, submittedBefore: this.o.pool.stats().total.submitted, offset },
     };
     this.saved = '';
     this.log.info({ dir }, 'loading the snapshot while the master pushes it: each type dir as soon as it is complete');
@@ -437,7 +436,7 @@ export class Migration {
       early.arriving = null;
       this.saved = '';
       this.saveCheckpoint();
-      a.resolveOffset();
+      a.offset.resolve();
       void this.countStreamGap(db);
       return;
     }
@@ -499,7 +498,7 @@ export class Migration {
     if (!l.done) await this.loadRecords(dir, db, from);
     if (arriving !== null) {
       // Loaded before info came: the spool and the replay need its offset.
-      await unlessAborted(arriving.offset, this.loadSignal());
+      await unlessAborted(arriving.offset.promise, this.loadSignal());
     }
     const start = this.loadStart!;
     const spool = this.spool!;
@@ -570,7 +569,7 @@ export class Migration {
                 arriving.begun = true;
                 this.saved = '';
                 // On disk before the first write, or no write before the offset (as without a push to follow).
-                if (!this.saveCheckpoint()) await unlessAborted(arriving.offset, this.loadSignal());
+                if (!this.saveCheckpoint()) await unlessAborted(arriving.offset.promise, this.loadSignal());
               }
               arriving.read.set(name, filesOf(join(dir, name)));
             },
