@@ -101,7 +101,7 @@ export async function* scanVisible<T = KeyValue>(
       if (last === null || ukeyCmp(key, ulen, last, last.length) !== 0) {
         // first (newest) entry of a new user key decides
         const ukey = Buffer.allocUnsafe(ulen);
-        if (ulen < 48) for (let i = 0; i < ulen; i++) ukey[i] = key[i];
+        if (ulen < 64) for (let i = 0; i < ulen; i++) ukey[i] = key[i];
         else key.copy(ukey, 0, 0, ulen);
         last = ukey;
         const type = key[ulen];
