@@ -80,6 +80,39 @@ describe('rsync service client', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('asks for the meta again soon while the dump is being made, not a second later each time', async () => {
+    // kErr until 150 ms after the first request (a dump of ~1M keys), then a list (without info,
+    // so the pull stops right there and the test needs no file service).
+    const asked: number[] = [];
+    const srv = createServer((s) => {
+      const dec = new FrameDecoder('srv');
+      s.on('data', (c: Buffer) => {
+        for (const f of dec.push(c)) {
+          const req = decodeRsyncRequestStrict(f.body, 'srv');
+          asked.push(Date.now());
+          const ready = Date.now() - asked[0] >= 150;
+          s.write(encodeRsyncResponse({
+            type: req.type, reader_index: req.reader_index, snapshot_uuid: ready ? 'u' : '', db_name: 'db0', slot_id: 0, code: ready ? 1 : 2,
+            ...(ready ? { meta_resp: { filenames: ['strings/CURRENT'] } } : {}),
+          }));
+        }
+      });
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as { port: number }).port;
+    const dir = tempDir('pm-pull-');
+    try {
+      await assert.rejects(pullSnapshot({ host: '127.0.0.1', port, dbName: 'db0', dir, logger: testLogger(), metaRetryMs: 1000 }), /has no info file/);
+      const took = asked[asked.length - 1] - asked[0];
+      assert.ok(took >= 150 && took < 600, `the list came ${took} ms after the first request (${asked.length} requests)`);
+      assert.ok(asked.length >= 3 && asked.length <= 8, `${asked.length} meta requests`);
+    } finally {
+      srv.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('messages', () => {
