@@ -9,7 +9,7 @@ import { decompressBlock } from './compression.js';
 import { BLOCK_TRAILER_SIZE, type BlockHandle, type Footer } from './format.js';
 
 /** Read-ahead window size for sequential reads; memory per open file is about twice this. */
-export const READ_AHEAD = 1 << 20;
+export const READ_AHEAD = 1 << 18;
 
 /**
  * One open SST. Sequential reads go through two window buffers, the one being decoded and the
