@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { dirname, join, normalize, isAbsolute } from 'node:path';
 import { CorruptionError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { FrameDecoder } from './framing.js';
+import { FrameAssembler } from './framing.js';
 import { RsyncStatus, RsyncType, decodeRsyncResponse, encodeRsyncRequest, type RsyncRequest, type RsyncResponse } from './messages.js';
 
 /**
@@ -54,48 +54,103 @@ export class TransferError extends Error {
 
 const META_FILE = 'DUMP_META_DATA';
 
+/** Bytes of a file response around its data (uuid, names, offsets): room left in a pooled body. */
+const RESPONSE_SLACK = 64 * 1024;
+/** Frames up to this size get a one-off buffer (meta lists, kErr replies). */
+const SMALL_FRAME = 64 * 1024;
+/** Bytes asked for per file request (Pika's own replica asks for 4 MiB). */
+export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * The bodies of chunk responses, reused: each reader holds at most one between its response and
+ * the write to disk, so the pull keeps a few chunk-sized buffers instead of leaving one dead per
+ * chunk (see FrameAssembler).
+ */
+class BodyPool {
+  private readonly free: ArrayBuffer[] = [];
+
+  constructor(
+    private readonly size: number,
+    private readonly keep: number,
+  ) {}
+
+  take(n: number): Buffer {
+    if (n <= SMALL_FRAME || n > this.size) return Buffer.allocUnsafeSlow(n);
+    return Buffer.from(this.free.pop() ?? new ArrayBuffer(this.size));
+  }
+
+  /** Gives back the buffer `view` lies in, when it is one of the pool's; the caller no longer reads it. */
+  give(view: Buffer): void {
+    const ab = view.buffer;
+    if (ab instanceof ArrayBuffer && ab.byteLength === this.size && this.free.length < this.keep && !this.free.includes(ab)) this.free.push(ab);
+  }
+}
+
 class ServiceConnection {
   private socket: Socket | null = null;
-  private decoder!: FrameDecoder;
   private waiters = new Map<number, { match: (r: RsyncResponse) => boolean; resolve: (r: RsyncResponse) => void; reject: (e: Error) => void }>();
   private connecting: Promise<void> | null = null;
+  private readonly pool: BodyPool;
+  /** Every read of the socket lands here (onread): no 64 KiB buffer per packet. */
+  private readonly readBuf = Buffer.allocUnsafeSlow(64 * 1024);
 
-  constructor(private readonly opts: PullOptions) {}
+  constructor(
+    private readonly opts: PullOptions,
+    chunkBytes: number,
+    readers: number,
+  ) {
+    this.pool = new BodyPool(chunkBytes + RESPONSE_SLACK, readers);
+  }
 
   private get name(): string {
     return `rsync service ${this.opts.host}:${this.opts.port}`;
+  }
+
+  /** A response's data is written: its buffer may take the next chunk. */
+  release(data: Buffer): void {
+    this.pool.give(data);
   }
 
   private ensure(): Promise<void> {
     if (this.socket !== null && !this.socket.destroyed) return Promise.resolve();
     if (this.connecting) return this.connecting;
     this.connecting = new Promise<void>((resolve, reject) => {
-      const s = connect({ host: this.opts.host, port: this.opts.port });
+      const frames = new FrameAssembler(this.name, (n) => this.pool.take(n));
+      const onFrame = (body: Buffer, at: number): void => {
+        const r = decodeRsyncResponse(body, `${this.name} byte ${at}`);
+        const w = this.waiters.get(r.reader_index);
+        if (w && w.match(r)) {
+          this.waiters.delete(r.reader_index);
+          w.resolve(r);
+        } else {
+          this.pool.give(body);
+          this.opts.logger.debug({ reader: r.reader_index }, 'stale rsync service response dropped');
+        }
+      };
+      const s = connect({
+        host: this.opts.host,
+        port: this.opts.port,
+        onread: {
+          buffer: this.readBuf,
+          callback: (n: number, buf: Uint8Array): boolean => {
+            try {
+              frames.push(buf as Buffer, n, onFrame);
+            } catch (e) {
+              this.fail(e as Error);
+              s.destroy();
+              return false;
+            }
+            return true;
+          },
+        },
+      });
       s.setNoDelay(true);
-      this.decoder = new FrameDecoder(this.name);
       const t = setTimeout(() => s.destroy(new Error(`connect timeout`)), this.opts.requestTimeoutMs ?? 5000);
       s.once('connect', () => {
         clearTimeout(t);
         this.socket = s;
         this.connecting = null;
         resolve();
-      });
-      s.on('data', (chunk: Buffer) => {
-        try {
-          for (const f of this.decoder.push(chunk)) {
-            const r = decodeRsyncResponse(f.body, `${this.name} byte ${f.streamOffset}`);
-            const w = this.waiters.get(r.reader_index);
-            if (w && w.match(r)) {
-              this.waiters.delete(r.reader_index);
-              w.resolve(r);
-            } else {
-              this.opts.logger.debug({ reader: r.reader_index }, 'stale rsync service response dropped');
-            }
-          }
-        } catch (e) {
-          this.fail(e as Error);
-          s.destroy();
-        }
       });
       s.once('error', (e) => {
         clearTimeout(t);
@@ -218,7 +273,9 @@ const META_FIRST_RETRY_MS = 25;
  */
 export async function pullSnapshot(opts: PullOptions): Promise<{ uuid: string; files: string[] }> {
   const log = opts.logger;
-  const conn = new ServiceConnection(opts);
+  const parallel = Math.min(4, Math.max(1, opts.parallel ?? 4));
+  const chunk = Math.max(1, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+  const conn = new ServiceConnection(opts, chunk, parallel);
   const timeout = opts.requestTimeoutMs ?? 5000;
   const where = `rsync service ${opts.host}:${opts.port}`;
   try {
@@ -263,8 +320,6 @@ export async function pullSnapshot(opts: PullOptions): Promise<{ uuid: string; f
 
     // 2. files, sorted and dealt round-robin to the readers as Pika does
     const sorted = [...files].sort();
-    const parallel = Math.min(4, Math.max(1, opts.parallel ?? 4));
-    const chunk = Math.max(1, opts.chunkBytes ?? 4 * 1024 * 1024);
     const throttle = new Throttle(opts.throttleBytesPerSec ?? 0);
     const progress: PullProgress = { uuid, filesTotal: files.length, filesDone: resume.done.size, bytesReceived: 0 };
     const res = resume;
@@ -303,6 +358,7 @@ export async function pullSnapshot(opts: PullOptions): Promise<{ uuid: string; f
             offset += data.length;
             progress.bytesReceived += data.length;
           }
+          conn.release(data);
           if (fr.eof === 1) break;
           if (data.length === 0) throw new CorruptionError(`empty chunk without eof for ${name} at ${offset}`, `${where} reader ${reader}`);
         }
