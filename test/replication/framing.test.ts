@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { CorruptionError } from '../../src/core/errors.js';
-import { FrameDecoder, encodeFrame } from '../../src/replication/framing.js';
+import { FrameAssembler, FrameDecoder, encodeFrame } from '../../src/replication/framing.js';
 import {
   decodeRequestStrict,
   decodeResponse,
@@ -144,5 +144,53 @@ describe('FrameDecoder', () => {
     const ok = Buffer.alloc(4);
     ok.writeUInt32BE(512 * 1024 * 1024 - 5);
     assert.deepEqual(new FrameDecoder('s').push(ok), []);
+  });
+});
+
+describe('FrameAssembler', () => {
+  /** Feeds `all` through one reused read buffer in pieces of `step` bytes, as onread does. */
+  const feed = (a: FrameAssembler, all: Buffer, step: (i: number) => number, onFrame: (b: Buffer, at: number) => void): void => {
+    const read = Buffer.alloc(64 * 1024);
+    for (let i = 0; i < all.length; ) {
+      const n = Math.min(all.length - i, step(i), read.length);
+      all.copy(read, 0, i, i + n);
+      a.push(read, n, onFrame);
+      read.fill(0xee); // what the next read would do to it
+      i += n;
+    }
+  };
+
+  it('reassembles frames split at every byte and several in one read, into bodies that outlive the read buffer', () => {
+    const frames = [encodeFrame(Buffer.from('abc')), encodeFrame(Buffer.alloc(0)), encodeFrame(Buffer.alloc(70000, 7)), encodeFrame(Buffer.from('z'))];
+    const all = Buffer.concat(frames);
+    for (const step of [() => 1, (i: number) => (i < 20 ? 1 : 997), () => 65536]) {
+      const got: Array<{ body: Buffer; at: number }> = [];
+      feed(new FrameAssembler('s', (n) => Buffer.alloc(n)), all, step, (body, at) => got.push({ body, at }));
+      assert.deepEqual(got.map((f) => f.body.length), [3, 0, 70000, 1]);
+      assert.deepEqual(got.map((f) => f.at), [0, 7, 11, 70015]);
+      assert.equal(got[0].body.toString(), 'abc');
+      assert.ok(got[2].body.every((b) => b === 7));
+      assert.equal(got[3].body.toString(), 'z');
+    }
+  });
+
+  it('takes each body from the allocator, sized to the frame, so a pool can hand the same buffer out again', () => {
+    const pooled = Buffer.alloc(100_000);
+    const asked: number[] = [];
+    const bodies: Buffer[] = [];
+    const a = new FrameAssembler('s', (n) => (asked.push(n), n > 1000 ? pooled : Buffer.alloc(n)));
+    const all = Buffer.concat([encodeFrame(Buffer.alloc(5000, 1)), encodeFrame(Buffer.alloc(9, 2)), encodeFrame(Buffer.alloc(6000, 3))]);
+    feed(a, all, () => 1500, (b) => bodies.push(Buffer.from(b)));
+    assert.deepEqual(asked, [5000, 9, 6000]);
+    assert.deepEqual(bodies.map((b) => [b.length, b[0], b[b.length - 1]]), [[5000, 1, 1], [9, 2, 2], [6000, 3, 3]]);
+  });
+
+  it('rejects an absurd length naming the byte offset in the stream', () => {
+    const a = new FrameAssembler('rsync service 127.0.0.1:19222', (n) => Buffer.alloc(n), 1024);
+    const all = Buffer.concat([encodeFrame(Buffer.alloc(10)), Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 2])]);
+    assert.throws(
+      () => feed(a, all, () => 3, () => {}),
+      (e: unknown) => e instanceof CorruptionError && e.where === 'rsync service 127.0.0.1:19222 byte 14' && /2147483647/.test(e.message),
+    );
   });
 });
