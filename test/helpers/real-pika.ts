@@ -5,13 +5,13 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { MasterFamily } from '../master/fake-master.js';
 import { SHARED } from './fixtures.js';
 import { tempDir, waitFor } from '../replication/support.js';
+import { freePortBlock } from './ports.js';
 
 export const PIKA_BIN = join(SHARED, 'pika-bin');
 
@@ -50,22 +50,9 @@ export interface RealPika {
   destroy(): Promise<void>;
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** A port P in 20000–29999 with P, P+1000, P+2000 and P+10001 free (away from replicaPort's 40000+). */
-export async function pikaPort(): Promise<number> {
-  for (;;) {
-    const p = 20000 + Math.floor(Math.random() * 9000);
-    let free = true;
-    for (const q of [p, p + 1000, p + 2000, p + 10001]) if (!(await portFree(q))) free = false;
-    if (free) return p;
-  }
+/** A port P with P, P+1000, P+2000 and P+10001 free: 20000–32700, away from replicaPort's 10000–19999. */
+export function pikaPort(): Promise<number> {
+  return freePortBlock(20000, 2700, [0, 1000, 2000, 10001]);
 }
 
 /** Pids of processes whose command line mentions `needle` (3.x's `rsync --daemon` names the master's dir). */

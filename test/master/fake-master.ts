@@ -169,7 +169,9 @@ export class FakeMaster {
   /** Listens on P (client port: AUTH, PING, INFO), P+2000 and (C/D) P+10001, choosing P so all are free. */
   async start(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const p = 20000 + Math.floor(Math.random() * 10000);
+      // Bound at once, so no other listener can take the ports between a check and the listen;
+      // above pikaPort's and replicaPort's ranges (test/helpers/ports.ts), which are checked first.
+      const p = 23000 + Math.floor(Math.random() * 9000);
       try {
         await this.listenAll(p);
         this.port = p;

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { BinlogEntry, BinlogPosition } from '../../src/core/binlog.js';
 import { silentLogger, type Logger } from '../../src/core/log.js';
 import type { ReplicaHandler } from '../../src/replication/replica.js';
 import pino from 'pino';
+import { freePortBlock } from '../helpers/ports.js';
 
 export { FIXTURES } from '../helpers/fixtures.js';
 
@@ -15,20 +15,9 @@ export function testLogger(): Logger {
   return process.env.PM_TEST_LOG ? pino({ level: process.env.PM_TEST_LOG }, pino.destination(2)) : silentLogger();
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** A port P for the replica with P and P+1000 free (the A/B rsync daemon listens on P+1000). */
-export async function replicaPort(): Promise<number> {
-  for (;;) {
-    const p = 40000 + Math.floor(Math.random() * 10000);
-    if ((await portFree(p)) && (await portFree(p + 1000))) return p;
-  }
+/** A port P for the replica with P and P+1000 free (the A/B rsync daemon listens on P+1000): 10000–19999. */
+export function replicaPort(): Promise<number> {
+  return freePortBlock(10000, 9000, [0, 1000]);
 }
 
 export function tempDir(prefix: string): string {
