@@ -27,8 +27,8 @@ export interface PullOptions {
   readonly maxTimeouts?: number;
   /**
    * Longest wait between two meta requests while the master dumps (default 1 s, as Pika's own
-   * replica). The first retries come sooner and double up to it: a dump of a million keys is
-   * ready ~0.1 s after DBSync, and a fixed second was a third of the whole full sync.
+   * replica). The first retries come sooner and double up to it: a real 3.5.5 master has a dump of
+   * a million keys ready 0.2–0.4 s after DBSync, and a fixed second was a third of the full sync.
    */
   readonly metaRetryMs?: number;
   /** How long to keep asking for the meta while the master builds its dump. */
@@ -56,6 +56,12 @@ const META_FILE = 'DUMP_META_DATA';
 
 /** Bytes of a file response around its data (uuid, names, offsets): room left in a pooled body. */
 const RESPONSE_SLACK = 64 * 1024;
+/**
+ * Largest response taken (besides a chunk-sized one): the master answers only what was asked, and
+ * a meta list of 64 MiB would name a million files. A body's buffer is allocated when its length
+ * arrives, so a bad length must not get to ask for Pika's 512 MiB limit.
+ */
+const MAX_RESPONSE_BODY = 64 * 1024 * 1024;
 /** Frames up to this size get a one-off buffer (meta lists, kErr replies). */
 const SMALL_FRAME = 64 * 1024;
 /** Bytes asked for per file request (Pika's own replica asks for 4 MiB). */
@@ -70,7 +76,7 @@ class BodyPool {
   private readonly free: ArrayBuffer[] = [];
 
   constructor(
-    private readonly size: number,
+    readonly size: number,
     private readonly keep: number,
   ) {}
 
@@ -115,7 +121,7 @@ class ServiceConnection {
     if (this.socket !== null && !this.socket.destroyed) return Promise.resolve();
     if (this.connecting) return this.connecting;
     this.connecting = new Promise<void>((resolve, reject) => {
-      const frames = new FrameAssembler(this.name, (n) => this.pool.take(n));
+      const frames = new FrameAssembler(this.name, (n) => this.pool.take(n), Math.max(MAX_RESPONSE_BODY, this.pool.size));
       const onFrame = (body: Buffer, at: number): void => {
         const r = decodeRsyncResponse(body, `${this.name} byte ${at}`);
         const w = this.waiters.get(r.reader_index);

@@ -81,6 +81,29 @@ describe('rsync service client', () => {
     }
   });
 
+  it('refuses a response longer than 64 MiB at its length, naming the offset, before taking the memory', async () => {
+    const srv = createServer((s) => {
+      s.once('data', () => {
+        const head = Buffer.alloc(4);
+        head.writeUInt32BE(100 * 1024 * 1024);
+        s.write(head);
+      });
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as { port: number }).port;
+    const dir = tempDir('pm-pull-');
+    try {
+      await assert.rejects(
+        pullSnapshot({ host: '127.0.0.1', port, dbName: 'db0', dir, logger: testLogger(), requestTimeoutMs: 2000, metaBudgetMs: 1000 }),
+        (e: unknown) => e instanceof CorruptionError && /frame length 104857600 .* exceeds the limit of 67108864 bytes/.test(e.message) && e.where === `rsync service 127.0.0.1:${port} byte 0`,
+      );
+    } finally {
+      srv.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('asks for the meta again soon while the dump is being made, not a second later each time', async () => {
     // kErr until 150 ms after the first request (a dump of ~1M keys), then a list (without info,
     // so the pull stops right there and the test needs no file service).
