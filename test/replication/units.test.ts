@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CorruptionError } from '../../src/core/errors.js';
@@ -31,110 +31,103 @@ describe('info file', () => {
   });
 });
 
+/**
+ * A stand-in rsync service on a free loopback port (`serve` handles each connection) and a fresh
+ * sync dir, both gone after `run`.
+ */
+async function withService(serve: (s: Socket) => void, run: (port: number, dir: string) => Promise<void>): Promise<void> {
+  const srv = createServer((s) => {
+    s.on('error', () => {});
+    serve(s);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const dir = tempDir('pm-pull-');
+  try {
+    await run((srv.address() as { port: number }).port, dir);
+  } finally {
+    srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A service that answers each request with `reply(request)`. */
+function answering(reply: (req: ReturnType<typeof decodeRsyncRequestStrict>) => Parameters<typeof encodeRsyncResponse>[0]): (s: Socket) => void {
+  return (s) => {
+    const dec = new FrameDecoder('srv');
+    s.on('data', (c: Buffer) => {
+      for (const f of dec.push(c)) s.write(encodeRsyncResponse(reply(decodeRsyncRequestStrict(f.body, 'srv'))));
+    });
+  };
+}
+
 describe('rsync service client', () => {
   it('refuses file names that would escape the sync directory', async () => {
-    const srv = createServer((s) => {
-      const dec = new FrameDecoder('srv');
-      s.on('data', (c: Buffer) => {
-        for (const f of dec.push(c)) {
-          const req = decodeRsyncRequestStrict(f.body, 'srv');
-          s.write(encodeRsyncResponse({ type: req.type, reader_index: req.reader_index, snapshot_uuid: 'u', db_name: 'db0', slot_id: 0, code: 1, meta_resp: { filenames: ['strings/CURRENT', '../../etc/passwd', 'info'] } }));
-        }
-      });
-      s.on('error', () => {});
-    });
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    const port = (srv.address() as { port: number }).port;
-    const dir = tempDir('pm-pull-');
-    try {
-      await assert.rejects(
-        pullSnapshot({ host: '127.0.0.1', port, dbName: 'db0', dir, logger: testLogger(), requestTimeoutMs: 1000 }),
-        (e: unknown) => e instanceof CorruptionError && /\.\.\/\.\.\/etc\/passwd/.test(e.message),
-      );
-    } finally {
-      srv.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await withService(
+      answering((req) => ({ type: req.type, reader_index: req.reader_index, snapshot_uuid: 'u', db_name: 'db0', slot_id: 0, code: 1, meta_resp: { filenames: ['strings/CURRENT', '../../etc/passwd', 'info'] } })),
+      (port, dir) =>
+        assert.rejects(
+          pullSnapshot({ host: '127.0.0.1', port, dbName: 'db0', dir, logger: testLogger(), requestTimeoutMs: 1000 }),
+          (e: unknown) => e instanceof CorruptionError && /\.\.\/\.\.\/etc\/passwd/.test(e.message),
+        ),
+    );
   });
 
   it('retries the meta request when the master stays silent (3.5.0–3.5.2) and gives up after its budget', async () => {
     let metas = 0;
-    const srv = createServer((s) => {
-      const dec = new FrameDecoder('srv');
-      s.on('data', (c: Buffer) => {
-        metas += dec.push(c).length;
-      });
-      s.on('error', () => {});
-    });
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    const port = (srv.address() as { port: number }).port;
-    const dir = tempDir('pm-pull-');
-    try {
-      await assert.rejects(
-        pullSnapshot({ host: '127.0.0.1', port, dbName: 'db0', dir, logger: testLogger(), requestTimeoutMs: 100, metaRetryMs: 50, metaBudgetMs: 600 }),
-        /gave no snapshot file list within 600 ms \(last: no reply\)/,
-      );
-      assert.ok(metas >= 3, `${metas} meta requests`);
-    } finally {
-      srv.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await withService(
+      (s) => {
+        const dec = new FrameDecoder('srv');
+        s.on('data', (c: Buffer) => {
+          metas += dec.push(c).length;
+        });
+      },
+      async (port, dir) => {
+        await assert.rejects(
+          pullSnapshot({ host: '127.0.0.1', port, dbName: 'db0', dir, logger: testLogger(), requestTimeoutMs: 100, metaRetryMs: 50, metaBudgetMs: 600 }),
+          /gave no snapshot file list within 600 ms \(last: no reply\)/,
+        );
+        assert.ok(metas >= 3, `${metas} meta requests`);
+      },
+    );
   });
 
   it('refuses a response longer than 64 MiB at its length, naming the offset, before taking the memory', async () => {
-    const srv = createServer((s) => {
-      s.once('data', () => {
-        const head = Buffer.alloc(4);
-        head.writeUInt32BE(100 * 1024 * 1024);
-        s.write(head);
-      });
-      s.on('error', () => {});
-    });
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    const port = (srv.address() as { port: number }).port;
-    const dir = tempDir('pm-pull-');
-    try {
-      await assert.rejects(
-        pullSnapshot({ host: '127.0.0.1', port, dbName: 'db0', dir, logger: testLogger(), requestTimeoutMs: 2000, metaBudgetMs: 1000 }),
-        (e: unknown) => e instanceof CorruptionError && /frame length 104857600 .* exceeds the limit of 67108864 bytes/.test(e.message) && e.where === `rsync service 127.0.0.1:${port} byte 0`,
-      );
-    } finally {
-      srv.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await withService(
+      (s) => {
+        s.once('data', () => {
+          const head = Buffer.alloc(4);
+          head.writeUInt32BE(100 * 1024 * 1024);
+          s.write(head);
+        });
+      },
+      (port, dir) =>
+        assert.rejects(
+          pullSnapshot({ host: '127.0.0.1', port, dbName: 'db0', dir, logger: testLogger(), requestTimeoutMs: 2000, metaBudgetMs: 1000 }),
+          (e: unknown) => e instanceof CorruptionError && /frame length 104857600 .* exceeds the limit of 67108864 bytes/.test(e.message) && e.where === `rsync service 127.0.0.1:${port} byte 0`,
+        ),
+    );
   });
 
   it('asks for the meta again soon while the dump is being made, not a second later each time', async () => {
     // kErr until 150 ms after the first request (a dump of ~1M keys), then a list (without info,
     // so the pull stops right there and the test needs no file service).
     const asked: number[] = [];
-    const srv = createServer((s) => {
-      const dec = new FrameDecoder('srv');
-      s.on('data', (c: Buffer) => {
-        for (const f of dec.push(c)) {
-          const req = decodeRsyncRequestStrict(f.body, 'srv');
-          asked.push(Date.now());
-          const ready = Date.now() - asked[0] >= 150;
-          s.write(encodeRsyncResponse({
-            type: req.type, reader_index: req.reader_index, snapshot_uuid: ready ? 'u' : '', db_name: 'db0', slot_id: 0, code: ready ? 1 : 2,
-            ...(ready ? { meta_resp: { filenames: ['strings/CURRENT'] } } : {}),
-          }));
-        }
-      });
-      s.on('error', () => {});
-    });
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    const port = (srv.address() as { port: number }).port;
-    const dir = tempDir('pm-pull-');
-    try {
-      await assert.rejects(pullSnapshot({ host: '127.0.0.1', port, dbName: 'db0', dir, logger: testLogger(), metaRetryMs: 1000 }), /has no info file/);
-      const took = asked[asked.length - 1] - asked[0];
-      assert.ok(took >= 150 && took < 600, `the list came ${took} ms after the first request (${asked.length} requests)`);
-      assert.ok(asked.length >= 3 && asked.length <= 8, `${asked.length} meta requests`);
-    } finally {
-      srv.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await withService(
+      answering((req) => {
+        asked.push(Date.now());
+        const ready = Date.now() - asked[0] >= 150;
+        return {
+          type: req.type, reader_index: req.reader_index, snapshot_uuid: ready ? 'u' : '', db_name: 'db0', slot_id: 0, code: ready ? 1 : 2,
+          ...(ready ? { meta_resp: { filenames: ['strings/CURRENT'] } } : {}),
+        };
+      }),
+      async (port, dir) => {
+        await assert.rejects(pullSnapshot({ host: '127.0.0.1', port, dbName: 'db0', dir, logger: testLogger(), metaRetryMs: 1000 }), /has no info file/);
+        const took = asked[asked.length - 1] - asked[0];
+        assert.ok(took >= 150 && took < 600, `the list came ${took} ms after the first request (${asked.length} requests)`);
+        assert.ok(asked.length >= 3 && asked.length <= 8, `${asked.length} meta requests`);
+      },
+    );
   });
 });
 
