@@ -50,6 +50,23 @@ describe('loading an A/B snapshot while the master still pushes it', () => {
     return { target, ref, refc, done: async () => (refc.disconnect(), await target.stop(), await ref.stop()) };
   }
 
+  /** A target with its reference and a daemon (with `extra` conf) in a fresh work dir, for `body`; all undone after it. */
+  async function withDaemon(
+    extra: Record<string, string>,
+    body: (t: Awaited<ReturnType<typeof targets>>, d: TestDaemon, work: string) => Promise<void>,
+  ): Promise<void> {
+    const t = await targets();
+    const work = tempDir('pm-load-push-');
+    const d = await startDaemon(t.target, work, extra);
+    try {
+      await body(t, d, work);
+    } finally {
+      await stopDaemon(d);
+      await t.done();
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+
   /** SLAVEOF with `info` held back, until the load has written keys while the offset is still pending. */
   async function caughtInTheWindow(d: TestDaemon, work: string): Promise<() => void> {
     const release = master.holdNextInfo();
@@ -63,10 +80,7 @@ describe('loading an A/B snapshot while the master still pushes it', () => {
   }
 
   it('loads the type dirs before info comes, then follows the binlog from info\'s offset: exact', async () => {
-    const t = await targets();
-    const work = tempDir('pm-load-push-a-');
-    const d = await startDaemon(t.target, work);
-    try {
+    await withDaemon({}, async (t, d, work) => {
       const release = await caughtInTheWindow(d, work);
       // Written on the master after its dump: in the binlog from info's offset on.
       for (const argv of [['SET', 's:1', 'changed'], ['DEL', 'h:3'], ['RPUSH', 'l:4', 'new'], ['SET', 'fresh', 'x']]) {
@@ -77,11 +91,7 @@ describe('loading an A/B snapshot while the master still pushes it', () => {
       await untilIncremental(d);
       await waitFor('binlog applied', async () => (await t.target.client().get('fresh')) === 'x', 10_000);
       assert.deepEqual(await dataOf(t.target.client()), await dataOf(t.refc));
-    } finally {
-      await stopDaemon(d);
-      await t.done();
-      rmSync(work, { recursive: true, force: true });
-    }
+    });
   });
 
   it('a stop in the window: the restart refuses to resume, and takes a new snapshot when the target is flushed first', async () => {
@@ -110,44 +120,27 @@ describe('loading an A/B snapshot while the master still pushes it', () => {
   });
 
   it('a push that fails before its first type dir leaves no checkpoint: nothing was written', async () => {
-    const t = await targets();
-    const work = tempDir('pm-load-push-e-');
-    const d = await startDaemon(t.target, work);
-    try {
+    await withDaemon({}, async (t, d, work) => {
       master.failNextPushOnce();
       await d.admin.call('SLAVEOF', '127.0.0.1', String(master.port), 'force');
       assert.equal(await d.daemon.exited, 1);
       assert.match(d.daemon.failure?.message ?? '', /failed our rsync password/);
       assert.ok(!existsSync(join(work, 'dbsync', 'pika-migrate-db0.checkpoint.json')), 'no checkpoint');
       assert.equal(await t.target.client().dbsize(), 0);
-    } finally {
-      await stopDaemon(d);
-      await t.done();
-      rmSync(work, { recursive: true, force: true });
-    }
+    });
   });
 
   it('the link lost in the window: stops with the cause named, since a new snapshot would not remove what the master deleted', async () => {
-    const t = await targets();
-    const work = tempDir('pm-load-push-c-');
-    const d = await startDaemon(t.target, work);
-    try {
+    await withDaemon({}, async (t, d, work) => {
       await caughtInTheWindow(d, work);
       master.dropConnections();
       assert.equal(await d.daemon.exited, 1);
       assert.match(d.daemon.failure?.message ?? '', /snapshot push failed .* after \d+ commands of it were written to the target.*target-flush-on-full-sync : yes/);
-    } finally {
-      await stopDaemon(d);
-      await t.done();
-      rmSync(work, { recursive: true, force: true });
-    }
+    });
   });
 
   it('the link lost in the window with target-flush-on-full-sync: a new snapshot after a FLUSHDB, exact', async () => {
-    const t = await targets();
-    const work = tempDir('pm-load-push-d-');
-    const d = await startDaemon(t.target, work, { 'target-flush-on-full-sync': 'yes' });
-    try {
+    await withDaemon({ 'target-flush-on-full-sync': 'yes' }, async (t, d, work) => {
       await caughtInTheWindow(d, work);
       const dbsyncs = master.requests.filter((r) => r.type === MsgType.DBSync).length;
       await t.target.client().set('gone-from-the-master', 'x');
@@ -155,10 +148,6 @@ describe('loading an A/B snapshot while the master still pushes it', () => {
       await untilIncremental(d, 60_000);
       assert.ok(master.requests.filter((r) => r.type === MsgType.DBSync).length > dbsyncs, 'a second DBSync');
       assert.deepEqual(await dataOf(t.target.client()), await dataOf(t.refc));
-    } finally {
-      await stopDaemon(d);
-      await t.done();
-      rmSync(work, { recursive: true, force: true });
-    }
+    });
   });
 });
