@@ -1,8 +1,9 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=30 --no-allocation-site-pretenuring
+#!/usr/bin/env -S node --expose-gc --max-semi-space-size=8 --heap-growing-percent=30 --no-allocation-site-pretenuring
 // The V8 flags above are the one place they are set (npm start, the Docker image and the tests'
-// shippedNodeFlags read this line): a 4 MB young generation and a major GC each time the old
+// shippedNodeFlags read this line): a 16 MB young generation and a major GC each time the old
 // generation grows 30 % keep the garbage of a load (Buffers of the records in flight) from
-// piling up to 250 MB before V8 collects it. Measured in the README's Development section.
+// piling up to 250 MB before V8 collects it; `gc` lets the reader ask for a young-generation GC
+// after large values (core/large-buffers.ts). Measured in the README's Development section.
 import { constants } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { ensureDirs, type DirKey } from './config/dirs.js';

@@ -139,6 +139,8 @@ export interface EncodedBatch {
   readonly args: Array<Buffer | string>;
   /** For each command the script runs, the index in the batch of the first command it stands for. */
   readonly origin: number[] | null;
+  /** The laid-out commands (the script's 5th argument), from `alloc`. */
+  readonly blob: Buffer;
 }
 
 const INLINE_INDEX = new Map<string, string>(INLINE_SCRIPTS.map(([script], i) => [script, `@${i}`]));
@@ -234,6 +236,7 @@ export function encodeBatch(
   seq: number,
   ttlMs: number,
   applied: AppliedRecord | null = null,
+  alloc: (size: number) => Buffer = Buffer.allocUnsafe,
 ): EncodedBatch {
   let size = 0;
   for (let i = 0; i < cmds.length; ) {
@@ -258,7 +261,7 @@ export function encodeBatch(
       i++;
     }
   }
-  const blob = Buffer.allocUnsafe(size);
+  const blob = alloc(size);
   let o = 0;
   const put = (a: Buffer | string): void => {
     if (typeof a === 'string') {
@@ -316,5 +319,5 @@ export function encodeBatch(
   // A sender's positions only grow, so the batch's last command says how far this sender got.
   const last = cmds[cmds.length - 1].pos;
   const rec = applied !== null ? [applied.field, appliedValue(last), String(applied.senders)] : ['', '', ''];
-  return { args: [BATCH_SCRIPT_SHA, '2', marker, applied?.key ?? marker, expect, String(seq), String(ttlMs), remark ? '1' : '0', blob, ...rec, hasInline ? '1' : '0'], origin };
+  return { args: [BATCH_SCRIPT_SHA, '2', marker, applied?.key ?? marker, expect, String(seq), String(ttlMs), remark ? '1' : '0', blob, ...rec, hasInline ? '1' : '0'], origin, blob };
 }

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { Command, type Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { RedisCommand } from '../core/command.js';
 import type { SourcePosition } from '../core/position.js';
 import { appliedValue, isPlainSet, MAX_MSET_PAIRS, type AppliedRecord } from './batch-script.js';
-import { bulkSize, byteLen, commandSize, headerSize, RespWriter } from './resp.js';
+import { replySlot, writeChunks } from './raw-write.js';
+import { bulkSize, commandCopiedSize, commandSize, copiedSize, headerSize, RespWriter } from './resp.js';
 
 /**
  * A batch of plain string writes (`SET k v`, `SET k v PXAT t`: a snapshot's strings, a binlog's
@@ -62,8 +63,11 @@ export function nativeEligible(cmds: ReadonlyArray<RedisCommand>): boolean {
 }
 
 export interface NativeBatch {
-  /** The batch's commands in RESP, between the gate and EXEC; the same for every send of it. */
-  readonly data: Buffer;
+  /**
+   * The batch's commands in RESP, between the gate and EXEC; the same for every send of it. In
+   * chunks: long values are not copied (resp.ts BY_REFERENCE).
+   */
+  readonly data: Buffer[];
   /** Commands queued between the gate and EXEC. */
   readonly calls: number;
   /** For each queued call, the index in the batch of the first command it stands for. */
@@ -93,14 +97,14 @@ export function encodeNativeBatch(cmds: ReadonlyArray<RedisCommand>): NativeBatc
       const end = runEnd(cmds, i);
       ends.push(end);
       size += headerSize(1 + 2 * (end - i)) + bulkSize(4);
-      for (; i < end; i++) size += bulkSize(byteLen(cmds[i].args[0])) + bulkSize(byteLen(cmds[i].args[1]));
+      for (; i < end; i++) size += copiedSize(cmds[i].args[0]) + copiedSize(cmds[i].args[1]);
     } else {
       ends.push(0);
-      size += commandSize('SET', cmds[i].args);
+      size += commandCopiedSize('SET', cmds[i].args);
       i++;
     }
   }
-  const w = new RespWriter(size);
+  const w = new RespWriter(size, true);
   for (let c = 0; c < origin.length; c++) {
     let i = origin[c];
     const end = ends[c];
@@ -115,7 +119,7 @@ export function encodeNativeBatch(cmds: ReadonlyArray<RedisCommand>): NativeBatc
       w.bulk(cmds[i].args[1]);
     }
   }
-  return { data: w.done(), calls: origin.length, origin };
+  return { data: w.chunks(), calls: origin.length, origin };
 }
 
 /** MULTI and the gate for one send of a batch: its marker check and, when it passes, what it records. */
@@ -134,7 +138,8 @@ export function transactionHead(marker: string, expect: string, seq: number, ttl
  * The `call`-th command of a batch's RESP as a command a report can name: an MSET as the SET of
  * its first pair (the command `origin` points to). Only for reports: it parses from the start.
  */
-export function nativeCall(data: Buffer, call: number): { name: string; args: Buffer[] } {
+export function nativeCall(chunks: ReadonlyArray<Buffer>, call: number): { name: string; args: Buffer[] } {
+  const data = Buffer.concat(chunks);
   let o = 0;
   const num = (): number => {
     let n = 0;
@@ -167,23 +172,11 @@ export function nativeCall(data: Buffer, call: number): { name: string; args: Bu
  */
 export function sendNative(redis: Redis, head: Buffer, batch: NativeBatch): { queued: Array<Promise<unknown>>; exec: Promise<unknown> } {
   const queued: Array<Promise<unknown>> = [];
-  // ioredis' own pipeline form of a stream: it takes the queued commands' (empty) encodings, which
-  // are dropped; the payload carries the real bytes.
-  const swallow = { isPipeline: true as const, write: (): boolean => true, destination: { redis: { stream: redis.stream } } };
-  const slot = (name: string): Promise<unknown> => {
-    const c = new Command(name, []);
-    void redis.sendCommand(c, swallow);
-    return c.promise;
-  };
+  const slot = (name: string): Promise<unknown> => replySlot(redis, name);
   queued.push(slot('multi'), slot('evalsha'));
   for (let i = 0; i < batch.calls; i++) queued.push(slot('mset'));
   const exec = slot('exec');
-  const s = redis.stream;
-  s.cork();
-  s.write(head);
-  s.write(batch.data);
-  s.write(EXEC);
-  s.uncork();
+  writeChunks(redis, [head, ...batch.data, EXEC]);
   return { queued, exec };
 }
 

@@ -31,10 +31,30 @@ export function bulkSize(n: number): number {
   return headerSize(n) + n + 2;
 }
 
+/**
+ * Buffer arguments at least this long are not copied into a writer's buffer: `chunks()` hands
+ * them on by reference, between the copied bytes. Copying a 1 MiB value made a second 1 MiB
+ * allocation per value, which V8 frees only when its external memory passes a limit (~64 MB).
+ */
+export const BY_REFERENCE = 16 << 10;
+
+/** Bytes `bulk(a)` copies into the writer's buffer: the framing alone for an argument written by reference. */
+export function copiedSize(a: Buffer | string): number {
+  if (typeof a === 'string') return bulkSize(Buffer.byteLength(a));
+  return a.length >= BY_REFERENCE ? headerSize(a.length) + 2 : bulkSize(a.length);
+}
+
 /** Bytes of one command (name and arguments) as a RESP array. */
 export function commandSize(name: string, args: ReadonlyArray<Buffer | string>): number {
   let size = headerSize(args.length + 1) + bulkSize(Buffer.byteLength(name));
   for (let i = 0; i < args.length; i++) size += bulkSize(byteLen(args[i]));
+  return size;
+}
+
+/** Bytes `command(name, args)` copies into a writer that hands long arguments on by reference. */
+export function commandCopiedSize(name: string, args: ReadonlyArray<Buffer | string>): number {
+  let size = headerSize(args.length + 1) + bulkSize(Buffer.byteLength(name));
+  for (let i = 0; i < args.length; i++) size += copiedSize(args[i]);
   return size;
 }
 
@@ -66,9 +86,17 @@ function putHeader(out: Buffer, o: number, c: number, n: number): number {
 export class RespWriter {
   readonly out: Buffer;
   o = 0;
+  /** With `byReference`: the copied bytes up to each long argument, and that argument. */
+  private readonly parts: Buffer[] | null;
+  private partStart = 0;
 
-  constructor(size: number) {
+  /**
+   * `size`: the bytes the writer copies (`bulkSize`, or `copiedSize` with `byReference`, which
+   * leaves Buffer arguments of BY_REFERENCE bytes or more out of the buffer; see `chunks`).
+   */
+  constructor(size: number, byReference = false) {
     this.out = Buffer.allocUnsafe(size);
+    this.parts = byReference ? [] : null;
   }
 
   /** `*n` or `$n` and CRLF. */
@@ -83,6 +111,10 @@ export class RespWriter {
       const n = Buffer.byteLength(a);
       o = putHeader(out, this.o, 36, n);
       o += out.write(a, o, n);
+    } else if (this.parts !== null && a.length >= BY_REFERENCE) {
+      o = putHeader(out, this.o, 36, a.length);
+      this.parts.push(out.subarray(this.partStart, o), a);
+      this.partStart = o;
     } else {
       o = putHeader(out, this.o, 36, a.length);
       // TypedArray#set: a memcpy without Buffer#copy's argument checks, faster even for a few bytes
@@ -102,8 +134,16 @@ export class RespWriter {
   }
 
   done(): Buffer {
+    if (this.parts !== null && this.parts.length > 0) throw new Error('RESP: arguments were written by reference; use chunks()');
     if (this.o !== this.out.length) throw new Error(`RESP: laid out ${this.o} of ${this.out.length} bytes`);
     return this.out;
+  }
+
+  /** What was written, in order: slices of the writer's buffer and the long arguments themselves. */
+  chunks(): Buffer[] {
+    if (this.o !== this.out.length) throw new Error(`RESP: laid out ${this.o} of ${this.out.length} bytes`);
+    // Never empty at the end: a long argument's CRLF follows it.
+    return [...(this.parts ?? []), this.out.subarray(this.partStart)];
   }
 }
 

@@ -4,6 +4,8 @@ import { FatalError, TargetLostWritesError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { formatPosition, type SourcePosition } from '../core/position.js';
 import { BATCH_SCRIPT, encodeBatch, type AppliedRecord } from './batch-script.js';
+import { BufferPool } from './buffer-pool.js';
+import { writeCommand } from './raw-write.js';
 import { encodeNativeBatch, GATE_SCRIPT, killServerClient, nativeCall, nativeEligible, sendNative, serverClientOf, transactionHead, type NativeBatch, type ServerClient } from './native-batch.js';
 import { openConnection, peerAddress, runIdOf, targetName, TargetUnreachableError, type TargetOptions } from './connection.js';
 import { classifyCode, errorCode, type ErrorClass } from './replies.js';
@@ -145,6 +147,8 @@ export class Sender {
   private stale: ServerClient | null = null;
   private counters = { sent: 0, batches: 0, acked: 0, retries: 0, reconnects: 0, lostReplies: 0, queuedCmds: 0 };
   private readonly log: Logger;
+  /** Batch script layouts; one per batch in flight, and one being laid out. */
+  private readonly blobs: BufferPool;
 
   constructor(
     private readonly opts: SenderOptions,
@@ -157,6 +161,7 @@ export class Sender {
     this.serverRunId = opts.serverRunId;
     this.self = opts.serverClient;
     this.redis = redis;
+    this.blobs = new BufferPool(opts.maxInFlightBatches + 1);
     this.watch(redis);
   }
 
@@ -292,6 +297,8 @@ export class Sender {
     }
   }
 
+  private readonly takeBlob = (size: number): Buffer => this.blobs.take(size);
+
   private readonly onImmediate = (): void => {
     this.immediate = false;
     if (this.sentCount === 0) this.pump(true);
@@ -333,10 +340,24 @@ export class Sender {
     if (batch.native !== null) {
       const head = transactionHead(this.opts.markerKey, this.chainTail, batch.seq, this.opts.markerTtlMs, this.opts.applied, batch.lastPos);
       applied = this.sendTransaction(redis, head, batch.native.enc);
+    } else if (redis.status !== 'ready' || !redis.stream.writable) {
+      applied = Promise.reject(new Error('connection to Redis is not writable'));
     } else {
-      const enc = encodeBatch(batch.cmds!, this.opts.markerKey, this.chainTail, batch.seq, this.opts.markerTtlMs, this.opts.applied);
+      const enc = encodeBatch(batch.cmds!, this.opts.markerKey, this.chainTail, batch.seq, this.opts.markerTtlMs, this.opts.applied, this.takeBlob);
       batch.origin = enc.origin;
-      applied = redis.call('EVALSHA', enc.args);
+      // Any reply, an error one too, means Redis read the whole call: its layout can be reused. A
+      // lost connection may still hold it in its write queue, so then it is left to the GC.
+      const blob = enc.blob;
+      applied = writeCommand(redis, 'EVALSHA', enc.args).then(
+        (reply) => {
+          this.blobs.give(blob);
+          return reply;
+        },
+        (err: Error) => {
+          if (err.name === 'ReplyError') this.blobs.give(blob);
+          throw err;
+        },
+      );
     }
     this.chainTail = String(batch.seq);
     if (batch.everSent) this.counters.retries++;

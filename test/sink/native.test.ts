@@ -57,7 +57,7 @@ test('the transaction is valid RESP: MULTI, the gate, one MSET per run, each exp
     assert.deepEqual(nativeCall(enc.data, 0), { name: 'SET', args: [Buffer.from('a'), Buffer.from('1')] });
     assert.equal(nativeCall(enc.data, 1).args[2].toString(), 'PXAT');
     assert.deepEqual(nativeCall(enc.data, 2), { name: 'SET', args: [Buffer.from('c'), Buffer.from('3')] });
-    const payload = Buffer.concat([transactionHead('m', '-', 1, 60_000, null, pos), enc.data, Buffer.from('*1\r\n$4\r\nEXEC\r\n')]);
+    const payload = Buffer.concat([transactionHead('m', '-', 1, 60_000, null, pos), ...enc.data, Buffer.from('*1\r\n$4\r\nEXEC\r\n')]);
     // Through a raw socket: redis-cli --pipe style, the replies in order.
     const c = r.client();
     await c.script('LOAD', (await import('../../src/sink/native-batch.js')).GATE_SCRIPT);
@@ -85,13 +85,16 @@ test('values of every length digit count go out exact', async () => {
   try {
     const pos = binlog(1, 1);
     // Lengths around each change in the number of digits of the bulk header, a multibyte string
-    // (bytes, not characters, in the header) and one large enough to need more than one write.
-    const lengths = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 9999, 10_000, 123_456, 1 << 20];
+    // (bytes, not characters, in the header), either side of the length written by reference and
+    // one large enough to need more than one write.
+    const lengths = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 9999, 10_000, 16_383, 16_384, 123_456, 1 << 20];
     const values = lengths.map((n, i) => Buffer.alloc(n, 97 + (i % 26)));
     const cmds = values.map((v, i) => keyed('SET', `len:${'x'.repeat(i * 9)}:${lengths[i]}`, [v], pos));
     cmds.push(keyed('SET', 'utf8', ['žluťoučký kůň'], pos));
     const enc = encodeNativeBatch(cmds);
-    const payload = Buffer.concat([transactionHead('m', '-', 1, 60_000, null, pos), enc.data, Buffer.from('*1\r\n$4\r\nEXEC\r\n')]);
+    // Long values are chunks of their own, not copies; shorter ones are copied.
+    for (const [i, v] of values.entries()) assert.equal(enc.data.includes(v), lengths[i] >= 16_384, `value of ${lengths[i]} bytes`);
+    const payload = Buffer.concat([transactionHead('m', '-', 1, 60_000, null, pos), ...enc.data, Buffer.from('*1\r\n$4\r\nEXEC\r\n')]);
     const c = r.client();
     await c.script('LOAD', (await import('../../src/sink/native-batch.js')).GATE_SCRIPT);
     const raw = connect(r.port, r.host);

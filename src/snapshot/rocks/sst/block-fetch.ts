@@ -4,6 +4,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { CorruptionError } from '../../../core/errors.js';
+import { noteLargeBuffer } from '../../../core/large-buffers.js';
 import { blockChecksum, checksumTypeName, contextChecksumModifier } from '../coding.js';
 import { decompressBlock } from './compression.js';
 import { BLOCK_TRAILER_SIZE, type BlockHandle, type Footer } from './format.js';
@@ -72,6 +73,7 @@ export class SstFile {
       // A block bigger than a window (a 1 MiB value): read once into the buffer readBlock hands on,
       // not into a window, then copied out of it, then copied again (2 MiB of garbage per value).
       const buf = Buffer.allocUnsafeSlow(len);
+      noteLargeBuffer(len);
       await this.readFully(buf, len, offset);
       return buf;
     }
