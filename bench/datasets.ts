@@ -40,6 +40,19 @@ export interface Recipe {
   readonly scripts: { strings?: string[]; hashes?: string[]; sets?: string[] };
 }
 
+/** The 'big-values' dataset's shape. */
+export const BIG_STRINGS = 64;
+export const BIG_STRING_BYTES = 1 << 20;
+export const BIG_HASH_FIELDS = 1_000_000;
+export const BIG_FIELD_BYTES = 300;
+
+/** The writer scripts of a dataset, for tests that write it into a directory of their own. */
+export function recipeScripts(name: string): Recipe['scripts'] {
+  const recipe = RECIPES[name]?.();
+  if (recipe === undefined) throw new Error(`unknown dataset ${name}`);
+  return recipe.scripts;
+}
+
 export const OPEN = ['option compression snappy', 'option write_buffer_size 67108864'];
 /** An empty type DB still has its column families. */
 const EMPTY = { strings: [], hashes: ['cf data_cf'], sets: ['cf member_cf'] };
@@ -52,6 +65,18 @@ const RECIPES: Record<string, () => Recipe> = {
     keys: 1,
     elements: 1_000_000,
     scripts: { hashes: [...OPEN, 'cf data_cf', 'open', `put default bighash ${meta(1_000_000, 5)}`, `putn data_cf ${dataPrefix('bighash', 5)} 0 1000000 16 3`, 'flush', 'close'] },
+  }),
+  /**
+   * Big elements: 64 strings of 1 MiB and one hash of 1M fields of 300 bytes (~370 MB of payload),
+   * for peak RSS whatever a single key's size (issue 15). test/daemon/load-memory.test.ts loads the same.
+   */
+  'big-values': () => ({
+    keys: BIG_STRINGS + 1,
+    elements: BIG_STRINGS + BIG_HASH_FIELDS,
+    scripts: {
+      strings: [...OPEN, 'open', `putn default big 0 ${BIG_STRINGS} ${BIG_STRING_BYTES} 7 ${NO_EXPIRY}`, 'flush', 'close'],
+      hashes: [...OPEN, 'cf data_cf', 'open', `put default h ${meta(BIG_HASH_FIELDS, 1)}`, `putn data_cf ${dataPrefix('h', 1)} 0 ${BIG_HASH_FIELDS} ${BIG_FIELD_BYTES} 3`, 'flush', 'close'],
+    },
   }),
   /** 300k strings (64 B), 30k hashes of 10 fields, 30k sets of 10 members, one hash of 100k fields. */
   mixed: () => {

@@ -310,7 +310,7 @@ try {
   if (!values['skip-full']) {
     const cases: Array<{ label: string; dir: string; keys: number; elements: number }> = [
       { label: 'real 3.2.7 dump, 1M small strings', dir: DUMP, keys: 1_000_000, elements: 1_000_000 },
-      ...['hash-1m-fields', 'mixed'].map((name) => {
+      ...['hash-1m-fields', 'mixed', 'big-values'].map((name) => {
         const d = dataset(name);
         return { label: `generated 3.x dump "${name}"`, dir: d.dir, keys: d.keys, elements: d.elements };
       }),
