@@ -1,4 +1,5 @@
 import { CorruptionError } from '../core/errors.js';
+import { noteLargeBuffer } from '../core/large-buffers.js';
 
 /**
  * Pika's frame (spec §2.1): a 4-byte big-endian length, then that many bytes of protobuf. Same on
@@ -21,6 +22,9 @@ export interface Frame {
   readonly streamOffset: number;
 }
 
+/** A frame joined from this many bytes or more is reported to core/large-buffers.ts. */
+const LARGE_FRAME = 256 << 10;
+
 /**
  * Splits a byte stream into frames. Bodies arrive split over any number of TCP segments (3.5.5
  * writes the length and the body as two segments). Memory holds at most one frame: chunks are
@@ -41,6 +45,11 @@ export class FrameDecoder {
   /** Bytes consumed from the stream so far (complete frames only). */
   get consumed(): number {
     return this.base;
+  }
+
+  /** Bytes held of a frame not yet complete. */
+  get pending(): number {
+    return this.buffered;
   }
 
   push(chunk: Buffer): Frame[] {
@@ -102,6 +111,8 @@ export class FrameDecoder {
         }
       }
       out = Buffer.concat(parts, n);
+      // The joined frame and the socket reads it was joined from are garbage once it is handled.
+      if (n >= LARGE_FRAME) noteLargeBuffer(2 * n);
     }
     this.buffered -= n;
     return out;

@@ -15,10 +15,15 @@ export class LinkClosedError extends Error {
  * socket pauses meanwhile, the master's window does the rest), replies to our requests go to the one
  * waiter of `expect`.
  */
+/** Bytes of received frames the connection holds before it stops reading (one frame always fits). */
+export const MAX_HELD_BYTES = 4 << 20;
+
 export class ReplConnection {
   private socket: Socket | null = null;
   private readonly decoder: FrameDecoder;
   private queue: Array<{ body: Buffer; streamOffset: number }> = [];
+  /** Bytes of the frames in `queue`. */
+  private queuedBytes = 0;
   private pumping = false;
   private waiters = new Map<number, { resolve: (r: InnerResponse) => void; reject: (e: Error) => void }>();
   private closeReason: Error | null = null;
@@ -109,6 +114,7 @@ export class ReplConnection {
     this.closeReason = reason;
     this.socket?.destroy();
     this.queue = [];
+    this.queuedBytes = 0;
     const ws = [...this.waiters.values()];
     this.waiters.clear();
     for (const w of ws) w.reject(reason);
@@ -120,13 +126,20 @@ export class ReplConnection {
     this.lastRecvAt = Date.now();
     this.bytesReceived += chunk.length;
     try {
-      for (const f of this.decoder.push(chunk)) this.queue.push(f);
+      for (const f of this.decoder.push(chunk)) {
+        this.queue.push(f);
+        this.queuedBytes += f.body.length;
+      }
     } catch (e) {
       this.logger.error({ err: e }, 'corrupt frame from the master');
       this.close(e as Error);
       return;
     }
-    if (this.queue.length > 64) this.socket?.pause();
+    // While a frame is being handled, stop reading once the frames after it (and the start of the
+    // next) hold too much: with 1 MiB values (10 MiB frames), 64 frames held 70 MB before the
+    // count alone paused the socket.
+    const busy = this.pumping || this.queue.length > 0;
+    if (this.queue.length > 64 || (busy && this.queuedBytes + this.decoder.pending > MAX_HELD_BYTES)) this.socket?.pause();
     void this.pump();
   }
 
@@ -136,6 +149,7 @@ export class ReplConnection {
     try {
       while (this.queue.length > 0 && !this.closeReason) {
         const f = this.queue.shift()!;
+        this.queuedBytes -= f.body.length;
         const where = `master ${this.name} stream byte ${f.streamOffset}`;
         let r: InnerResponse;
         try {

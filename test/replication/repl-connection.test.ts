@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import { silentLogger } from '../../src/core/log.js';
+import { encodeResponse, MsgType, Status } from '../../src/replication/messages.js';
+import { MAX_HELD_BYTES, ReplConnection } from '../../src/replication/repl-connection.js';
+
+/** A BinlogSync response of one element whose binlog is `bytes` long. */
+function binlogFrame(bytes: number, offset: number): Buffer {
+  return encodeResponse({
+    type: MsgType.BinlogSync,
+    code: Status.Ok,
+    binlog_sync: [{ partition: { table_name: 'db0', partition_id: 0 }, binlog_offset: { filenum: 0, offset }, binlog: Buffer.alloc(bytes, 120), session_id: 1 }],
+  });
+}
+
+test('while a binlog frame is handled, the link stops reading once the frames after it hold MAX_HELD_BYTES', async () => {
+  const FRAME = 1 << 20;
+  const FRAMES = 40;
+  let peer: Socket | null = null;
+  const server: Server = createServer((s) => {
+    peer = s;
+    // Everything at once: only the replica's reading paces it (TCP back-pressure).
+    for (let i = 0; i < FRAMES; i++) s.write(binlogFrame(FRAME, i));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const conn = new ReplConnection('127.0.0.1', port, silentLogger());
+  try {
+    let release!: () => void;
+    const blocked = new Promise<void>((r) => (release = r));
+    let handled = 0;
+    conn.onBinlog = () => {
+      handled++;
+      return handled === 1 ? blocked : undefined;
+    };
+    await conn.connect(5000);
+    // Let the stream run while the first frame's handler waits (the sink full, in the daemon).
+    await new Promise((r) => setTimeout(r, 500));
+    const held = conn.bytesReceived;
+    assert.equal(handled, 1);
+    // The socket's and the kernel's buffers are beyond our control; what the link reads is not.
+    assert.ok(held < FRAME + MAX_HELD_BYTES + 2 * FRAME, `read ${held} bytes while one frame was being handled`);
+    release();
+    for (let i = 0; i < 200 && handled < FRAMES; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(handled, FRAMES, 'every frame is handled once reading resumes');
+  } finally {
+    conn.close(new Error('test over'));
+    (peer as Socket | null)?.destroy();
+    server.close();
+  }
+});
