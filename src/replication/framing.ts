@@ -28,7 +28,9 @@ const LARGE_FRAME = 256 << 10;
 /**
  * Splits a byte stream into frames. Bodies arrive split over any number of TCP segments (3.5.5
  * writes the length and the body as two segments). Memory holds at most one frame: chunks are
- * kept as they come and joined only when the frame is complete.
+ * kept as they come and joined only when the frame is complete, except a frame of LARGE_FRAME
+ * bytes or more, which is copied into a buffer of its own as it arrives, so that its socket reads
+ * (160 of them for a 10 MiB frame of 1 MiB values) die young instead of all living until the join.
  */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
@@ -36,6 +38,9 @@ export class FrameDecoder {
   /** Stream offset of the first byte in `chunks`. */
   private base = 0;
   private need = -1;
+  /** A large frame's body being filled, and how much of it has arrived. */
+  private big: Buffer | null = null;
+  private bigGot = 0;
 
   constructor(
     private readonly streamName: string,
@@ -49,11 +54,23 @@ export class FrameDecoder {
 
   /** Bytes held of a frame not yet complete. */
   get pending(): number {
-    return this.buffered;
+    return this.buffered + this.bigGot;
   }
 
   push(chunk: Buffer): Frame[] {
     const out: Frame[] = [];
+    if (this.big !== null) {
+      const n = Math.min(this.need - this.bigGot, chunk.length);
+      chunk.copy(this.big, this.bigGot, 0, n);
+      this.bigGot += n;
+      if (this.bigGot < this.need) return out;
+      out.push({ body: this.big, streamOffset: this.base });
+      this.base += 4 + this.need;
+      this.need = -1;
+      this.big = null;
+      this.bigGot = 0;
+      chunk = chunk.subarray(n);
+    }
     if (chunk.length > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
@@ -71,7 +88,10 @@ export class FrameDecoder {
         }
         this.need = len;
       }
-      if (this.buffered < 4 + this.need) break;
+      if (this.buffered < 4 + this.need) {
+        if (this.need >= LARGE_FRAME) this.startBig();
+        break;
+      }
       const whole = this.take(4 + this.need);
       out.push({ body: whole.subarray(4), streamOffset: this.base });
       this.base += whole.length;
@@ -80,7 +100,20 @@ export class FrameDecoder {
     return out;
   }
 
-  private peek(n: number): Buffer {
+  /** Moves what has arrived of a large frame's body into a buffer of its own (see the class comment). */
+  private startBig(): void {
+    this.take(4);
+    const body = Buffer.allocUnsafeSlow(this.need);
+    noteLargeBuffer(this.need);
+    let o = 0;
+    for (const c of this.chunks) o += c.copy(body, o);
+    this.chunks = [];
+    this.buffered = 0;
+    this.big = body;
+    this.bigGot = o;
+  }
+
+    private peek(n: number): Buffer {
     if (this.chunks[0].length >= n) return this.chunks[0].subarray(0, n);
     const joined = Buffer.concat(this.chunks);
     this.chunks = [joined];

@@ -128,6 +128,37 @@ describe('FrameDecoder', () => {
     const fs = d2.push(all);
     assert.deepEqual(fs.map((f) => f.streamOffset), [0, 7, 11]);
   });
+  it('copies large frames into a body of their own as they arrive: same bodies and offsets, whatever the splits', () => {
+    const pattern = (n: number, seed: number): Buffer => {
+      const b = Buffer.allocUnsafe(n);
+      for (let i = 0; i < n; i++) b[i] = (i * 7 + seed) & 0xff;
+      return b;
+    };
+    const bodies = [Buffer.from('a'), pattern(300 * 1024, 1), Buffer.alloc(0), pattern(1 << 20, 2), pattern(256 * 1024, 3), Buffer.from('end')];
+    const all = Buffer.concat(bodies.map((b) => encodeFrame(b)));
+    const offsets: number[] = [];
+    for (let i = 0, o = 0; i < bodies.length; o += 4 + bodies[i].length, i++) offsets.push(o);
+    const steps: Array<(i: number) => number> = [() => all.length, () => 65536, () => 997, (i) => (i % 5 === 0 ? 1 : 70_001), () => 3];
+    for (const step of steps) {
+      const d = new FrameDecoder('s');
+      const got: Array<{ body: Buffer; streamOffset: number }> = [];
+      let maxPending = 0;
+      for (let i = 0; i < all.length; ) {
+        const n = Math.min(all.length - i, step(i));
+        got.push(...d.push(all.subarray(i, i + n)));
+        maxPending = Math.max(maxPending, d.pending);
+        i += n;
+      }
+      assert.equal(got.length, bodies.length);
+      for (let k = 0; k < bodies.length; k++) {
+        assert.ok(got[k].body.equals(bodies[k]), `body ${k} (${bodies[k].length} bytes)`);
+        assert.equal(got[k].streamOffset, offsets[k]);
+      }
+      assert.equal(d.consumed, all.length);
+      assert.equal(d.pending, 0);
+      assert.ok(maxPending <= (1 << 20) + 4 + 70_001, `pending ${maxPending}`);
+    }
+  });
   it('rejects an absurd length naming the byte offset in the stream', () => {
     const d = new FrameDecoder('master 127.0.0.1:11221', 1024);
     d.push(encodeFrame(Buffer.alloc(10)));
