@@ -3,26 +3,32 @@
  * that stepping within a batch costs no await.
  */
 import type { RocksDb } from '../rocks/db.js';
+import type { EntryMaker } from '../rocks/merge.js';
 
 export interface KeyValue {
   key: Buffer;
   value: Buffer;
 }
 
-/** A cursor with one record of look-ahead (`current`); `advance()` returns a promise only at batch ends. */
-export class BatchCursor {
-  private readonly it: AsyncIterator<KeyValue[]>;
-  private batch: KeyValue[] = [];
+/**
+ * A cursor with one record of look-ahead (`current`); `advance()` returns a promise only at batch
+ * ends. Entries are KeyValue unless `make` says otherwise (rawEntry: the value's span, no view).
+ */
+export class BatchCursor<T extends { key: Buffer } = KeyValue> {
+  private readonly it: AsyncIterator<T[]>;
+  private batch: T[] = [];
   private i = 0;
-  current: KeyValue | undefined = undefined;
+  current: T | undefined = undefined;
   done = false;
 
-  private constructor(src: AsyncIterable<KeyValue[]>) {
+  private constructor(src: AsyncIterable<T[]>) {
     this.it = src[Symbol.asyncIterator]();
   }
 
-  static async open(db: RocksDb, cf: string, opts: { from?: Buffer; batchSize?: number } = {}): Promise<BatchCursor> {
-    const c = new BatchCursor(db.scanBatches(cf, opts));
+  static async open(db: RocksDb, cf: string, opts?: { from?: Buffer; batchSize?: number }): Promise<BatchCursor>;
+  static async open<T extends { key: Buffer }>(db: RocksDb, cf: string, opts: { from?: Buffer; batchSize?: number; make: EntryMaker<T> }): Promise<BatchCursor<T>>;
+  static async open<T extends { key: Buffer }>(db: RocksDb, cf: string, opts: { from?: Buffer; batchSize?: number; make?: EntryMaker<T> } = {}): Promise<BatchCursor<T>> {
+    const c = new BatchCursor<T>(db.scanBatches<T>(cf, opts));
     await c.refill();
     return c;
   }

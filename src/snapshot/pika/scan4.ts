@@ -26,6 +26,7 @@ import {
   wellFormedMetaKey4End,
 } from './format4.js';
 import { bytewiseRange } from '../rocks/internal-key.js';
+import { rawEntry, type RawEntry } from '../rocks/merge.js';
 import { isPikaInternalKey, SKIP_BAD_NAME_4, SKIP_HLL, SKIP_INTERNAL } from './special-keys.js';
 import { decodeStreamMessage, STREAM_ID_BYTES, streamIdOf } from './stream-format.js';
 import type { Element } from './chunker.js';
@@ -44,14 +45,15 @@ const KEY_SUFFIX = 16;
 const META_BATCH = 128;
 
 class Instance {
-  meta: BatchCursor | null = null;
+  meta: BatchCursor<RawEntry> | null = null;
   /** Data cursors open on first use: a dump without lists never touches `list_data_cf`. */
   readonly cursors = new Map<Container, BatchCursor>();
 
   constructor(readonly db: RocksDb) {}
 
-  async openMeta(from?: Buffer): Promise<BatchCursor> {
-    this.meta = await BatchCursor.open(this.db, 'default', from === undefined ? { batchSize: META_BATCH } : { from, batchSize: META_BATCH });
+  /** Raw entries: a string's record takes its one view of the value itself (classifyString). */
+  async openMeta(from?: Buffer): Promise<BatchCursor<RawEntry>> {
+    this.meta = await BatchCursor.open(this.db, 'default', from === undefined ? { batchSize: META_BATCH, make: rawEntry } : { from, batchSize: META_BATCH, make: rawEntry });
     return this.meta;
   }
 
@@ -79,7 +81,7 @@ function nameForReport(mk: Buffer, encEnd: number): Buffer {
 export async function* scanInstances4(dbs: readonly RocksDb[], ctx: ScanContext, from?: Buffer): AsyncGenerator<SnapshotRecord[]> {
   const inst = dbs.map((db) => new Instance(db));
   try {
-    const metas: BatchCursor[] = [];
+    const metas: Array<BatchCursor<RawEntry>> = [];
     for (const x of inst) metas.push(await x.openMeta(from));
     // Instances holding the same key as the lowest, after it: duplicates, dups[0, ndups). Reused,
     // and not cut by `length`, which is a runtime call.
@@ -108,18 +110,18 @@ export async function* scanInstances4(dbs: readonly RocksDb[], ctx: ScanContext,
         } else if (d === 0) dups[ndups++] = i;
       }
       if (mk === undefined) break;
-      const mv = metas[min].current!.value;
+      const { block, start, end } = metas[min].current!;
       for (let x = 0; x < ndups; x++) {
         const j = dups[x];
         ctx.skipped(nameForReport(mk, metaKey4Shape(mk).encEnd), `duplicate: also in instance ${min}, which is used; copy in instance ${j} ignored`);
         await metas[j].advance();
       }
-      const what = classify(inst[min].db, mk, mv, ctx);
+      const what = classify(inst[min].db, mk, block, start, end, ctx);
       if (what !== null) {
         if ('pos' in what) {
           if (ctx.batch.push(what, what.key.length + (what.type === 'string' ? what.value.length : 0))) yield ctx.batch.take();
         } else {
-          yield* joinContainer(inst[min], what, mk, mv, ctx);
+          yield* joinContainer(inst[min], what, mk, block.subarray(start, end), ctx);
         }
       }
       const p = metas[min].advance();
@@ -145,14 +147,15 @@ type Plan = {
  * Decides what one meta record becomes: a string record, a container join to run, or nothing
  * (dead or skipped). Synchronous, so the common string case costs no generator or promise.
  */
-function classify(db: RocksDb, mk: Buffer, mv: Buffer, ctx: ScanContext): SnapshotRecord | Plan | null {
+function classify(db: RocksDb, mk: Buffer, block: Buffer, start: number, end: number, ctx: ScanContext): SnapshotRecord | Plan | null {
   const encEnd = wellFormedMetaKey4End(mk);
   const name = encEnd >= 0 ? decodeUserKey4(mk, KEY4_PREFIX, encEnd) : null;
   if (name === null) {
     ctx.skipped(nameForReport(mk, metaKey4Shape(mk).encEnd), SKIP_BAD_NAME_4);
     return null;
   }
-  if (mv.length >= STRING4_MIN && mv[0] === Type4.String) return classifyString(mv, name, ctx);
+  if (end - start >= STRING4_MIN && block[start] === Type4.String) return classifyString(block, start, end, name, ctx);
+  const mv = block.subarray(start, end);
   const m = decodeMeta4(mv, where(db, 'default', mk));
   if (m.type === Type4.Stream) {
     // No expiry; length 0 is no stream to Pika (DELeted, or emptied by XDEL: W2), as in 3.x.
@@ -161,7 +164,7 @@ function classify(db: RocksDb, mk: Buffer, mv: Buffer, ctx: ScanContext): Snapsh
     return { type: 'stream', name, count: m.length, versionOff: m.versionOff, expireAtMs: null, state: m.state, encEnd };
   }
   // decodeMeta4 refuses a string too short for its suffix; any other went the fast way above.
-  if (m.type === Type4.String) return classifyString(mv, name, ctx);
+  if (m.type === Type4.String) return classifyString(block, start, end, name, ctx);
   if (ctx.expired(m.expireAtMs)) return null;
   if (m.count === 0) return null;
   if (isPikaInternalKey(name)) return skip(ctx, name, SKIP_INTERNAL);
@@ -170,15 +173,16 @@ function classify(db: RocksDb, mk: Buffer, mv: Buffer, ctx: ScanContext): Snapsh
 }
 
 /**
- * A string's meta value (at least STRING4_MIN bytes) as its record, read in place: most keys of a
- * dump are strings, and decodeMeta4's object and report closure per key were a fifth of their cost.
+ * A string's meta value, bytes [start, end) of `block` (at least STRING4_MIN), as its record, read
+ * in place: most keys of a dump are strings, and decodeMeta4's object and report closure per key
+ * were a fifth of their cost; the value's one view is the record's.
  */
-function classifyString(mv: Buffer, name: Buffer, ctx: ScanContext): SnapshotRecord | null {
-  const end = mv.length - STRING4_SUFFIX;
-  const expireAtMs = time4ToMs(mv, mv.length - 8);
+function classifyString(block: Buffer, start: number, end: number, name: Buffer, ctx: ScanContext): SnapshotRecord | null {
+  const valueEnd = end - STRING4_SUFFIX;
+  const expireAtMs = time4ToMs(block, end - 8);
   if (ctx.expired(expireAtMs)) return null;
   if (isPikaInternalKey(name)) return skip(ctx, name, SKIP_INTERNAL);
-  if (isHll4(mv, end)) return skip(ctx, name, SKIP_HLL);
+  if (isHll4(block, valueEnd)) return skip(ctx, name, SKIP_HLL);
   return {
     type: 'string',
     db: ctx.db,
@@ -187,7 +191,7 @@ function classifyString(mv: Buffer, name: Buffer, ctx: ScanContext): SnapshotRec
     first: true,
     last: true,
     pos: { kind: 'snapshot', db: ctx.db, seq: ctx.seqs.next++ },
-    value: mv.subarray(1, end),
+    value: block.subarray(start + 1, valueEnd),
   };
 }
 
