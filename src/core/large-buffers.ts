@@ -9,6 +9,7 @@
  */
 const gc = (globalThis as { gc?: (options: { type: 'minor' | 'major' }) => void }).gc;
 
+/** 4, 8 and 16 MiB gave peaks within ~2 MB of each other on 64 values of 1 MiB; the lowest keeps the fewest dead. */
 export const LARGE_BYTES_PER_GC = 4 << 20;
 
 let since = 0;
