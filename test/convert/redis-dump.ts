@@ -74,6 +74,24 @@ export function assertSameContents(actual: Map<string, DumpedKey>, expected: Map
   }
 }
 
+/**
+ * Reads `actual`, then `expected`, and compares them. The two are read one after the other, so
+ * every TTL also shows the time between the reads, which grows on a loaded machine (2.1 s once in
+ * CI): TTLs may differ by `ttlToleranceMs` plus that time.
+ */
+export async function assertSameReads(
+  readActual: () => Promise<Map<string, DumpedKey>>,
+  readExpected: () => Promise<Map<string, DumpedKey>>,
+  ttlToleranceMs: number,
+  label = '',
+): Promise<{ actual: Map<string, DumpedKey>; expected: Map<string, DumpedKey> }> {
+  const start = Date.now();
+  const actual = await readActual();
+  const expected = await readExpected();
+  assertSameContents(actual, expected, ttlToleranceMs + (Date.now() - start), label);
+  return { actual, expected };
+}
+
 /** Sends converted commands in order on one connection (pipelined); every reply must be a success. */
 export async function applyCommands(c: Redis, cmds: ReadonlyArray<RedisCommand>): Promise<void> {
   for (let i = 0; i < cmds.length; i += 500) {
