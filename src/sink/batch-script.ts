@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { RedisCommand } from '../core/command.js';
 import type { SourcePosition } from '../core/position.js';
 import { INLINE_SCRIPTS, MULTI_TYPE_LUA, TYPED_WRITE_SCRIPT } from '../core/scripts.js';
+import { byteLen } from './resp.js';
 
 /**
  * A batch is applied by one EVALSHA of this script, which makes it exact:
@@ -196,10 +197,6 @@ function runKind(cmd: RedisCommand): string | null {
   if (isPlainSet(cmd)) return 'MSET';
   if (isTypedSet(cmd)) return String(cmd.args[3]);
   return null;
-}
-
-function byteLen(a: Buffer | string): number {
-  return typeof a === 'string' ? Buffer.byteLength(a) : a.length;
 }
 
 /** End (exclusive) of the run of plain SETs (or typed SETs) starting at i, or i when there is no run of two. */

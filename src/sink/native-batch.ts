@@ -4,7 +4,7 @@ import type { RedisCommand } from '../core/command.js';
 import type { SourcePosition } from '../core/position.js';
 import { appliedValue, isPlainSet, MAX_MSET_PAIRS, type AppliedRecord } from './batch-script.js';
 import { replySlot, writeChunks } from './raw-write.js';
-import { bulkSize, commandCopiedSize, commandSize, copiedSize, headerSize, RespWriter } from './resp.js';
+import { bulkSize, commandSize, copiedSize, headerSize, RespWriter } from './resp.js';
 
 /**
  * A batch of plain string writes (`SET k v`, `SET k v PXAT t`: a snapshot's strings, a binlog's
@@ -100,7 +100,7 @@ export function encodeNativeBatch(cmds: ReadonlyArray<RedisCommand>): NativeBatc
       for (; i < end; i++) size += copiedSize(cmds[i].args[0]) + copiedSize(cmds[i].args[1]);
     } else {
       ends.push(0);
-      size += commandCopiedSize('SET', cmds[i].args);
+      size += commandSize('SET', cmds[i].args, true);
       i++;
     }
   }

@@ -1,5 +1,5 @@
 import { Command, type Redis } from 'ioredis';
-import { commandCopiedSize, RespWriter } from './resp.js';
+import { commandSize, RespWriter } from './resp.js';
 
 /**
  * Queues the reply slot of one command on an ioredis connection without writing anything, so that
@@ -21,7 +21,7 @@ export function replySlot(redis: Redis, name: string): Promise<unknown> {
  * The caller checks the connection is ready.
  */
 export function writeCommand(redis: Redis, name: string, args: ReadonlyArray<Buffer | string>): Promise<unknown> {
-  const w = new RespWriter(commandCopiedSize(name, args), true);
+  const w = new RespWriter(commandSize(name, args, true), true);
   w.command(name, args);
   const reply = replySlot(redis, name.toLowerCase());
   writeChunks(redis, w.chunks());

@@ -44,17 +44,13 @@ export function copiedSize(a: Buffer | string): number {
   return a.length >= BY_REFERENCE ? headerSize(a.length) + 2 : bulkSize(a.length);
 }
 
-/** Bytes of one command (name and arguments) as a RESP array. */
-export function commandSize(name: string, args: ReadonlyArray<Buffer | string>): number {
+/**
+ * Bytes of one command (name and arguments) as a RESP array; with `byReference`, the bytes a writer
+ * that hands long arguments on by reference copies (see RespWriter).
+ */
+export function commandSize(name: string, args: ReadonlyArray<Buffer | string>, byReference = false): number {
   let size = headerSize(args.length + 1) + bulkSize(Buffer.byteLength(name));
-  for (let i = 0; i < args.length; i++) size += bulkSize(byteLen(args[i]));
-  return size;
-}
-
-/** Bytes `command(name, args)` copies into a writer that hands long arguments on by reference. */
-export function commandCopiedSize(name: string, args: ReadonlyArray<Buffer | string>): number {
-  let size = headerSize(args.length + 1) + bulkSize(Buffer.byteLength(name));
-  for (let i = 0; i < args.length; i++) size += copiedSize(args[i]);
+  for (let i = 0; i < args.length; i++) size += byReference ? copiedSize(args[i]) : bulkSize(byteLen(args[i]));
   return size;
 }
 
