@@ -9,15 +9,15 @@ export class LinkClosedError extends Error {
   override name = 'LinkClosedError';
 }
 
+/** Bytes of received frames the connection holds before it stops reading (one frame always fits). */
+export const MAX_HELD_BYTES = 4 << 20;
+
 /**
  * The replica's one connection to master P+2000. Responses are processed strictly in arrival order,
  * one at a time: BinlogSync messages go to `onBinlog` (which may return a promise — reading from the
  * socket pauses meanwhile, the master's window does the rest), replies to our requests go to the one
  * waiter of `expect`.
  */
-/** Bytes of received frames the connection holds before it stops reading (one frame always fits). */
-export const MAX_HELD_BYTES = 4 << 20;
-
 export class ReplConnection {
   private socket: Socket | null = null;
   private readonly decoder: FrameDecoder;

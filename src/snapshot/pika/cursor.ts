@@ -3,12 +3,7 @@
  * that stepping within a batch costs no await.
  */
 import type { RocksDb } from '../rocks/db.js';
-import type { EntryMaker } from '../rocks/merge.js';
-
-export interface KeyValue {
-  key: Buffer;
-  value: Buffer;
-}
+import type { EntryMaker, KeyValue } from '../rocks/merge.js';
 
 /**
  * A cursor with one record of look-ahead (`current`); `advance()` returns a promise only at batch
