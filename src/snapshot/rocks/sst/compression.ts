@@ -3,9 +3,9 @@
  * zlib/LZ4/bzip2 payloads with a varint32 uncompressed size; older files use RocksDB's legacy
  * headers (none for zlib, 8 raw size bytes for LZ4).
  */
+import { createRequire } from 'node:module';
 import { inflateRawSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
-import { decompressBlock as lz4DecompressBlock } from 'lz4js';
 import { uncompress as snappyUncompress } from 'snappyjs';
 import { CorruptionError } from '../../../core/errors.js';
 import { getVarint32 } from '../coding.js';
@@ -39,6 +39,14 @@ export function compressionName(t: number): string {
 }
 
 const scratch = [0];
+
+// lz4js fills a 5 MiB scratch buffer as it loads (7 MB of RSS, for its compressor), and Pika's
+// dumps are snappy unless configured otherwise: it is loaded at the first LZ4 block.
+let lz4: typeof import('lz4js') | undefined;
+function lz4DecompressBlock(src: Uint8Array, dst: Uint8Array, sIndex: number, sLength: number, dIndex: number): number {
+  lz4 ??= createRequire(import.meta.url)('lz4js') as typeof import('lz4js');
+  return lz4.decompressBlock(src, dst, sIndex, sLength, dIndex);
+}
 
 function toBuffer(u8: Uint8Array): Buffer {
   return Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
