@@ -29,6 +29,6 @@ EXPOSE 9222 10222
 # Runs inside the container, so protected mode serves it; NOAUTH (a requirepass set in the conf
 # file, not the environment) still shows the daemon is up.
 HEALTHCHECK --interval=15s --timeout=3s CMD redis-cli -p "${PIKA_MIGRATE_PORT:-9222}" ${PIKA_MIGRATE_REQUIREPASS:+-a "$PIKA_MIGRATE_REQUIREPASS" --no-auth-warning} ping | grep -qE 'PONG|NOAUTH' || exit 1
-# The CLI itself (its shebang carries the V8 heap flags), not `node …`, which would drop them.
+# The CLI itself (its shebang carries glibc's and V8's heap settings), not `node …`, which would drop them.
 ENTRYPOINT ["/pika-migrate/dist/src/cli.js"]
 CMD ["-c", "/pika-migrate/conf/pika.conf"]

@@ -38,7 +38,7 @@ import { verifyDataset } from './verify-data.js';
 import { cppFullSync, daemonFullSync, masterWith1m, pipeInto, writeMsetPipe, type SyncFigure } from './real-master.js';
 import type { RealPikaVersion } from '../test/helpers/real-pika.js';
 import { replicaPort, tempDir } from '../test/replication/support.js';
-import { shippedNodeFlags } from '../test/helpers/node-flags.js';
+import { shippedEnv, shippedNodeFlags } from '../test/helpers/node-flags.js';
 
 const { values } = parseArgs({
   options: {
@@ -71,7 +71,7 @@ async function fullSync(redis: RedisServer, dir: string, extraConf = ''): Promis
   const conf = join(work, 'bench.conf');
   writeFileSync(conf, `target-redis-port : ${redis.port}\nlog-path : ${join(work, 'log')}\nlog-format : json\nlog-level : warn\n${extraConf}`);
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...shippedNodeFlags(), join(root, 'dist/src/cli.js'), 'load', dir, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...shippedNodeFlags(), join(root, 'dist/src/cli.js'), 'load', dir, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'], env: shippedEnv() });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   let hwmKb = 0;
@@ -120,7 +120,7 @@ async function incremental(redis: RedisServer, n: number): Promise<{ rate: numbe
   writeFileSync(conf, `port : ${port}\nbind : 127.0.0.1\ndb-sync-path : ${join(work, 'dbsync')}\nlog-path : ${join(work, 'log-inc')}\nlog-format : json\nlog-level : warn\ntarget-redis-port : ${redis.port}\nredis-sender-num : ${senders}\n`);
   // PM_BENCH_PROF=dir writes the daemon's CPU profile there (node --cpu-prof).
   const prof = process.env.PM_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PM_BENCH_PROF}`] : [];
-  const daemon = spawn(process.execPath, [...shippedNodeFlags(), ...prof, join(root, 'dist/src/cli.js'), '-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const daemon = spawn(process.execPath, [...shippedNodeFlags(), ...prof, join(root, 'dist/src/cli.js'), '-c', conf], { stdio: ['ignore', 'ignore', 'inherit'], env: shippedEnv() });
   const { Redis } = await import('ioredis');
   const admin = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
   admin.on('error', () => {}); // refused until the daemon listens; the connect loop below retries

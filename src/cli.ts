@@ -1,9 +1,11 @@
-#!/usr/bin/env -S node --expose-gc --max-semi-space-size=8 --heap-growing-percent=30 --no-allocation-site-pretenuring
-// The V8 flags above are the one place they are set (npm start, the Docker image and the tests'
-// shippedNodeFlags read this line): a 16 MB young generation and a major GC each time the old
-// generation grows 30 % keep the garbage of a load (Buffers of the records in flight) from
-// piling up to 250 MB before V8 collects it; `gc` lets the reader ask for a young-generation GC
-// after large values (core/large-buffers.ts). Measured in the README's Development section.
+#!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=8 --no-allocation-site-pretenuring
+// The line above is the one place where the CLI's heap settings that must precede V8's start are
+// set (npm start, the Docker image and the tests' shippedNodeFlags/shippedEnv read it); tuneV8()
+// below sets the rest. A 16 MB young generation and a major GC each time the old generation grows
+// 30 % keep the garbage of a load (Buffers of the records in flight) from piling up to 250 MB
+// before V8 collects it; glibc returns blocks of 128 KiB and more to the system when freed instead
+// of keeping them in its heap; `gc` lets the reader ask for a young-generation GC after large
+// values (core/large-buffers.ts). Measured in the README's Memory section.
 import { constants } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { ensureDirs, type DirKey } from './config/dirs.js';
@@ -11,6 +13,7 @@ import { loadConfig, unknownKeyMessage, type Config } from './config/load.js';
 import { shownValue } from './config/secrets.js';
 import { ConfigError } from './core/errors.js';
 import { createLogger, logFatal, type Logger } from './core/log.js';
+import { tuneV8 } from './core/v8-tuning.js';
 import type { CheckFlags } from './check/run-check.js';
 import type { Daemon } from './daemon/daemon.js';
 import { version } from './daemon/server-info.js';
@@ -227,6 +230,7 @@ export async function main(argv: string[]): Promise<number> {
   return exitCode;
 }
 
+tuneV8();
 main(process.argv).then(
   (code) => process.exit(code),
   (e) => {

@@ -4,6 +4,9 @@ import { comparePositions, formatPosition } from '../src/core/position.js';
 import { printableBytes } from '../src/core/command.js';
 import { Fifo } from '../src/core/fifo.js';
 import { startRedis } from './helpers/redis.js';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { shippedEnv, shippedNodeFlags } from './helpers/node-flags.js';
 
 test('orders snapshot positions before binlog positions, binlog by file then offset', () => {
   const s = (seq: number) => ({ kind: 'snapshot', db: 0, seq }) as const;
@@ -53,4 +56,22 @@ test('starts a real redis-server for tests', async () => {
   } finally {
     await r.stop();
   }
+});
+
+test('the CLI\'s shebang fits the 127 bytes older kernels read and carries glibc\'s setting and V8\'s heap flags', () => {
+  const first = readFileSync(new URL('../src/cli.ts', import.meta.url), 'utf8').split('\n', 1)[0];
+  assert.ok(Buffer.byteLength(first) <= 127, `${Buffer.byteLength(first)} bytes: ${first}`);
+  assert.equal(shippedEnv().MALLOC_MMAP_THRESHOLD_, '131072');
+  assert.deepEqual(shippedNodeFlags(), ['--max-semi-space-size=8', '--no-allocation-site-pretenuring']);
+});
+
+test('tuneV8 hands gc over to the large-buffer GC without exposing it globally; a plain process has none', () => {
+  const tuning = new URL('../src/core/v8-tuning.ts', import.meta.url).href;
+  const script = `
+    import { collectYoung, tuneV8 } from '${tuning}';
+    const before = collectYoung();
+    tuneV8();
+    console.log(JSON.stringify({ before, after: collectYoung(), global: typeof globalThis.gc }));`;
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.deepEqual(JSON.parse(out), { before: false, after: true, global: 'undefined' });
 });

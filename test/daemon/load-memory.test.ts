@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BIG_FIELD_BYTES, BIG_HASH_FIELDS, BIG_STRING_BYTES, BIG_STRINGS, recipeScripts, writeDump3 } from '../../bench/datasets.js';
-import { shippedNodeFlags } from '../helpers/node-flags.js';
+import { shippedEnv, shippedNodeFlags } from '../helpers/node-flags.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 
 const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
@@ -25,7 +25,7 @@ const BOUND_KB = 155 * 1024;
 
 /** Runs the CLI to its exit; its peak RSS (VmHWM) is sampled from /proc while it runs. */
 async function loadPeakKb(args: string[]): Promise<{ code: number | null; peakKb: number; err: string }> {
-  const proc = spawn(process.execPath, [...shippedNodeFlags(), '--import', 'tsx', cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [...shippedNodeFlags(), '--import', 'tsx', cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: shippedEnv() });
   let err = '';
   proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
   let peakKb = 0;
