@@ -40,8 +40,8 @@ export function compressionName(t: number): string {
 
 const scratch = [0];
 
-// lz4js fills a 5 MiB scratch buffer as it loads (7 MB of RSS, for its compressor), and Pika's
-// dumps are snappy unless configured otherwise: it is loaded at the first LZ4 block.
+// lz4js fills a 5 MiB scratch buffer for its compressor as it loads, and Pika's dumps are snappy
+// unless configured otherwise: it is loaded at the first LZ4 block.
 let lz4: typeof import('lz4js') | undefined;
 function lz4DecompressBlock(src: Uint8Array, dst: Uint8Array, sIndex: number, sLength: number, dIndex: number): number {
   lz4 ??= createRequire(import.meta.url)('lz4js') as typeof import('lz4js');
