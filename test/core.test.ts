@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { comparePositions, formatPosition } from '../src/core/position.js';
 import { printableBytes } from '../src/core/command.js';
 import { Fifo } from '../src/core/fifo.js';
 import { startRedis } from './helpers/redis.js';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { shippedEnv, shippedNodeFlags } from './helpers/node-flags.js';
 
 test('orders snapshot positions before binlog positions, binlog by file then offset', () => {
