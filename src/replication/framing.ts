@@ -22,8 +22,19 @@ export interface Frame {
   readonly streamOffset: number;
 }
 
+/**
+ * Bytes [at, at + part.length) of the body of a frame of `length` bytes, handed on as they arrive
+ * (FrameDecoder's `partsFrom`). `part` is a view of a socket read.
+ */
+export interface FramePart {
+  readonly part: Buffer;
+  readonly at: number;
+  readonly length: number;
+  readonly streamOffset: number;
+}
+
 /** A frame joined from this many bytes or more is reported to core/large-buffers.ts. */
-const LARGE_FRAME = 256 << 10;
+export const LARGE_FRAME = 256 << 10;
 
 /**
  * Splits a byte stream into frames. Bodies arrive split over any number of TCP segments (3.5.5
@@ -31,6 +42,7 @@ const LARGE_FRAME = 256 << 10;
  * kept as they come and joined only when the frame is complete, except a frame of LARGE_FRAME
  * bytes or more, which is copied into a buffer of its own as it arrives, so that its socket reads
  * (160 of them for a 10 MiB frame of 1 MiB values) die young instead of all living until the join.
+ * With `partsFrom`, such a body is not held at all but handed on in parts (response-reader.ts).
  */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
@@ -41,10 +53,17 @@ export class FrameDecoder {
   /** A large frame's body being filled, and how much of it has arrived. */
   private big: Buffer | null = null;
   private bigGot = 0;
+  /** How much of a body handed on in parts has arrived; -1 when no such body is under way. */
+  private partsGot = -1;
 
+  /**
+   * `partsFrom`: bodies of this many bytes or more are handed on in parts by `pushParts` instead of
+   * being held whole (the replication link's 100-entry BinlogSync messages of large values).
+   */
   constructor(
     private readonly streamName: string,
     private readonly maxBody: number = MAX_FRAME_BODY,
+    private readonly partsFrom: number = Infinity,
   ) {}
 
   /** Bytes consumed from the stream so far (complete frames only). */
@@ -57,8 +76,18 @@ export class FrameDecoder {
     return this.buffered + this.bigGot;
   }
 
+  /** Whole frames; only for a decoder without `partsFrom`. */
   push(chunk: Buffer): Frame[] {
-    const out: Frame[] = [];
+    return this.pushParts(chunk) as Frame[];
+  }
+
+  /** Whole frames, and parts of the bodies of `partsFrom` bytes or more, in stream order. */
+  pushParts(chunk: Buffer): Array<Frame | FramePart> {
+    const out: Array<Frame | FramePart> = [];
+    if (this.partsGot >= 0) {
+      chunk = this.passPart(chunk, out);
+      if (this.partsGot >= 0) return out;
+    }
     if (this.big !== null) {
       const n = Math.min(this.need - this.bigGot, chunk.length);
       chunk.copy(this.big, this.bigGot, 0, n);
@@ -87,6 +116,21 @@ export class FrameDecoder {
           );
         }
         this.need = len;
+        if (len >= this.partsFrom) {
+          this.take(4);
+          this.partsGot = 0;
+          const held = this.chunks;
+          this.chunks = [];
+          this.buffered = 0;
+          for (const c of held) {
+            const rest = this.partsGot >= 0 ? this.passPart(c, out) : c;
+            if (rest.length === 0) continue;
+            this.chunks.push(rest);
+            this.buffered += rest.length;
+          }
+          if (this.partsGot >= 0) break;
+          continue;
+        }
       }
       if (this.buffered < 4 + this.need) {
         if (this.need >= LARGE_FRAME) this.startBig();
@@ -98,6 +142,18 @@ export class FrameDecoder {
       this.need = -1;
     }
     return out;
+  }
+
+  /** Hands on the start of `chunk` as a part of the body under way; returns what is left of it. */
+  private passPart(chunk: Buffer, out: Array<Frame | FramePart>): Buffer {
+    const n = Math.min(this.need - this.partsGot, chunk.length);
+    if (n > 0) out.push({ part: chunk.subarray(0, n), at: this.partsGot, length: this.need, streamOffset: this.base });
+    this.partsGot += n;
+    if (this.partsGot < this.need) return chunk.subarray(n);
+    this.base += 4 + this.need;
+    this.need = -1;
+    this.partsGot = -1;
+    return chunk.subarray(n);
   }
 
   /** Moves what has arrived of a large frame's body into a buffer of its own (see the class comment). */
@@ -113,7 +169,7 @@ export class FrameDecoder {
     this.bigGot = o;
   }
 
-    private peek(n: number): Buffer {
+  private peek(n: number): Buffer {
     if (this.chunks[0].length >= n) return this.chunks[0].subarray(0, n);
     const joined = Buffer.concat(this.chunks);
     this.chunks = [joined];

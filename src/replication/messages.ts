@@ -95,6 +95,10 @@ export function encodeRequest(req: InnerRequest): Buffer {
 export function decodeResponse(body: Uint8Array, where: string): InnerResponse {
   return decodeWith<InnerResponse>(lenientTypes.InnerResponse, body, where);
 }
+/** Replica side: one `binlog_sync` element of a response read as it arrives (response-reader.ts). */
+export function decodeBinlogSyncElement(body: Uint8Array, where: string): BinlogSyncElement {
+  return decodeWith<BinlogSyncElement>(lenientTypes.BinlogSyncElement, body, where);
+}
 /** Master side (test double): requests are decoded strictly, as Pika's ParseFromArray does. */
 export function decodeRequestStrict(body: Uint8Array, where: string): InnerRequest {
   return decodeWith<InnerRequest>(strictTypes.InnerRequest, body, where);

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { CorruptionError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { FrameDecoder } from './framing.js';
+import { ResponseReader, type LinkItem } from './response-reader.js';
 import { MsgType, decodeResponse, encodeRequest, type InnerRequest, type InnerResponse } from './messages.js';
 
 /** The connection was closed (by either side, or because of a protocol error). */
@@ -16,13 +16,14 @@ export const MAX_HELD_BYTES = 4 << 20;
  * The replica's one connection to master P+2000. Responses are processed strictly in arrival order,
  * one at a time: BinlogSync messages go to `onBinlog` (which may return a promise — reading from the
  * socket pauses meanwhile, the master's window does the rest), replies to our requests go to the one
- * waiter of `expect`.
+ * waiter of `expect`. A large BinlogSync message comes to `onBinlog` one element at a time, as its
+ * bytes arrive (response-reader.ts); `endsMessage` tells the last one.
  */
 export class ReplConnection {
   private socket: Socket | null = null;
-  private readonly decoder: FrameDecoder;
-  private queue: Array<{ body: Buffer; streamOffset: number }> = [];
-  /** Bytes of the frames in `queue`. */
+  private readonly reader: ResponseReader;
+  private queue: LinkItem[] = [];
+  /** Bytes of the items in `queue`. */
   private queuedBytes = 0;
   private pumping = false;
   private waiters = new Map<number, { resolve: (r: InnerResponse) => void; reject: (e: Error) => void }>();
@@ -30,7 +31,7 @@ export class ReplConnection {
   private closedResolve!: (e: Error) => void;
   /** Resolves (never rejects) with the reason once the connection is gone. */
   readonly closed: Promise<Error>;
-  onBinlog: (r: InnerResponse, streamOffset: number) => void | Promise<void> = () => {};
+  onBinlog: (r: InnerResponse, streamOffset: number, endsMessage: boolean) => void | Promise<void> = () => {};
   lastRecvAt = Date.now();
   lastSentAt = Date.now();
   bytesReceived = 0;
@@ -41,7 +42,7 @@ export class ReplConnection {
     private readonly logger: Logger,
     maxFrameBody?: number,
   ) {
-    this.decoder = new FrameDecoder(`master ${host}:${port} stream`, maxFrameBody);
+    this.reader = new ResponseReader(`master ${host}:${port} stream`, maxFrameBody);
     this.closed = new Promise<Error>((r) => (this.closedResolve = r));
   }
 
@@ -126,20 +127,20 @@ export class ReplConnection {
     this.lastRecvAt = Date.now();
     this.bytesReceived += chunk.length;
     try {
-      for (const f of this.decoder.push(chunk)) {
-        this.queue.push(f);
-        this.queuedBytes += f.body.length;
+      for (const item of this.reader.push(chunk)) {
+        this.queue.push(item);
+        this.queuedBytes += itemBytes(item);
       }
     } catch (e) {
       this.logger.error({ err: e }, 'corrupt frame from the master');
       this.close(e as Error);
       return;
     }
-    // While a frame is being handled, stop reading once the frames after it (and the start of the
+    // While an item is being handled, stop reading once the items after it (and the start of the
     // next) hold too much: with 1 MiB values (10 MiB frames), 64 frames held 70 MB before the
     // count alone paused the socket.
     const busy = this.pumping || this.queue.length > 0;
-    if (this.queue.length > 64 || (busy && this.queuedBytes + this.decoder.pending > MAX_HELD_BYTES)) this.socket?.pause();
+    if (this.queue.length > 64 || (busy && this.queuedBytes + this.reader.pending > MAX_HELD_BYTES)) this.socket?.pause();
     void this.pump();
   }
 
@@ -148,20 +149,23 @@ export class ReplConnection {
     this.pumping = true;
     try {
       while (this.queue.length > 0 && !this.closeReason) {
-        const f = this.queue.shift()!;
-        this.queuedBytes -= f.body.length;
-        const where = `master ${this.name} stream byte ${f.streamOffset}`;
+        const item = this.queue.shift()!;
+        this.queuedBytes -= itemBytes(item);
         let r: InnerResponse;
-        try {
-          r = decodeResponse(f.body, where);
-        } catch (e) {
-          this.logger.error({ err: e }, 'undecodable message from the master');
-          this.close(e as Error);
-          return;
+        if (item.kind === 'element') {
+          r = item.response;
+        } else {
+          try {
+            r = decodeResponse(item.body, `master ${this.name} stream byte ${item.streamOffset}`);
+          } catch (e) {
+            this.logger.error({ err: e }, 'undecodable message from the master');
+            this.close(e as Error);
+            return;
+          }
         }
         if (r.type === MsgType.BinlogSync) {
           try {
-            const p = this.onBinlog(r, f.streamOffset);
+            const p = this.onBinlog(r, item.streamOffset, item.kind === 'frame' || item.endsMessage);
             if (p) await p;
           } catch (e) {
             if (!(e instanceof CorruptionError)) this.logger.error({ err: e }, 'failed handling a binlog message');
@@ -183,4 +187,8 @@ export class ReplConnection {
       if (this.queue.length === 0) this.socket?.resume();
     }
   }
+}
+
+function itemBytes(item: LinkItem): number {
+  return item.kind === 'frame' ? item.body.length : item.bytes;
 }

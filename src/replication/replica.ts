@@ -205,6 +205,12 @@ interface DbLink {
   lastSentAt: number;
 }
 
+/** The DBs a BinlogSync message had elements for, and those with entries: each is answered once per message. */
+interface MessageTouches {
+  readonly touched: Set<DbLink>;
+  readonly withEntries: Set<DbLink>;
+}
+
 /**
  * Poses as a Pika replica (spec §3.8) of every DB of a classic-mode master, over one connection as
  * Pika's replica does: MetaSync → per DB TrySync or DBSync + snapshot transfer → BinlogSync
@@ -423,7 +429,9 @@ export class Replica extends EventEmitter {
     if (this.stopped) return;
     const node: NodeId = { ip: ip ?? conn.localAddress ?? '127.0.0.1', port: this.opts.localPort };
     this.node = node;
-    conn.onBinlog = (r, at) => this.onBinlog(conn, r, at);
+    // The DBs a message touched, kept across the elements of a large one (repl-connection.ts).
+    const message: MessageTouches = { touched: new Set(), withEntries: new Set() };
+    conn.onBinlog = (r, at, endsMessage) => this.onBinlog(conn, r, at, endsMessage, message);
     const timers = this.startTimers(conn);
     try {
       await this.metaSync(conn, node);
@@ -682,11 +690,10 @@ export class Replica extends EventEmitter {
     l.ackedOffset = pos(end);
   }
 
-  private async onBinlog(conn: ReplConnection, r: InnerResponse, streamOffset: number): Promise<void> {
+  private async onBinlog(conn: ReplConnection, r: InnerResponse, streamOffset: number, endsMessage: boolean, message: MessageTouches): Promise<void> {
     const where = `master ${conn.name} stream byte ${streamOffset}`;
     if (r.code !== Status.Ok) throw new CorruptionError(`BinlogSync message with code ${r.code} ${r.reply ?? ''}`, where);
-    const touched = new Set<DbLink>();
-    const withEntries = new Set<DbLink>();
+    const { touched, withEntries } = message;
     for (const el of r.binlog_sync ?? []) {
       // A lost connection's remaining elements must not touch the window of the one replacing it.
       if (conn.isClosed) return;
@@ -737,10 +744,14 @@ export class Replica extends EventEmitter {
         if (conn.isClosed) return;
       }
     }
+    // A large message comes one element at a time: it is answered once, as a small one is.
+    if (!endsMessage) return;
     for (const l of touched) {
       if (withEntries.has(l)) this.tryAck(conn, l);
       else this.ping(conn, l);
     }
+    touched.clear();
+    withEntries.clear();
   }
 
   private async fullSync(conn: ReplConnection, node: NodeId, l: DbLink): Promise<void> {

@@ -231,6 +231,8 @@ export const strictTypes = {
 export const lenientTypes = {
   InnerRequest: lenientRoot.lookupType('InnerMessage.InnerRequest'),
   InnerResponse: lenientRoot.lookupType('InnerMessage.InnerResponse'),
+  /** One element of InnerResponse's repeated `binlog_sync`, for a message decoded as it arrives. */
+  BinlogSyncElement: lenientRoot.lookupType('InnerMessage.InnerResponse.BinlogSync'),
   RsyncRequest: lenientRoot.lookupType('RsyncService.RsyncRequest'),
   RsyncResponse: lenientRoot.lookupType('RsyncService.RsyncResponse'),
 };

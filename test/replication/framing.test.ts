@@ -159,6 +159,39 @@ describe('FrameDecoder', () => {
       assert.ok(maxPending <= (1 << 20) + 4 + 70_001, `pending ${maxPending}`);
     }
   });
+  it('hands bodies of partsFrom bytes or more on in parts as they arrive, whatever the splits', () => {
+    const bodies = [Buffer.from('a'), Buffer.alloc(3000, 1), Buffer.alloc(0), Buffer.alloc(5000, 2), Buffer.alloc(2048, 3), Buffer.from('end')];
+    const all = Buffer.concat(bodies.map((b) => encodeFrame(b)));
+    for (const step of [() => all.length, () => 997, () => 1, (i: number) => (i % 3 === 0 ? 2 : 1500)]) {
+      const d = new FrameDecoder('s', undefined, 2048);
+      const whole: Array<{ body: Buffer; streamOffset: number }> = [];
+      const parts = new Map<number, Buffer[]>();
+      for (let i = 0; i < all.length; ) {
+        const n = Math.min(all.length - i, step(i));
+        for (const f of d.pushParts(all.subarray(i, i + n))) {
+          if ('body' in f) {
+            whole.push(f);
+            continue;
+          }
+          const got = parts.get(f.streamOffset) ?? [];
+          assert.equal(f.at, got.reduce((s, b) => s + b.length, 0), 'parts come in order, without gaps');
+          got.push(Buffer.from(f.part));
+          parts.set(f.streamOffset, got);
+          assert.ok(f.length === 3000 || f.length === 5000 || f.length === 2048);
+        }
+        // a body in parts is not held: only the header and small frames are
+        assert.ok(d.pending < 2048 + n, `pending ${d.pending}`);
+        i += n;
+      }
+      assert.deepEqual(whole.map((f) => f.body.length), [1, 0, 3]);
+      assert.deepEqual(whole.map((f) => f.streamOffset), [0, 3009, 10069]);
+      assert.deepEqual([...parts.keys()], [5, 3013, 8017]);
+      assert.ok(Buffer.concat(parts.get(5)!).equals(bodies[1]));
+      assert.ok(Buffer.concat(parts.get(3013)!).equals(bodies[3]));
+      assert.ok(Buffer.concat(parts.get(8017)!).equals(bodies[4]));
+      assert.equal(d.consumed, all.length);
+    }
+  });
   it('rejects an absurd length naming the byte offset in the stream', () => {
     const d = new FrameDecoder('master 127.0.0.1:11221', 1024);
     d.push(encodeFrame(Buffer.alloc(10)));
