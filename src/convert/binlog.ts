@@ -2,7 +2,7 @@ import type { BinlogEntry } from '../core/binlog.js';
 import { printableBytes, type RedisCommand } from '../core/command.js';
 import { formatPosition, type SourcePosition } from '../core/position.js';
 import type { DataType } from '../core/record.js';
-import { DELETE_IF_VALUE_SCRIPT, DELETE_MATCHING_SCRIPT, SET_IF_VALUE_SCRIPT, SET_KEEP_TTL_SCRIPT, SET_WITH_EXPIRY_SCRIPT, STREAM_SHRINK_SCRIPT, TYPED_WRITE_SCRIPT } from '../core/scripts.js';
+import { DELETE_IF_VALUE_SCRIPT, DELETE_MATCHING_SCRIPT, LIST_ROTATE_COMMAND, LIST_ROTATE_SCRIPT, SET_IF_VALUE_SCRIPT, SET_KEEP_TTL_SCRIPT, SET_WITH_EXPIRY_SCRIPT, STREAM_SHRINK_SCRIPT, TYPED_WRITE_SCRIPT } from '../core/scripts.js';
 import { commandType, type KeyFilter } from './filter.js';
 import type { KeyRenamer } from './rename.js';
 import type { ConvertNote, ConvertResult, PikaFamily } from './types.js';
@@ -91,6 +91,51 @@ export function convertEntry(entry: BinlogEntry, ctx: BinlogConvertContext): Con
   return { commands: c.commands, notes: c.notes };
 }
 
+const lowerName = (argv: readonly Buffer[]): string => (argv.length > 0 ? argv[0].toString('latin1').toLowerCase() : '');
+
+/**
+ * C/D masters log RPOPLPUSH k k as `RPOP k` + `LPUSH k v`, and C logs SMOVE k k m as `srem k m`
+ * + `sadd k m` (replication.md §5.3). Replayed one by one, a key of one element is emptied in
+ * between: Redis deletes it and its TTL, and the second command makes a new key without one,
+ * where the master's key never stopped existing (seen on real 3.5.5 and 4.0.1; 4.0.1's own
+ * SMOVE k k m drops the set's TTL, so there its two entries are right as they are). The binlog
+ * applier holds an entry this accepts (the pair's first half) until the next one, and converts
+ * the two with convertSelfMove.
+ */
+export function startsSelfMove(entry: BinlogEntry, family: PikaFamily): boolean {
+  const name = lowerName(entry.argv);
+  if (name === 'rpop') return entry.argv.length === 2 && (family === 'C' || family === 'D');
+  return name === 'srem' && entry.argv.length === 3 && family === 'C';
+}
+
+/**
+ * The pair `first`, `second` as one step, or null when `second` is not `first`'s second half.
+ * `RPOP k` + `LPUSH k v`: LIST_ROTATE_SCRIPT (RPOPLPUSH k k when k's last element is v).
+ * `srem k m` + `sadd k m`: the SADD alone, which leaves the set as SMOVE k k m did. A client's own
+ * SREM and SADD of the same member, next to each other in the binlog, cannot be told apart from
+ * it: when m was the set's only member, the master dropped the set's TTL and the copy keeps it.
+ * The commands carry `second`'s position.
+ */
+export function convertSelfMove(first: BinlogEntry, second: BinlogEntry, ctx: BinlogConvertContext): ConvertResult | null {
+  const f = first.argv;
+  const s = second.argv;
+  if (first.db !== second.db || s.length !== 3 || !s[1].equals(f[1])) return null;
+  const pair = `${lowerName(f)} ${lowerName(s)}`;
+  let r: ConvertResult;
+  if (pair === 'rpop lpush') {
+    const c = new Conversion(second, ctx);
+    c.listRotation();
+    r = { commands: c.commands, notes: c.notes };
+  } else if (pair === 'srem sadd' && ctx.family === 'C' && f.length === 3 && s[2].equals(f[2])) {
+    r = convertEntry(second, ctx);
+  } else {
+    return null;
+  }
+  const what = `${formatPosition({ kind: 'binlog', db: second.db, ...first.end })} '${printableBytes(f[0], 10)} ${printableBytes(f[1], 60)}' and the entry after it`;
+  r.notes.push({ level: 'debug', code: 'self-move', message: `${what}: the master's form of ${pair === 'rpop lpush' ? 'RPOPLPUSH k k' : 'SMOVE k k m'}, applied as one step` });
+  return r;
+}
+
 class Conversion {
   readonly commands: RedisCommand[] = [];
   readonly notes: ConvertNote[] = [];
@@ -106,7 +151,7 @@ class Conversion {
   ) {
     this.pos = { kind: 'binlog', db: entry.db, filenum: entry.end.filenum, offset: entry.end.offset };
     this.argv = entry.argv;
-    this.name = entry.argv.length > 0 ? entry.argv[0].toString('latin1').toLowerCase() : '';
+    this.name = lowerName(entry.argv);
     this.keyArgs = ctx.rename || ctx.multiType ? new Set(keyIndices(this.name, this.argv).map((i) => this.argv[i])) : null;
   }
 
@@ -205,6 +250,15 @@ class Conversion {
    * A member named twice keeps its first score on Pika (3.2.7–4.0.1), its last on Redis: only
    * the first is sent.
    */
+  /** `LPUSH k v` that follows `RPOP k` (convertSelfMove). */
+  listRotation(): void {
+    const filter = this.ctx.filter;
+    if (filter && !filter.acceptsType('list')) return this.note('debug', 'filtered', 'a type left out by filter-types; not copied');
+    const [, k, v] = this.argv;
+    if (this.ctx.multiType) this.emit(LIST_ROTATE_COMMAND, [k, v], k);
+    else this.emit('EVAL', [LIST_ROTATE_SCRIPT, '1', k, v], k);
+  }
+
   private zadd(): void {
     const a = this.argv;
     const isNaNText = (b: Buffer) => /^[+-]?nan$/i.test(b.toString('latin1'));

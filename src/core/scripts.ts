@@ -98,6 +98,31 @@ if t > 0 then redis.call('PEXPIRE', KEYS[1], t) end
 return 1
 `.trim();
 
+/**
+ * `RPOP k` then `LPUSH k v` as one step, the form C/D masters log RPOPLPUSH k k in (v = the element
+ * popped; convert/binlog.ts pairs the two entries). Run as two commands, a list of one element is
+ * emptied in between: Redis deletes it and its TTL, and the LPUSH makes a new list without one,
+ * where the master's list never stopped existing. So when k's last element is v, RPOPLPUSH k k;
+ * otherwise (a client's own RPOP and LPUSH of another value) the two commands. Errors are returned,
+ * as the multi-type rule's commands' are.
+ */
+const LIST_ROTATE_LUA = `
+local function lrotate(k, v)
+  local last = redis.pcall('LINDEX', k, -1)
+  if type(last) == 'table' and last.err then return last end
+  if last == v then return redis.pcall('RPOPLPUSH', k, k) end
+  local r = redis.pcall('RPOP', k)
+  if type(r) == 'table' and r.err then return r end
+  return redis.pcall('LPUSH', k, v)
+end`;
+
+/** KEYS[1] = k; ARGV[1] = v (LIST_ROTATE_LUA). Under the multi-type rule it is `@LROTATE k v` inside TYPED_WRITE_SCRIPT. */
+export const LIST_ROTATE_SCRIPT = `${LIST_ROTATE_LUA}
+return lrotate(KEYS[1], ARGV[1])`.trim();
+
+/** The multi-type rule's name for LIST_ROTATE_SCRIPT's step, which a script cannot EVAL. */
+export const LIST_ROTATE_COMMAND = '@LROTATE';
+
 /** Error code of a write refused by `conflict-policy : skip` (the key existed on the target). */
 export const KEY_SKIPPED_CODE = 'PMKEYSKIPPED';
 /** Error code of a write refused by `conflict-policy : fail`. */
@@ -160,6 +185,12 @@ export const MULTI_TYPE_NAMES_KEY = 'pika-migrate:multi-type';
 export const MULTI_TYPE_LUA = `
 local MT = {}
 do
+${LIST_ROTATE_LUA}
+  -- A command, or LIST_ROTATE_COMMAND's step.
+  local function exec(...)
+    if ... == '${LIST_ROTATE_COMMAND}' then return lrotate(select(2, ...)) end
+    return redis.pcall(...)
+  end
   local order, rank, orderText = {}, {}, nil
   local indexEmpty = nil
   local function setOrder(text)
@@ -245,12 +276,12 @@ do
     for p in string.gmatch(ARGV[4], '[^,]+') do at[#at + 1] = tonumber(p) end
     local k1 = KEYS[1]
     if string.sub(roles, 1, 1) == 'a' then
-      local r = redis.pcall(unpack(cmd))
+      local r = exec(unpack(cmd))
       for _, t in ipairs(order) do
         local s = side(t, k1)
         if redis.call('EXISTS', s) == 1 then
           cmd[at[1]] = s
-          redis.pcall(unpack(cmd))
+          exec(unpack(cmd))
         end
       end
       settle(k1)
@@ -265,7 +296,7 @@ do
     for i = 1, #KEYS do
       if string.sub(roles, i, i) == 'w' then cmd[at[i]] = place(KEYS[i], typ, true) end
     end
-    local r = redis.pcall(unpack(cmd))
+    local r = exec(unpack(cmd))
     for i = 1, #KEYS do
       settle(KEYS[i])
       note(KEYS[i])
@@ -274,7 +305,7 @@ do
   end
   function MT.write(KEYS, ARGV)
     setOrder(ARGV[1])
-    if plain(KEYS, 1, #KEYS, ARGV[2]) then return redis.pcall(unpack(ARGV, 5)) end
+    if plain(KEYS, 1, #KEYS, ARGV[2]) then return exec(unpack(ARGV, 5)) end
     return slow(KEYS, ARGV)
   end
   -- The batch script's run of typed SETs: t = {'@TSET', order, k1, v1, k2, v2, …}. Names on the
@@ -305,7 +336,7 @@ do
   function MT.run(t, c)
     local a = 2 + tonumber(t[2])
     setOrder(t[a + 1])
-    if plain(t, 3, a, t[a + 2]) then return redis.pcall(unpack(t, a + 5, c)) end
+    if plain(t, 3, a, t[a + 2]) then return exec(unpack(t, a + 5, c)) end
     local KEYS, ARGV = {}, {}
     for i = 3, a do KEYS[#KEYS + 1] = t[i] end
     for i = a + 1, c do ARGV[#ARGV + 1] = t[i] end
@@ -379,4 +410,5 @@ export const INLINE_SCRIPTS: ReadonlyArray<readonly [string, string]> = [
   [NOTE_SIDE_SCRIPT, NOTE_SIDE_INLINE],
   [STREAM_SHRINK_SCRIPT, STREAM_SHRINK_SCRIPT],
   [SET_KEEP_TTL_SCRIPT, SET_KEEP_TTL_SCRIPT],
+  [LIST_ROTATE_SCRIPT, LIST_ROTATE_SCRIPT],
 ];

@@ -1,6 +1,6 @@
 import { compareBinlogPositions, type BinlogEntry, type BinlogPosition } from '../core/binlog.js';
 import type { Logger } from '../core/log.js';
-import { convertEntry, type BinlogConvertContext } from '../convert/binlog.js';
+import { convertEntry, convertSelfMove, startsSelfMove, type BinlogConvertContext, type ConvertResult } from '../convert/binlog.js';
 import type { Sink } from '../sink/sink.js';
 
 interface Unapplied {
@@ -15,6 +15,13 @@ interface Unapplied {
  * cron) is timed from that timestamp to the moment Redis acknowledged it here.
  */
 export const CANARY_KEY = 'pika-migrate:canary';
+
+/**
+ * How long the first half of a self-move rewrite (convert/binlog.ts startsSelfMove) waits for
+ * its second half. The master writes both at once, so they nearly always come in one message;
+ * after this, the first is applied alone, as any entry.
+ */
+export const SELF_MOVE_WAIT_MS = 100;
 
 export interface ApplierStats {
   readonly entries: number;
@@ -50,6 +57,12 @@ export class BinlogApplier {
   private canary: { end: BinlogPosition; sentMs: number } | null = null;
   private canaryDelayMs: number | null = null;
   private canaryAt: number | null = null;
+  /** A first half of a self-move rewrite, held for the next entry (not yet in `queue`). */
+  private held: BinlogEntry | null = null;
+  private heldTimer: NodeJS.Timeout | null = null;
+  /** Back-pressure of a held entry applied alone from the timer: the next entry waits for it. */
+  private releasing: Promise<void> | null = null;
+  private releaseError: Error | null = null;
 
   constructor(
     private readonly pool: Sink,
@@ -63,16 +76,80 @@ export class BinlogApplier {
     this.applied = pos;
     this.queue = [];
     this.head = 0;
+    this.unhold();
   }
 
   apply(entry: BinlogEntry): void | Promise<void> {
-    const r = convertEntry(entry, this.context());
+    if (this.releaseError !== null) throw this.releaseError;
+    if (this.releasing !== null) return this.releasing.then(() => this.apply(entry));
+    const ctx = this.context();
+    const held = this.held;
+    if (held !== null) {
+      this.unhold();
+      const pair = convertSelfMove(held, entry, ctx);
+      if (pair !== null) {
+        this.record(held, pair.commands.length > 0);
+        return this.submit(entry, pair);
+      }
+      const wait = this.submit(held, convertEntry(held, ctx));
+      if (wait !== undefined) return wait.then(() => this.apply(entry));
+    }
+    if (startsSelfMove(entry, ctx.family)) {
+      this.held = entry;
+      this.heldTimer = setTimeout(() => void this.release(), SELF_MOVE_WAIT_MS);
+      this.heldTimer.unref();
+      return;
+    }
+    return this.submit(entry, convertEntry(entry, ctx));
+  }
+
+  /**
+   * Applies a held entry now, alone (its wait is over, or the spool's replay ends and what it
+   * held must be in Redis); resolves when the sink takes more.
+   */
+  release(): void | Promise<void> {
+    const held = this.held;
+    if (held === null) return this.releasing ?? undefined;
+    this.unhold();
+    let wait: void | Promise<void>;
+    try {
+      wait = this.submit(held, convertEntry(held, this.context()));
+    } catch (e) {
+      this.releaseError = e as Error;
+      return;
+    }
+    if (wait === undefined) return;
+    const p = wait.then(
+      () => {
+        if (this.releasing === p) this.releasing = null;
+      },
+      (e: Error) => {
+        if (this.releasing === p) this.releasing = null;
+        this.releaseError = e;
+      },
+    );
+    this.releasing = p;
+    return p;
+  }
+
+  private unhold(): void {
+    if (this.heldTimer !== null) clearTimeout(this.heldTimer);
+    this.heldTimer = null;
+    this.held = null;
+  }
+
+  /** Counts `entry` and enters it in the queue of entries not yet applied. */
+  private record(entry: BinlogEntry, hasCommands: boolean): void {
     this.entries++;
+    this.queue.push({ end: entry.end, execTime: entry.execTime, hasCommands });
+  }
+
+  private submit(entry: BinlogEntry, r: ConvertResult): void | Promise<void> {
     for (const n of r.notes) {
       this.notes[n.code] = (this.notes[n.code] ?? 0) + 1;
       this.logger[n.level]({ code: n.code }, n.message);
     }
-    this.queue.push({ end: entry.end, execTime: entry.execTime, hasCommands: r.commands.length > 0 });
+    this.record(entry, r.commands.length > 0);
     if (entry.argv.length >= 3 && entry.argv[1].length === CANARY_KEY.length && entry.argv[1].toString() === CANARY_KEY && /^set$/i.test(entry.argv[0].toString())) {
       const sentMs = Number(entry.argv[2].toString());
       if (Number.isSafeInteger(sentMs)) this.canary = { end: entry.end, sentMs };

@@ -520,7 +520,8 @@ export class Migration {
     }
     this.mode = 'direct';
     // The checkpoint stays a replaying one until Redis holds what the spool held: the master was
-    // acked that far, so no restart may go back behind it.
+    // acked that far, so no restart may go back behind it (an entry the applier holds included).
+    await this.applier.release();
     await this.o.pool.flush();
     this.phase = 'incremental';
     this.saveCheckpointAfterSpool();

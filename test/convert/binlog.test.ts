@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BinlogEntry } from '../../src/core/binlog.js';
 import type { RedisCommand } from '../../src/core/command.js';
-import { convertEntry, type BinlogConvertContext } from '../../src/convert/binlog.js';
+import { convertEntry, convertSelfMove, startsSelfMove, type BinlogConvertContext } from '../../src/convert/binlog.js';
 import { DELETE_MATCHING_SCRIPT, SET_IF_VALUE_SCRIPT, DELETE_IF_VALUE_SCRIPT, STREAM_SHRINK_SCRIPT } from '../../src/core/scripts.js';
 import { decodeBinlogItem } from '../../src/replication/binlog-item.js';
 import { wireItems } from '../binlog/wire-items.js';
@@ -203,4 +203,32 @@ test('ZADD naming a member twice keeps its first score, as Pika does (Redis woul
     assert.deepEqual(conv(['ZADD', 'z', '-59.707', 'm11', '-38.753', 'm11', '2', 'b'], ctx).cmds, ['ZADD z -59.707 m11 2 b']);
     assert.deepEqual(conv(['zadd', 'z', 'nan', 'a', '3', 'a'], ctx).cmds, []);
   }
+});
+
+test('self-move rewrites: which entries start one, which next entries complete it, and what the pair becomes', () => {
+  const e = (argv: string[], offset: number) => entry(argv, { filenum: 3, offset });
+  assert.deepEqual(
+    (['A', 'B', 'C', 'D'] as const).map((f) => [startsSelfMove(e(['RPOP', 'k'], 1), f), startsSelfMove(e(['srem', 'k', 'm'], 1), f)]),
+    [[false, false], [false, false], [true, true], [true, false]],
+  );
+  assert.equal(startsSelfMove(e(['RPOP', 'k', '2'], 1), 'C'), false, 'RPOP with a count is not the rewrite');
+  assert.equal(startsSelfMove(e(['srem', 'k', 'm', 'n'], 1), 'C'), false);
+  const c: BinlogConvertContext = { family: 'C', version: '3.5.5', nowMs: 0 };
+  const d: BinlogConvertContext = { family: 'D', version: '4.0.1', nowMs: 0 };
+  const rotated = convertSelfMove(e(['RPOP', 'k'], 10), e(['LPUSH', 'k', 'v'], 20), d)!;
+  assert.deepEqual(rotated.commands.map((x) => [x.name, x.args.slice(1).map(String), x.pos]), [['EVAL', ['1', 'k', 'v'], { kind: 'binlog', db: 0, filenum: 3, offset: 20 }]]);
+  assert.deepEqual(rotated.notes.map((n) => [n.level, n.code]), [['debug', 'self-move']]);
+  assert.match(rotated.notes[0].message, /3:10 'RPOP k' .*RPOPLPUSH k k/);
+  assert.deepEqual(convertSelfMove(e(['srem', 'k', 'm'], 10), e(['sadd', 'k', 'm'], 20), c)!.commands.map(show), ['SADD k m']);
+  for (const [first, second, ctx] of [
+    [['RPOP', 'k'], ['LPUSH', 'other', 'v'], d],
+    [['RPOP', 'k'], ['LPUSH', 'k', 'v', 'w'], d],
+    [['RPOP', 'k'], ['RPUSH', 'k', 'v'], d],
+    [['srem', 'k', 'm'], ['sadd', 'k', 'n'], c],
+    [['srem', 'k', 'm'], ['sadd', 'k', 'm'], d],
+    [['srem', 'k', 'm'], ['LPUSH', 'k', 'm'], c],
+  ] as const) {
+    assert.equal(convertSelfMove(e([...first], 10), e([...second], 20), ctx), null, `${first.join(' ')} + ${second.join(' ')}`);
+  }
+  assert.equal(convertSelfMove(e(['RPOP', 'k'], 10), entry(['LPUSH', 'k', 'v'], { filenum: 3, offset: 20 }, 1), d), null, 'another DB');
 });

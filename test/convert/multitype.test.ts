@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
-import { convertEntry, multiTypeRule, type BinlogConvertContext } from '../../src/convert/binlog.js';
+import { convertEntry, convertSelfMove, multiTypeRule, type BinlogConvertContext } from '../../src/convert/binlog.js';
 import type { BinlogEntry } from '../../src/core/binlog.js';
 import type { RedisCommand } from '../../src/core/command.js';
 import { silentLogger } from '../../src/core/log.js';
@@ -186,6 +186,61 @@ test('through the sender pool (inlined in the batch script), with key-rename-pre
     assert.deepEqual(await layout(c, 'b:1'), { main: null });
     assert.deepEqual(await layout(c, 'b:2'), { main: 'x', hash: { hash: { f: 'v' } } });
     assert.equal(await c.get('b:3'), '1');
+  } finally {
+    await pool.close();
+  }
+});
+
+test('RPOP k + LPUSH k v (how C/D log RPOPLPUSH k k) as one step: a one-element list keeps its TTL, on the name or a side name', async () => {
+  await c.flushall();
+  const ruled: BinlogConvertContext = { family: 'C', version: '3.5.5', nowMs: Date.now(), multiType: multiTypeRule(ORDER) };
+  const plain: BinlogConvertContext = { family: 'D', version: '4.0.1', nowMs: Date.now() };
+  const pair = (k: string, v: string, ctx: BinlogConvertContext) => convertSelfMove(entry(['RPOP', k], 10), entry(['LPUSH', k, v], 11), ctx)!.commands;
+  // k: a string under the name, its list under a side name (string comes first in the order)
+  await applyCommands(c, convertAll([['set', 'k', 's'], ['rpush', 'k', 'a'], ['rpush', 'one', 'a'], ['rpush', 'many', 'a', 'b', 'c']]));
+  await c.pexpire('pika-migrate:t:list:k', 100_000);
+  await c.pexpire('one', 100_000);
+  await applyCommands(c, [...pair('k', 'a', ruled), ...pair('one', 'a', ruled), ...pair('many', 'c', ruled)]);
+  assert.deepEqual(await layout(c, 'k'), { main: 's', list: { list: ['a'] } });
+  assert.ok((await c.pttl('pika-migrate:t:list:k')) > 90_000);
+  assert.ok((await c.pttl('one')) > 90_000);
+  assert.deepEqual(await c.lrange('many', 0, -1), ['c', 'a', 'b']);
+  // A client's own RPOP and LPUSH of another value: emptied and made anew, as on the master.
+  await applyCommands(c, pair('one', 'x', ruled));
+  assert.deepEqual(await c.lrange('one', 0, -1), ['x']);
+  assert.equal(await c.pttl('one'), -1);
+  // 4.0 (no rule): LIST_ROTATE_SCRIPT itself, the same three cases and a missing list.
+  await c.rpush('d1', 'a');
+  await c.pexpire('d1', 100_000);
+  await c.rpush('d3', 'a', 'b', 'c');
+  await applyCommands(c, [...pair('d1', 'a', plain), ...pair('d3', 'c', plain), ...pair('d0', 'y', plain)]);
+  assert.ok((await c.pttl('d1')) > 90_000);
+  assert.deepEqual(await c.lrange('d1', 0, -1), ['a']);
+  assert.deepEqual(await c.lrange('d3', 0, -1), ['c', 'a', 'b']);
+  assert.deepEqual(await c.lrange('d0', 0, -1), ['y']);
+  await c.set('str', 'v');
+  await assert.rejects(applyCommands(c, pair('str', 'v', plain)), /WRONGTYPE/);
+});
+
+test('the same pairs through the sender pool, whose batch script runs them inlined', async () => {
+  await c.flushall();
+  const pool = await SenderPool.connect({ host: redis.host, port: redis.port, db: 0, senders: 2, batchSize: 5, logger: silentLogger() });
+  try {
+    await c.rpush('p:c', 'a');
+    await c.rpush('p:d', 'a');
+    await c.pexpire('p:c', 100_000);
+    await c.pexpire('p:d', 100_000);
+    const ctxs: Array<[string, BinlogConvertContext]> = [
+      ['p:c', { family: 'C', version: '3.5.5', nowMs: Date.now(), multiType: multiTypeRule(ORDER) }],
+      ['p:d', { family: 'D', version: '4.0.1', nowMs: Date.now() }],
+    ];
+    for (const [k, ctx] of ctxs) for (const cmd of convertSelfMove(entry(['RPOP', k], 1), entry(['LPUSH', k, 'a'], 2), ctx)!.commands) await pool.submit(cmd);
+    await pool.flush();
+    assert.deepEqual(pool.stats().errors, {});
+    for (const [k] of ctxs) {
+      assert.deepEqual(await c.lrange(k, 0, -1), ['a']);
+      assert.ok((await c.pttl(k)) > 90_000, `${k} keeps its TTL`);
+    }
   } finally {
     await pool.close();
   }
