@@ -77,10 +77,16 @@ export class BinlogApplier {
     this.queue = [];
     this.head = 0;
     this.unhold();
+    this.releaseError = null;
   }
 
   apply(entry: BinlogEntry): void | Promise<void> {
-    if (this.releaseError !== null) throw this.releaseError;
+    const failed = this.releaseError;
+    if (failed !== null) {
+      // Once: what failed is not applied, so not acked, and comes again after the reconnect.
+      this.releaseError = null;
+      throw failed;
+    }
     if (this.releasing !== null) return this.releasing.then(() => this.apply(entry));
     const ctx = this.context();
     const held = this.held;

@@ -13,8 +13,13 @@ import type { Sink } from '../../src/sink/sink.js';
 class FakeSink {
   readonly got: RedisCommand[] = [];
   applied: SourcePosition | null = null;
-  submit(cmd: RedisCommand): void {
+  /** When set, the next submit asks the producer to wait for it (a full sink). */
+  full: Promise<void> | null = null;
+  submit(cmd: RedisCommand): void | Promise<void> {
     this.got.push(cmd);
+    const w = this.full;
+    this.full = null;
+    return w ?? undefined;
   }
   appliedPosition(): SourcePosition | null {
     return this.applied;
@@ -92,4 +97,19 @@ test('3.x before 3.5 logs RPOPLPUSH as it is: nothing is held', () => {
   const { a, sink } = applier('A');
   a.apply(entry(10, 'RPOP', 'k'));
   assert.deepEqual(shown(sink), ['RPOP k @10']);
+});
+
+test('an entry applied alone after the wait, into a full sink: the next entry waits for the room', async () => {
+  const { a, sink } = applier('D');
+  let room!: () => void;
+  sink.full = new Promise<void>((r) => (room = r));
+  a.apply(entry(10, 'RPOP', 'k'));
+  await sleep(SELF_MOVE_WAIT_MS + 50);
+  assert.deepEqual(shown(sink), ['RPOP k @10']);
+  const next = a.apply(entry(20, 'SET', 'x', '1'));
+  assert.ok(next instanceof Promise, 'the producer is told to wait');
+  assert.deepEqual(shown(sink), ['RPOP k @10']);
+  room();
+  await next;
+  assert.deepEqual(shown(sink), ['RPOP k @10', 'SET x 1 @20']);
 });
