@@ -103,7 +103,10 @@ const lowerName = (argv: readonly Buffer[]): string => (argv.length > 0 ? argv[0
  * the two with convertSelfMove.
  */
 export function startsSelfMove(entry: BinlogEntry, family: PikaFamily): boolean {
-  const name = lowerName(entry.argv);
+  // Asked of every entry: the tests that allocate nothing come first.
+  const a = entry.argv;
+  if (a.length < 2 || a.length > 3 || a[0].length !== 4 || (family !== 'C' && family !== 'D')) return false;
+  const name = lowerName(a);
   if (name === 'rpop') return entry.argv.length === 2 && (family === 'C' || family === 'D');
   return name === 'srem' && entry.argv.length === 3 && family === 'C';
 }
