@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { RedisCommand } from '../../src/core/command.js';
 import { TargetLostWritesError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
-import { DELETE_MATCHING_SCRIPT, GUARDED_WRITE_SCRIPT, LOAD_GUARD_KEY } from '../../src/core/scripts.js';
+import { DELETE_MATCHING_SCRIPT, GUARDED_WRITE_SCRIPT, LIST_ROTATE_SCRIPT, LOAD_GUARD_KEY } from '../../src/core/scripts.js';
 import { ClusterPool, type ClusterPoolOptions } from '../../src/sink/cluster-pool.js';
 import { clusterSlot, parseRedirect, SLOTS, slotTag } from '../../src/sink/cluster-slots.js';
 import { RateLimiter } from '../../src/sink/rate-limit.js';
@@ -121,6 +121,24 @@ test('cluster: multi-key commands run when their keys share a slot and are refus
     assert.equal(st.refused, 1);
     assert.equal(st.errors.crossslot, 1);
     assert.deepEqual(pool.appliedPosition(), snap(4), 'a refused command does not hold the position back');
+  } finally {
+    await pool.close();
+  }
+});
+
+test('cluster: the list rotation script (RPOP k + LPUSH k v of a 3.5+ master) runs on the master of its key', async () => {
+  await flushAll();
+  const pool = await poolFor();
+  try {
+    const k = Buffer.from('rot:one');
+    const c = cluster.nodes[await cluster.ownerOf(clusterSlot(k))].client();
+    await c.rpush(k, 'a');
+    await c.pexpire(k, 100_000);
+    await submitAll(pool, [{ name: 'EVAL', args: [LIST_ROTATE_SCRIPT, '1', k, 'a'], key: k, pos: binlog(1, 10) }]);
+    await pool.flush();
+    assert.deepEqual(pool.stats().errors, {});
+    assert.deepEqual(await c.lrange(k, 0, -1), ['a']);
+    assert.ok((await c.pttl(k)) > 90_000, 'the one-element list kept its TTL');
   } finally {
     await pool.close();
   }
