@@ -107,8 +107,7 @@ export function startsSelfMove(entry: BinlogEntry, family: PikaFamily): boolean 
   const a = entry.argv;
   if (a.length < 2 || a.length > 3 || a[0].length !== 4 || (family !== 'C' && family !== 'D')) return false;
   const name = lowerName(a);
-  if (name === 'rpop') return entry.argv.length === 2 && (family === 'C' || family === 'D');
-  return name === 'srem' && entry.argv.length === 3 && family === 'C';
+  return (name === 'rpop' && a.length === 2) || (name === 'srem' && a.length === 3 && family === 'C');
 }
 
 /**
@@ -247,12 +246,6 @@ class Conversion {
     }
   }
 
-  /**
-   * C/D log a ZUNIONSTORE/ZINTERSTORE result as `zadd` with `%.17g` scores; Pika keeps a NaN score
-   * (inf + -inf), printed `nan`/`-nan`, which Redis refuses: those members are left out, reported.
-   * A member named twice keeps its first score on Pika (3.2.7–4.0.1), its last on Redis: only
-   * the first is sent.
-   */
   /** `LPUSH k v` that follows `RPOP k` (convertSelfMove). */
   listRotation(): void {
     const filter = this.ctx.filter;
@@ -262,6 +255,12 @@ class Conversion {
     else this.emit('EVAL', [LIST_ROTATE_SCRIPT, '1', k, v], k);
   }
 
+  /**
+   * C/D log a ZUNIONSTORE/ZINTERSTORE result as `zadd` with `%.17g` scores; Pika keeps a NaN score
+   * (inf + -inf), printed `nan`/`-nan`, which Redis refuses: those members are left out, reported.
+   * A member named twice keeps its first score on Pika (3.2.7–4.0.1), its last on Redis: only
+   * the first is sent.
+   */
   private zadd(): void {
     const a = this.argv;
     const isNaNText = (b: Buffer) => /^[+-]?nan$/i.test(b.toString('latin1'));

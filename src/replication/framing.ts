@@ -149,10 +149,11 @@ export class FrameDecoder {
     const n = Math.min(this.need - this.partsGot, chunk.length);
     if (n > 0) out.push({ part: chunk.subarray(0, n), at: this.partsGot, length: this.need, streamOffset: this.base });
     this.partsGot += n;
-    if (this.partsGot < this.need) return chunk.subarray(n);
-    this.base += 4 + this.need;
-    this.need = -1;
-    this.partsGot = -1;
+    if (this.partsGot === this.need) {
+      this.base += 4 + this.need;
+      this.need = -1;
+      this.partsGot = -1;
+    }
     return chunk.subarray(n);
   }
 
