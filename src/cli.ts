@@ -1,11 +1,13 @@
-#!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=8 --no-allocation-site-pretenuring
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=8 --noallocation-site-pretenuring
 // The line above is the one place where the CLI's heap settings that must precede V8's start are
 // set (npm start, the Docker image and the tests' shippedNodeFlags/shippedEnv read it); tuneV8()
 // below sets the rest. A 16 MB young generation and a major GC each time the old generation grows
 // 30 % keep the garbage of a load (Buffers of the records in flight) from piling up to 250 MB
 // before V8 collects it; glibc returns blocks of 128 KiB and more to the system when freed instead
-// of keeping them in its heap; `gc` lets the reader ask for a young-generation GC after large
-// values (core/large-buffers.ts). Measured in the README's Memory section.
+// of keeping them in its heap, and keeps two heaps rather than one per thread, whose trimming and
+// regrowth cost page faults; `gc` lets the reader ask for a young-generation GC after large
+// values (core/large-buffers.ts). Measured in the README's Memory section. The line is exactly
+// the 127 bytes kernels before 5.1 read: V8's own spelling `--noflag` (for `--no-flag`) saves one.
 import { constants } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { ensureDirs, type DirKey } from './config/dirs.js';

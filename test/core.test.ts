@@ -62,7 +62,10 @@ test('the CLI\'s shebang fits the 127 bytes older kernels read and carries glibc
   const first = readFileSync(new URL('../src/cli.ts', import.meta.url), 'utf8').split('\n', 1)[0];
   assert.ok(Buffer.byteLength(first) <= 127, `${Buffer.byteLength(first)} bytes: ${first}`);
   assert.equal(shippedEnv().MALLOC_MMAP_THRESHOLD_, '131072');
-  assert.deepEqual(shippedNodeFlags(), ['--max-semi-space-size=8', '--no-allocation-site-pretenuring']);
+  assert.equal(shippedEnv().MALLOC_ARENA_MAX, '2');
+  assert.deepEqual(shippedNodeFlags(), ['--max-semi-space-size=8', '--noallocation-site-pretenuring']);
+  // Node refuses a flag neither it nor V8 knows (exit 9): V8 reads `--noX` as `--no-X`.
+  execFileSync(process.execPath, [...shippedNodeFlags(), '-e', '0']);
 });
 
 test('tuneV8 hands gc over to the large-buffer GC without exposing it globally; a plain process has none', () => {
