@@ -7,7 +7,7 @@
  */
 import { CorruptionError } from '../../core/errors.js';
 import type { DataType, SnapshotRecord, StreamState } from '../../core/record.js';
-import { rawEntry, type RocksDb } from '../rocks/db.js';
+import type { EntryMaker, RocksDb } from '../rocks/db.js';
 import type { ScanContext } from './context.js';
 import { BatchCursor, ForwardLookup } from './cursor.js';
 import type { Where } from './format3.js';
@@ -91,18 +91,34 @@ function lose(key: Buffer, loser: DataType, winner: DataType, ctx: ScanContext):
   return ctx.reports.emitShadowed === true ? 'shadowed' : false;
 }
 
+/** A string record as the scan makes it: its position is set once it is known to be emitted. */
+type StringRecord = { -readonly [K in keyof Extract<SnapshotRecord, { type: 'string' }>]: Extract<SnapshotRecord, { type: 'string' }>[K] };
+
+const UNPLACED = { kind: 'snapshot', db: 0, seq: -1 } as const;
+
+/**
+ * The scan's entry of a string is its record, made straight from the block: the user value is cut
+ * out of it once, without the expiry's 4 bytes. No entry object in between: on a snapshot of small
+ * strings that was one more object per key than the record itself.
+ */
+function stringMaker(db: RocksDb, dbNo: number): EntryMaker<StringRecord> {
+  return (key, block, start, end) => {
+    if (end - start < 4) decodeStringValue3(block.subarray(start, end), where(db, 'default', key)); // throws
+    const valueEnd = end - 4;
+    const expire = block.readInt32LE(valueEnd);
+    return { type: 'string', db: dbNo, key, expireAtMs: expire === 0 ? null : expire * 1000, first: true, last: true, pos: UNPLACED, value: block.subarray(start, valueEnd) };
+  };
+}
+
 /** `from`, in every scanner: the key to start at (a resumed read), in the scanned CF's own key form. */
 export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: readonly LiveProbe[], from?: Buffer): AsyncGenerator<SnapshotRecord[]> {
   const dbNo = ctx.db;
-  // Spans, not values: the user value is cut out of the block once, without the expiry's 4 bytes.
-  for await (const batch of db.scanBatches('default', from === undefined ? { make: rawEntry } : { from, make: rawEntry })) {
+  const make = stringMaker(db, dbNo);
+  for await (const batch of db.scanBatches('default', from === undefined ? { make } : { from, make })) {
     for (let i = 0; i < batch.length; i++) {
-      const { key, block, start, end } = batch[i];
-      if (end - start < 4) decodeStringValue3(block.subarray(start, end), where(db, 'default', key)); // throws
-      const valueEnd = end - 4;
-      const expire = block.readInt32LE(valueEnd);
-      const expireAtMs = expire === 0 ? null : expire * 1000;
-      if (expireAtMs !== null && expireAtMs < ctx.nowMs) continue;
+      const rec = batch[i];
+      const key = rec.key;
+      if (rec.expireAtMs !== null && rec.expireAtMs < ctx.nowMs) continue;
       let shadowed = false;
       if (earlier.length > 0 || isPikaInternalKey(key)) {
         const a = admit(key, 'string', ctx, earlier);
@@ -110,21 +126,13 @@ export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: read
         if (!ok) continue;
         shadowed = ok === 'shadowed';
       }
-      if (valueEnd - start === 131072 && looksLikeHll3x(block, start, valueEnd)) {
+      const value = rec.value;
+      if (value.length === 131072 && looksLikeHll3x(value, 0, value.length)) {
         ctx.skipped(key, SKIP_HLL_3X);
         continue;
       }
-      const rec: SnapshotRecord = {
-        type: 'string',
-        db: dbNo,
-        key,
-        expireAtMs,
-        first: true,
-        last: true,
-        pos: { kind: 'snapshot', db: dbNo, seq: ctx.seqs.next++ },
-        value: block.subarray(start, valueEnd),
-      };
-      if (ctx.batch.push(shadowed ? { ...rec, shadowed: true } : rec, key.length + valueEnd - start)) yield ctx.batch.take();
+      rec.pos = { kind: 'snapshot', db: dbNo, seq: ctx.seqs.next++ };
+      if (ctx.batch.push(shadowed ? { ...rec, shadowed: true } : rec, key.length + value.length)) yield ctx.batch.take();
     }
   }
   if (ctx.batch.size > 0) yield ctx.batch.take();
