@@ -269,7 +269,12 @@ function writeResume(dir: string, r: Resume): void {
   renameSync(join(dir, META_FILE + '.tmp'), join(dir, META_FILE));
 }
 
-/** The first wait before asking for the meta again; then doubled up to metaRetryMs. */
+/**
+ * The shortest wait before asking for the meta again. The wait is a tenth of the time waited so
+ * far, at least this and at most metaRetryMs: the dump is seen at most ~10 % after it is ready.
+ * Doubled waits (25, 50, … 400 ms) saw a 4.0.1 master's dump of 1M keys, ready ~0.4–0.8 s after
+ * DBSync, up to 0.4 s late; an ask the master answers kErr costs it next to nothing.
+ */
 const META_FIRST_RETRY_MS = 25;
 
 /**
@@ -290,7 +295,7 @@ export async function pullSnapshot(opts: PullOptions): Promise<{ uuid: string; f
     let uuid = '';
     let files: string[] = [];
     const maxRetryMs = opts.metaRetryMs ?? 1000;
-    let retryMs = Math.min(META_FIRST_RETRY_MS, maxRetryMs);
+    const firstAsk = Date.now();
     let retries = 0;
     for (;;) {
       if (opts.signal?.aborted) throw new TransferError('aborted');
@@ -310,8 +315,8 @@ export async function pullSnapshot(opts: PullOptions): Promise<{ uuid: string; f
       // Said once; the retries that follow it are the same news.
       if (retries++ === 0) log.info({ reply: r === null ? 'none' : 'kErr' }, 'master dump not ready yet, retrying the meta request');
       else log.debug({ reply: r === null ? 'none' : 'kErr', retries }, 'master dump still not ready');
+      const retryMs = Math.min(maxRetryMs, Math.max(META_FIRST_RETRY_MS, (Date.now() - firstAsk) / 10));
       await new Promise((res) => setTimeout(res, retryMs));
-      retryMs = Math.min(retryMs * 2, maxRetryMs);
     }
     if (!files.includes('info')) throw new CorruptionError(`snapshot file list of uuid ${uuid} has no info file`, where);
     mkdirSync(opts.dir, { recursive: true });
