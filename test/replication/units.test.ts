@@ -108,47 +108,38 @@ describe('rsync service client', () => {
     );
   });
 
-  it('asks for the meta again soon while the dump is being made, not a second later each time', async () => {
-    // kErr until 150 ms after the first request (a dump of ~1M keys), then a list (without info,
-    // so the pull stops right there and the test needs no file service).
+  /**
+   * A master whose dump is ready `readyMs` after the first meta request: kErr until then, then a
+   * list (without info, so the pull stops right there and needs no file service). Returns how long
+   * after the first request the list came, and how many requests there were.
+   */
+  async function dumpSeen(readyMs: number): Promise<{ took: number; requests: number }> {
     const asked: number[] = [];
     await withService(
       answering((req) => {
         asked.push(Date.now());
-        const ready = Date.now() - asked[0] >= 150;
+        const ready = Date.now() - asked[0] >= readyMs;
         return {
           type: req.type, reader_index: req.reader_index, snapshot_uuid: ready ? 'u' : '', db_name: 'db0', slot_id: 0, code: ready ? 1 : 2,
           ...(ready ? { meta_resp: { filenames: ['strings/CURRENT'] } } : {}),
         };
       }),
-      async (port, dir) => {
-        await assert.rejects(pullSnapshot({ host: '127.0.0.1', port, dbName: 'db0', dir, logger: testLogger(), metaRetryMs: 1000 }), /has no info file/);
-        const took = asked[asked.length - 1] - asked[0];
-        assert.ok(took >= 150 && took < 600, `the list came ${took} ms after the first request (${asked.length} requests)`);
-        assert.ok(asked.length >= 3 && asked.length <= 10, `${asked.length} meta requests`);
-      },
+      (port, dir) => assert.rejects(pullSnapshot({ host: '127.0.0.1', port, dbName: 'db0', dir, logger: testLogger(), metaRetryMs: 1000 }), /has no info file/),
     );
+    return { took: asked[asked.length - 1] - asked[0], requests: asked.length };
+  }
+
+  it('asks for the meta again soon while the dump is being made, not a second later each time', async () => {
+    const { took, requests } = await dumpSeen(150);
+    assert.ok(took >= 150 && took < 600, `the list came ${took} ms after the first request (${requests} requests)`);
+    assert.ok(requests >= 3 && requests <= 10, `${requests} meta requests`);
   });
 
   it('sees a dump that takes 800 ms within a tenth of that, asking a few dozen times at most', async () => {
     // Doubled waits asked at 375 and 775 ms, then at 1775: a dump ready at 800 ms waited ~1 s more.
-    const asked: number[] = [];
-    await withService(
-      answering((req) => {
-        asked.push(Date.now());
-        const ready = Date.now() - asked[0] >= 800;
-        return {
-          type: req.type, reader_index: req.reader_index, snapshot_uuid: ready ? 'u' : '', db_name: 'db0', slot_id: 0, code: ready ? 1 : 2,
-          ...(ready ? { meta_resp: { filenames: ['strings/CURRENT'] } } : {}),
-        };
-      }),
-      async (port, dir) => {
-        await assert.rejects(pullSnapshot({ host: '127.0.0.1', port, dbName: 'db0', dir, logger: testLogger(), metaRetryMs: 1000 }), /has no info file/);
-        const took = asked[asked.length - 1] - asked[0];
-        assert.ok(took >= 800 && took < 1000, `the list came ${took} ms after the first request (${asked.length} requests)`);
-        assert.ok(asked.length <= 40, `${asked.length} meta requests`);
-      },
-    );
+    const { took, requests } = await dumpSeen(800);
+    assert.ok(took >= 800 && took < 1000, `the list came ${took} ms after the first request (${requests} requests)`);
+    assert.ok(requests <= 40, `${requests} meta requests`);
   });
 });
 
