@@ -134,18 +134,25 @@ export function convertSelfMove(first: BinlogEntry, second: BinlogEntry, ctx: Bi
     return null;
   }
   const what = `${formatPosition({ kind: 'binlog', db: second.db, ...first.end })} '${printableBytes(f[0], 10)} ${printableBytes(f[1], 60)}' and the entry after it`;
-  r.notes.push({ level: 'debug', code: 'self-move', message: `${what}: the master's form of ${pair === 'rpop lpush' ? 'RPOPLPUSH k k' : 'SMOVE k k m'}, applied as one step` });
-  return r;
+  const note: ConvertNote = { level: 'debug', code: 'self-move', message: `${what}: the master's form of ${pair === 'rpop lpush' ? 'RPOPLPUSH k k' : 'SMOVE k k m'}, applied as one step` };
+  return { commands: r.commands, notes: [...r.notes, note] };
 }
 
+/** The notes of an entry that has none (nearly all): one shared, frozen array instead of one each. */
+const NO_NOTES: readonly ConvertNote[] = Object.freeze([]);
+
 class Conversion {
-  readonly commands: RedisCommand[] = [];
-  readonly notes: ConvertNote[] = [];
+  /**
+   * Most entries become one command: the first is stored as a one-element array, since a push
+   * onto an empty one makes room for 17.
+   */
+  commands: RedisCommand[] = [];
+  notes: readonly ConvertNote[] = NO_NOTES;
   private readonly pos: SourcePosition;
   private readonly argv: Buffer[];
   private readonly name: string;
   /** The arguments of the entry that are keys (the very Buffers of argv), for the renames. */
-  private readonly keyArgs: ReadonlySet<Buffer> | null;
+  private readonly keyArgs: readonly Buffer[] | null;
 
   constructor(
     entry: BinlogEntry,
@@ -154,7 +161,7 @@ class Conversion {
     this.pos = { kind: 'binlog', db: entry.db, filenum: entry.end.filenum, offset: entry.end.offset };
     this.argv = entry.argv;
     this.name = lowerName(entry.argv);
-    this.keyArgs = ctx.rename || ctx.multiType ? new Set(keyIndices(this.name, this.argv).map((i) => this.argv[i])) : null;
+    this.keyArgs = ctx.rename || ctx.multiType ? keyArgsOf(this.name, this.argv) : null;
   }
 
   run(): void {
@@ -483,48 +490,91 @@ class Conversion {
     const typed = this.ctx.multiType && keyArgs !== null && name !== 'EVAL' ? this.typedForm(name, args, keyArgs) : null;
     if (rename && keyArgs !== null) {
       // Every argument that is one of the entry's keys (incl. an EVAL's KEYS), and the routing key.
-      args = args.map((a) => (typeof a !== 'string' && keyArgs.has(a) ? rename.apply(a) : a));
+      args = args.map((a) => (typeof a !== 'string' && keyArgs.includes(a) ? rename.apply(a) : a));
       if (key !== null) key = rename.apply(key);
     }
     if (typed !== null) {
-      const keys = typed.positions.map((p) => args[p - 2]);
-      args = [TYPED_WRITE_SCRIPT, String(keys.length), ...keys, typed.order, typed.type, typed.roles, typed.positions.join(','), name, ...args];
+      args = typedArgs(name, args, typed, this.ctx.multiType!.order);
       name = 'EVAL';
     }
     const cmd: RedisCommand = barrier ? { name, args, key, barrier: true, pos: this.pos } : { name, args, key, pos: this.pos };
-    this.commands.push(cmd);
+    if (this.commands.length === 0) this.commands = [cmd];
+    else this.commands.push(cmd);
   }
 
   /**
    * The multi-type rule's form of a command (see TYPED_WRITE_SCRIPT): its type, one role per key
    * and the keys' positions in `[name, ...args]`; null for a command it does not apply to.
    */
-  private typedForm(
-    name: string,
-    args: ReadonlyArray<Buffer | string>,
-    keyArgs: ReadonlySet<Buffer>,
-  ): { type: string; roles: string; positions: number[]; order: string } | null {
+  private typedForm(name: string, args: ReadonlyArray<Buffer | string>, keyArgs: readonly Buffer[]): TypedForm | null {
     const all = ALL_TYPES.has(this.name);
     const type = all ? '*' : commandType(this.name);
     if (type === null) return null;
-    const positions: number[] = [];
-    for (let i = 0; i < args.length; i++) {
-      const a = args[i];
-      if (typeof a !== 'string' && keyArgs.has(a)) positions.push(i + 2);
-    }
-    if (positions.length === 0) return null;
+    let n = 0;
+    for (let i = 0; i < args.length; i++) if (isKeyArg(args[i], keyArgs)) n++;
+    if (n === 0) return null;
+    // Sized up front: an array grown by push got room for 17 positions, for nearly always one.
+    const positions = new Array<number>(n);
+    n = 0;
+    for (let i = 0; i < args.length; i++) if (isKeyArg(args[i], keyArgs)) positions[n++] = i + 2;
     let roles: string;
     if (all) roles = 'a';
-    else if (DEST_SECOND.has(this.name) && positions.length === 2) roles = 'rw';
-    else roles = 'w' + 'r'.repeat(positions.length - 1);
-    if (this.name === 'msetnx') roles = 'w'.repeat(positions.length);
-    return { type, roles, positions, order: this.ctx.multiType!.order };
+    else if (DEST_SECOND.has(this.name) && n === 2) roles = 'rw';
+    else roles = 'w' + 'r'.repeat(n - 1);
+    if (this.name === 'msetnx') roles = 'w'.repeat(n);
+    return { type, roles, positions };
   }
 
   private note(level: ConvertNote['level'], code: string, text: string): void {
     const what = this.argv.slice(0, 2).map((b) => printableBytes(b, 60)).join(' ');
-    this.notes.push({ level, code, message: `${formatPosition(this.pos)} '${what}': ${text}` });
+    this.notes = [...this.notes, { level, code, message: `${formatPosition(this.pos)} '${what}': ${text}` }];
   }
+}
+
+/** The multi-type rule's form of one command (Conversion.typedForm). */
+interface TypedForm {
+  readonly type: string;
+  readonly roles: string;
+  /** Where the keys are in `[name, ...args]`, 1-based as the script's ARGV (the name is at 1). */
+  readonly positions: readonly number[];
+}
+
+function isKeyArg(a: Buffer | string, keyArgs: readonly Buffer[]): a is Buffer {
+  return typeof a !== 'string' && keyArgs.includes(a);
+}
+
+/**
+ * `EVAL TYPED_WRITE_SCRIPT n key… order type roles positions name args…`, laid out in one array
+ * of its final size: the spread form copied every streamed entry's arguments through iterators.
+ */
+function typedArgs(name: string, args: ReadonlyArray<Buffer | string>, typed: TypedForm, order: string): Array<Buffer | string> {
+  const p = typed.positions;
+  const out = new Array<Buffer | string>(7 + p.length + args.length);
+  let o = 0;
+  out[o++] = TYPED_WRITE_SCRIPT;
+  out[o++] = String(p.length);
+  for (let i = 0; i < p.length; i++) out[o++] = args[p[i] - 2];
+  out[o++] = order;
+  out[o++] = typed.type;
+  out[o++] = typed.roles;
+  out[o++] = p.join(',');
+  out[o++] = name;
+  for (let i = 0; i < args.length; i++) out[o++] = args[i];
+  return out;
+}
+
+/** The entry's arguments that are keys, the very Buffers of argv (see keyIndices). */
+function keyArgsOf(name: string, argv: readonly Buffer[]): Buffer[] {
+  const at = keyIndices(name, argv);
+  const out = new Array<Buffer>(at.length);
+  for (let i = 0; i < at.length; i++) out[i] = argv[at[i]];
+  return out;
+}
+
+function range(from: number, to: number, step = 1): number[] {
+  const out: number[] = [];
+  for (let i = from; i < to; i += step) out.push(i);
+  return out;
 }
 
 /**
@@ -533,11 +583,6 @@ class Conversion {
  * (FLUSHDB, FLUSHALL, pkpatternmatchdel's pattern, unknown ones) have none.
  */
 export function keyIndices(name: string, argv: readonly Buffer[]): number[] {
-  const range = (from: number, to: number, step = 1) => {
-    const out: number[] = [];
-    for (let i = from; i < to; i += step) out.push(i);
-    return out;
-  };
   const n = argv.length;
   if (n < 2) return [];
   if (FORWARD.has(name)) return [1];

@@ -17,5 +17,5 @@ export interface ConvertNote {
 /** The Redis commands one binlog entry becomes (possibly none), and what to report about it. */
 export interface ConvertResult {
   readonly commands: RedisCommand[];
-  readonly notes: ConvertNote[];
+  readonly notes: readonly ConvertNote[];
 }

@@ -691,15 +691,16 @@ export class Replica extends EventEmitter {
   }
 
   private async onBinlog(conn: ReplConnection, r: InnerResponse, streamOffset: number, endsMessage: boolean, message: MessageTouches): Promise<void> {
-    const where = `master ${conn.name} stream byte ${streamOffset}`;
-    if (r.code !== Status.Ok) throw new CorruptionError(`BinlogSync message with code ${r.code} ${r.reply ?? ''}`, where);
+    // Error texts only: made when one is thrown, not for every entry streamed.
+    const where = (): string => `master ${conn.name} stream byte ${streamOffset}`;
+    if (r.code !== Status.Ok) throw new CorruptionError(`BinlogSync message with code ${r.code} ${r.reply ?? ''}`, where());
     const { touched, withEntries } = message;
     for (const el of r.binlog_sync ?? []) {
       // A lost connection's remaining elements must not touch the window of the one replacing it.
       if (conn.isClosed) return;
       const l = this.byName.get(el.partition.table_name);
       // A DB we do not follow, or one not yet synced on this connection, has no business streaming.
-      if (l === undefined) throw new CorruptionError(`BinlogSync element for ${el.partition.table_name}, which we never asked for`, where);
+      if (l === undefined) throw new CorruptionError(`BinlogSync element for ${el.partition.table_name}, which we never asked for`, where());
       touched.add(l);
       if (this.family === 'A/B' && el.binlog_offset?.term !== undefined) {
         this.family = 'B';
@@ -707,14 +708,14 @@ export class Replica extends EventEmitter {
       }
       if (l.sessionId !== null && el.session_id !== l.sessionId) {
         // Pika's replica goes back to TrySync; a fresh connection does that and more.
-        throw new LinkClosedError(`${where}: session ${el.session_id} for ${l.partition.table_name} from the master, ours is ${l.sessionId}`);
+        throw new LinkClosedError(`${where()}: session ${el.session_id} for ${l.partition.table_name} from the master, ours is ${l.sessionId}`);
       }
       const binlog = el.binlog ?? Buffer.alloc(0);
       if (binlog.length === 0) continue;
-      if (l.state !== 'connected') throw new CorruptionError(`binlog entry for ${l.partition.table_name} before its BinlogSync activation`, where);
-      if (!el.binlog_offset) throw new CorruptionError('binlog entry without binlog_offset', where);
+      if (l.state !== 'connected') throw new CorruptionError(`binlog entry for ${l.partition.table_name} before its BinlogSync activation`, where());
+      if (!el.binlog_offset) throw new CorruptionError('binlog entry without binlog_offset', where());
       const end = pos(el.binlog_offset);
-      const entry = decodeBinlogItem(binlog, l.db, end, `${l.partition.table_name} item ending at ${fmt(end)} (${where})`);
+      const entry = decodeBinlogItem(binlog, l.db, end, () => `${l.partition.table_name} item ending at ${fmt(end)} (${where()})`);
       withEntries.add(l);
       this.sessionHadEntries = true;
       if (l.lastHeaderCheck && compareBinlogPositions(entry.headerPos, l.lastHeaderCheck) !== 0 && entry.headerPos.filenum + entry.headerPos.offset !== 0) {

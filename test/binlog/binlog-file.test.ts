@@ -47,14 +47,14 @@ test('reads the real 3.2.7 binlog directory up to the manifest, across files', (
   assert.deepEqual(readManifest(FIXTURE), { filenum: 9, offset: 1104, logicId: 40n, term: 0 });
   const items = [...readBinlogItems(FIXTURE, { filenum: 6, offset: 0 })];
   assert.equal(items.length, 16);
-  const keys = items.map((it) => decodeBinlogItem(it.item, 0, it.end, 't').argv[1].toString());
+  const keys = items.map((it) => decodeBinlogItem(it.item, 0, it.end, () => 't').argv[1].toString());
   assert.deepEqual(keys, Array.from({ length: 16 }, (_, i) => `edge:${25 + i}`));
   assert.deepEqual(items[4].start, { filenum: 7, offset: 0 });
   assert.deepEqual(items[4].end, { filenum: 7, offset: 276 });
   assert.deepEqual(items[15].end, { filenum: 9, offset: 1104 });
   // Each item's header holds the producer position before it (the previous end, across files too).
   for (let i = 1; i < items.length; i++) {
-    const e = decodeBinlogItem(items[i].item, 0, items[i].end, 't');
+    const e = decodeBinlogItem(items[i].item, 0, items[i].end, () => 't');
     assert.deepEqual(e.headerPos, items[i - 1].end);
   }
 });
@@ -91,7 +91,7 @@ test('writer continues a real directory where its manifest says, and the reader 
     assert.deepEqual(pos, { start: { filenum: 9, offset: 1104 }, end: { filenum: 9, offset: 1104 + 8 + item('new:1', 10).length } });
     const got = r.next();
     assert.deepEqual(got?.end, pos.end);
-    assert.equal(decodeBinlogItem(got!.item, 0, got!.end, 't').argv[1].toString(), 'new:1');
+    assert.equal(decodeBinlogItem(got!.item, 0, got!.end, () => 't').argv[1].toString(), 'new:1');
     assert.equal(r.next(), null);
     assert.deepEqual(readManifest(d), { filenum: 9, offset: pos.end.offset, logicId: 41n, term: 0 });
     w.close();
@@ -131,7 +131,7 @@ test('frames items across 64 KiB blocks as Pika does: fill, empty first record, 
 
     const items = [...readBinlogItems(d, { filenum: 0, offset: 0 })];
     assert.deepEqual(
-      items.map((it) => [decodeBinlogItem(it.item, 0, it.end, 't').argv[1].toString(), it.start.offset, it.end.offset]),
+      items.map((it) => [decodeBinlogItem(it.item, 0, it.end, () => 't').argv[1].toString(), it.start.offset, it.end.offset]),
       [
         ['a', 0, p1.end.offset],
         ['b', p2.start.offset, p2.end.offset],
@@ -147,7 +147,7 @@ test('frames items across 64 KiB blocks as Pika does: fill, empty first record, 
     assert.equal(isResumePoint(d, { filenum: 0, offset: p5.start.offset + BINLOG_BLOCK_SIZE }), false);
     // Resuming right before the empty first record still yields 'd' whole.
     const r = new BinlogDirReader(d, p3.end);
-    assert.equal(decodeBinlogItem(r.next()!.item, 0, p4.end, 't').argv[1].toString(), 'd');
+    assert.equal(decodeBinlogItem(r.next()!.item, 0, p4.end, () => 't').argv[1].toString(), 'd');
     r.close();
   } finally {
     rmSync(d, { recursive: true, force: true });
@@ -211,7 +211,7 @@ for (const style of ['padding-items', 'bad-records'] as const) {
       const fromO = [...readBinlogItems(d, { filenum: 7, offset: o })];
       assert.deepEqual(fromO.map((it) => it.end), [a.end]);
       // From the file start: A's padding items come out (the converter drops them); B–D's records are skipped.
-      const all = [...readBinlogItems(d, { filenum: 7, offset: 0 })].map((it) => decodeBinlogItem(it.item, 0, it.end, 't').argv[0].toString());
+      const all = [...readBinlogItems(d, { filenum: 7, offset: 0 })].map((it) => decodeBinlogItem(it.item, 0, it.end, () => 't').argv[0].toString());
       assert.deepEqual(all, style === 'padding-items' ? ['padding', 'padding', 'padding', 'set'] : ['set']);
     } finally {
       rmSync(d, { recursive: true, force: true });

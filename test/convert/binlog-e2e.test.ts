@@ -62,7 +62,7 @@ for (const [family, version, legacyTarget, viaPool] of CASES) {
         // Through the real item codec, as the entries would arrive from the master.
         const item = encodeBinlogItem({ execTime: Math.floor(Date.now() / 1000), termOrServerId: 0, logicId: logicId++, headerPos: { filenum: 0, offset }, argv: logged });
         offset += 8 + item.length;
-        const entry = decodeBinlogItem(item, 0, { filenum: 0, offset }, 'e2e');
+        const entry = decodeBinlogItem(item, 0, { filenum: 0, offset }, () => 'e2e');
         const r = convertEntry(entry, { family, version, nowMs: Date.now(), legacyTarget });
         if (legacyTarget) assert.ok(r.commands.every((c) => !c.args.some((x) => /^(EXAT|PXAT)$/.test(String(x)))));
         for (const n of r.notes) noteCodes.add(n.code);
@@ -104,7 +104,7 @@ test('caps a 3.5.5 pkpatternmatchdel at the smallest matching keys, as Pika dele
   const logger = new PikaLogger(a, 'C', '3.5.5');
   for (const logged of await logger.run(['pkpatternmatchdel', 'u:*', 'string', '2'])) {
     const item = encodeBinlogItem({ execTime: 0, termOrServerId: 0, logicId: 1n, headerPos: { filenum: 0, offset: 0 }, argv: logged });
-    const r = convertEntry(decodeBinlogItem(item, 0, { filenum: 0, offset: 8 + item.length }, 'e2e'), { family: 'C', version: '3.5.5', nowMs: Date.now() });
+    const r = convertEntry(decodeBinlogItem(item, 0, { filenum: 0, offset: 8 + item.length }, () => 'e2e'), { family: 'C', version: '3.5.5', nowMs: Date.now() });
     await applyCommands(b, r.commands);
   }
   assert.deepEqual((await b.keys('*')).sort(), ['other', 'u:0', 'u:3', 'u:5']);

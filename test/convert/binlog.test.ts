@@ -22,7 +22,7 @@ function conv(argv: string[], ctx: BinlogConvertContext) {
   return { cmds: r.commands.map(show), notes: r.notes, commands: r.commands };
 }
 
-const realEntries = (file: string) => wireItems(file).map((it) => decodeBinlogItem(it.item, 0, it.end, file));
+const realEntries = (file: string) => wireItems(file).map((it) => decodeBinlogItem(it.item, 0, it.end, () => file));
 
 test('converts the real 3.3.6 live writes, splitting DEL/MSET per key and fencing multi-key writes', () => {
   const ctx: BinlogConvertContext = { family: 'B', version: '3.3.6', nowMs: 1795628416_000 };
