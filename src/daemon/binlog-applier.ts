@@ -1,4 +1,5 @@
 import { compareBinlogPositions, type BinlogEntry, type BinlogPosition } from '../core/binlog.js';
+import { Fifo } from '../core/fifo.js';
 import type { Logger } from '../core/log.js';
 import { convertEntry, convertSelfMove, startsSelfMove, type BinlogConvertContext, type ConvertResult } from '../convert/binlog.js';
 import type { Sink } from '../sink/sink.js';
@@ -49,8 +50,8 @@ export interface ApplierStats {
 export class BinlogApplier {
   private base: BinlogPosition | null = null;
   private applied: BinlogPosition | null = null;
-  private queue: Unapplied[] = [];
-  private head = 0;
+  /** Entries handed to the sink and not yet applied, oldest first. */
+  private queue = new Fifo<Unapplied>();
   private entries = 0;
   private commands = 0;
   private readonly notes: Record<string, number> = {};
@@ -74,8 +75,7 @@ export class BinlogApplier {
   reset(pos: BinlogPosition): void {
     this.base = pos;
     this.applied = pos;
-    this.queue = [];
-    this.head = 0;
+    this.queue = new Fifo();
     this.unhold();
     this.releaseError = null;
   }
@@ -181,16 +181,7 @@ export class BinlogApplier {
     const a = this.pool.appliedPosition();
     const acked = a !== null && a.kind === 'binlog' ? { filenum: a.filenum, offset: a.offset } : null;
     const q = this.queue;
-    let h = this.head;
-    while (h < q.length && (!q[h].hasCommands || (acked !== null && compareBinlogPositions(q[h].end, acked) <= 0))) {
-      this.applied = q[h].end;
-      h++;
-    }
-    if (h > 1024 && h * 2 > q.length) {
-      this.queue = q.slice(h);
-      h = 0;
-    }
-    this.head = h;
+    while (q.length > 0 && (!q.first().hasCommands || (acked !== null && compareBinlogPositions(q.first().end, acked) <= 0))) this.applied = q.shift().end;
     if (this.canary !== null && this.applied !== null && compareBinlogPositions(this.applied, this.canary.end) >= 0) {
       this.canaryAt = Date.now();
       this.canaryDelayMs = Math.max(0, this.canaryAt - this.canary.sentMs);
@@ -201,8 +192,8 @@ export class BinlogApplier {
 
   stats(nowMs = Date.now()): ApplierStats {
     const applied = this.appliedPosition();
-    const pending = this.queue.length - this.head;
-    const oldest = pending > 0 ? this.queue[this.head] : null;
+    const pending = this.queue.length;
+    const oldest = pending > 0 ? this.queue.first() : null;
     return {
       entries: this.entries,
       commands: this.commands,

@@ -5,6 +5,7 @@ import { connect, isIP } from 'node:net';
 import { join } from 'node:path';
 import { compareBinlogPositions, type BinlogEntry, type BinlogPosition } from '../core/binlog.js';
 import { CorruptionError, FatalError } from '../core/errors.js';
+import { Fifo } from '../core/fifo.js';
 import type { Logger } from '../core/log.js';
 import { decodeBinlogItem } from './binlog-item.js';
 import { familyOfVersion, fetchPikaVersion, type ClientPortAuth, countPikaStreams } from './master-version.js';
@@ -184,8 +185,12 @@ interface DbLink {
   forceFull: boolean;
   /** End of the last entry handed to applyEntry: later re-sends up to it are skipped. */
   delivered: BinlogPosition | null;
-  /** Offsets received on this connection and not yet acked: exactly the master's window. */
-  pending: WireOffset[];
+  /**
+   * Offsets received on this connection and not yet acked: exactly the master's window, up to
+   * thousands of entries. A ring: an array spliced at every ack kept growing new storage, which
+   * lived long enough to be promoted (most of what the incremental sync promoted).
+   */
+  pending: Fifo<WireOffset>;
   sessionId: number | null;
   applying: boolean;
   /**
@@ -258,7 +263,7 @@ export class Replica extends EventEmitter {
       base,
       forceFull: this.opts.force,
       delivered: base,
-      pending: [],
+      pending: new Fifo(),
       sessionId: null,
       applying: false,
       inFlight: null,
@@ -408,7 +413,7 @@ export class Replica extends EventEmitter {
         this.conn = null;
         for (const l of this.links) {
           l.sessionId = null;
-          l.pending = [];
+          l.pending = new Fifo();
         }
         this.metaDone = false;
       }
@@ -468,7 +473,7 @@ export class Replica extends EventEmitter {
       if (ts.binlog_offset) l.masterOffset = pos(ts.binlog_offset);
       if (ts.reply_code === TrySyncReply.Ok) {
         l.sessionId = ts.session_id ?? 0;
-        l.pending = [];
+        l.pending = new Fifo();
         l.lastHeaderCheck = from;
         this.log.info({ db, from: fmt(from), session: l.sessionId, masterOffset: fmt(l.masterOffset) }, 'TrySync accepted, streaming');
         this.sendFor(l, conn, this.binlogSync(l, node, this.wire(from), this.wire(from), true));
@@ -680,13 +685,12 @@ export class Replica extends EventEmitter {
     if (conn.isClosed || l.sessionId === null || this.node === null || l.pending.length === 0) return;
     const applied = this.opts.handler.appliedPosition(l.db);
     if (applied === null) return;
-    let n = 0;
-    while (n < l.pending.length && compareBinlogPositions(pos(l.pending[n]), applied) <= 0) n++;
-    if (n === 0) return;
-    const start = l.pending[0];
-    const end = l.pending[n - 1];
+    const pending = l.pending;
+    if (compareBinlogPositions(pending.first(), applied) > 0) return;
+    const start = pending.first();
+    let end = start;
+    while (pending.length > 0 && compareBinlogPositions(pending.first(), applied) <= 0) end = pending.shift();
     this.sendFor(l, conn, this.binlogSync(l, this.node, start, end, false));
-    l.pending.splice(0, n);
     l.ackedOffset = pos(end);
   }
 
@@ -825,7 +829,7 @@ export class Replica extends EventEmitter {
     l.delivered = info.start;
     l.receivedOffset = info.start;
     l.forceFull = false;
-    l.pending = [];
+    l.pending = new Fifo();
   }
 
   private stopDaemonInBackground(): void {
