@@ -191,6 +191,15 @@ interface DbLink {
    * lived long enough to be promoted (most of what the incremental sync promoted).
    */
   pending: Fifo<WireOffset>;
+  /**
+   * The BinlogSync message (Replica.messageSeq) that last touched this DB, and the last that
+   * carried entries for it: the DB is answered (ack or ping) when that message ends. Numbers, not
+   * a Set of DBs cleared after every message: a cleared Set makes itself a new table, and those
+   * lived long enough to be promoted (~70 bytes per streamed entry, most of what the incremental
+   * sync promoted).
+   */
+  touchedIn: number;
+  entriesIn: number;
   sessionId: number | null;
   applying: boolean;
   /**
@@ -211,11 +220,6 @@ interface DbLink {
 }
 
 /** The DBs a BinlogSync message had elements for, and those with entries: each is answered once per message. */
-interface MessageTouches {
-  readonly touched: Set<DbLink>;
-  readonly withEntries: Set<DbLink>;
-}
-
 /**
  * Poses as a Pika replica (spec §3.8) of every DB of a classic-mode master, over one connection as
  * Pika's replica does: MetaSync → per DB TrySync or DBSync + snapshot transfer → BinlogSync
@@ -241,6 +245,8 @@ export class Replica extends EventEmitter {
   private metaDone = false;
   private bytesReceived = 0;
   private sessionHadEntries = false;
+  /** Number of the BinlogSync message being read (DbLink.touchedIn); the next one's once it ends. */
+  private messageSeq = 0;
   /** The DBs followed, known before MetaSync when given, else from the master's DB list. */
   private links: DbLink[] = [];
   private readonly byName = new Map<string, DbLink>();
@@ -264,6 +270,8 @@ export class Replica extends EventEmitter {
       forceFull: this.opts.force,
       delivered: base,
       pending: new Fifo(),
+      touchedIn: -1,
+      entriesIn: -1,
       sessionId: null,
       applying: false,
       inFlight: null,
@@ -434,9 +442,9 @@ export class Replica extends EventEmitter {
     if (this.stopped) return;
     const node: NodeId = { ip: ip ?? conn.localAddress ?? '127.0.0.1', port: this.opts.localPort };
     this.node = node;
-    // The DBs a message touched, kept across the elements of a large one (repl-connection.ts).
-    const message: MessageTouches = { touched: new Set(), withEntries: new Set() };
-    conn.onBinlog = (r, at, endsMessage) => this.onBinlog(conn, r, at, endsMessage, message);
+    // Nothing an earlier connection's unanswered message touched is this one's.
+    this.messageSeq++;
+    conn.onBinlog = (r, at, endsMessage) => this.onBinlog(conn, r, at, endsMessage);
     const timers = this.startTimers(conn);
     try {
       await this.metaSync(conn, node);
@@ -694,18 +702,18 @@ export class Replica extends EventEmitter {
     l.ackedOffset = pos(end);
   }
 
-  private async onBinlog(conn: ReplConnection, r: InnerResponse, streamOffset: number, endsMessage: boolean, message: MessageTouches): Promise<void> {
+  private async onBinlog(conn: ReplConnection, r: InnerResponse, streamOffset: number, endsMessage: boolean): Promise<void> {
     // Error texts only: made when one is thrown, not for every entry streamed.
     const where = (): string => `master ${conn.name} stream byte ${streamOffset}`;
     if (r.code !== Status.Ok) throw new CorruptionError(`BinlogSync message with code ${r.code} ${r.reply ?? ''}`, where());
-    const { touched, withEntries } = message;
+    const seq = this.messageSeq;
     for (const el of r.binlog_sync ?? []) {
       // A lost connection's remaining elements must not touch the window of the one replacing it.
       if (conn.isClosed) return;
       const l = this.byName.get(el.partition.table_name);
       // A DB we do not follow, or one not yet synced on this connection, has no business streaming.
       if (l === undefined) throw new CorruptionError(`BinlogSync element for ${el.partition.table_name}, which we never asked for`, where());
-      touched.add(l);
+      l.touchedIn = seq;
       if (this.family === 'A/B' && el.binlog_offset?.term !== undefined) {
         this.family = 'B';
         this.log.info({ family: 'B', versions: FAMILY_VERSIONS.B }, 'master family refined from the stream: offsets carry term/index');
@@ -720,7 +728,7 @@ export class Replica extends EventEmitter {
       if (!el.binlog_offset) throw new CorruptionError('binlog entry without binlog_offset', where());
       const end = pos(el.binlog_offset);
       const entry = decodeBinlogItem(binlog, l.db, end, () => `${l.partition.table_name} item ending at ${fmt(end)} (${where()})`);
-      withEntries.add(l);
+      l.entriesIn = seq;
       this.sessionHadEntries = true;
       if (l.lastHeaderCheck && compareBinlogPositions(entry.headerPos, l.lastHeaderCheck) !== 0 && entry.headerPos.filenum + entry.headerPos.offset !== 0) {
         this.log.warn({ db: l.partition.table_name, header: fmt(entry.headerPos), previousEnd: fmt(l.lastHeaderCheck) }, 'binlog entry does not start where the previous one ended');
@@ -751,12 +759,12 @@ export class Replica extends EventEmitter {
     }
     // A large message comes one element at a time: it is answered once, as a small one is.
     if (!endsMessage) return;
-    for (const l of touched) {
-      if (withEntries.has(l)) this.tryAck(conn, l);
+    this.messageSeq++;
+    for (const l of this.links) {
+      if (l.touchedIn !== seq) continue;
+      if (l.entriesIn === seq) this.tryAck(conn, l);
       else this.ping(conn, l);
     }
-    touched.clear();
-    withEntries.clear();
   }
 
   private async fullSync(conn: ReplConnection, node: NodeId, l: DbLink): Promise<void> {
