@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { comparePositions, formatPosition } from '../src/core/position.js';
 import { printableBytes } from '../src/core/command.js';
 import { Fifo } from '../src/core/fifo.js';
+import { PollSleep, unlessAborted } from '../src/core/interruptible.js';
+import { getEventListeners } from 'node:events';
 import { startRedis } from './helpers/redis.js';
 import { shippedEnv, shippedNodeFlags } from './helpers/node-flags.js';
 
@@ -45,6 +47,42 @@ test('a Fifo gives back what it was given, in order, across wraps and growth', (
   }
   while (model.length > 0) assert.equal(q.shift(), model.shift());
   assert.equal(q.length, 0);
+});
+
+test('unlessAborted gives the wait\'s outcome, or the reason once aborted, and leaves no listener behind', async () => {
+  const ctl = new AbortController();
+  const reason = () => new Error('stopped');
+  // Many waits on one long-lived signal, as a load's: each must let go of it once settled
+  // (Promise.race against a promise of the signal kept ~300 bytes per wait until the end).
+  for (let i = 0; i < 1000; i++) assert.equal(await unlessAborted(new Promise((r) => setImmediate(() => r(i))), ctl.signal, reason), i);
+  await assert.rejects(unlessAborted(Promise.reject(new Error('refused')), ctl.signal, reason), /refused/);
+  assert.equal(getEventListeners(ctl.signal, 'abort').length, 0);
+  const pending = unlessAborted(new Promise(() => {}), ctl.signal, reason);
+  assert.equal(getEventListeners(ctl.signal, 'abort').length, 1);
+  ctl.abort();
+  await assert.rejects(pending, /stopped/);
+  await assert.rejects(unlessAborted(Promise.resolve(1), ctl.signal, reason), /stopped/, 'already aborted');
+});
+
+test('PollSleep sleeps its time, and no longer once what it watches has settled', async () => {
+  let end!: () => void;
+  const s = new PollSleep(new Promise<void>((r) => (end = r)));
+  let t = performance.now();
+  await s.sleep(30);
+  assert.ok(performance.now() - t >= 25, 'a full sleep');
+  assert.equal(s.ended, false);
+  t = performance.now();
+  const cut = s.sleep(10_000);
+  setTimeout(end, 20);
+  await cut;
+  assert.ok(performance.now() - t < 5_000, 'cut short when it settles');
+  assert.equal(s.ended, true);
+  t = performance.now();
+  await s.sleep(10_000);
+  assert.ok(performance.now() - t < 5_000, 'no sleep after it settled');
+  const failed = new PollSleep(Promise.reject(new Error('x')));
+  await failed.sleep(10_000);
+  assert.equal(failed.ended, true, 'a rejection ends it too');
 });
 
 test('starts a real redis-server for tests', async () => {

@@ -1,4 +1,5 @@
 import { FatalError } from '../core/errors.js';
+import { PollSleep } from '../core/interruptible.js';
 import type { Sink } from '../sink/sink.js';
 
 const POLL_MS = 200;
@@ -14,10 +15,13 @@ export async function flushOrRefused(sinks: readonly Sink[]): Promise<void> {
     done = true;
   });
   flushed.catch(() => {});
+  const sleeps = new PollSleep(flushed);
   for (;;) {
     const refused = sinks.map((s) => s.refusedWith()).find((r) => r !== null);
     if (refused !== undefined && !done) throw new FatalError(`commands could not be flushed to the target: ${refused}`);
-    await Promise.race([flushed, new Promise((r) => setTimeout(r, POLL_MS))]);
+    await sleeps.sleep(POLL_MS);
     if (done) return;
+    // Settled without `done`: the flush failed, and says why.
+    if (sleeps.ended) return flushed;
   }
 }

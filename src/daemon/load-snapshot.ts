@@ -8,6 +8,7 @@ import type { ConvertNote } from '../convert/types.js';
 import { Progress, type ProgressSnapshot } from '../ops/progress.js';
 import { DEFAULT_TYPE_ORDER, readSnapshotBatches, type ResumePoint } from '../snapshot/pika/snapshot.js';
 import { CorruptionError } from '../core/errors.js';
+import { unlessAborted } from '../core/interruptible.js';
 import { formatPosition, type SourcePosition } from '../core/position.js';
 import type { Sink } from '../sink/sink.js';
 import type { LoadWatermark } from './load-watermark.js';
@@ -164,9 +165,7 @@ export async function loadSnapshot(o: LoadSnapshotOptions): Promise<LoadSummary>
   let checkFirst = from !== null;
   // A wait on the sink (room, the last flush) ends with a stop too: the target may refuse for good (OOM).
   const signal = o.signal;
-  const stopped = signal === undefined ? null : new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason ?? new Error('load aborted')), { once: true }));
-  stopped?.catch(() => {});
-  const orStop = <T>(p: Promise<T>): Promise<T> => (stopped === null ? p : Promise.race([p, stopped]));
+  const orStop = <T>(p: Promise<T>): Promise<T> => (signal === undefined ? p : unlessAborted(p, signal, () => signal.reason ?? new Error('load aborted')));
   try {
     for await (const batch of records) {
       if (o.signal?.aborted) throw o.signal.reason ?? new Error('load aborted');

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { compareBinlogPositions, type BinlogEntry, type BinlogPosition } from '../core/binlog.js';
 import { CorruptionError, FatalError } from '../core/errors.js';
 import { Fifo } from '../core/fifo.js';
+import { PollSleep } from '../core/interruptible.js';
 import type { Logger } from '../core/log.js';
 import { decodeBinlogItem } from './binlog-item.js';
 import { familyOfVersion, fetchPikaVersion, type ClientPortAuth, countPikaStreams } from './master-version.js';
@@ -860,6 +861,7 @@ export class Replica extends EventEmitter {
     let lastLog = daemon.logSize();
     let lastCheck = 0;
     const infoPath = join(dir, 'info');
+    const sleeps = new PollSleep(conn.closed);
     for (;;) {
       if (conn.isClosed) throw await conn.closed;
       if (this.stopped) throw new LinkClosedError('stopped');
@@ -908,7 +910,7 @@ export class Replica extends EventEmitter {
       }
       // Closer while type dirs are still due: a dir's load starts at the first look after its push ended.
       const pollMs = TYPE_DIRS.every((t) => arrival.isReady(t)) ? 50 : 15;
-      await Promise.race([new Promise((r) => setTimeout(r, pollMs)), conn.closed]);
+      await sleeps.sleep(pollMs);
     }
   }
 
