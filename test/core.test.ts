@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { comparePositions, formatPosition } from '../src/core/position.js';
 import { printableBytes } from '../src/core/command.js';
 import { Fifo } from '../src/core/fifo.js';
-import { PollSleep, unlessAborted } from '../src/core/interruptible.js';
+import { abortedWhenSettled, sleep, unlessAborted } from '../src/core/interruptible.js';
 import { getEventListeners } from 'node:events';
 import { startRedis } from './helpers/redis.js';
 import { shippedEnv, shippedNodeFlags } from './helpers/node-flags.js';
@@ -64,25 +64,29 @@ test('unlessAborted gives the wait\'s outcome, or the reason once aborted, and l
   await assert.rejects(unlessAborted(Promise.resolve(1), ctl.signal, reason), /stopped/, 'already aborted');
 });
 
-test('PollSleep sleeps its time, and no longer once what it watches has settled', async () => {
+test('sleep sleeps its time, and no longer once its signal aborts; abortedWhenSettled aborts as its promise settles', async () => {
   let end!: () => void;
-  const s = new PollSleep(new Promise<void>((r) => (end = r)));
+  const settled = abortedWhenSettled(new Promise<void>((r) => (end = r)));
   let t = performance.now();
-  await s.sleep(30);
+  await sleep(30, settled);
   assert.ok(performance.now() - t >= 25, 'a full sleep');
-  assert.equal(s.ended, false);
+  assert.equal(settled.aborted, false);
   t = performance.now();
-  const cut = s.sleep(10_000);
+  const cut = sleep(10_000, settled);
   setTimeout(end, 20);
   await cut;
   assert.ok(performance.now() - t < 5_000, 'cut short when it settles');
-  assert.equal(s.ended, true);
+  assert.equal(settled.aborted, true);
+  assert.equal(getEventListeners(settled, 'abort').length, 0, 'the cut sleep let go of the signal');
   t = performance.now();
-  await s.sleep(10_000);
-  assert.ok(performance.now() - t < 5_000, 'no sleep after it settled');
-  const failed = new PollSleep(Promise.reject(new Error('x')));
-  await failed.sleep(10_000);
-  assert.equal(failed.ended, true, 'a rejection ends it too');
+  await sleep(10_000, settled);
+  assert.ok(performance.now() - t < 5_000, 'no sleep once aborted');
+  const failed = abortedWhenSettled(Promise.reject(new Error('x')));
+  await sleep(10_000, failed);
+  assert.equal(failed.aborted, true, 'a rejection aborts it too');
+  const idle = new AbortController();
+  for (let i = 0; i < 100; i++) await sleep(0, idle.signal);
+  assert.equal(getEventListeners(idle.signal, 'abort').length, 0, 'full sleeps let go of the signal');
 });
 
 test('starts a real redis-server for tests', async () => {

@@ -1,16 +1,17 @@
 /**
- * Waits that something long-lived can cut short (a stop signal, a connection's end, a flush), for
- * loops that wait many times. Not `Promise.race([wait, longLived])`: a race adds a reaction to each
- * promise it is given, and a pending one keeps every reaction until it settles, ~300 bytes per
- * turn for as long as the loop runs. A load waited on its stop signal ~3,700 times per million
- * keys, so its memory grew with the snapshot.
+ * Waits that an AbortSignal cuts short, for loops that wait many times on something long-lived
+ * (a stop, a connection's end, a flush). Not `Promise.race([wait, longLived])`: a race adds a
+ * reaction to each promise it is given, and a pending one keeps every reaction until it settles,
+ * ~300 bytes per turn for as long as the loop runs. A load waited on its stop ~3,700 times per
+ * million keys, so its memory grew with the snapshot. A long-lived promise is made a signal once
+ * (`abortedWhenSettled`); each wait listens to the signal only while it waits.
  */
 
 /**
  * `p`, or a rejection with `reason()` as soon as `signal` aborts. Once `p` settles nothing of the
  * wait stays attached to the signal.
  */
-export function unlessAborted<T>(p: Promise<T>, signal: AbortSignal, reason: () => unknown): Promise<T> {
+export function unlessAborted<T>(p: Promise<T>, signal: AbortSignal, reason: () => unknown = () => signal.reason): Promise<T> {
   if (signal.aborted) return Promise.reject(reason());
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(reason());
@@ -28,37 +29,24 @@ export function unlessAborted<T>(p: Promise<T>, signal: AbortSignal, reason: () 
   });
 }
 
-/** The sleeps of a poll loop, each ended early once `end` settles: one reaction on `end` in all. */
-export class PollSleep {
-  private cut: (() => void) | null = null;
-  private settled = false;
-
-  constructor(end: Promise<unknown>) {
-    const stop = (): void => {
-      this.settled = true;
-      this.cut?.();
+/** Resolves after `ms`, or as soon as `signal` aborts (at once if it has). */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
     };
-    end.then(stop, stop);
-  }
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
+}
 
-  /** Whether `end` has settled, fulfilled or rejected. */
-  get ended(): boolean {
-    return this.settled;
-  }
-
-  /** Resolves after `ms`, or at once when `end` has settled (or settles meanwhile). */
-  sleep(ms: number): Promise<void> {
-    if (this.settled) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.cut = null;
-        resolve();
-      }, ms);
-      this.cut = () => {
-        clearTimeout(timer);
-        this.cut = null;
-        resolve();
-      };
-    });
-  }
+/** A signal that aborts once `p` settles, fulfilled or rejected: one reaction on `p` in all. */
+export function abortedWhenSettled(p: Promise<unknown>): AbortSignal {
+  const ctl = new AbortController();
+  const abort = (): void => ctl.abort();
+  p.then(abort, abort);
+  return ctl.signal;
 }

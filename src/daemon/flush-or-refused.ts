@@ -1,5 +1,5 @@
 import { FatalError } from '../core/errors.js';
-import { PollSleep } from '../core/interruptible.js';
+import { abortedWhenSettled, sleep } from '../core/interruptible.js';
 import type { Sink } from '../sink/sink.js';
 
 const POLL_MS = 200;
@@ -15,13 +15,13 @@ export async function flushOrRefused(sinks: readonly Sink[]): Promise<void> {
     done = true;
   });
   flushed.catch(() => {});
-  const sleeps = new PollSleep(flushed);
+  const settled = abortedWhenSettled(flushed);
   for (;;) {
     const refused = sinks.map((s) => s.refusedWith()).find((r) => r !== null);
     if (refused !== undefined && !done) throw new FatalError(`commands could not be flushed to the target: ${refused}`);
-    await sleeps.sleep(POLL_MS);
+    await sleep(POLL_MS, settled);
     if (done) return;
     // Settled without `done`: the flush failed, and says why.
-    if (sleeps.ended) return flushed;
+    if (settled.aborted) return flushed;
   }
 }

@@ -10,6 +10,7 @@ import { multiTypeRule } from '../convert/binlog.js';
 import { readdirSync, statSync } from 'node:fs';
 import { newWaiter, type Waiter } from '../core/waiter.js';
 import { basename, join, relative } from 'node:path';
+import { unlessAborted } from '../core/interruptible.js';
 import { BinlogSpool } from '../ops/binlog-spool.js';
 import type { Checkpoint, CheckpointStore, LoadState } from '../ops/checkpoint.js';
 import { snapshotFingerprint } from '../ops/snapshot-fingerprint.js';
@@ -109,19 +110,6 @@ interface LoadUnderWay {
     /** Resolved by loadSnapshot once the offset is known. */
     readonly offset: Waiter;
   } | null;
-}
-
-/** Resolves with `p`, or rejects with the signal's reason once it is aborted (at once if it is already). */
-function unlessAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    void p.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    });
-  });
 }
 
 /**

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { compareBinlogPositions, type BinlogEntry, type BinlogPosition } from '../core/binlog.js';
 import { CorruptionError, FatalError } from '../core/errors.js';
 import { Fifo } from '../core/fifo.js';
-import { PollSleep } from '../core/interruptible.js';
+import { abortedWhenSettled, sleep } from '../core/interruptible.js';
 import type { Logger } from '../core/log.js';
 import { decodeBinlogItem } from './binlog-item.js';
 import { familyOfVersion, fetchPikaVersion, type ClientPortAuth, countPikaStreams } from './master-version.js';
@@ -155,18 +155,6 @@ class RetryLater extends Error {
     super(message);
   }
 }
-
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
 
 const fmt = (p: BinlogPosition | null): string => (p === null ? '-' : `${p.filenum}:${p.offset}`);
 const pos = (w: WireOffset): BinlogPosition => ({ filenum: w.filenum, offset: w.offset });
@@ -861,7 +849,7 @@ export class Replica extends EventEmitter {
     let lastLog = daemon.logSize();
     let lastCheck = 0;
     const infoPath = join(dir, 'info');
-    const sleeps = new PollSleep(conn.closed);
+    const closed = abortedWhenSettled(conn.closed);
     for (;;) {
       if (conn.isClosed) throw await conn.closed;
       if (this.stopped) throw new LinkClosedError('stopped');
@@ -910,7 +898,7 @@ export class Replica extends EventEmitter {
       }
       // Closer while type dirs are still due: a dir's load starts at the first look after its push ended.
       const pollMs = TYPE_DIRS.every((t) => arrival.isReady(t)) ? 50 : 15;
-      await sleeps.sleep(pollMs);
+      await sleep(pollMs, closed);
     }
   }
 
