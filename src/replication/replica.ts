@@ -176,8 +176,8 @@ interface DbLink {
   delivered: BinlogPosition | null;
   /**
    * Offsets received on this connection and not yet acked: exactly the master's window, up to
-   * thousands of entries. A ring: an array spliced at every ack kept growing new storage, which
-   * lived long enough to be promoted (most of what the incremental sync promoted).
+   * thousands of entries. A ring (core/fifo.ts): an array spliced at every ack made an array of
+   * the removed offsets each time and regrew its storage.
    */
   pending: Fifo<WireOffset>;
   /**
@@ -208,7 +208,6 @@ interface DbLink {
   lastSentAt: number;
 }
 
-/** The DBs a BinlogSync message had elements for, and those with entries: each is answered once per message. */
 /**
  * Poses as a Pika replica (spec §3.8) of every DB of a classic-mode master, over one connection as
  * Pika's replica does: MetaSync → per DB TrySync or DBSync + snapshot transfer → BinlogSync
