@@ -160,6 +160,13 @@ export class SnapshotRecordConverter {
   private stringCommands(rec: Extract<SnapshotRecord, { type: 'string' }>): RedisCommand[] {
     const { key, value, pos } = rec;
     const at = rec.expireAtMs;
+    if (!rec.first || !rec.last) {
+      // A big string in pieces: SET replaces whatever the key held, APPEND adds the rest, the
+      // expiry comes after the last piece (as a big hash's). A resumed load starts again at SET.
+      const out: RedisCommand[] = [{ name: rec.first ? 'SET' : 'APPEND', args: [key, value], key, pos }];
+      if (rec.last && at !== null) out.push({ name: 'PEXPIREAT', args: [key, String(at)], key, pos });
+      return out;
+    }
     if (at === null) return [{ name: 'SET', args: [key, value], key, pos }];
     if (this.opts.legacyTarget !== true) return [{ name: 'SET', args: [key, value, 'PXAT', String(at)], key, pos }];
     // The guard script cannot call the expiry script: two guarded commands (same sender, in order).

@@ -88,7 +88,8 @@ function recordBytes(rec: SnapshotRecord): number {
 function elementCount(rec: SnapshotRecord): number {
   switch (rec.type) {
     case 'string':
-      return 1;
+      // A big string comes in pieces: one element all the same.
+      return rec.first ? 1 : 0;
     case 'hash':
       return rec.fields.length;
     case 'list':

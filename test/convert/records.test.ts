@@ -186,6 +186,38 @@ test('writes expiring strings through a script for targets older than Redis 6.2'
   assert.equal(Number(await c.call('PEXPIRETIME', 's')), at);
 });
 
+test('a big string in pieces: SET replaces the key, APPEND adds the rest, the expiry comes last; skip and fail guard it whole', async () => {
+  const c = redis.client();
+  const pieces = (key: string, at: number | null, seq: number): SnapshotRecord[] =>
+    ['aa', 'bb', 'c'].map((v, i, all) => ({
+      db: 0, key: Buffer.from(key), expireAtMs: at, first: i === 0, last: i === all.length - 1, pos: { kind: 'snapshot', db: 0, seq: seq + i }, type: 'string', value: Buffer.from(v),
+    }));
+  await c.flushall();
+  await c.set('s', 'old value', 'EX', 100);
+  await c.hset('h', 'f', 'v');
+  const at = Date.now() + 50_000;
+  const cmds = await load([...pieces('s', at, 0), ...pieces('p', null, 3)], { nowMs: Date.now });
+  assert.deepEqual(cmds.map((x) => x.name), ['SET', 'APPEND', 'APPEND', 'PEXPIREAT', 'SET', 'APPEND', 'APPEND']);
+  assert.deepEqual(cmds.map((x) => (x.pos as { seq: number }).seq), [0, 1, 2, 2, 3, 4, 5]);
+  assert.equal(await c.get('s'), 'aabbc');
+  assert.equal(Number(await c.call('PEXPIRETIME', 's')), at);
+  assert.equal(await c.get('p'), 'aabbc');
+  assert.equal(await c.ttl('p'), -1);
+  for (const conflict of ['skip', 'fail'] as const) {
+    await c.set('s', 'old');
+    await c.del('p');
+    const conv = new SnapshotRecordConverter({ nowMs: Date.now, conflict });
+    const guarded = [...pieces('s', null, 0), ...pieces('p', null, 3)].flatMap((r) => conv.convert(r));
+    assert.ok(guarded.every((x) => x.name === 'EVAL'));
+    const refused: string[] = [];
+    for (const x of guarded) await c.call(x.name, ...x.args).catch((e: Error) => refused.push(`${x.key} ${e.message.split(' ')[0]}`));
+    // `s` exists: its first piece is refused (the sink counts or stops on it), the rest pass it by; `p` is new: written whole.
+    assert.deepEqual(refused, [`s ${conflict === 'skip' ? 'PMKEYSKIPPED' : 'PMKEYEXISTS'}`]);
+    assert.equal(await c.get('s'), 'old');
+    assert.equal(await c.get('p'), 'aabbc');
+  }
+});
+
 test('streams: one XADD per entry with its ID, XSETID with the counters after the last chunk (last ID only before Redis 7, noted once)', async () => {
   const state = { lastId: '9-0', entriesAdded: '7', maxDeletedId: '8-1' };
   const rec = (key: string, first: boolean, last: boolean, ids: string[], seq: number): SnapshotRecord => ({

@@ -37,7 +37,7 @@ test('forward lookups answer like point reads, in any order, for present and abs
     [desc, 256],
     [mixed, 4],
   ] as const) {
-    const fl = new ForwardLookup(db, 'default', steps);
+    const fl = new ForwardLookup(db, 'default', undefined, steps);
     for (const k of order) {
       const want = await db.get('default', k);
       const got = await fl.get(k);

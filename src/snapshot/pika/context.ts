@@ -29,7 +29,8 @@ export class ScanContext {
     readonly db: number,
     readonly nowMs: number,
     chunkSize: number,
-    chunkBytes: number,
+    /** Payload per record of a big key (elements, or a piece of a big string). */
+    readonly chunkBytes: number,
     readonly reports: ScanReports,
   ) {
     if (!Number.isFinite(nowMs)) throw new RangeError(`nowMs must be a finite number, got ${nowMs}`);

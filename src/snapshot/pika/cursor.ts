@@ -3,7 +3,7 @@
  * that stepping within a batch costs no await.
  */
 import type { RocksDb } from '../rocks/db.js';
-import type { EntryMaker, KeyValue } from '../rocks/merge.js';
+import type { EntryMaker, KeyValue, LargeMaker } from '../rocks/merge.js';
 
 /**
  * A cursor with one record of look-ahead (`current`); `advance()` returns a promise only at batch
@@ -20,9 +20,9 @@ export class BatchCursor<T extends { key: Buffer } = KeyValue> {
     this.it = src[Symbol.asyncIterator]();
   }
 
-  static async open(db: RocksDb, cf: string, opts?: { from?: Buffer; batchSize?: number }): Promise<BatchCursor>;
-  static async open<T extends { key: Buffer }>(db: RocksDb, cf: string, opts: { from?: Buffer; batchSize?: number; make: EntryMaker<T> }): Promise<BatchCursor<T>>;
-  static async open<T extends { key: Buffer }>(db: RocksDb, cf: string, opts: { from?: Buffer; batchSize?: number; make?: EntryMaker<T> } = {}): Promise<BatchCursor<T>> {
+  static async open(db: RocksDb, cf: string, opts?: { from?: Buffer; batchSize?: number; makeLarge?: LargeMaker<KeyValue> }): Promise<BatchCursor>;
+  static async open<T extends { key: Buffer }>(db: RocksDb, cf: string, opts: { from?: Buffer; batchSize?: number; make: EntryMaker<T>; makeLarge?: LargeMaker<T> }): Promise<BatchCursor<T>>;
+  static async open<T extends { key: Buffer }>(db: RocksDb, cf: string, opts: { from?: Buffer; batchSize?: number; make?: EntryMaker<T>; makeLarge?: LargeMaker<T> } = {}): Promise<BatchCursor<T>> {
     const c = new BatchCursor<T>(db.scanBatches<T>(cf, opts));
     await c.refill();
     return c;
@@ -80,6 +80,8 @@ export class ForwardLookup {
   constructor(
     private readonly db: RocksDb,
     private readonly cf: string,
+    /** How an entry whose value was left in its file is made (KeyValue.large); default: read whole. */
+    private readonly makeLarge?: LargeMaker<KeyValue>,
     private readonly maxSteps = 256,
   ) {}
 
@@ -88,28 +90,34 @@ export class ForwardLookup {
    * step within its current batch (the common case); a promise when it must read or seek.
    */
   get(key: Buffer): Buffer | null | Promise<Buffer | null> {
+    const e = this.getEntry(key);
+    return e instanceof Promise ? e.then((x) => x?.value ?? null) : (e?.value ?? null);
+  }
+
+  /** As `get`, the whole entry: `large` set when the value was left in its file (makeLarge). */
+  getEntry(key: Buffer): KeyValue | null | Promise<KeyValue | null> {
     const c = this.cur;
     if (c === null || this.last === null || this.last.compare(key) > 0) return this.seekGet(key);
     let steps = 0;
     while (!c.done && c.current!.key.compare(key) < 0) {
       if (++steps > this.maxSteps) return this.seekGet(key);
       const p = c.advance();
-      if (p !== undefined) return p.then(() => this.get(key));
+      if (p !== undefined) return p.then(() => this.getEntry(key));
     }
     this.last = key;
-    return !c.done && c.current!.key.equals(key) ? c.current!.value : null;
+    return !c.done && c.current!.key.equals(key) ? c.current! : null;
   }
 
-  private async seekGet(key: Buffer): Promise<Buffer | null> {
+  private async seekGet(key: Buffer): Promise<KeyValue | null> {
     await this.seek(key);
     const s = this.cur!;
-    return !s.done && s.current!.key.equals(key) ? s.current!.value : null;
+    return !s.done && s.current!.key.equals(key) ? s.current! : null;
   }
 
   private async seek(key: Buffer): Promise<void> {
     await this.cur?.close();
     this.last = key;
-    this.cur = await BatchCursor.open(this.db, this.cf, { from: key, batchSize: 128 });
+    this.cur = await BatchCursor.open(this.db, this.cf, this.makeLarge === undefined ? { from: key, batchSize: 128 } : { from: key, batchSize: 128, makeLarge: this.makeLarge });
   }
 
   async close(): Promise<void> {

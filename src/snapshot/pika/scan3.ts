@@ -7,7 +7,8 @@
  */
 import { CorruptionError } from '../../core/errors.js';
 import type { DataType, SnapshotRecord, StreamState } from '../../core/record.js';
-import type { EntryMaker, RocksDb } from '../rocks/db.js';
+import type { EntryMaker, KeyValue, LargeMaker, RocksDb } from '../rocks/db.js';
+import { readLargeValue, type LargeValue } from '../rocks/large-value.js';
 import type { ScanContext } from './context.js';
 import { BatchCursor, ForwardLookup } from './cursor.js';
 import type { Where } from './format3.js';
@@ -36,17 +37,21 @@ export class LiveProbe {
     private readonly db: RocksDb,
     private readonly ctx: ScanContext,
   ) {
-    this.lookup = new ForwardLookup(db, 'default');
+    // A big string is left in its file: its expiry is its last 4 bytes, read alone (live).
+    this.lookup = new ForwardLookup(db, 'default', type === 'string' ? largeKeyValue : undefined);
   }
 
-  /** Synchronous while the lookup is (see ForwardLookup.get). */
+  /** Synchronous while the lookup is (see ForwardLookup.getEntry). */
   has(key: Buffer): boolean | Promise<boolean> {
-    const v = this.lookup.get(key);
-    return v instanceof Promise ? v.then((x) => this.live(key, x)) : this.live(key, v);
+    const e = this.lookup.getEntry(key);
+    return e instanceof Promise ? e.then((x) => this.live(key, x)) : this.live(key, e);
   }
 
-  private live(key: Buffer, v: Buffer | null): boolean {
-    if (v === null) return false;
+  private live(key: Buffer, e: KeyValue | null): boolean | Promise<boolean> {
+    if (e === null) return false;
+    const large = e.large;
+    if (large !== undefined) return readLargeValue(large, large.length - 4, 4).then((tail) => this.live(key, { key, value: tail }));
+    const v = e.value;
     const at = where(this.db, 'default', key);
     if (this.type === 'string') return !this.ctx.expired(decodeStringValue3(v, at).expireAtMs);
     const m = this.type === 'list' ? decodeListMeta3(v, at) : decodeBaseMeta3(v, at);
@@ -110,13 +115,66 @@ function stringMaker(db: RocksDb, dbNo: number): EntryMaker<StringRecord> {
   };
 }
 
+/** A string the scan left in its file (LargeMaker): streamed in pieces by scanStrings3. */
+interface LargeString {
+  readonly type: 'large';
+  readonly key: Buffer;
+  readonly value: LargeValue;
+}
+
+const largeString: LargeMaker<LargeString> = (key, value) => ({ type: 'large', key, value });
+
+/** The probe's entry of a big string: no bytes read (LiveProbe reads its expiry). */
+const largeKeyValue: LargeMaker<KeyValue> = (key, large) => ({ key, value: EMPTY, large });
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A big string's records: its expiry from the value's last 4 bytes, then the user value in pieces
+ * of `ctx.chunkBytes`, read from the file one at a time, as a big hash's fields are: `first` on the
+ * first piece, `last` on the final one. Pushed into the scan's batch; full batches are yielded.
+ */
+async function* largeStringRecords(db: RocksDb, rec: LargeString, ctx: ScanContext, earlier: readonly LiveProbe[]): AsyncGenerator<SnapshotRecord[]> {
+  const { key, value } = rec;
+  const { expireAtMs } = decodeStringValue3(await readLargeValue(value, value.length - 4, 4), where(db, 'default', key));
+  if (ctx.expired(expireAtMs)) return;
+  let shadowed = false;
+  if (earlier.length > 0 || isPikaInternalKey(key)) {
+    const a = admit(key, 'string', ctx, earlier);
+    const ok = a instanceof Promise ? await a : a;
+    if (!ok) return;
+    shadowed = ok === 'shadowed';
+  }
+  const userLen = value.length - 4;
+  for (let at = 0; at < userLen; at += ctx.chunkBytes) {
+    const n = Math.min(ctx.chunkBytes, userLen - at);
+    const piece: SnapshotRecord = {
+      type: 'string',
+      db: ctx.db,
+      key,
+      expireAtMs,
+      first: at === 0,
+      last: at + n >= userLen,
+      pos: { kind: 'snapshot', db: ctx.db, seq: ctx.seqs.next++ },
+      value: await readLargeValue(value, at, n),
+      ...(shadowed ? { shadowed: true as const } : {}),
+    };
+    if (ctx.batch.push(piece, (at === 0 ? key.length : 0) + n)) yield ctx.batch.take();
+  }
+}
+
 /** `from`, in every scanner: the key to start at (a resumed read), in the scanned CF's own key form. */
 export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: readonly LiveProbe[], from?: Buffer): AsyncGenerator<SnapshotRecord[]> {
   const dbNo = ctx.db;
-  const make = stringMaker(db, dbNo);
-  for await (const batch of db.scanBatches('default', from === undefined ? { make } : { from, make })) {
+  const make: EntryMaker<StringRecord | LargeString> = stringMaker(db, dbNo);
+  const makeLarge = largeString;
+  for await (const batch of db.scanBatches('default', from === undefined ? { make, makeLarge } : { from, make, makeLarge })) {
     for (let i = 0; i < batch.length; i++) {
       const rec = batch[i];
+      if (rec.type === 'large') {
+        yield* largeStringRecords(db, rec, ctx, earlier);
+        continue;
+      }
       const key = rec.key;
       if (rec.expireAtMs !== null && rec.expireAtMs < ctx.nowMs) continue;
       let shadowed = false;

@@ -267,6 +267,49 @@ export function blockChecksum(type: number, data: Buffer, lastByte: number): num
 
 const TYPE_BYTE = new Uint8Array(1);
 
+/** blockChecksum over data given in pieces: `update` each piece in order, then `finish` with the type byte. */
+export interface BlockChecksummer {
+  update(piece: Uint8Array): void;
+  finish(lastByte: number): number;
+}
+
+/**
+ * A BlockChecksummer of its own (a block read in pieces, with awaits between them, must not share
+ * the hashers `blockChecksum` resets); null for an unknown checksum type.
+ */
+export async function blockChecksummer(type: number): Promise<BlockChecksummer | null> {
+  switch (type) {
+    case ChecksumType.None:
+      return { update: () => undefined, finish: () => 0 };
+    case ChecksumType.CRC32c: {
+      let c = 0;
+      return {
+        update: (p) => {
+          c = crc32cExtend(c, p, 0, p.length);
+        },
+        finish: (lastByte) => maskCrc(crc32cExtend(c, Uint8Array.of(lastByte), 0, 1)),
+      };
+    }
+    case ChecksumType.XXHash:
+    case ChecksumType.XXHash64:
+    case ChecksumType.XXH3: {
+      const { createXXHash32, createXXHash64, createXXHash3 } = await import('hash-wasm');
+      const h = type === ChecksumType.XXHash ? await createXXHash32(0) : type === ChecksumType.XXHash64 ? await createXXHash64(0, 0) : await createXXHash3(0, 0);
+      h.init();
+      return {
+        update: (p) => void h.update(p),
+        finish: (lastByte) => {
+          if (type === ChecksumType.XXH3) return (low32OfDigest(h) ^ Math.imul(lastByte, 0x6b9083d9)) >>> 0;
+          h.update(Uint8Array.of(lastByte));
+          return low32OfDigest(h);
+        },
+      };
+    }
+    default:
+      return null;
+  }
+}
+
 function requireHashers(): Hashers {
   if (!hashers) throw new Error('rocks/coding: loadHashers() was not awaited before checksum use');
   return hashers;

@@ -7,14 +7,14 @@ import { join } from 'node:path';
 import { CorruptionError } from '../../core/errors.js';
 import { BYTEWISE_NAME, bytewiseComparator, makeInternalKeyCompare, type Comparator } from './internal-key.js';
 import { loadManifest, type ColumnFamilyState, type FileMeta, type ManifestState } from './manifest.js';
-import { scanVisible, type EntryMaker, type KeyValue } from './merge.js';
+import { scanVisible, type EntryMaker, type KeyValue, type LargeMaker } from './merge.js';
 import { RangeDeletions, type Tombstone } from './range-del.js';
 import { LevelIterator, MemIterator, type InternalIterator, type LevelFile } from './sources.js';
 import { Table } from './sst/table.js';
 import { replayWals, type MemTable, type WalFile } from './wal.js';
 
 export type { Comparator } from './internal-key.js';
-export type { EntryMaker, KeyValue, RawEntry } from './merge.js';
+export type { EntryMaker, KeyValue, LargeMaker, RawEntry } from './merge.js';
 export { rawEntry } from './merge.js';
 
 export interface OpenOptions {
@@ -37,7 +37,7 @@ export interface RocksDb {
   /** Live user key/value pairs in the CF's comparator order (newest visible version per key). */
   scan(cf: string, opts?: ScanOptions): AsyncIterable<KeyValue>;
   /** As `scan`, in arrays of pairs (faster: no per-pair await), or of what `make` makes of each. */
-  scanBatches<T = KeyValue>(cf: string, opts?: ScanOptions & { batchSize?: number; make?: EntryMaker<T> }): AsyncIterable<T[]>;
+  scanBatches<T = KeyValue>(cf: string, opts?: ScanOptions & { batchSize?: number; make?: EntryMaker<T>; makeLarge?: LargeMaker<T> }): AsyncIterable<T[]>;
   get(cf: string, key: Buffer): Promise<Buffer | null>;
   /** Bytes of live SST + WAL files (for progress ETA). */
   sizeBytes(): number;
@@ -223,7 +223,7 @@ class Db implements RocksDb {
     return out;
   }
 
-  scanBatches<T = KeyValue>(cfName: string, opts: ScanOptions & { batchSize?: number; make?: EntryMaker<T> } = {}): AsyncIterable<T[]> {
+  scanBatches<T = KeyValue>(cfName: string, opts: ScanOptions & { batchSize?: number; make?: EntryMaker<T>; makeLarge?: LargeMaker<T> } = {}): AsyncIterable<T[]> {
     if (this.closed) throw new Error(`${this.dir}: database is closed`);
     const cf = this.cf(cfName);
     const ucmp = this.comparatorOf(cf);
@@ -233,7 +233,7 @@ class Db implements RocksDb {
   private async *runScan<T>(
     cf: ColumnFamilyState,
     ucmp: Comparator,
-    opts: ScanOptions & { batchSize?: number; make?: EntryMaker<T> },
+    opts: ScanOptions & { batchSize?: number; make?: EntryMaker<T>; makeLarge?: LargeMaker<T> },
   ): AsyncGenerator<T[]> {
     const mem = this.memtable(cf, ucmp);
     const dels = await this.rangeDeletions(cf, ucmp, mem);
@@ -242,6 +242,7 @@ class Db implements RocksDb {
       batchSize: opts.batchSize,
       where: `${this.dir} [${cf.name}]`,
       make: opts.make,
+      makeLarge: opts.makeLarge,
     });
   }
 

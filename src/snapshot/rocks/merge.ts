@@ -5,10 +5,13 @@
 import { makeInternalKeyCompare, makeUserKeyCompare, seqOf, ValueType, type Comparator } from './internal-key.js';
 import type { RangeDeletions } from './range-del.js';
 import type { InternalIterator } from './sources.js';
+import { readLargeValue, type LargeValue } from './large-value.js';
 
 export interface KeyValue {
   key: Buffer;
   value: Buffer;
+  /** Set (and `value` empty) when a LargeMaker left the value in its file. */
+  large?: LargeValue;
 }
 
 /**
@@ -20,6 +23,12 @@ export interface KeyValue {
 export type EntryMaker<T> = (key: Buffer, block: Buffer, start: number, end: number) => T;
 
 export const keyValue: EntryMaker<KeyValue> = (key, block, start, end) => ({ key, value: block.subarray(start, end) });
+
+/**
+ * Makes a scan's entry of a live key whose value was left in its SST file (a LargeValue: a block of
+ * its own of 4 MiB or more, uncompressed). A scan without one reads such a value whole for `make`.
+ */
+export type LargeMaker<T> = (key: Buffer, value: LargeValue) => T;
 
 export interface RawEntry {
   readonly key: Buffer;
@@ -62,7 +71,7 @@ export async function* scanVisible<T = KeyValue>(
   sources: InternalIterator[],
   ucmp: Comparator,
   rangeDels: RangeDeletions | null,
-  opts: { from?: Buffer; batchSize?: number; where?: string; make?: EntryMaker<T> } = {},
+  opts: { from?: Buffer; batchSize?: number; where?: string; make?: EntryMaker<T>; makeLarge?: LargeMaker<T> } = {},
 ): AsyncGenerator<T[]> {
   const batchSize = opts.batchSize ?? 1024;
   const make = (opts.make ?? keyValue) as EntryMaker<T>;
@@ -107,8 +116,17 @@ export async function* scanVisible<T = KeyValue>(
         const type = key[ulen];
         if (type === ValueType.Value) {
           if (dels === null || !dels.covers(ukey, seqOf(key, top.klen))) {
-            batch[n++] = make(ukey, top.valueBuf, top.valueStart, top.valueEnd);
-            bytes += top.valueEnd - top.valueStart;
+            const large = top.largeValue;
+            if (large === null) {
+              batch[n++] = make(ukey, top.valueBuf, top.valueStart, top.valueEnd);
+              bytes += top.valueEnd - top.valueStart;
+            } else if (opts.makeLarge !== undefined) {
+              batch[n++] = opts.makeLarge(ukey, large);
+            } else {
+              const v = await readLargeValue(large, 0, large.length);
+              batch[n++] = make(ukey, v, 0, v.length);
+              bytes += v.length;
+            }
             if (n >= batchSize || bytes >= BATCH_VALUE_BYTES) {
               batch.length = n;
               yield batch;

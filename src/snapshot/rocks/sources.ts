@@ -4,6 +4,7 @@
  * one at a time).
  */
 import type { Comparator } from './internal-key.js';
+import type { LargeValue } from './large-value.js';
 import { Table, type TableIterator } from './sst/table.js';
 import type { MemEntry } from './wal.js';
 
@@ -19,6 +20,8 @@ export interface InternalIterator {
   readonly valueBuf: Buffer;
   readonly valueStart: number;
   readonly valueEnd: number;
+  /** The current value when it was left in its SST file (too big to read whole); the range above is then empty. */
+  readonly largeValue: LargeValue | null;
   /** Advances; returns a promise only when the step needs I/O. */
   next(): Promise<void> | undefined;
   /** Positions on the first entry, or the first with user key ≥ from. */
@@ -50,6 +53,10 @@ export class MemIterator implements InternalIterator {
 
   get valueEnd(): number {
     return this.entries[this.i].value.length;
+  }
+
+  get largeValue(): null {
+    return null;
   }
 
   private sync(): void {
@@ -116,6 +123,10 @@ export class LevelIterator implements InternalIterator {
 
   get valueEnd(): number {
     return this.it!.valueEnd;
+  }
+
+  get largeValue(): LargeValue | null {
+    return this.it!.largeValue;
   }
 
   async seek(from?: Buffer): Promise<void> {

@@ -147,6 +147,17 @@ export class SstFile {
     return Buffer.allocUnsafeSlow(Math.max(n, READ_AHEAD)).subarray(0, n);
   }
 
+  /**
+   * Bytes [offset, offset+len) into `buf` (from its start), outside the windows: for reads in
+   * pieces of a block too big to hold (sst/large-block.ts). Checked against the file's size.
+   */
+  async readAt(buf: Buffer, offset: number, len: number): Promise<void> {
+    if (offset < 0 || offset + len > this.size) {
+      throw new CorruptionError(`read of ${len} bytes at ${offset} runs past the end of the ${this.size}-byte file`, `${this.path}@${offset}`);
+    }
+    await this.readFully(buf, len, offset);
+  }
+
   private async readFully(buf: Buffer, want: number, offset: number): Promise<void> {
     if (!this.fh) throw new Error(`${this.path}: read after close`);
     let got = 0;
@@ -190,26 +201,27 @@ export async function readBlock(
   const raw = await file.read(h.offset, h.size + BLOCK_TRAILER_SIZE, sequential);
   const data = raw.subarray(0, h.size);
   const type = raw[h.size];
-  if (verify) {
-    const stored = raw.readUInt32LE(h.size + 1);
-    let computed = blockChecksum(footer.checksumType, data, type);
-    if (computed === null) {
-      throw new CorruptionError(`unknown checksum type ${footer.checksumType}`, `${file.path}@${h.offset}`);
-    }
-    if (footer.baseContextChecksum !== 0) {
-      computed = (computed + contextChecksumModifier(footer.baseContextChecksum, h.offset)) >>> 0;
-    }
-    if (footer.checksumType !== 0 && computed !== stored) {
-      throw new CorruptionError(
-        `${kind} block checksum mismatch (${checksumTypeName(footer.checksumType)}: stored ${hex(stored)}, ` +
-          `computed ${hex(computed)}; block of ${h.size} bytes)`,
-        `${file.path}@${h.offset}`,
-      );
-    }
-  }
+  if (verify) checkBlockChecksum(file.path, footer, h, kind, blockChecksum(footer.checksumType, data, type), raw.readUInt32LE(h.size + 1));
   // The window under `raw` is overwritten by the next read: an uncompressed block gets its own copy.
   if (type === 0) return ownsRead(raw.length) ? data : Buffer.from(data);
   return decompressBlock(type, data, footer.formatVersion, `${file.path}@${h.offset}`);
+}
+
+/** Throws unless `computed` (blockChecksum's result over the block at `h`) matches the trailer's `stored`. */
+export function checkBlockChecksum(path: string, footer: Footer, h: BlockHandle, kind: BlockKind, computed: number | null, stored: number): void {
+  if (computed === null) {
+    throw new CorruptionError(`unknown checksum type ${footer.checksumType}`, `${path}@${h.offset}`);
+  }
+  if (footer.baseContextChecksum !== 0) {
+    computed = (computed + contextChecksumModifier(footer.baseContextChecksum, h.offset)) >>> 0;
+  }
+  if (footer.checksumType !== 0 && computed !== stored) {
+    throw new CorruptionError(
+      `${kind} block checksum mismatch (${checksumTypeName(footer.checksumType)}: stored ${hex(stored)}, ` +
+        `computed ${hex(computed)}; block of ${h.size} bytes)`,
+      `${path}@${h.offset}`,
+    );
+  }
 }
 
 function hex(n: number): string {

@@ -7,6 +7,8 @@ import { Cursor, loadHashers, needsHashers } from '../coding.js';
 import type { Comparator } from '../internal-key.js';
 import { readBlock, SstFile } from './block-fetch.js';
 import { BlockIter, readNamedEntries, type KeyVsTarget } from './block.js';
+import { LARGE_BLOCK_BYTES, readLargeDataBlock, type LargeDataBlock } from './large-block.js';
+import type { LargeValue } from '../large-value.js';
 import { decodeFooter, decodeHandle, FOOTER_SIZE, type BlockHandle, type Footer } from './format.js';
 
 export const enum IndexType {
@@ -149,9 +151,14 @@ export class Table {
     });
   }
 
-  async readDataBlock(h: BlockHandle, sequential: boolean): Promise<BlockIter> {
+  /** The data block at `h`; `large` when its big value was left in the file (sst/large-block.ts). */
+  async readDataBlock(h: BlockHandle, sequential: boolean): Promise<{ iter: BlockIter; large: LargeDataBlock | null }> {
+    if (h.size >= LARGE_BLOCK_BYTES) {
+      const large = await readLargeDataBlock(this.file, this.footer, h);
+      if (large !== null) return { iter: new BlockIter(large.block, this.path, h.offset), large };
+    }
     const block = await readBlock(this.file, this.footer, h, 'data', sequential);
-    return new BlockIter(block, this.path, h.offset);
+    return { iter: new BlockIter(block, this.path, h.offset), large: null };
   }
 
   iterator(ucmp: Comparator): TableIterator {
@@ -165,6 +172,8 @@ export class TableIterator {
   klen = 0;
   valid = false;
   data: BlockIter | null = null;
+  /** The current data block's big value, when it was left in the file. */
+  private large: LargeDataBlock | null = null;
   private top: BlockIter | null = null;
   private part: BlockIter | null = null;
   private readonly twoLevel: boolean;
@@ -197,11 +206,18 @@ export class TableIterator {
     return this.data!.valEnd;
   }
 
+  /** The current value when it is too big to have been read (valueBuf then holds it empty). */
+  get largeValue(): LargeValue | null {
+    const l = this.large;
+    return l !== null && this.data!.valStart === l.valStart ? l.value : null;
+  }
+
   /** Positions on the first entry (when `from` is given: the first with user key ≥ from). */
   async seek(from?: Buffer): Promise<void> {
     this.top = await this.table.readIndexBlock(this.table.indexHandle, false);
     this.part = null;
     this.data = null;
+    this.large = null;
     this.whole = from === undefined;
     this.blocksSeen = 0;
     this.entriesSeen = 0;
@@ -226,8 +242,8 @@ export class TableIterator {
       }
     }
     const cur = this.twoLevel ? this.part! : this.top;
-    this.data = await this.table.readDataBlock(handleOf(cur), true);
-    if (this.data.seek(vsData)) {
+    this.setData(await this.table.readDataBlock(handleOf(cur), true));
+    if (this.data!.seek(vsData)) {
       this.sync();
       return;
     }
@@ -269,9 +285,16 @@ export class TableIterator {
     }
   }
 
+  private setData(d: { iter: BlockIter; large: LargeDataBlock | null }): BlockIter {
+    this.data = d.iter;
+    this.large = d.large;
+    return d.iter;
+  }
+
   private finish(): void {
     this.valid = false;
     this.data = null;
+    this.large = null;
     this.top = null;
     this.part = null;
   }
@@ -294,9 +317,9 @@ export class TableIterator {
         if (this.whole) this.checkWhole();
         return this.finish();
       }
-      this.data = await this.table.readDataBlock(h, true);
+      const d = this.setData(await this.table.readDataBlock(h, true));
       this.blocksSeen++;
-      if (this.data.next()) {
+      if (d.next()) {
         this.entriesSeen++;
         this.sync();
         return;
