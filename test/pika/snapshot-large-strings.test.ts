@@ -1,8 +1,9 @@
 /**
- * A–C strings of several MiB (a dump written by real RocksDB, uncompressed): the reader hands each
+ * Strings of several MiB (a dump written by real RocksDB, uncompressed): the reader hands each
  * on in pieces of `chunkBytes`, read from the file one at a time, `first` on the first and `last` on
  * the final piece, with the string's expiry on every piece; an expired one is not read at all, and
- * a later type's probe of the name reads only the value's 4-byte expiry.
+ * a later type's probe of the name reads only the value's 4-byte expiry. 4.0 the same, from its
+ * meta column family.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import type { DataType, SnapshotRecord } from '../../src/core/record.js';
 import { readSnapshotBatches } from '../../src/snapshot/pika/snapshot.js';
 import { dataPrefix, meta, writeDump3 } from '../../bench/datasets.js';
-import { string3, x } from './pika-dump-writer.js';
+import { string3, writePikaDump, x } from './pika-dump-writer.js';
 import { dumpValue, parseDump } from '../rocks/writer.js';
 
 const MiB = 1 << 20;
@@ -117,6 +118,60 @@ describe('A–C strings of several MiB', () => {
     assert.deepEqual(
       records.filter((r) => r.type === 'hash').map((r) => r.key.toString()),
       ['big00000002'],
+    );
+  });
+});
+
+describe('4.0 strings of several MiB', () => {
+  let work: string;
+  let records: SnapshotRecord[];
+  // Bytes that do not compress, as latin1 text (the writer's value form).
+  const value = (n: number, seed: number): string => {
+    let x = seed;
+    let out = '';
+    for (let i = 0; i < n; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      out += String.fromCharCode(x >>> 24);
+    }
+    return out;
+  };
+  const big = value(6 * MiB + 5, 7);
+  const expireAt = NOW + 3_600_000;
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'pm-large-strings4-'));
+    const db0 = writePikaDump(
+      {
+        family: 'D',
+        instances: 2,
+        options: { compression: 'none', write_buffer_size: 134217728 },
+        keys: [
+          { name: 'a', type: 'string', value: 'small' },
+          { name: 'big', type: 'string', value: big, expireAt },
+          { name: 'dead', type: 'string', value: value(5 * MiB, 9), expireAt: NOW - 1000, instance: 1 },
+          { name: 'h', type: 'hash', value: { f: 'v' }, instance: 1 },
+        ],
+      },
+      work,
+      NOW,
+    );
+    records = [];
+    for await (const batch of readSnapshotBatches(db0, { db: 0, nowMs: NOW, chunkSize: 512, chunkBytes: MiB })) records.push(...batch);
+  });
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  it('hands a big string on in pieces, leaves out an expired one, and keeps the keys around them', () => {
+    const pieces = records.filter((r) => r.key.toString() === 'big');
+    assert.equal(pieces.length, 7);
+    pieces.forEach((r, i) => {
+      assert.equal(r.first, i === 0);
+      assert.equal(r.last, i === pieces.length - 1);
+      assert.equal(r.expireAtMs, expireAt);
+    });
+    assert.equal(Buffer.concat(pieces.map((r) => (r.type === 'string' ? r.value : Buffer.alloc(0)))).toString('latin1'), big);
+    assert.deepEqual(
+      records.filter((r) => r.key.toString() !== 'big').map((r) => `${r.type} ${r.key}`),
+      ['string a', 'hash h'],
     );
   });
 });

@@ -26,7 +26,8 @@ import {
   wellFormedMetaKey4End,
 } from './format4.js';
 import { bytewiseRange } from '../rocks/internal-key.js';
-import { rawEntry, type RawEntry } from '../rocks/merge.js';
+import { largeRawEntry, rawEntry, type RawEntry } from '../rocks/merge.js';
+import { readLargeValue, type LargeValue } from '../rocks/large-value.js';
 import { isPikaInternalKey, SKIP_BAD_NAME_4, SKIP_HLL, SKIP_INTERNAL } from './special-keys.js';
 import { decodeStreamMessage, STREAM_ID_BYTES, streamIdOf } from './stream-format.js';
 import type { Element } from './chunker.js';
@@ -53,7 +54,8 @@ class Instance {
 
   /** Raw entries: a string's record takes its one view of the value itself (classifyString). */
   async openMeta(from?: Buffer): Promise<BatchCursor<RawEntry>> {
-    this.meta = await BatchCursor.open(this.db, 'default', from === undefined ? { batchSize: META_BATCH, make: rawEntry } : { from, batchSize: META_BATCH, make: rawEntry });
+    const opts = { batchSize: META_BATCH, make: rawEntry, makeLarge: largeRawEntry };
+    this.meta = await BatchCursor.open(this.db, 'default', from === undefined ? opts : { ...opts, from });
     return this.meta;
   }
 
@@ -110,11 +112,17 @@ export async function* scanInstances4(dbs: readonly RocksDb[], ctx: ScanContext,
         } else if (d === 0) dups[ndups++] = i;
       }
       if (mk === undefined) break;
-      const { block, start, end } = metas[min].current!;
+      const { block, start, end, large } = metas[min].current!;
       for (let x = 0; x < ndups; x++) {
         const j = dups[x];
         ctx.skipped(nameForReport(mk, metaKey4Shape(mk).encEnd), `duplicate: also in instance ${min}, which is used; copy in instance ${j} ignored`);
         await metas[j].advance();
+      }
+      if (large !== undefined) {
+        yield* largeMeta(inst[min], mk, large, ctx);
+        const p = metas[min].advance();
+        if (p !== undefined) await p;
+        continue;
       }
       const what = classify(inst[min].db, mk, block, start, end, ctx);
       if (what !== null) {
@@ -193,6 +201,48 @@ function classifyString(block: Buffer, start: number, end: number, name: Buffer,
     pos: { kind: 'snapshot', db: ctx.db, seq: ctx.seqs.next++ },
     value: block.subarray(start + 1, valueEnd),
   };
+}
+
+/**
+ * A meta value the scan left in its file (4 MiB or more): a big string's, read in pieces of
+ * `ctx.chunkBytes` after its type byte and its suffix (reserve, ctime, etime) as a big hash's fields
+ * are; any other type's meta is small, and is read whole and taken the usual way.
+ */
+async function* largeMeta(inst: Instance, mk: Buffer, large: LargeValue, ctx: ScanContext): AsyncGenerator<SnapshotRecord[]> {
+  if ((await readLargeValue(large, 0, 1))[0] !== Type4.String) {
+    const mv = await readLargeValue(large, 0, large.length);
+    const what = classify(inst.db, mk, mv, 0, mv.length, ctx);
+    if (what === null) return;
+    if ('pos' in what) {
+      if (ctx.batch.push(what, what.key.length)) yield ctx.batch.take();
+    } else {
+      yield* joinContainer(inst, what, mk, mv, ctx);
+    }
+    return;
+  }
+  const encEnd = wellFormedMetaKey4End(mk);
+  const name = encEnd >= 0 ? decodeUserKey4(mk, KEY4_PREFIX, encEnd) : null;
+  if (name === null) return void ctx.skipped(nameForReport(mk, metaKey4Shape(mk).encEnd), SKIP_BAD_NAME_4);
+  const suffix = await readLargeValue(large, large.length - STRING4_SUFFIX, STRING4_SUFFIX);
+  const expireAtMs = time4ToMs(suffix, STRING4_SUFFIX - 8);
+  if (ctx.expired(expireAtMs)) return;
+  if (isPikaInternalKey(name)) return void skip(ctx, name, SKIP_INTERNAL);
+  if (isHll4(suffix, 0)) return void skip(ctx, name, SKIP_HLL);
+  const valueEnd = large.length - STRING4_SUFFIX;
+  for (let at = 1; at < valueEnd; at += ctx.chunkBytes) {
+    const n = Math.min(ctx.chunkBytes, valueEnd - at);
+    const piece: SnapshotRecord = {
+      type: 'string',
+      db: ctx.db,
+      key: name,
+      expireAtMs,
+      first: at === 1,
+      last: at + n >= valueEnd,
+      pos: { kind: 'snapshot', db: ctx.db, seq: ctx.seqs.next++ },
+      value: await readLargeValue(large, at, n),
+    };
+    if (ctx.batch.push(piece, (at === 1 ? name.length : 0) + n)) yield ctx.batch.take();
+  }
 }
 
 function skip(ctx: ScanContext, name: Buffer, reason: string): null {

@@ -35,9 +35,15 @@ export interface RawEntry {
   readonly block: Buffer;
   readonly start: number;
   readonly end: number;
+  /** Set (and the span empty) when largeRawEntry left the value in its file. */
+  readonly large?: LargeValue;
 }
 
 export const rawEntry: EntryMaker<RawEntry> = (key, block, start, end) => ({ key, block, start, end });
+
+const NO_BYTES = Buffer.alloc(0);
+
+export const largeRawEntry: LargeMaker<RawEntry> = (key, large) => ({ key, block: NO_BYTES, start: 0, end: 0, large });
 
 export class UnsupportedEntryError extends Error {
   override name = 'UnsupportedEntryError';
