@@ -78,6 +78,11 @@ function admit(key: Buffer, type: DataType, ctx: ScanContext, earlier: readonly 
   return admitFrom(0, key, type, ctx, earlier);
 }
 
+/** admit() for a string key, or true at once when there is nothing to check (no earlier type: most keys). */
+function admitString(key: Buffer, ctx: ScanContext, earlier: readonly LiveProbe[]): Admission | Promise<Admission> {
+  return earlier.length > 0 || isPikaInternalKey(key) ? admit(key, 'string', ctx, earlier) : true;
+}
+
 function admitFrom(i: number, key: Buffer, type: DataType, ctx: ScanContext, earlier: readonly LiveProbe[]): Admission | Promise<Admission> {
   for (; i < earlier.length; i++) {
     const p = earlier[i];
@@ -138,13 +143,10 @@ async function* largeStringRecords(db: RocksDb, rec: LargeString, ctx: ScanConte
   const { key, value } = rec;
   const { expireAtMs } = decodeStringValue3(await readLargeValue(value, value.length - 4, 4), where(db, 'default', key));
   if (ctx.expired(expireAtMs)) return;
-  let shadowed = false;
-  if (earlier.length > 0 || isPikaInternalKey(key)) {
-    const a = admit(key, 'string', ctx, earlier);
-    const ok = a instanceof Promise ? await a : a;
-    if (!ok) return;
-    shadowed = ok === 'shadowed';
-  }
+  const a = admitString(key, ctx, earlier);
+  const ok = a instanceof Promise ? await a : a;
+  if (!ok) return;
+  const shadowed = ok === 'shadowed';
   const userLen = value.length - 4;
   for (let at = 0; at < userLen; at += ctx.chunkBytes) {
     const n = Math.min(ctx.chunkBytes, userLen - at);
@@ -177,13 +179,10 @@ export async function* scanStrings3(db: RocksDb, ctx: ScanContext, earlier: read
       }
       const key = rec.key;
       if (rec.expireAtMs !== null && rec.expireAtMs < ctx.nowMs) continue;
-      let shadowed = false;
-      if (earlier.length > 0 || isPikaInternalKey(key)) {
-        const a = admit(key, 'string', ctx, earlier);
-        const ok = a instanceof Promise ? await a : a;
-        if (!ok) continue;
-        shadowed = ok === 'shadowed';
-      }
+      const a = admitString(key, ctx, earlier);
+      const ok = a instanceof Promise ? await a : a;
+      if (!ok) continue;
+      const shadowed = ok === 'shadowed';
       const value = rec.value;
       if (value.length === 131072 && looksLikeHll3x(value, 0, value.length)) {
         ctx.skipped(key, SKIP_HLL_3X);
