@@ -1,6 +1,7 @@
 /** What every family's scanner shares: options, the record counter, the element chunker. */
 import { printableBytes } from '../../core/command.js';
-import type { DataType } from '../../core/record.js';
+import type { DataType, SnapshotRecord } from '../../core/record.js';
+import { readLargeValue, type LargeValue } from '../rocks/large-value.js';
 import { KeyChunker, RecordBatcher, RecordSequence } from './chunker.js';
 
 /** Order of two `ms-seq` stream IDs. */
@@ -36,6 +37,30 @@ export class ScanContext {
     if (!Number.isFinite(nowMs)) throw new RangeError(`nowMs must be a finite number, got ${nowMs}`);
     this.seqs = new RecordSequence(db);
     this.chunker = new KeyChunker(this.seqs, chunkSize, chunkBytes);
+  }
+
+  /**
+   * A big string's records, in either family: its value, bytes [from, to) of `large`, read from
+   * the file in pieces of `chunkBytes` as a big hash's fields are, `first` on the first piece and
+   * `last` on the final one, each with a position of its own. Pushed into the batch; full batches
+   * are yielded.
+   */
+  async *stringPieces(key: Buffer, expireAtMs: number | null, large: LargeValue, from: number, to: number, shadowed: boolean): AsyncGenerator<SnapshotRecord[]> {
+    for (let at = from; at < to; at += this.chunkBytes) {
+      const n = Math.min(this.chunkBytes, to - at);
+      const piece: SnapshotRecord = {
+        type: 'string',
+        db: this.db,
+        key,
+        expireAtMs,
+        first: at === from,
+        last: at + n >= to,
+        pos: { kind: 'snapshot', db: this.db, seq: this.seqs.next++ },
+        value: await readLargeValue(large, at, n),
+        ...(shadowed ? { shadowed: true as const } : {}),
+      };
+      if (this.batch.push(piece, (at === from ? key.length : 0) + n)) yield this.batch.take();
+    }
   }
 
   /** Pika's rule at ms precision: expired iff an expiry exists and lies before `now`. */

@@ -134,11 +134,7 @@ const largeKeyValue: LargeMaker<KeyValue> = (key, large) => ({ key, value: EMPTY
 
 const EMPTY = Buffer.alloc(0);
 
-/**
- * A big string's records: its expiry from the value's last 4 bytes, then the user value in pieces
- * of `ctx.chunkBytes`, read from the file one at a time, as a big hash's fields are: `first` on the
- * first piece, `last` on the final one. Pushed into the scan's batch; full batches are yielded.
- */
+/** A big string's records: its expiry from the value's last 4 bytes, then the user value in pieces (ScanContext.stringPieces). */
 async function* largeStringRecords(db: RocksDb, rec: LargeString, ctx: ScanContext, earlier: readonly LiveProbe[]): AsyncGenerator<SnapshotRecord[]> {
   const { key, value } = rec;
   const { expireAtMs } = decodeStringValue3(await readLargeValue(value, value.length - 4, 4), where(db, 'default', key));
@@ -146,23 +142,7 @@ async function* largeStringRecords(db: RocksDb, rec: LargeString, ctx: ScanConte
   const a = admitString(key, ctx, earlier);
   const ok = a instanceof Promise ? await a : a;
   if (!ok) return;
-  const shadowed = ok === 'shadowed';
-  const userLen = value.length - 4;
-  for (let at = 0; at < userLen; at += ctx.chunkBytes) {
-    const n = Math.min(ctx.chunkBytes, userLen - at);
-    const piece: SnapshotRecord = {
-      type: 'string',
-      db: ctx.db,
-      key,
-      expireAtMs,
-      first: at === 0,
-      last: at + n >= userLen,
-      pos: { kind: 'snapshot', db: ctx.db, seq: ctx.seqs.next++ },
-      value: await readLargeValue(value, at, n),
-      ...(shadowed ? { shadowed: true as const } : {}),
-    };
-    if (ctx.batch.push(piece, (at === 0 ? key.length : 0) + n)) yield ctx.batch.take();
-  }
+  yield* ctx.stringPieces(key, expireAtMs, value, 0, value.length - 4, ok === 'shadowed');
 }
 
 /** `from`, in every scanner: the key to start at (a resumed read), in the scanned CF's own key form. */

@@ -204,9 +204,9 @@ function classifyString(block: Buffer, start: number, end: number, name: Buffer,
 }
 
 /**
- * A meta value the scan left in its file (4 MiB or more): a big string's, read in pieces of
- * `ctx.chunkBytes` after its type byte and its suffix (reserve, ctime, etime) as a big hash's fields
- * are; any other type's meta is small, and is read whole and taken the usual way.
+ * A meta value the scan left in its file (4 MiB or more): a big string's, handed on in pieces
+ * (ScanContext.stringPieces) once its type byte and its suffix (reserve, ctime, etime) are read;
+ * any other type's meta is small, and is read whole and taken the usual way.
  */
 async function* largeMeta(inst: Instance, mk: Buffer, large: LargeValue, ctx: ScanContext): AsyncGenerator<SnapshotRecord[]> {
   if ((await readLargeValue(large, 0, 1))[0] !== Type4.String) {
@@ -228,21 +228,7 @@ async function* largeMeta(inst: Instance, mk: Buffer, large: LargeValue, ctx: Sc
   if (ctx.expired(expireAtMs)) return;
   if (isPikaInternalKey(name)) return void skip(ctx, name, SKIP_INTERNAL);
   if (isHll4(suffix, 0)) return void skip(ctx, name, SKIP_HLL);
-  const valueEnd = large.length - STRING4_SUFFIX;
-  for (let at = 1; at < valueEnd; at += ctx.chunkBytes) {
-    const n = Math.min(ctx.chunkBytes, valueEnd - at);
-    const piece: SnapshotRecord = {
-      type: 'string',
-      db: ctx.db,
-      key: name,
-      expireAtMs,
-      first: at === 1,
-      last: at + n >= valueEnd,
-      pos: { kind: 'snapshot', db: ctx.db, seq: ctx.seqs.next++ },
-      value: await readLargeValue(large, at, n),
-    };
-    if (ctx.batch.push(piece, (at === 1 ? name.length : 0) + n)) yield ctx.batch.take();
-  }
+  yield* ctx.stringPieces(name, expireAtMs, large, 1, large.length - STRING4_SUFFIX, false);
 }
 
 function skip(ctx: ScanContext, name: Buffer, reason: string): null {
