@@ -45,6 +45,8 @@ export const BIG_STRINGS = 64;
 export const BIG_STRING_BYTES = 1 << 20;
 export const BIG_HASH_FIELDS = 1_000_000;
 export const BIG_FIELD_BYTES = 300;
+/** The 'huge-string' dataset: one string of this size, in an uncompressed block (read and written in pieces). */
+export const HUGE_STRING_BYTES = 64 << 20;
 
 /** The writer scripts of a dataset, for tests that write it into a directory of their own. */
 export function recipeScripts(name: string): Recipe['scripts'] {
@@ -78,7 +80,13 @@ const RECIPES: Record<string, () => Recipe> = {
       hashes: [...OPEN, 'cf data_cf', 'open', `put default h ${meta(BIG_HASH_FIELDS, 1)}`, `putn data_cf ${dataPrefix('h', 1)} 0 ${BIG_HASH_FIELDS} ${BIG_FIELD_BYTES} 3`, 'flush', 'close'],
     },
   }),
-  /** 300k strings (64 B), 30k hashes of 10 fields, 30k sets of 10 members, one hash of 100k fields. */
+    /** One string of 64 MiB, stored uncompressed: peak RSS whatever one string's size (issue 15). test/daemon/load-memory.test.ts loads the same. */
+  'huge-string': () => ({
+    keys: 1,
+    elements: 1,
+    scripts: { strings: ['option compression none', 'option write_buffer_size 268435456', 'open', `putn default huge 0 1 ${HUGE_STRING_BYTES} 7 ${NO_EXPIRY}`, 'flush', 'close'] },
+  }),
+/** 300k strings (64 B), 30k hashes of 10 fields, 30k sets of 10 members, one hash of 100k fields. */
   mixed: () => {
     const hashes = [...OPEN, 'cf data_cf', 'open'];
     const sets = [...OPEN, 'cf member_cf', 'open'];
