@@ -86,6 +86,14 @@ const RECIPES: Record<string, () => Recipe> = {
     elements: 1,
     scripts: { strings: ['option compression none', 'option write_buffer_size 268435456', 'open', `putn default huge 0 1 ${HUGE_STRING_BYTES} 7 ${NO_EXPIRY}`, 'flush', 'close'] },
   }),
+  /** The same string as text, which snappy shrinks: its block stays compressed (Pika's default) and is decoded as a stream. */
+  'huge-text': () => ({
+    keys: 1,
+    elements: 1,
+    scripts: {
+      strings: ['option compression snappy', 'option values text', 'option write_buffer_size 268435456', 'open', `putn default huge 0 1 ${HUGE_STRING_BYTES} 7 ${NO_EXPIRY}`, 'flush', 'close'],
+    },
+  }),
 /** 300k strings (64 B), 30k hashes of 10 fields, 30k sets of 10 members, one hash of 100k fields. */
   mixed: () => {
     const hashes = [...OPEN, 'cf data_cf', 'open'];

@@ -311,9 +311,9 @@ try {
     /** `oneString`: the case is one string of that many bytes (MiB/s, not elements/s). */
     const cases: Array<{ label: string; dir: string; keys: number; elements: number; oneString?: number }> = [
       { label: 'real 3.2.7 dump, 1M small strings', dir: DUMP, keys: 1_000_000, elements: 1_000_000 },
-      ...['hash-1m-fields', 'mixed', 'big-values', 'huge-string'].map((name) => {
+      ...['hash-1m-fields', 'mixed', 'big-values', 'huge-string', 'huge-text'].map((name) => {
         const d = dataset(name);
-        return { label: `generated 3.x dump "${name}"`, dir: d.dir, keys: d.keys, elements: d.elements, ...(name === 'huge-string' ? { oneString: HUGE_STRING_BYTES } : {}) };
+        return { label: `generated 3.x dump "${name}"`, dir: d.dir, keys: d.keys, elements: d.elements, ...(name.startsWith('huge-') ? { oneString: HUGE_STRING_BYTES } : {}) };
       }),
     ];
     console.log('full sync (pika-migrate load, own process) into the same redis-server');

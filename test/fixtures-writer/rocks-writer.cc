@@ -10,6 +10,7 @@
 //                              | compression none|snappy|zlib|lz4|lz4hc|zstd | index binary|two_level|first_key
 //                              | block_size N | metadata_block_size N | restart_interval N
 //                              | index_restart_interval N | write_buffer_size N | bloom 0|1
+//                              | values random|text (text: words, so big values' blocks compress)
 //   cf <name> [bytewise|reverse|merge|pika-lists3|pika-zscore3|pika-lists4|pika-zscore4]
 //                                       declare a column family (before `open`); `default` may be
 //                                       re-declared to change its comparator / merge operator; the
@@ -206,10 +207,28 @@ std::string bytesOf(const std::string& tok) {
   return out;
 }
 
+// `option values text`: values are words, which snappy shrinks enough for RocksDB to keep a big
+// value's block compressed (the default bytes shrink too little, so such blocks stay uncompressed).
+bool textValues = false;
+
 // Deterministic pseudo-random bytes (xorshift64*), compressible enough to exercise codecs.
 std::string genValue(size_t size, uint64_t seed) {
   std::string out(size, '\0');
   uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  if (textValues) {
+    static const char* words[16] = {"pika",  "redis", "rocks", "value", "key",  "table", "block", "merge",
+                                    "level", "flush", "write", "sync",  "hash", "list",  "set",   "zset"};
+    size_t i = 0;
+    while (i < size) {
+      x ^= x >> 12;
+      x ^= x << 25;
+      x ^= x >> 27;
+      const char* w = words[(x * 0x2545F4914F6CDD1Dull) >> 60];
+      for (const char* c = w; *c && i < size; c++) out[i++] = *c;
+      if (i < size) out[i++] = static_cast<char>('0' + (x & 7));
+    }
+    return out;
+  }
   for (size_t i = 0; i < size; i++) {
     x ^= x >> 12;
     x ^= x << 25;
@@ -325,6 +344,7 @@ int main(int argc, char** argv) {
       else if (k == "index_restart_interval") table.index_block_restart_interval = std::stoi(v);
       else if (k == "write_buffer_size") options.write_buffer_size = std::stoul(v);
       else if (k == "bloom") bloom = v == "1";
+      else if (k == "values") textValues = v == "text";
       else die("unknown option " + k);
     } else if (cmd == "cf") {
       need(1);

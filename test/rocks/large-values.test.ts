@@ -1,11 +1,11 @@
 /**
- * Values of several MiB written by real RocksDB: an uncompressed block of 4 MiB or more is not read
- * whole; its big value stays in the file (LargeValue) and is read in pieces, after the block's
- * checksum was verified in pieces. Everything is compared with RocksDB's own iteration (the
+ * Values of several MiB written by real RocksDB: a block of 4 MiB or more, stored uncompressed or
+ * snappy-compressed, is not read whole; its big value stays in the file (LargeValue) and is read in
+ * pieces, after the block's checksum was verified in pieces. Everything is compared with RocksDB's own iteration (the
  * writer's dump: length and FNV-1a of each big value).
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CorruptionError } from '../../src/core/errors.js';
@@ -25,6 +25,8 @@ function dbWith(checksum: string, compression = 'none'): { dir: string; dump: Du
     'option format_version 5',
     `option checksum ${checksum}`,
     `option compression ${compression}`,
+    // Words, so that snappy shrinks the big blocks enough for RocksDB to keep them compressed.
+    `option values ${compression === 'none' ? 'random' : 'text'}`,
     'option write_buffer_size 134217728',
     'open',
     'putn default a 0 40 20 1',
@@ -67,9 +69,16 @@ async function scanAll(dir: string, makeLarge: boolean): Promise<{ pairs: Array<
 }
 
 describe('values of several MiB', () => {
-  for (const checksum of ['crc32c', 'xxh3', 'xxhash64']) {
-    it(`leaves them in the file and reads them in pieces, as RocksDB iterates them (${checksum})`, async () => {
-      const { dir, dump } = dbWith(checksum);
+  for (const [checksum, compression] of [
+    ['crc32c', 'none'],
+    ['xxh3', 'none'],
+    ['xxhash64', 'none'],
+    ['crc32c', 'snappy'],
+    ['xxh3', 'snappy'],
+  ]) {
+    it(`leaves them in the file and reads them in pieces, as RocksDB iterates them (${checksum}, ${compression})`, async () => {
+      const { dir, dump } = dbWith(checksum, compression);
+      if (compression === 'snappy') assert.ok(sstBytes(dir) < (BIG + BIGGER) / 2, 'the big blocks are stored compressed');
       const expected = dump.find((c) => c.name === 'default')!.pairs;
       const streamed = await scanAll(dir, true);
       assert.deepEqual(streamed.pairs, expected);
@@ -128,4 +137,31 @@ describe('values of several MiB', () => {
       await db.close();
     }
   });
+
+  it('the same for a snappy block: damage found while it is decoded as a stream is reported by the whole-block read', async () => {
+    const { dir } = dbWith('crc32c', 'snappy');
+    const sst = join(dir, readdirSync(dir).find((f) => f.endsWith('.sst'))!);
+    const buf = readFileSync(sst);
+    // `b`'s compressed block is the file's first MiBs.
+    buf[1 << 20] ^= 0x20;
+    writeFileSync(sst, buf);
+    const db = await openRocksDb(dir);
+    const seen: string[] = [];
+    try {
+      await assert.rejects(
+        (async () => {
+          for await (const batch of db.scanBatches('default', { makeLarge: largeEntry, batchSize: 1 })) for (const e of batch) seen.push(e.key.toString());
+        })(),
+        (e: unknown) => e instanceof CorruptionError && /data block checksum mismatch/.test(e.message),
+      );
+      assert.ok(!seen.includes('b'), 'nothing of the damaged block handed on');
+    } finally {
+      await db.close();
+    }
+  });
 });
+
+const sstBytes = (dir: string): number =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.sst'))
+    .reduce((n, f) => n + statSync(join(dir, f)).size, 0);

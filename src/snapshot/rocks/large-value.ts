@@ -6,32 +6,77 @@
 import { open } from 'node:fs/promises';
 import { CorruptionError } from '../../core/errors.js';
 import { noteLargeBuffer } from '../../core/large-buffers.js';
+import { SnappyStream } from './snappy-stream.js';
 
 export interface LargeValue {
   readonly path: string;
-  /** Byte offset of the value in the file. */
+  /** Byte offset of the value in the file; of its block when the block is compressed. */
   readonly offset: number;
   readonly length: number;
+  /** Set when the block is snappy-compressed: the value is decoded from the block's start. */
+  readonly snappy?: SnappyPlace;
 }
+
+export interface SnappyPlace {
+  /** Compressed size of the block (without its trailer). */
+  readonly size: number;
+  /** Offset of the value in the uncompressed block. */
+  readonly valueAt: number;
+  /** The value's first and last bytes (up to EDGE_BYTES each), kept from the block's check. */
+  readonly head: Buffer;
+  readonly tail: Buffer;
+}
+
+/** How much of each end of a compressed value is kept: readers peek at a type byte or an expiry suffix. */
+export const EDGE_BYTES = 64;
 
 /** Reads above this size note their buffer (core/large-buffers.ts): it dies once its value is written. */
 const NOTED_READ = 256 * 1024;
 
+/**
+ * Where the last read of a compressed value stopped: pieces read in order continue the stream
+ * instead of decoding the block again from its start. Dies with the value.
+ */
+const cursors = new WeakMap<LargeValue, SnappyStream>();
+
 /** Bytes [start, start+len) of the value, in a buffer of their own. */
 export async function readLargeValue(v: LargeValue, start: number, len: number): Promise<Buffer> {
   if (start < 0 || len < 0 || start + len > v.length) throw new RangeError(`bytes [${start}, ${start + len}) of a ${v.length}-byte value`);
+  const z = v.snappy;
+  if (z !== undefined) {
+    if (start + len <= z.head.length) return Buffer.from(z.head.subarray(start, start + len));
+    const tailAt = v.length - z.tail.length;
+    if (start >= tailAt) return Buffer.from(z.tail.subarray(start - tailAt, start - tailAt + len));
+  }
   const buf = len >= NOTED_READ ? Buffer.allocUnsafeSlow(len) : Buffer.allocUnsafe(len);
   if (len >= NOTED_READ) noteLargeBuffer(len);
-  const fh = await open(v.path, 'r');
+  if (z === undefined) {
+    await readFileRange(v.path, buf, v.offset + start, len);
+    return buf;
+  }
+  // Taken out while in use: a read running beside it decodes on its own.
+  let s = cursors.get(v);
+  cursors.delete(v);
+  if (s === undefined || s.produced > z.valueAt + start) {
+    s = await SnappyStream.open((into, at, n) => readFileRange(v.path, into, v.offset + at, n), z.size, `${v.path}@${v.offset}`);
+  }
+  await s.skip(z.valueAt + start - s.produced);
+  await s.read(buf, 0, len);
+  if (s.produced < z.valueAt + v.length) cursors.set(v, s);
+  return buf;
+}
+
+/** Bytes [at, at+n) of the file at `path` into `into[0, n)`. */
+async function readFileRange(path: string, into: Buffer, at: number, n: number): Promise<void> {
+  const fh = await open(path, 'r');
   try {
     let got = 0;
-    while (got < len) {
-      const { bytesRead } = await fh.read(buf, got, len - got, v.offset + start + got);
-      if (bytesRead === 0) throw new CorruptionError('unexpected end of file', `${v.path}@${v.offset + start + got}`);
+    while (got < n) {
+      const { bytesRead } = await fh.read(into, got, n - got, at + got);
+      if (bytesRead === 0) throw new CorruptionError('unexpected end of file', `${path}@${at + got}`);
       got += bytesRead;
     }
   } finally {
     await fh.close();
   }
-  return buf;
 }

@@ -1,20 +1,32 @@
 /**
  * A data block too big to read whole: RocksDB closes a data block as soon as it holds the block
  * size, so a value larger than that is the last entry of its block (alone, or after small entries
- * of a block not yet full), and a 64 MiB string is a 64 MiB block. When such a block is stored
- * uncompressed, only its entries' headers and keys
- * are read (the head before the big value, the restart array after it); the big value stays in the
- * file as a LargeValue, read in pieces by whoever wants it. The block's checksum is verified first,
- * in pieces, so nothing of a damaged block is handed on.
+ * of a block not yet full), and a 64 MiB string is a 64 MiB block. Only its entries' headers and
+ * keys are kept (the head before the big value, the restart array after it); the big value stays
+ * in the file as a LargeValue, read in pieces by whoever wants it. The block's checksum is verified
+ * first, in pieces, so nothing of a damaged block is handed on.
+ *
+ * A block stored uncompressed is read at its two ends. A snappy block (Pika's default
+ * `compression`) is decoded once as a stream to find them (snappy-stream.ts); other compressions
+ * are read whole.
  */
 import { CorruptionError } from '../../../core/errors.js';
 import { blockChecksummer, getVarint32, putVarint } from '../coding.js';
-import type { LargeValue } from '../large-value.js';
+import { EDGE_BYTES, type LargeValue } from '../large-value.js';
+import { FarCopyError, SnappyStream } from '../snappy-stream.js';
+import { CompressionType } from './compression.js';
 import { checkBlockChecksum, type SstFile } from './block-fetch.js';
 import { BLOCK_TRAILER_SIZE, type BlockHandle, type Footer } from './format.js';
 
-/** Data blocks from this size on are read this way when uncompressed. */
+/** Data blocks from this size on (uncompressed) are read this way. */
 export const LARGE_BLOCK_BYTES = 4 << 20;
+/**
+ * Compressed blocks from this size on are looked at: one smaller still decompresses to at most
+ * ~5 MiB (snappy packs at most 64 bytes into a 3-byte copy).
+ */
+const LARGE_COMPRESSED_BYTES = 256 * 1024;
+/** Whether a data block of this stored size may be read as a LargeDataBlock. */
+export const mayBeLargeBlock = (h: BlockHandle): boolean => h.size >= LARGE_COMPRESSED_BYTES;
 /** How much of the block's start holds the entries before the big value (else: read whole). */
 const HEAD_BYTES = 64 * 1024;
 /** The same for its end: restart array, hash index, footer word. */
@@ -34,40 +46,31 @@ export interface LargeDataBlock {
 }
 
 /**
- * The block at `h` as a LargeDataBlock, or null when it is compressed or not shaped as expected
- * (its entries do not fit the head, the big value is not the last entry): the caller reads it
- * whole, which also reports any damage the way every block does.
+ * The block at `h` as a LargeDataBlock, or null when it is small, compressed other than by snappy,
+ * or not shaped as expected (its entries do not fit the head, the big value is not the last entry):
+ * the caller reads it whole, which also reports any damage the way every block does.
  */
 export async function readLargeDataBlock(file: SstFile, footer: Footer, h: BlockHandle): Promise<LargeDataBlock | null> {
   const trailer = Buffer.allocUnsafe(BLOCK_TRAILER_SIZE);
   await file.readAt(trailer, h.offset + h.size, BLOCK_TRAILER_SIZE);
-  if (trailer[0] !== 0 || h.size < LARGE_BLOCK_BYTES) return null;
+  if (trailer[0] === CompressionType.None) return h.size >= LARGE_BLOCK_BYTES ? storedBlock(file, footer, h, trailer) : null;
+  if (trailer[0] === CompressionType.Snappy) return snappyBlock(file, footer, h, trailer);
+  return null;
+}
 
+async function storedBlock(file: SstFile, footer: Footer, h: BlockHandle, trailer: Buffer): Promise<LargeDataBlock | null> {
   const tailLen = Math.min(TAIL_BYTES, h.size);
   const tail = Buffer.allocUnsafe(tailLen);
   await file.readAt(tail, h.offset + h.size - tailLen, tailLen);
-  const footerWord = tail.readUInt32LE(tailLen - 4);
-  let end = h.size - 4;
-  if (footerWord & 0x80000000) {
-    if (tailLen < 6) return null;
-    end -= 2 + tail.readUInt16LE(tailLen - 6);
-  }
-  const numRestarts = footerWord & 0x7fffffff;
-  const restartsOff = end - 4 * numRestarts;
-  const tailStart = h.size - tailLen;
-  if (numRestarts === 0 || restartsOff < tailStart) return null;
-
-  const headLen = Math.min(HEAD_BYTES, restartsOff);
+  const end = entriesEnd(tail, h.size);
+  if (end === null) return null;
+  const headLen = Math.min(HEAD_BYTES, end.restartsOff);
   const head = Buffer.allocUnsafe(headLen);
   await file.readAt(head, h.offset, headLen);
-  const big = lastEntry(head, restartsOff);
-  if (big === null) return null;
-  for (let i = 0; i < numRestarts; i++) {
-    if (tail.readUInt32LE(restartsOff - tailStart + 4 * i) > big.entryAt) return null;
-  }
+  const shape = bigLastEntry(head, tail, h.size, end);
+  if (shape === null) return null;
 
-  const verify = await blockChecksummer(footer.checksumType);
-  if (verify === null) throw new CorruptionError(`unknown checksum type ${footer.checksumType}`, `${file.path}@${h.offset}`);
+  const verify = await checksummer(file, footer, h);
   const piece = Buffer.allocUnsafe(Math.min(PIECE_BYTES, h.size));
   for (let at = 0; at < h.size; at += piece.length) {
     const n = Math.min(piece.length, h.size - at);
@@ -75,18 +78,114 @@ export async function readLargeDataBlock(file: SstFile, footer: Footer, h: Block
     verify.update(n === piece.length ? piece : piece.subarray(0, n));
   }
   checkBlockChecksum(file.path, footer, h, 'data', verify.finish(trailer[0]), trailer.readUInt32LE(1));
+  return {
+    block: shape.block,
+    valStart: shape.valStart,
+    value: { path: file.path, offset: h.offset + shape.valueAt, length: shape.valueLength },
+  };
+}
 
+/**
+ * A snappy block is decoded once as a stream, its checksum computed over the same reads, keeping
+ * only its first and last 64 KiB; the value is decoded again, in pieces, when it is read.
+ */
+async function snappyBlock(file: SstFile, footer: Footer, h: BlockHandle, trailer: Buffer): Promise<LargeDataBlock | null> {
+  if (h.size < LARGE_COMPRESSED_BYTES) return null;
+  const where = `${file.path}@${h.offset}`;
+  const verify = await checksummer(file, footer, h);
+  let stream: SnappyStream;
+  let head: Buffer;
+  try {
+    stream = await SnappyStream.open((buf, at, len) => file.readAt(buf, h.offset + at, len), h.size, where, (chunk) => verify.update(chunk));
+    if (stream.length < LARGE_BLOCK_BYTES) return null;
+    head = Buffer.allocUnsafe(Math.min(HEAD_BYTES, stream.length));
+    await stream.read(head, 0, head.length);
+    await stream.skip(stream.length - stream.produced);
+    await stream.finish();
+  } catch (e) {
+    // Damage, or snappy this stream cannot follow: the whole-block read verifies and reports it.
+    if (e instanceof CorruptionError || e instanceof FarCopyError) return null;
+    throw e;
+  }
+  checkBlockChecksum(file.path, footer, h, 'data', verify.finish(trailer[0]), trailer.readUInt32LE(1));
+  const tail = stream.lastBytes();
+  const end = entriesEnd(tail, stream.length);
+  if (end === null) return null;
+  const shape = bigLastEntry(head.subarray(0, Math.min(head.length, end.restartsOff)), tail, stream.length, end);
+  if (shape === null) return null;
+  const valueEnd = shape.valueAt + shape.valueLength;
+  const tailAt = stream.length - tail.length;
+  const edge = Math.min(EDGE_BYTES, shape.valueLength);
+  return {
+    block: shape.block,
+    valStart: shape.valStart,
+    value: {
+      path: file.path,
+      offset: h.offset,
+      length: shape.valueLength,
+      snappy: {
+        size: h.size,
+        valueAt: shape.valueAt,
+        // The value starts in the head (bigLastEntry) and ends in the tail (it ends at the restarts).
+        head: Buffer.from(head.subarray(shape.valueAt, Math.min(head.length, shape.valueAt + edge))),
+        tail: Buffer.from(tail.subarray(Math.max(0, valueEnd - edge - tailAt), valueEnd - tailAt)),
+      },
+    },
+  };
+}
+
+async function checksummer(file: SstFile, footer: Footer, h: BlockHandle): Promise<NonNullable<Awaited<ReturnType<typeof blockChecksummer>>>> {
+  const verify = await blockChecksummer(footer.checksumType);
+  if (verify === null) throw new CorruptionError(`unknown checksum type ${footer.checksumType}`, `${file.path}@${h.offset}`);
+  return verify;
+}
+
+interface EntriesEnd {
+  /** Where the restart array starts: the entries end there. */
+  readonly restartsOff: number;
+  readonly numRestarts: number;
+}
+
+/** From the block's last bytes (`tail`, of a `size`-byte block): where its entries end; null if unreadable. */
+function entriesEnd(tail: Buffer, size: number): EntriesEnd | null {
+  const tailLen = tail.length;
+  if (tailLen < 4) return null;
+  const footerWord = tail.readUInt32LE(tailLen - 4);
+  let end = size - 4;
+  if (footerWord & 0x80000000) {
+    if (tailLen < 6) return null;
+    end -= 2 + tail.readUInt16LE(tailLen - 6);
+  }
+  const numRestarts = footerWord & 0x7fffffff;
+  const restartsOff = end - 4 * numRestarts;
+  if (numRestarts === 0 || restartsOff < size - tailLen) return null;
+  return { restartsOff, numRestarts };
+}
+
+interface Shape {
+  readonly block: Buffer;
+  readonly valStart: number;
+  /** Offset of the big value in the block, and its length. */
+  readonly valueAt: number;
+  readonly valueLength: number;
+}
+
+/** The big last entry found in `head` and the synthetic block built around it; null if not so shaped. */
+function bigLastEntry(head: Buffer, tail: Buffer, size: number, end: EntriesEnd): Shape | null {
+  const { restartsOff, numRestarts } = end;
+  const tailStart = size - tail.length;
+  const big = lastEntry(head, restartsOff);
+  if (big === null) return null;
+  for (let i = 0; i < numRestarts; i++) {
+    if (tail.readUInt32LE(restartsOff - tailStart + 4 * i) > big.entryAt) return null;
+  }
   const bytes: number[] = [];
   putVarint(bytes, big.shared);
   putVarint(bytes, big.nonShared);
   putVarint(bytes, 0);
   const header = Buffer.from(bytes);
   const block = Buffer.concat([head.subarray(0, big.entryAt), header, head.subarray(big.keyAt, big.keyAt + big.nonShared), tail.subarray(restartsOff - tailStart)]);
-  return {
-    block,
-    valStart: big.entryAt + header.length + big.nonShared,
-    value: { path: file.path, offset: h.offset + big.valueAt, length: restartsOff - big.valueAt },
-  };
+  return { block, valStart: big.entryAt + header.length + big.nonShared, valueAt: big.valueAt, valueLength: restartsOff - big.valueAt };
 }
 
 interface BigEntry {

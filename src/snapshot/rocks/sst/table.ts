@@ -7,7 +7,7 @@ import { Cursor, loadHashers, needsHashers } from '../coding.js';
 import type { Comparator } from '../internal-key.js';
 import { readBlock, SstFile } from './block-fetch.js';
 import { BlockIter, readNamedEntries, type KeyVsTarget } from './block.js';
-import { LARGE_BLOCK_BYTES, readLargeDataBlock, type LargeDataBlock } from './large-block.js';
+import { mayBeLargeBlock, readLargeDataBlock, type LargeDataBlock } from './large-block.js';
 import type { LargeValue } from '../large-value.js';
 import { decodeFooter, decodeHandle, FOOTER_SIZE, type BlockHandle, type Footer } from './format.js';
 
@@ -153,7 +153,7 @@ export class Table {
 
   /** The data block at `h`; `large` when its big value was left in the file (sst/large-block.ts). */
   async readDataBlock(h: BlockHandle, sequential: boolean): Promise<{ iter: BlockIter; large: LargeDataBlock | null }> {
-    if (h.size >= LARGE_BLOCK_BYTES) {
+    if (mayBeLargeBlock(h)) {
       const large = await readLargeDataBlock(this.file, this.footer, h);
       if (large !== null) return { iter: new BlockIter(large.block, this.path, h.offset), large };
     }
