@@ -110,55 +110,39 @@ describe('values of several MiB', () => {
     }
   });
 
-  it('verifies the big block before handing anything of it on: a flipped byte deep in the value is a CorruptionError naming the block', async () => {
-    const { dir } = dbWith('crc32c');
-    const sst = join(dir, readdirSync(dir).find((f) => f.endsWith('.sst'))!);
-    const buf = readFileSync(sst);
-    // `b`'s value is the first run of 9 MiB in the file; flip a byte in its middle.
-    const mid = buf.indexOf(Buffer.from('b')) + (BIG >> 1);
-    buf[mid] ^= 0x20;
-    writeFileSync(sst, buf);
-    const db = await openRocksDb(dir);
-    const seen: string[] = [];
-    try {
-      await assert.rejects(
-        (async () => {
-          for await (const batch of db.scanBatches('default', { makeLarge: largeEntry, batchSize: 1 })) for (const e of batch) seen.push(e.key.toString());
-        })(),
-        (e: unknown) => {
-          assert.ok(e instanceof CorruptionError, String(e));
-          assert.match(e.message, /data block checksum mismatch/);
-          assert.match(e.where, new RegExp(`${sst.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}@\\d+$`));
-          return true;
-        },
-      );
-      assert.ok(!seen.includes('b'), 'nothing of the damaged block handed on');
-    } finally {
-      await db.close();
-    }
-  });
-
-  it('the same for a snappy block: damage found while it is decoded as a stream is reported by the whole-block read', async () => {
-    const { dir } = dbWith('crc32c', 'snappy');
-    const sst = join(dir, readdirSync(dir).find((f) => f.endsWith('.sst'))!);
-    const buf = readFileSync(sst);
-    // `b`'s compressed block is the file's first MiBs.
-    buf[1 << 20] ^= 0x20;
-    writeFileSync(sst, buf);
-    const db = await openRocksDb(dir);
-    const seen: string[] = [];
-    try {
-      await assert.rejects(
-        (async () => {
-          for await (const batch of db.scanBatches('default', { makeLarge: largeEntry, batchSize: 1 })) for (const e of batch) seen.push(e.key.toString());
-        })(),
-        (e: unknown) => e instanceof CorruptionError && /data block checksum mismatch/.test(e.message),
-      );
-      assert.ok(!seen.includes('b'), 'nothing of the damaged block handed on');
-    } finally {
-      await db.close();
-    }
-  });
+  for (const [compression, flipAt, how] of [
+    // `b`'s value is the first run of 9 MiB in the file: a byte in its middle.
+    ['none', (buf: Buffer) => buf.indexOf(Buffer.from('b')) + (BIG >> 1), 'its checksum verified in pieces'],
+    // `b`'s compressed block is the file's first MiBs: damage found while it is decoded as a stream
+    // is reported by the whole-block read.
+    ['snappy', () => 1 << 20, 'decoded as a stream'],
+  ] as const) {
+    it(`verifies the big block before handing anything of it on (${compression}: ${how}): a flipped byte deep in the value is a CorruptionError naming the block`, async () => {
+      const { dir } = dbWith('crc32c', compression);
+      const sst = join(dir, readdirSync(dir).find((f) => f.endsWith('.sst'))!);
+      const buf = readFileSync(sst);
+      buf[flipAt(buf)] ^= 0x20;
+      writeFileSync(sst, buf);
+      const db = await openRocksDb(dir);
+      const seen: string[] = [];
+      try {
+        await assert.rejects(
+          (async () => {
+            for await (const batch of db.scanBatches('default', { makeLarge: largeEntry, batchSize: 1 })) for (const e of batch) seen.push(e.key.toString());
+          })(),
+          (e: unknown) => {
+            assert.ok(e instanceof CorruptionError, String(e));
+            assert.match(e.message, /data block checksum mismatch/);
+            assert.match(e.where, new RegExp(`${sst.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}@\\d+$`));
+            return true;
+          },
+        );
+        assert.ok(!seen.includes('b'), 'nothing of the damaged block handed on');
+      } finally {
+        await db.close();
+      }
+    });
+  }
 });
 
 const sstBytes = (dir: string): number =>
