@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DataType, SnapshotRecord } from '../../src/core/record.js';
 import { readSnapshotBatches } from '../../src/snapshot/pika/snapshot.js';
+import { checkInstanceCount } from '../../src/snapshot/pika/instance-count.js';
+import { openRocksDb, type KeyValue } from '../../src/snapshot/rocks/db.js';
 import { dataPrefix, meta, writeDump3 } from '../../bench/datasets.js';
 import { string3, writePikaDump, x } from './pika-dump-writer.js';
 import { dumpValue, parseDump } from '../rocks/writer.js';
@@ -161,7 +163,9 @@ describe('4.0 strings of several MiB', () => {
     );
     records = [];
     for await (const batch of readSnapshotBatches(db0, { db: 0, nowMs: NOW, chunkSize: 512, chunkBytes: MiB })) records.push(...batch);
+    dir0 = db0;
   });
+  let dir0: string;
   after(() => rmSync(work, { recursive: true, force: true }));
 
   it('hands a big string on in pieces, leaves out an expired one, and keeps the keys around them', () => {
@@ -177,5 +181,29 @@ describe('4.0 strings of several MiB', () => {
       records.filter((r) => r.key.toString() !== 'big').map((r) => `${r.type} ${r.key}`),
       ['string a', 'hash h'],
     );
+  });
+
+  it('the instance-count check samples the meta keys without reading a big value (it read each whole before the load began)', async () => {
+    const dbs = await Promise.all(['0', '1'].map((i) => openRocksDb(join(dir0, i))));
+    const sampled: Array<{ key: string; valueBytes: number; large: boolean }> = [];
+    for (const db of dbs) {
+      const scan = db.scanBatches.bind(db);
+      db.scanBatches = ((cf: string, opts: Parameters<typeof scan>[1]) =>
+        (async function* () {
+          for await (const batch of scan(cf, opts) as AsyncIterable<KeyValue[]>) {
+            for (const e of batch) sampled.push({ key: e.key.toString('latin1'), valueBytes: e.value.length, large: e.large !== undefined });
+            yield batch;
+          }
+        })()) as typeof db.scanBatches;
+    }
+    try {
+      await checkInstanceCount(dbs, dir0);
+    } finally {
+      for (const db of dbs) await db.close();
+    }
+    const big = sampled.filter((e) => e.key.includes('big'));
+    assert.equal(big.length, 1);
+    assert.deepEqual(big[0], { key: big[0].key, valueBytes: 0, large: true });
+    assert.ok(sampled.every((e) => e.valueBytes < MiB));
   });
 });
