@@ -40,8 +40,17 @@ interface RecordBase {
   readonly shadowed?: true;
 }
 
+/** Where one piece of a big string lies in the whole value (ScanContext.stringPieces). */
+export interface StringPiece {
+  /** Byte offset of this piece's bytes in the value. */
+  readonly offset: number;
+  /** The whole value's length, so the target can size it once. */
+  readonly total: number;
+}
+
 export type SnapshotRecord =
-  | (RecordBase & { readonly type: 'string'; readonly value: Buffer })
+  /** `piece`: present exactly when the string comes in pieces (a value of several MiB). */
+  | (RecordBase & { readonly type: 'string'; readonly value: Buffer; readonly piece?: StringPiece })
   | (RecordBase & { readonly type: 'hash'; readonly fields: ReadonlyArray<readonly [Buffer, Buffer]> })
   /** List elements in list order (head first); chunks follow each other in order. */
   | (RecordBase & { readonly type: 'list'; readonly elements: ReadonlyArray<Buffer> })

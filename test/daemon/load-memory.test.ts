@@ -7,7 +7,7 @@
  * sits ~25 MiB above the peak measured on a busy 2-core machine (125–129 MiB under tsx, 100–105 MB
  * built; 137–143 MiB before long values were written by reference and large ones followed by a
  * young-generation GC), so GC timing does not make it flaky. `npm run bench` loads the same dataset
- * ('big-values') built. One string of 64 MiB (read in pieces, written as SET and APPENDs) stays under
+ * ('big-values') built. One string of 64 MiB (read in pieces, written as SET and SETRANGEs) stays under
  * the same bound: 112 MiB under tsx in an uncompressed block (173 MiB when it was read whole), 113 MiB
  * in a snappy block decoded as a stream (257 MiB when it was decompressed whole).
  */
@@ -77,7 +77,7 @@ describe('load: peak RSS does not grow with one key’s size', () => {
     ['huge-string', 'an uncompressed block: read in pieces'],
     ['huge-text', 'a snappy block: decoded as a stream'],
   ] as const) {
-    it(`loads one string of 64 MiB under the same bound (${block}, written as SET, APPEND…)`, { timeout: 60_000 }, async () => {
+    it(`loads one string of 64 MiB under the same bound (${block}, written as SET, SETRANGE…)`, { timeout: 60_000 }, async () => {
       const dir = join(work, name);
       // The bench's dataset, with RocksDB's own reading of it (length and FNV-1a) dumped before close.
       const strings = recipeScripts(name).strings!;

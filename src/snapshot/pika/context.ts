@@ -57,6 +57,7 @@ export class ScanContext {
         last: at + n >= to,
         pos: { kind: 'snapshot', db: this.db, seq: this.seqs.next++ },
         value: await readLargeValue(large, at, n),
+        piece: { offset: at - from, total: to - from },
         ...(shadowed ? { shadowed: true as const } : {}),
       };
       if (this.batch.push(piece, (at === from ? key.length : 0) + n)) yield this.batch.take();
