@@ -6,18 +6,21 @@
 import { open } from 'node:fs/promises';
 import { CorruptionError } from '../../core/errors.js';
 import { noteLargeBuffer } from '../../core/large-buffers.js';
-import { SnappyStream } from './snappy-stream.js';
+import { openBlockStream, type BlockStream } from './block-stream.js';
 
 export interface LargeValue {
   readonly path: string;
   /** Byte offset of the value in the file; of its block when the block is compressed. */
   readonly offset: number;
   readonly length: number;
-  /** Set when the block is snappy-compressed: the value is decoded from the block's start. */
-  readonly snappy?: SnappyPlace;
+  /** Set when the block is compressed (snappy, LZ4): the value is decoded from the block's start. */
+  readonly compressed?: CompressedPlace;
 }
 
-export interface SnappyPlace {
+export interface CompressedPlace {
+  /** The block's compression type (trailer byte) and its table's format_version (LZ4's header). */
+  readonly type: number;
+  readonly formatVersion: number;
   /** Compressed size of the block (without its trailer). */
   readonly size: number;
   /** Offset of the value in the uncompressed block. */
@@ -37,12 +40,12 @@ const NOTED_READ = 256 * 1024;
  * Where the last read of a compressed value stopped: pieces read in order continue the stream
  * instead of decoding the block again from its start. Dies with the value.
  */
-const cursors = new WeakMap<LargeValue, SnappyStream>();
+const cursors = new WeakMap<LargeValue, BlockStream>();
 
 /** Bytes [start, start+len) of the value, in a buffer of their own. */
 export async function readLargeValue(v: LargeValue, start: number, len: number): Promise<Buffer> {
   if (start < 0 || len < 0 || start + len > v.length) throw new RangeError(`bytes [${start}, ${start + len}) of a ${v.length}-byte value`);
-  const z = v.snappy;
+  const z = v.compressed;
   if (z !== undefined) {
     if (start + len <= z.head.length) return Buffer.from(z.head.subarray(start, start + len));
     const tailAt = v.length - z.tail.length;
@@ -58,7 +61,9 @@ export async function readLargeValue(v: LargeValue, start: number, len: number):
   let s = cursors.get(v);
   cursors.delete(v);
   if (s === undefined || s.produced > z.valueAt + start) {
-    s = await SnappyStream.open((into, at, n) => readFileRange(v.path, into, v.offset + at, n), z.size, `${v.path}@${v.offset}`);
+    const opened = await openBlockStream(z.type, z.formatVersion, (into, at, n) => readFileRange(v.path, into, v.offset + at, n), z.size, `${v.path}@${v.offset}`);
+    if (opened === null) throw new RangeError(`compression type ${z.type} is not read as a stream`);
+    s = opened;
   }
   await s.skip(z.valueAt + start - s.produced);
   await s.read(buf, 0, len);

@@ -7,13 +7,13 @@
  * first, in pieces, so nothing of a damaged block is handed on.
  *
  * A block stored uncompressed is read at its two ends. A snappy block (Pika's default
- * `compression`) is decoded once as a stream to find them (snappy-stream.ts); other compressions
- * are read whole.
+ * `compression`) or an LZ4 one is decoded once as a stream to find them (block-stream.ts); zlib and
+ * zstd blocks are read whole.
  */
 import { CorruptionError } from '../../../core/errors.js';
 import { blockChecksummer, getVarint32, putVarint } from '../coding.js';
 import { EDGE_BYTES, type LargeValue } from '../large-value.js';
-import { FarCopyError, SnappyStream } from '../snappy-stream.js';
+import { FarCopyError, openBlockStream, type BlockStream } from '../block-stream.js';
 import { CompressionType } from './compression.js';
 import { checkBlockChecksum, type SstFile } from './block-fetch.js';
 import { BLOCK_TRAILER_SIZE, type BlockHandle, type Footer } from './format.js';
@@ -21,10 +21,11 @@ import { BLOCK_TRAILER_SIZE, type BlockHandle, type Footer } from './format.js';
 /** Data blocks from this size on (uncompressed) are read this way. */
 export const LARGE_BLOCK_BYTES = 4 << 20;
 /**
- * Compressed blocks from this size on are looked at: one smaller still decompresses to at most
- * ~5 MiB (snappy packs at most 64 bytes into a 3-byte copy).
+ * Compressed blocks from this size on are looked at (their trailer and header: two small reads).
+ * One smaller still decompresses to at most ~340 KiB by snappy (at most 64 bytes per 3-byte
+ * copy), ~4 MiB by LZ4 (255 per byte of a long match's length).
  */
-const LARGE_COMPRESSED_BYTES = 256 * 1024;
+const LARGE_COMPRESSED_BYTES = 16 * 1024;
 /** Whether a data block of this stored size may be read as a LargeDataBlock. */
 export const mayBeLargeBlock = (h: BlockHandle): boolean => h.size >= LARGE_COMPRESSED_BYTES;
 /** How much of the block's start holds the entries before the big value (else: read whole). */
@@ -46,7 +47,7 @@ export interface LargeDataBlock {
 }
 
 /**
- * The block at `h` as a LargeDataBlock, or null when it is small, compressed other than by snappy,
+ * The block at `h` as a LargeDataBlock, or null when it is small, compressed other than by snappy or LZ4,
  * or not shaped as expected (its entries do not fit the head, the big value is not the last entry):
  * the caller reads it whole, which also reports any damage the way every block does.
  */
@@ -54,8 +55,7 @@ export async function readLargeDataBlock(file: SstFile, footer: Footer, h: Block
   const trailer = Buffer.allocUnsafe(BLOCK_TRAILER_SIZE);
   await file.readAt(trailer, h.offset + h.size, BLOCK_TRAILER_SIZE);
   if (trailer[0] === CompressionType.None) return h.size >= LARGE_BLOCK_BYTES ? storedBlock(file, footer, h, trailer) : null;
-  if (trailer[0] === CompressionType.Snappy) return snappyBlock(file, footer, h, trailer);
-  return null;
+  return h.size >= LARGE_COMPRESSED_BYTES ? compressedBlock(file, footer, h, trailer) : null;
 }
 
 async function storedBlock(file: SstFile, footer: Footer, h: BlockHandle, trailer: Buffer): Promise<LargeDataBlock | null> {
@@ -86,18 +86,17 @@ async function storedBlock(file: SstFile, footer: Footer, h: BlockHandle, traile
 }
 
 /**
- * A snappy block is decoded once as a stream, its checksum computed over the same reads, keeping
- * only its first and last 64 KiB; the value is decoded again, in pieces, when it is read.
+ * A snappy or LZ4 block is decoded once as a stream, its checksum computed over the same reads,
+ * keeping only its first and last 64 KiB; the value is decoded again, in pieces, when it is read.
  */
-async function snappyBlock(file: SstFile, footer: Footer, h: BlockHandle, trailer: Buffer): Promise<LargeDataBlock | null> {
-  if (h.size < LARGE_COMPRESSED_BYTES) return null;
+async function compressedBlock(file: SstFile, footer: Footer, h: BlockHandle, trailer: Buffer): Promise<LargeDataBlock | null> {
   const where = `${file.path}@${h.offset}`;
   const verify = await checksummer(file, footer, h);
-  let stream: SnappyStream;
+  let stream: BlockStream | null;
   let head: Buffer;
   try {
-    stream = await SnappyStream.open((buf, at, len) => file.readAt(buf, h.offset + at, len), h.size, where, (chunk) => verify.update(chunk));
-    if (stream.length < LARGE_BLOCK_BYTES) return null;
+    stream = await openBlockStream(trailer[0], footer.formatVersion, (buf, at, len) => file.readAt(buf, h.offset + at, len), h.size, where, (chunk) => verify.update(chunk));
+    if (stream === null || stream.length < LARGE_BLOCK_BYTES) return null;
     head = Buffer.allocUnsafe(Math.min(HEAD_BYTES, stream.length));
     await stream.read(head, 0, head.length);
     await stream.skip(stream.length - stream.produced);
@@ -123,7 +122,9 @@ async function snappyBlock(file: SstFile, footer: Footer, h: BlockHandle, traile
       path: file.path,
       offset: h.offset,
       length: shape.valueLength,
-      snappy: {
+      compressed: {
+        type: trailer[0],
+        formatVersion: footer.formatVersion,
         size: h.size,
         valueAt: shape.valueAt,
         // The value starts in the head (bigLastEntry) and ends in the tail (it ends at the restarts).
