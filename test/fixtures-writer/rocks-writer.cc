@@ -10,7 +10,8 @@
 //                              | compression none|snappy|zlib|lz4|lz4hc|zstd | index binary|two_level|first_key
 //                              | block_size N | metadata_block_size N | restart_interval N
 //                              | index_restart_interval N | write_buffer_size N | bloom 0|1
-//                              | values random|text (text: words, so big values' blocks compress)
+//                              | values random|text|runs (text: words, so big values' blocks
+//                              compress; runs: one byte repeated, so they compress 20-250×)
 //   cf <name> [bytewise|reverse|merge|pika-lists3|pika-zscore3|pika-lists4|pika-zscore4]
 //                                       declare a column family (before `open`); `default` may be
 //                                       re-declared to change its comparator / merge operator; the
@@ -210,11 +211,14 @@ std::string bytesOf(const std::string& tok) {
 // `option values text`: values are words, which snappy shrinks enough for RocksDB to keep a big
 // value's block compressed (the default bytes shrink too little, so such blocks stay uncompressed).
 bool textValues = false;
+// `option values runs`: each value one byte repeated (a block LZ4 or snappy packs 20-250×).
+bool runValues = false;
 
 // Deterministic pseudo-random bytes (xorshift64*), compressible enough to exercise codecs.
 std::string genValue(size_t size, uint64_t seed) {
   std::string out(size, '\0');
   uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  if (runValues) return std::string(size, static_cast<char>('a' + seed % 26));
   if (textValues) {
     static const char* words[16] = {"pika",  "redis", "rocks", "value", "key",  "table", "block", "merge",
                                     "level", "flush", "write", "sync",  "hash", "list",  "set",   "zset"};
@@ -344,7 +348,10 @@ int main(int argc, char** argv) {
       else if (k == "index_restart_interval") table.index_block_restart_interval = std::stoi(v);
       else if (k == "write_buffer_size") options.write_buffer_size = std::stoul(v);
       else if (k == "bloom") bloom = v == "1";
-      else if (k == "values") textValues = v == "text";
+      else if (k == "values") {
+        textValues = v == "text";
+        runValues = v == "runs";
+      }
       else die("unknown option " + k);
     } else if (cmd == "cf") {
       need(1);

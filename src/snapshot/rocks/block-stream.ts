@@ -30,8 +30,10 @@ export class FarCopyError extends Error {
 export abstract class BlockStream {
   /** Uncompressed bytes produced (read or skipped) so far. */
   produced = 0;
-  private readonly ring = Buffer.allocUnsafe(WINDOW);
-  protected readonly input = Buffer.allocUnsafe(INPUT_BYTES);
+  /** The window, made at the first byte produced: most blocks opened are found small at their header. */
+  private ring: Buffer | null = null;
+  /** The header's few bytes first, then INPUT_BYTES. */
+  protected input = Buffer.allocUnsafe(HEADER_BYTES);
   /** Compressed offset of input[0]; input[pos, end) is not consumed yet. */
   private inputAt = 0;
   protected pos = 0;
@@ -92,6 +94,7 @@ export abstract class BlockStream {
   lastBytes(): Buffer {
     const n = Math.min(this.produced, WINDOW);
     const out = Buffer.allocUnsafe(n);
+    if (this.ring === null) return out;
     const start = (this.produced - n) & MASK;
     const first = Math.min(n, WINDOW - start);
     this.ring.copy(out, 0, start, start + first);
@@ -107,7 +110,7 @@ export abstract class BlockStream {
 
   private async produce(out: Buffer | null, at: number, n: number): Promise<void> {
     if (this.produced + n > this.length) this.fail(`read past the ${this.length}-byte end`);
-    const ring = this.ring;
+    const ring = (this.ring ??= Buffer.allocUnsafe(WINDOW));
     while (n > 0) {
       if (this.literal > 0) {
         if (this.pos === this.end) await this.need(1);
@@ -153,8 +156,8 @@ export abstract class BlockStream {
     while (k > 0) {
       const dst = this.produced & MASK;
       const s = Math.min(k, WINDOW - dst);
-      if (s < 16) for (let i = 0; i < s; i++) this.ring[dst + i] = src[from + i];
-      else src.copy(this.ring, dst, from, from + s);
+      if (s < 16) for (let i = 0; i < s; i++) this.ring![dst + i] = src[from + i];
+      else src.copy(this.ring!, dst, from, from + s);
       this.produced += s;
       from += s;
       k -= s;
@@ -165,7 +168,13 @@ export abstract class BlockStream {
   protected async need(k: number): Promise<void> {
     if (this.end - this.pos >= k) return;
     const left = this.end - this.pos;
-    this.input.copy(this.input, 0, this.pos, this.end);
+    if (this.started && this.input.length < INPUT_BYTES) {
+      const input = Buffer.allocUnsafe(INPUT_BYTES);
+      this.input.copy(input, 0, this.pos, this.end);
+      this.input = input;
+    } else {
+      this.input.copy(this.input, 0, this.pos, this.end);
+    }
     this.inputAt += this.pos;
     this.pos = 0;
     this.end = left;

@@ -6,7 +6,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { CorruptionError } from '../../../core/errors.js';
 import { noteLargeBuffer } from '../../../core/large-buffers.js';
 import { blockChecksum, checksumTypeName, contextChecksumModifier } from '../coding.js';
-import { decompressBlock } from './compression.js';
+import { declaredSize, decompressBlock } from './compression.js';
 import { BLOCK_TRAILER_SIZE, type BlockHandle, type Footer } from './format.js';
 
 /** Read-ahead window size for sequential reads; memory per open file is about twice this. */
@@ -189,7 +189,12 @@ export function ownsRead(len: number): boolean {
 
 export type BlockKind = 'data' | 'index' | 'metaindex' | 'properties' | 'range-del' | 'footer';
 
-/** Fetches, verifies and decompresses the block at `h`. */
+/**
+ * Fetches, verifies and decompresses the block at `h`. With `decodedLimit`: null instead when it
+ * is a snappy or LZ4 block that declares more than that many bytes (see sst/large-block.ts).
+ */
+export async function readBlock(file: SstFile, footer: Footer, h: BlockHandle, kind: BlockKind, sequential: boolean, verify?: boolean): Promise<Buffer>;
+export async function readBlock(file: SstFile, footer: Footer, h: BlockHandle, kind: BlockKind, sequential: boolean, verify: boolean, decodedLimit: number): Promise<Buffer | null>;
 export async function readBlock(
   file: SstFile,
   footer: Footer,
@@ -197,13 +202,15 @@ export async function readBlock(
   kind: BlockKind,
   sequential: boolean,
   verify = true,
-): Promise<Buffer> {
+  decodedLimit = Infinity,
+): Promise<Buffer | null> {
   const raw = await file.read(h.offset, h.size + BLOCK_TRAILER_SIZE, sequential);
   const data = raw.subarray(0, h.size);
   const type = raw[h.size];
   if (verify) checkBlockChecksum(file.path, footer, h, kind, blockChecksum(footer.checksumType, data, type), raw.readUInt32LE(h.size + 1));
   // The window under `raw` is overwritten by the next read: an uncompressed block gets its own copy.
   if (type === 0) return ownsRead(raw.length) ? data : Buffer.from(data);
+  if ((declaredSize(type, data, footer.formatVersion) ?? 0) > decodedLimit) return null;
   return decompressBlock(type, data, footer.formatVersion, `${file.path}@${h.offset}`);
 }
 

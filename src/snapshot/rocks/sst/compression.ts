@@ -53,6 +53,19 @@ function toBuffer(u8: Uint8Array): Buffer {
 }
 
 /**
+ * The uncompressed size a snappy or LZ4 block declares in its header (read before decompressing
+ * it: a block found big is decoded as a stream instead); null for other types or a bad header.
+ */
+export function declaredSize(type: number, data: Buffer, formatVersion: number): number | null {
+  if (type === CompressionType.LZ4 || type === CompressionType.LZ4HC) {
+    if (formatVersion < 2) return data.length >= 8 ? data.readUInt32LE(0) : null;
+  } else if (type !== CompressionType.Snappy) {
+    return null;
+  }
+  return getVarint32(data, 0, data.length, scratch) < 0 ? null : scratch[0];
+}
+
+/**
  * Decompresses `data` (the stored block) of compression `type`; `where` names file@offset for errors.
  */
 export function decompressBlock(type: number, data: Buffer, formatVersion: number, where: string): Buffer {

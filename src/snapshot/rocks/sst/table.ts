@@ -7,7 +7,7 @@ import { Cursor, loadHashers, needsHashers } from '../coding.js';
 import type { Comparator } from '../internal-key.js';
 import { readBlock, SstFile } from './block-fetch.js';
 import { BlockIter, readNamedEntries, type KeyVsTarget } from './block.js';
-import { mayBeLargeBlock, readLargeDataBlock, type LargeDataBlock } from './large-block.js';
+import { LARGE_BLOCK_BYTES, mayBeLargeBlock, readLargeDataBlock, type LargeDataBlock } from './large-block.js';
 import type { LargeValue } from '../large-value.js';
 import { decodeFooter, decodeHandle, FOOTER_SIZE, type BlockHandle, type Footer } from './format.js';
 
@@ -153,11 +153,15 @@ export class Table {
 
   /** The data block at `h`; `large` when its big value was left in the file (sst/large-block.ts). */
   async readDataBlock(h: BlockHandle, sequential: boolean): Promise<{ iter: BlockIter; large: LargeDataBlock | null }> {
-    if (mayBeLargeBlock(h)) {
+    let block: Buffer | null = null;
+    // A small compressed block is read as any other unless its header declares a big one (an
+    // extremely repetitive value: LZ4 packs up to 255 bytes into one).
+    if (!mayBeLargeBlock(h)) block = await readBlock(this.file, this.footer, h, 'data', sequential, true, LARGE_BLOCK_BYTES);
+    if (block === null) {
       const large = await readLargeDataBlock(this.file, this.footer, h);
       if (large !== null) return { iter: new BlockIter(large.block, this.path, h.offset), large };
+      block = await readBlock(this.file, this.footer, h, 'data', sequential);
     }
-    const block = await readBlock(this.file, this.footer, h, 'data', sequential);
     return { iter: new BlockIter(block, this.path, h.offset), large: null };
   }
 
