@@ -1,12 +1,22 @@
+import { createHash, type Hash } from 'node:crypto';
 import { printableBytes, type RedisCommand } from '../core/command.js';
 import { CorruptionError } from '../core/errors.js';
 import { formatPosition } from '../core/position.js';
-import type { SnapshotRecord } from '../core/record.js';
-import { GUARDED_WRITE_SCRIPT, LOAD_GUARD_KEY, NOTE_SIDE_SCRIPT, SET_WITH_EXPIRY_SCRIPT, sideKey } from '../core/scripts.js';
+import type { SnapshotRecord, ValuePiece } from '../core/record.js';
+import {
+  GUARDED_WRITE_SCRIPT,
+  LOAD_GUARD_KEY,
+  NOTE_SIDE_SCRIPT,
+  SET_WITH_EXPIRY_SCRIPT,
+  sideKey,
+  stagingKey,
+  UNSTAGE_COMMAND,
+  UNSTAGE_SCRIPT,
+} from '../core/scripts.js';
 import type { KeyRenamer } from './rename.js';
 import type { ConvertNote } from './types.js';
 
-/** What sizes a big string at its first piece: one byte written at its last offset. */
+/** What sizes a big value at its first piece: one byte written at its last offset. */
 const ZERO_BYTE = Buffer.alloc(1);
 
 /**
@@ -60,6 +70,8 @@ export class SnapshotRecordConverter {
   /** Skip/fail: whether the key's first command (the one that decides) is still to come. */
   private undecided = false;
   private counterNoteGiven = false;
+  /** The value being built in a staging key (stagedPiece): its key, the next byte expected, its running SHA-1. */
+  private staged: { key: Buffer; next: number; sha1: Hash } | null = null;
 
   constructor(private readonly opts: RecordConvertOptions) {
     this.conflict = opts.conflict ?? 'merge';
@@ -90,7 +102,8 @@ export class SnapshotRecordConverter {
     const out = this.commandsOf(rec);
     if (!this.guarded()) return out;
     if (!this.writing) return out;
-    const inner: Array<ReadonlyArray<Buffer | string>> = out.map((c) => [c.name, ...c.args]);
+    // A script cannot EVAL: UNSTAGE_SCRIPT's step is a command of the guard's own.
+    const inner: Array<ReadonlyArray<Buffer | string>> = out.map((c) => (c.name === 'EVAL' && c.args[0] === UNSTAGE_SCRIPT ? [UNSTAGE_COMMAND, ...c.args.slice(3)] : [c.name, ...c.args]));
     // The last chunk may convert to nothing (every score NaN): the guard still needs closing.
     if (rec.last && inner.length === 0 && !this.undecided) inner.push([]);
     return inner.map((argv, i) => {
@@ -123,17 +136,25 @@ export class SnapshotRecordConverter {
       out.push({ name, args, key: rec.key, pos: rec.pos });
     };
     if (expired) {
-      // It expired after its first chunk was written: the past expiry deletes it on the target.
+      // It expired after its first chunk was written: the past expiry deletes it on the target,
+      // and what a big element had staged goes too.
+      const piece = rec.type === 'hash' || rec.type === 'list' ? rec.piece : undefined;
+      if (piece !== undefined && this.staged !== null && this.staged.key.equals(rec.key)) {
+        this.staged = null;
+        cmd('DEL', [stagingKey(rec.key)]);
+      }
       if (rec.last && rec.expireAtMs !== null) cmd('PEXPIREAT', [rec.key, String(rec.expireAtMs)]);
       return out;
     }
     if (rec.first && this.conflict === 'replace') cmd('DEL', [rec.key]);
     switch (rec.type) {
       case 'hash':
-        this.chunks(rec.fields, (f) => f[0].length + f[1].length, (part) => cmd('HSET', [rec.key, ...part.flat()]));
+        if (rec.piece !== undefined) out.push(...this.stagedPiece(rec, rec.piece, rec.fields[0][1], ['HSET', rec.fields[0][0]]));
+        else this.chunks(rec.fields, (f) => f[0].length + f[1].length, (part) => cmd('HSET', [rec.key, ...part.flat()]));
         break;
       case 'list':
-        this.chunks(rec.elements, (e) => e.length, (part) => cmd('RPUSH', [rec.key, ...part]));
+        if (rec.piece !== undefined) out.push(...this.stagedPiece(rec, rec.piece, rec.elements[0], ['RPUSH']));
+        else this.chunks(rec.elements, (e) => e.length, (part) => cmd('RPUSH', [rec.key, ...part]));
         break;
       case 'set':
         this.chunks(rec.members, (m) => m.length, (part) => cmd('SADD', [rec.key, ...part]));
@@ -180,6 +201,34 @@ export class SnapshotRecordConverter {
     // The guard script cannot call the expiry script: two guarded commands (same sender, in order).
     if (this.guarded()) return [{ name: 'SET', args: [key, value], key, pos }, { name: 'PEXPIREAT', args: [key, String(at)], key, pos }];
     return [{ name: 'EVAL', args: [SET_WITH_EXPIRY_SCRIPT, '1', key, value, 'PEXPIREAT', String(at)], key, pos }];
+  }
+
+  /**
+   * One piece of a hash field's value or a list element of several MiB (`piece`): Redis has no
+   * command that writes such a value in parts, so it is built in the key's staging key as a big
+   * string is (SET sized once by a SETRANGE at its last byte, then SETRANGEs), and its last piece
+   * moves it into the key with `finish` (HSET field, RPUSH) in one script, which checks the
+   * staged value's SHA-1 first. All on the key's sender, in order; a resumed load reads the key
+   * from its start (the sink skips what was applied), so every piece passes here in order.
+   */
+  private stagedPiece(rec: SnapshotRecord, piece: ValuePiece, value: Buffer, finish: ReadonlyArray<Buffer | string>): RedisCommand[] {
+    const { key, pos } = rec;
+    const staging = stagingKey(key);
+    let st = this.staged;
+    if (piece.offset === 0) st = this.staged = { key, next: 0, sha1: createHash('sha1') };
+    else if (st === null || !st.key.equals(key) || st.next !== piece.offset) {
+      throw new Error(`${formatPosition(pos)} key ${printableBytes(key)}: a piece at byte ${piece.offset} without the bytes before it`);
+    }
+    st.sha1.update(value);
+    st.next += value.length;
+    const out: RedisCommand[] =
+      piece.offset === 0 ? [{ name: 'SET', args: [staging, value], key, pos }] : [{ name: 'SETRANGE', args: [staging, String(piece.offset), value], key, pos }];
+    if (piece.offset === 0 && piece.total > value.length) out.push({ name: 'SETRANGE', args: [staging, String(piece.total - 1), ZERO_BYTE], key, pos });
+    if (st.next >= piece.total) {
+      out.push({ name: 'EVAL', args: [UNSTAGE_SCRIPT, '2', key, staging, st.sha1.digest('hex'), ...finish], key, pos });
+      this.staged = null;
+    }
+    return out;
   }
 
   /** `XSETID key last-id ENTRIESADDED n MAXDELETEDID id` (Redis 7), or the last ID alone before 7.0. */

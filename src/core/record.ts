@@ -40,8 +40,11 @@ interface RecordBase {
   readonly shadowed?: true;
 }
 
-/** Where one piece of a big string lies in the whole value (ScanContext.stringPieces). */
-export interface StringPiece {
+/**
+ * Where one piece of a big value lies in the whole value: a string's (ScanContext.stringPieces), or
+ * the one hash field value or list element of a record (ScanContext.elementPieces).
+ */
+export interface ValuePiece {
   /** Byte offset of this piece's bytes in the value. */
   readonly offset: number;
   /** The whole value's length, so the target can size it once. */
@@ -50,10 +53,11 @@ export interface StringPiece {
 
 export type SnapshotRecord =
   /** `piece`: present exactly when the string comes in pieces (a value of several MiB). */
-  | (RecordBase & { readonly type: 'string'; readonly value: Buffer; readonly piece?: StringPiece })
-  | (RecordBase & { readonly type: 'hash'; readonly fields: ReadonlyArray<readonly [Buffer, Buffer]> })
-  /** List elements in list order (head first); chunks follow each other in order. */
-  | (RecordBase & { readonly type: 'list'; readonly elements: ReadonlyArray<Buffer> })
+  | (RecordBase & { readonly type: 'string'; readonly value: Buffer; readonly piece?: ValuePiece })
+  /** `piece`: the record holds one field, whose value comes in pieces (records in a row, one per piece). */
+  | (RecordBase & { readonly type: 'hash'; readonly fields: ReadonlyArray<readonly [Buffer, Buffer]>; readonly piece?: ValuePiece })
+  /** List elements in list order (head first); chunks follow each other in order. `piece`: as a hash's, for its one element. */
+  | (RecordBase & { readonly type: 'list'; readonly elements: ReadonlyArray<Buffer>; readonly piece?: ValuePiece })
   | (RecordBase & { readonly type: 'set'; readonly members: ReadonlyArray<Buffer> })
   | (RecordBase & { readonly type: 'zset'; readonly members: ReadonlyArray<readonly [Buffer, number]> })
   /** Entries in ID order; every chunk carries the stream's state, applied after the last one. */

@@ -8,6 +8,7 @@
  * of these as a function inlined in the batch script instead; `INLINE_SCRIPTS` is that list, and
  * an EVAL of any other script is refused there.
  */
+import { clusterSlot, slotTag } from './cluster-slot.js';
 
 /**
  * `set k v vx t [ex s | px ms]`: set `k` to `v` only when its current string value is `t`.
@@ -123,6 +124,59 @@ return lrotate(KEYS[1], ARGV[1])`.trim();
 /** The multi-type rule's name for LIST_ROTATE_SCRIPT's step, which a script cannot EVAL. */
 export const LIST_ROTATE_COMMAND = '@LROTATE';
 
+/** Prefix of the keys a value too big for one command is built in (stagingKey). */
+export const STAGING_KEY_PREFIX = 'pika-migrate:staging';
+
+/**
+ * Where a value too big for one command (a hash field's value or a list element of several MiB,
+ * which Redis cannot write in parts) is built piece by piece, `SET` then `SETRANGE`s, before
+ * UNSTAGE_SCRIPT moves it into `key`: one per key, in `key`'s cluster slot, so that one script may
+ * touch both.
+ */
+export function stagingKey(key: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${STAGING_KEY_PREFIX}{${slotTag(clusterSlot(key))}}:`), key]);
+}
+
+/** Error code of a move whose staged value is not whole (the target lost it): never a wrong or empty value. */
+export const STAGING_LOST_CODE = 'PMSTAGINGLOST';
+
+/**
+ * unstage(k, s, argv, i): moves the value built in staging key `s` into `k` with the command
+ * argv[i+1] (HSET, RPUSH), whose arguments between the key and the value are argv[i+2..], once
+ * its SHA-1 is argv[i]. A staged value that is not whole is never moved: a Redis Cluster target
+ * may run a step twice (at-least-once), and pieces sent again after the move build a partial
+ * value; a field that already holds the value is then left as it is.
+ */
+const UNSTAGE_LUA = `
+local function unstage(k, s, argv, i)
+  local v = redis.call('GET', s)
+  redis.call('DEL', s)
+  if v and redis.sha1hex(v) == argv[i] then
+    local args = {argv[i + 1], k}
+    for j = i + 2, #argv do args[#args + 1] = argv[j] end
+    args[#args + 1] = v
+    return redis.call(unpack(args))
+  end
+  if argv[i + 1] == 'HSET' then
+    local cur = redis.call('HGET', k, argv[i + 2])
+    if cur and redis.sha1hex(cur) == argv[i] then return 0 end
+  end
+  return redis.error_reply('${STAGING_LOST_CODE} the value staged for this key is not whole on the target (lost by a restart?)')
+end`;
+
+/**
+ * The last step of a value built in a staging key (stagingKey): `HSET k field v` or `RPUSH k v`
+ * with the staged value, which is deleted. KEYS[1] = k; KEYS[2] = staging key; ARGV[1] = the
+ * value's SHA-1 (hex); ARGV[2] = the command; ARGV[3..] = its arguments between the key and the
+ * value. Inside GUARDED_WRITE_SCRIPT it is the command `@UNSTAGE s sha1 cmd args…` (a script
+ * cannot EVAL).
+ */
+export const UNSTAGE_SCRIPT = `${UNSTAGE_LUA}
+return unstage(KEYS[1], KEYS[2], ARGV, 1)`.trim();
+
+/** GUARDED_WRITE_SCRIPT's name for UNSTAGE_SCRIPT's step. */
+export const UNSTAGE_COMMAND = '@UNSTAGE';
+
 /** Error code of a write refused by `conflict-policy : skip` (the key existed on the target). */
 export const KEY_SKIPPED_CODE = 'PMKEYSKIPPED';
 /** Error code of a write refused by `conflict-policy : fail`. */
@@ -137,10 +191,10 @@ export const LOAD_GUARD_KEY = 'pika-migrate:load-guard';
  * so they are refused too; its last command clears the note. Refusals are error replies with the
  * codes above, so the sink counts and reports every kept key.
  * KEYS[1] = key; KEYS[2] = guard hash; ARGV[1] = 'skip' | 'fail'; ARGV[2] = 'f' (first), 'l'
- * (last), 'fl' or '-'; ARGV[3..] = the command (name first), or nothing when only the guard's
- * note is to be cleared.
+ * (last), 'fl' or '-'; ARGV[3..] = the command (name first; `@UNSTAGE s sha1 cmd args…` for
+ * UNSTAGE_SCRIPT's step), or nothing when only the guard's note is to be cleared.
  */
-export const GUARDED_WRITE_SCRIPT = `
+export const GUARDED_WRITE_SCRIPT = `${UNSTAGE_LUA}
 local first = string.find(ARGV[2], 'f', 1, true)
 local last = string.find(ARGV[2], 'l', 1, true)
 if first then
@@ -155,7 +209,10 @@ elseif redis.call('HEXISTS', KEYS[2], KEYS[1]) == 1 then
   if last then redis.call('HDEL', KEYS[2], KEYS[1]) end
   return 0
 end
-if #ARGV >= 3 then redis.call(unpack(ARGV, 3)) end
+if ARGV[3] == '${UNSTAGE_COMMAND}' then
+  local r = unstage(KEYS[1], ARGV[4], ARGV, 5)
+  if type(r) == 'table' and r.err then return r end
+elseif #ARGV >= 3 then redis.call(unpack(ARGV, 3)) end
 return 1
 `.trim();
 
@@ -411,4 +468,5 @@ export const INLINE_SCRIPTS: ReadonlyArray<readonly [string, string]> = [
   [STREAM_SHRINK_SCRIPT, STREAM_SHRINK_SCRIPT],
   [SET_KEEP_TTL_SCRIPT, SET_KEEP_TTL_SCRIPT],
   [LIST_ROTATE_SCRIPT, LIST_ROTATE_SCRIPT],
+  [UNSTAGE_SCRIPT, UNSTAGE_SCRIPT],
 ];

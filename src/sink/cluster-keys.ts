@@ -1,6 +1,6 @@
 import type { RedisCommand } from '../core/command.js';
 import { GUARDED_WRITE_SCRIPT, LOAD_GUARD_KEY } from '../core/scripts.js';
-import { clusterSlot, slotTag } from './cluster-slots.js';
+import { clusterSlot, slotTag } from '../core/cluster-slot.js';
 
 type Arg = Buffer | string;
 

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { LOAD_GUARD_KEY } from '../core/scripts.js';
+import { LOAD_GUARD_KEY, STAGING_KEY_PREFIX } from '../core/scripts.js';
 
 /**
  * pika-migrate's own bookkeeping keys in a target DB, as opposed to the data it copies:
@@ -7,7 +7,9 @@ import { LOAD_GUARD_KEY } from '../core/scripts.js';
  *   process run (a run killed with -9 leaves its own; they expire after 24 h);
  * - `<appliedKey>` (`pika-migrate:applied`): the source position each sender applied last;
  * - `pika-migrate:load-guard` (a cluster: `pika-migrate:load-guard{tag}`, one per slot): the keys a
- *   skip/fail conflict policy is refusing chunk by chunk.
+ *   skip/fail conflict policy is refusing chunk by chunk;
+ * - `pika-migrate:staging{tag}:<key>`: a hash field's value or list element of several MiB being
+ *   built (stagingKey), left by a load that was interrupted.
  * `pika-migrate:canary` is not among them: it is a master's key, copied like any other.
  */
 export interface OwnKeyNames {
@@ -16,7 +18,7 @@ export interface OwnKeyNames {
 }
 
 export function isOwnKey(name: string, o: OwnKeyNames): boolean {
-  return name.startsWith(`${o.markerPrefix}:`) || name === o.appliedKey || name === LOAD_GUARD_KEY || name.startsWith(`${LOAD_GUARD_KEY}{`);
+  return name.startsWith(`${o.markerPrefix}:`) || name === o.appliedKey || name === LOAD_GUARD_KEY || name.startsWith(`${LOAD_GUARD_KEY}{`) || name.startsWith(`${STAGING_KEY_PREFIX}{`);
 }
 
 /**

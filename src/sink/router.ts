@@ -7,18 +7,7 @@
  * spread over short keys with common prefixes (`user:000123`), and, should the target one day be a
  * cluster, routing by `slot % senders` keeps each slot's commands on one sender.
  */
-const TABLE = new Uint16Array(256);
-for (let i = 0; i < 256; i++) {
-  let c = i << 8;
-  for (let j = 0; j < 8; j++) c = c & 0x8000 ? ((c << 1) ^ 0x1021) & 0xffff : (c << 1) & 0xffff;
-  TABLE[i] = c;
-}
-
-export function crc16(key: Buffer): number {
-  let crc = 0;
-  for (let i = 0; i < key.length; i++) crc = ((crc << 8) & 0xffff) ^ TABLE[((crc >> 8) ^ key[i]) & 0xff];
-  return crc;
-}
+import { crc16 } from '../core/cluster-slot.js';
 
 /** The Redis Cluster slot of a key (hash tags ignored: we route whole keys). */
 export function keySlot(key: Buffer): number {

@@ -28,6 +28,17 @@ function hashRecords(key: string, chunks: number, v: string, expireAtMs: number 
   }));
 }
 
+/** A hash with one small field, then field `big` in three pieces (a value too big for one command), then its expiry. */
+function pieceRecords(key: string, expireAtMs: number | null = null): SnapshotRecord[] {
+  const head: SnapshotRecord = { db: 0, key: b(key), type: 'hash', expireAtMs, first: true, last: false, pos: pos(), fields: [[b('f'), b('src')]] };
+  return [
+    head,
+    ...['aa', 'bb', 'c'].map((v, i): SnapshotRecord => ({
+      db: 0, key: b(key), type: 'hash', expireAtMs, first: false, last: i === 2, pos: pos(), fields: [[b('big'), b(v)]], piece: { offset: 2 * i, total: 5 },
+    })),
+  ];
+}
+
 function stringRecord(key: string, value: string, expireAtMs: number | null = null): SnapshotRecord {
   return { db: 0, key: b(key), type: 'string', value: b(value), expireAtMs, first: true, last: true, pos: pos() };
 }
@@ -42,6 +53,8 @@ function snapshot(): SnapshotRecord[] {
     ...hashRecords('h:new', 3, 'src', later),
     ...hashRecords('h:old', 3, 'src', later),
     ...hashRecords('h:old-small', 1, 'src'),
+    ...pieceRecords('p:new', later),
+    ...pieceRecords('p:old'),
   ];
 }
 
@@ -52,6 +65,7 @@ async function prepare(): Promise<void> {
   await c.set('s:old-ttl', 'dst');
   await c.hset('h:old', 'mine', 'dst');
   await c.hset('h:old-small', 'mine', 'dst');
+  await c.hset('p:old', 'mine', 'dst');
 }
 
 async function load(policy: ConflictPolicy, legacyTarget = false): Promise<{ pool: SenderPool; error: Error | null }> {
@@ -83,9 +97,13 @@ for (const legacyTarget of [false, true]) {
     assert.deepEqual(await c.hgetall('h:old'), { mine: 'dst' }, 'no chunk of a kept hash was merged into it');
     assert.equal(await c.pttl('h:old'), -1);
     assert.deepEqual(await c.hgetall('h:old-small'), { mine: 'dst' });
+    assert.deepEqual(await c.hgetall('p:new'), { f: 'src', big: 'aabbc' }, 'a value built in pieces, moved in through the guard');
+    assert.ok((await c.pttl('p:new')) > 3_500_000);
+    assert.deepEqual(await c.hgetall('p:old'), { mine: 'dst' }, 'nothing staged for a kept key');
     assert.equal(await c.exists(LOAD_GUARD_KEY), 0, 'the guard is empty once every key has ended');
+    assert.deepEqual(await c.keys('pika-migrate:staging*'), [], 'no staging key is left');
     const st = pool.stats();
-    assert.equal(st.keysKept, 4, 'each kept key is counted once');
+    assert.equal(st.keysKept, 5, 'each kept key is counted once');
     assert.equal(st.errorClasses.other, 0);
     await pool.close();
   });
@@ -110,6 +128,7 @@ test('conflict-policy merge and replace do not go through the guard', async () =
     const c = redis.client();
     assert.equal(await c.get('s:old'), 'src');
     assert.equal(await c.hlen('h:old'), hOld, policy);
+    assert.deepEqual(await c.hgetall('p:old'), policy === 'merge' ? { mine: 'dst', f: 'src', big: 'aabbc' } : { f: 'src', big: 'aabbc' }, policy);
     assert.equal(pool.stats().keysKept, 0);
     await pool.close();
   }

@@ -1,9 +1,12 @@
+import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { RedisCommand } from '../../src/core/command.js';
 import type { SnapshotRecord } from '../../src/core/record.js';
 import { SnapshotRecordConverter, formatScore, type RecordConvertOptions } from '../../src/convert/records.js';
+import { clusterSlot } from '../../src/core/cluster-slot.js';
+import { stagingKey, UNSTAGE_SCRIPT } from '../../src/core/scripts.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { applyCommands } from './redis-dump.js';
 import { FIXTURES } from '../helpers/fixtures.js';
@@ -220,6 +223,87 @@ test('a big string in pieces: SET replaces the key, SETRANGE sizes it and writes
     assert.equal(await c.get('s'), 'old');
     assert.equal(await c.get('p'), 'aabbc');
   }
+});
+
+test('a hash field value or list element in pieces: built in the key\'s staging key, moved in by its last piece; skip and fail guard the key whole', async () => {
+  const c = redis.client();
+  const at = Date.now() + 50_000;
+  // h: a small field, then field `big` in three pieces, then another small field; l: a, the big element, z.
+  const recs = (seq: number, expireAtMs: number | null): SnapshotRecord[] => {
+    const base = { db: 0, expireAtMs };
+    const pos = (i: number) => ({ pos: { kind: 'snapshot', db: 0, seq: seq + i } as const });
+    const pieces = ['aa', 'bb', 'c'].map((v, i) => ({ piece: { offset: 2 * i, total: 5 }, v: Buffer.from(v) }));
+    const h = Buffer.from('h');
+    const l = Buffer.from('l');
+    return [
+      { ...base, ...pos(0), key: h, type: 'hash', first: true, last: false, fields: [[Buffer.from('f'), Buffer.from('1')]] },
+      ...pieces.map((p, i): SnapshotRecord => ({ ...base, ...pos(1 + i), key: h, type: 'hash', first: false, last: false, fields: [[Buffer.from('big'), p.v]], piece: p.piece })),
+      { ...base, ...pos(4), key: h, type: 'hash', first: false, last: true, fields: [[Buffer.from('g'), Buffer.from('2')]] },
+      { ...base, ...pos(5), key: l, type: 'list', first: true, last: false, elements: [Buffer.from('a')] },
+      ...pieces.map((p, i): SnapshotRecord => ({ ...base, ...pos(6 + i), key: l, type: 'list', first: false, last: i === 2, elements: [p.v], piece: p.piece })),
+    ];
+  };
+  await c.flushall();
+  await c.set('l', 'a string: replaced');
+  const cmds = await load(recs(0, at), { nowMs: Date.now, conflict: 'replace' });
+  const staging = (key: string) => stagingKey(Buffer.from(key));
+  assert.deepEqual(
+    cmds.filter((x) => x.key!.toString() === 'l').map((x) => [x.name, ...x.args.map((a) => (a === UNSTAGE_SCRIPT ? 'UNSTAGE' : Buffer.isBuffer(a) && a.equals(staging('l')) ? 'S' : a.toString()))].join(' ')),
+    ['DEL l', 'RPUSH l a', 'SET S aa', 'SETRANGE S 4 \0', 'SETRANGE S 2 bb', 'SETRANGE S 4 c', `EVAL UNSTAGE 2 l S ${createHash('sha1').update('aabbc').digest('hex')} RPUSH`, `PEXPIREAT l ${at}`],
+  );
+  assert.deepEqual(await c.hgetall('h'), { f: '1', big: 'aabbc', g: '2' });
+  assert.deepEqual(await c.lrange('l', 0, -1), ['a', 'aabbc']);
+  assert.equal(Number(await c.call('PEXPIRETIME', 'h')), at);
+  assert.equal(Number(await c.call('PEXPIRETIME', 'l')), at);
+  assert.deepEqual(await c.keys('pika-migrate:*'), [], 'no staging key is left');
+  // In a cluster the staging key shares the data key's slot, so the moving script may touch both.
+  for (const key of ['h', 'user:{42}:x', '{}weird}', 'a{b']) assert.equal(clusterSlot(stagingKey(Buffer.from(key))), clusterSlot(Buffer.from(key)));
+
+  for (const conflict of ['skip', 'fail'] as const) {
+    await c.flushall();
+    await c.hset('h', 'old', 'v');
+    const conv = new SnapshotRecordConverter({ nowMs: Date.now, conflict });
+    const guarded = recs(0, null).flatMap((r) => conv.convert(r));
+    assert.ok(guarded.every((x) => x.name === 'EVAL'));
+    const refused: string[] = [];
+    for (const x of guarded) await c.call(x.name, ...x.args).catch((e: Error) => refused.push(`${x.key} ${e.message.split(' ')[0]}`));
+    assert.deepEqual(refused, [`h ${conflict === 'skip' ? 'PMKEYSKIPPED' : 'PMKEYEXISTS'}`]);
+    assert.deepEqual(await c.hgetall('h'), { old: 'v' }, 'the existing key is kept as it is, nothing staged for it');
+    assert.deepEqual(await c.lrange('l', 0, -1), ['a', 'aabbc']);
+    assert.deepEqual(await c.keys('pika-migrate:*'), []);
+  }
+
+  // A staged value that is not whole is never moved in: lost by the target (a restart without
+  // persistence between two pieces), or built again only in part (a Redis Cluster target runs a
+  // step twice when its reply was lost: pieces sent again after the move).
+  await c.flushall();
+  const conv = new SnapshotRecordConverter({ nowMs: Date.now });
+  const all = recs(0, null).flatMap((r) => conv.convert(r));
+  const hCmds = all.filter((x) => x.key!.toString() === 'h');
+  const lCmds = all.filter((x) => x.key!.toString() === 'l');
+  await applyCommands(c, lCmds.slice(0, -1));
+  await c.del(staging('l'));
+  await assert.rejects(applyCommands(c, lCmds.slice(-1)), /PMSTAGINGLOST/);
+  await applyCommands(c, lCmds.slice(0, -1).filter((x) => x.name === 'SETRANGE' && x.args[1] !== '4'));
+  await assert.rejects(applyCommands(c, lCmds.slice(-1)), /PMSTAGINGLOST/, 'a part of the pieces is not moved');
+  assert.deepEqual(await c.lrange('l', 0, -1), ['a']);
+  assert.equal(await c.exists(staging('l')), 0);
+  await applyCommands(c, hCmds);
+  const again = hCmds.filter((x) => x.name === 'SETRANGE' || (x.name === 'EVAL' && x.args[0] === UNSTAGE_SCRIPT));
+  assert.equal(again.length, 4);
+  await applyCommands(c, again);
+  assert.deepEqual(await c.hgetall('h'), { f: '1', big: 'aabbc', g: '2' }, 'a move run again after it ran leaves the field as it is');
+  assert.equal(await c.exists(staging('h')), 0);
+
+  // A key that expires while its big element is staged: the staging key goes with it.
+  const expiring = new SnapshotRecordConverter({ nowMs: Date.now });
+  const rs = recs(0, Date.now() + 60_000);
+  const early = rs.slice(0, 2).flatMap((r) => expiring.convert(r));
+  const late = rs.slice(2, 5).flatMap((r) => expiring.convert({ ...r, expireAtMs: Date.now() - 1 }));
+  await c.flushall();
+  await applyCommands(c, [...early, ...late]);
+  assert.ok(late.some((x) => x.name === 'DEL'));
+  assert.deepEqual(await c.keys('*'), [], 'the expired hash and its staging key are gone');
 });
 
 test('streams: one XADD per entry with its ID, XSETID with the counters after the last chunk (last ID only before Redis 7, noted once)', async () => {

@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
-import { clusterSlot } from '../../src/sink/cluster-slots.js';
+import { clusterSlot } from '../../src/core/cluster-slot.js';
 import { startCluster, type RedisCluster } from '../helpers/cluster.js';
 import { freePort } from '../helpers/redis.js';
 import { assertRedisHoldsExpected } from '../helpers/expected-redis.js';

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BIG_FIELD_BYTES, BIG_HASH_FIELDS, BIG_STRING_BYTES, BIG_STRINGS, HUGE_STRING_BYTES, recipeScripts, writeDump3 } from '../../bench/datasets.js';
 import { dumpValue, parseDump } from '../rocks/writer.js';
-import { string3 } from '../pika/pika-dump-writer.js';
+import { dataPrefix3, string3 } from '../pika/pika-dump-writer.js';
 import { shippedEnv, shippedNodeFlags } from '../helpers/node-flags.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 
@@ -96,4 +96,23 @@ describe('load: peak RSS does not grow with one key’s size', () => {
       console.log(`# peak RSS ${(peakKb / 1024).toFixed(0)} MiB (one ${HUGE_STRING_BYTES >> 20} MiB string, ${name})`);
     });
   }
+
+  it('loads a hash whose one field holds 64 MiB under the same bound (a snappy block decoded as a stream; built in a staging key, moved in by a script)', { timeout: 60_000 }, async () => {
+    const dir = join(work, 'huge-field');
+    const hashes = recipeScripts('huge-field').hashes!;
+    writeDump3(join(dir, 'db0'), { hashes: [...hashes.slice(0, -1), `dump ${join(dir, 'dump.txt')}`, 'close'] }, dir);
+    const expected = new Map(parseDump(readFileSync(join(dir, 'dump.txt'), 'latin1')).find((c) => c.name === 'data_cf')!.pairs);
+    const conf = join(dir, 'load.conf');
+    writeFileSync(conf, `target-redis-port : ${redis.port}\nlog-level : warn\n`);
+    const c = redis.client();
+    await c.flushall();
+    const { code, peakKb, err } = await loadPeakKb(['load', join(dir, 'db0'), '-c', conf]);
+    assert.equal(code, 0, err);
+    const value = (await c.hgetBuffer('huge', '00000000'))!;
+    assert.equal(value.length, HUGE_STRING_BYTES);
+    assert.equal(dumpValue(value), expected.get(Buffer.concat([dataPrefix3(Buffer.from('huge'), 1), Buffer.from('00000000')]).toString('hex')));
+    assert.deepEqual(await c.keys('pika-migrate:staging*'), [], 'no staging key is left');
+    assert.ok(peakKb < BOUND_KB, `peak RSS ${(peakKb / 1024).toFixed(0)} MiB, bound ${BOUND_KB / 1024} MiB`);
+    console.log(`# peak RSS ${(peakKb / 1024).toFixed(0)} MiB (one hash field value of ${HUGE_STRING_BYTES >> 20} MiB)`);
+  });
 });

@@ -1,11 +1,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RedisCommand } from '../../src/core/command.js';
+import type { SnapshotRecord } from '../../src/core/record.js';
+import { SnapshotRecordConverter } from '../../src/convert/records.js';
 import { TargetLostWritesError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
 import { DELETE_MATCHING_SCRIPT, GUARDED_WRITE_SCRIPT, LIST_ROTATE_SCRIPT, LOAD_GUARD_KEY } from '../../src/core/scripts.js';
 import { ClusterPool, type ClusterPoolOptions } from '../../src/sink/cluster-pool.js';
-import { clusterSlot, parseRedirect, SLOTS, slotTag } from '../../src/sink/cluster-slots.js';
+import { clusterSlot, SLOTS, slotTag } from '../../src/core/cluster-slot.js';
+import { parseRedirect } from '../../src/sink/cluster-slots.js';
 import { RateLimiter } from '../../src/sink/rate-limit.js';
 import { startCluster, type RedisCluster } from '../helpers/cluster.js';
 import { binlog, keyed, sleep, snap, submitAll } from './support.js';
@@ -173,6 +176,34 @@ test('cluster: the skip guard works per slot, FLUSHDB and the pattern-delete scr
 
     await pool.flushTargetDb();
     assert.deepEqual((await cluster.keysPerNode()).flat(), [], 'every master flushed');
+  } finally {
+    await pool.close();
+  }
+});
+
+test('cluster: a hash field value and a list element in pieces are built in a staging key of their key\'s slot and moved in, also under the skip guard', async () => {
+  await flushAll();
+  const pool = await poolFor();
+  try {
+    const piece = (key: string, type: 'hash' | 'list', seq: number, i: number, v: string): SnapshotRecord => {
+      const base = { db: 0, key: Buffer.from(key), expireAtMs: null, first: i === 0, last: i === 2, pos: snap(seq + i), piece: { offset: 2 * i, total: 5 } };
+      return type === 'hash' ? { ...base, type, fields: [[Buffer.from('f'), Buffer.from(v)]] } : { ...base, type, elements: [Buffer.from(v)] };
+    };
+    const records = (type: 'hash' | 'list', keys: string[], seq: number) => keys.flatMap((k, j) => ['aa', 'bb', 'c'].map((v, i) => piece(k, type, seq + 3 * j, i, v)));
+    // Keys of many slots, a hash tag among them; under skip, the existing ones are kept as they are.
+    const hashes = ['h:1', 'h:2', 'user:{7}:h', 'h:old'];
+    const lists = ['l:1', 'l:{x}', 'l:old'];
+    await cluster.nodes[await cluster.ownerOf(clusterSlot(Buffer.from('h:old')))].client().hset('h:old', 'kept', '1');
+    await cluster.nodes[await cluster.ownerOf(clusterSlot(Buffer.from('l:old')))].client().rpush('l:old', 'kept');
+    const conv = new SnapshotRecordConverter({ nowMs: Date.now, conflict: 'skip' });
+    await submitAll(pool, [...records('hash', hashes, 0), ...records('list', lists, 100)].flatMap((r) => conv.convert(r)));
+    await pool.flush();
+    const c = cluster.client();
+    for (const k of hashes) assert.deepEqual(await c.hgetall(k), k === 'h:old' ? { kept: '1' } : { f: 'aabbc' }, k);
+    for (const k of lists) assert.deepEqual(await c.lrange(k, 0, -1), k === 'l:old' ? ['kept'] : ['aabbc'], k);
+    assert.equal(pool.stats().keysKept, 2);
+    const left = (await cluster.keysPerNode()).flat().map(String);
+    assert.deepEqual(left.filter((k) => k.startsWith('pika-migrate:')), [], 'no staging key, no guard note left');
   } finally {
     await pool.close();
   }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { crc16, KeyRouter, keySlot } from '../../src/sink/router.js';
+import { crc16 } from '../../src/core/cluster-slot.js';
+import { KeyRouter, keySlot } from '../../src/sink/router.js';
 import { classifyError, errorCode, statName } from '../../src/sink/replies.js';
 
 test('hashes keys with the Redis Cluster CRC16', () => {

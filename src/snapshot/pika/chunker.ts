@@ -3,7 +3,7 @@
  * `chunkBytes` bytes. A full chunk is handed out only when the next element arrives, so the
  * final chunk always carries `last: true` without looking ahead in the data.
  */
-import type { DataType, SnapshotRecord, StreamEntry, StreamState } from '../../core/record.js';
+import type { DataType, SnapshotRecord, StreamEntry, StreamState, ValuePiece } from '../../core/record.js';
 
 /**
  * What one element costs on the heap besides its payload: a Buffer view (~80 B) per field, value
@@ -63,6 +63,8 @@ export class KeyChunker {
   private expireAtMs: number | null = null;
   private state: StreamState | null = null;
   private shadowed = false;
+  /** Set while the chunk being gathered is one piece of a big element (addPiece): it holds nothing else. */
+  private piece: ValuePiece | null = null;
   /** Elements added for the current key (for the count check against the meta). */
   count = 0;
   /** Weight of the record `add` or `finish` returned last: payload plus ELEMENT_OVERHEAD per element. */
@@ -88,15 +90,31 @@ export class KeyChunker {
     this.bytes = 0;
     this.emitted = 0;
     this.count = 0;
+    this.piece = null;
   }
 
   /** Adds one element of `bytes` payload bytes; returns the previous chunk if it was full. */
   add(item: Element, bytes: number): SnapshotRecord | null {
     let out: SnapshotRecord | null = null;
-    if (this.items.length >= this.chunkSize || this.bytes >= this.chunkBytes) out = this.flush(false);
+    if (this.piece !== null || this.items.length >= this.chunkSize || this.bytes >= this.chunkBytes) out = this.flush(false);
     this.items.push(item);
     this.bytes += bytes;
     this.count++;
+    return out;
+  }
+
+  /**
+   * Adds one piece of an element too big to hold whole (a hash field's value, a list element of
+   * several MiB): a chunk of its own, `piece` saying where it lies in the element. Returns the
+   * previous chunk; the piece waits, as any chunk, until what follows tells whether it is the key's
+   * last. The element counts once, at its first piece.
+   */
+  addPiece(item: Element, bytes: number, piece: ValuePiece): SnapshotRecord | null {
+    const out = this.items.length > 0 ? this.flush(false) : null;
+    this.items.push(item);
+    this.bytes += bytes;
+    if (piece.offset === 0) this.count++;
+    this.piece = piece;
     return out;
   }
 
@@ -106,8 +124,12 @@ export class KeyChunker {
   }
 
   private flush(last: boolean): SnapshotRecord {
-    const made = makeRecord(this.seqs, this.type, this.key, this.expireAtMs, this.emitted === 0, last, this.items, this.state);
-    const rec = this.shadowed ? { ...made, shadowed: true as const } : made;
+    let rec = makeRecord(this.seqs, this.type, this.key, this.expireAtMs, this.emitted === 0, last, this.items, this.state);
+    if (this.piece !== null) {
+      rec = { ...rec, piece: this.piece } as SnapshotRecord;
+      this.piece = null;
+    }
+    if (this.shadowed) rec = { ...rec, shadowed: true as const };
     this.lastBytes = this.bytes + ELEMENT_OVERHEAD * this.items.length;
     this.emitted++;
     this.items = [];

@@ -2,7 +2,7 @@
 import { printableBytes } from '../../core/command.js';
 import type { DataType, SnapshotRecord } from '../../core/record.js';
 import { readLargeValue, type LargeValue } from '../rocks/large-value.js';
-import { KeyChunker, RecordBatcher, RecordSequence } from './chunker.js';
+import { KeyChunker, RecordBatcher, RecordSequence, type Element } from './chunker.js';
 
 /** Order of two `ms-seq` stream IDs. */
 function compareStreamIds(a: string, b: string): number {
@@ -61,6 +61,22 @@ export class ScanContext {
         ...(shadowed ? { shadowed: true as const } : {}),
       };
       if (this.batch.push(piece, (at === from ? key.length : 0) + n)) yield this.batch.take();
+    }
+  }
+
+  /**
+   * One element of the key being chunked whose value is too big to hold (a hash field's value or a
+   * list element of several MiB, left in its file by the scan): bytes [from, to) of `large`, read
+   * in pieces of `chunkBytes`, each a record of its own through the chunker (addPiece), so the
+   * key's records stay in order and its last one still says `last`. `item` makes the element of a
+   * piece; `extraBytes`: what the element holds besides it (a field's name).
+   */
+  async *elementPieces(large: LargeValue, from: number, to: number, item: (piece: Buffer) => Element, extraBytes: number): AsyncGenerator<SnapshotRecord[]> {
+    const ch = this.chunker;
+    for (let at = from; at < to; at += this.chunkBytes) {
+      const n = Math.min(this.chunkBytes, to - at);
+      const out = ch.addPiece(item(await readLargeValue(large, at, n)), extraBytes + n, { offset: at - from, total: to - from });
+      if (out !== null && this.batch.push(out, ch.lastBytes)) yield this.batch.take();
     }
   }
 

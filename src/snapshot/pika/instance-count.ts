@@ -9,8 +9,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { CorruptionError } from '../../core/errors.js';
-import type { KeyValue, RocksDb } from '../rocks/db.js';
-import type { LargeValue } from '../rocks/large-value.js';
+import { largeKeyValue, type RocksDb } from '../rocks/db.js';
 import { decodeUserKey4, KEY4_PREFIX, metaKey4Shape } from './format4.js';
 
 const SLOTS = 1024; // default-slot-num of every shipped pika.conf
@@ -28,16 +27,13 @@ export function slotOf(key: Buffer): number {
   return crc32(tag) % SLOTS;
 }
 
-const NO_BYTES = Buffer.alloc(0);
-/** Only keys are sampled: a value left in its file (a string of many MiB) is not read. */
-const keyOnly = (key: Buffer, large: LargeValue): KeyValue => ({ key, value: NO_BYTES, large });
 
 /** Refuses instance directories `0 … n-1` whose keys say Pika had more instances. */
 export async function checkInstanceCount(dbs: readonly RocksDb[], dumpDir: string): Promise<void> {
   const samples: Array<{ instance: number; slot: number }> = [];
   for (let i = 0; i < dbs.length; i++) {
     let taken = 0;
-    for await (const batch of dbs[i].scanBatches('default', { batchSize: SAMPLE_PER_INSTANCE, makeLarge: keyOnly })) {
+    for await (const batch of dbs[i].scanBatches('default', { batchSize: SAMPLE_PER_INSTANCE, makeLarge: largeKeyValue /* only keys are sampled: a string of many MiB is not read */ })) {
       for (const { key } of batch) {
         const { encEnd, wellFormed } = metaKey4Shape(key);
         const name = wellFormed ? decodeUserKey4(key, KEY4_PREFIX, encEnd) : null;

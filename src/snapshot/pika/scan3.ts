@@ -7,7 +7,7 @@
  */
 import { CorruptionError } from '../../core/errors.js';
 import type { DataType, SnapshotRecord, StreamState } from '../../core/record.js';
-import type { EntryMaker, KeyValue, LargeMaker, RocksDb } from '../rocks/db.js';
+import { largeKeyValue, type EntryMaker, type KeyValue, type LargeMaker, type RocksDb } from '../rocks/db.js';
 import { readLargeValue, type LargeValue } from '../rocks/large-value.js';
 import type { ScanContext } from './context.js';
 import { BatchCursor, ForwardLookup } from './cursor.js';
@@ -129,11 +129,6 @@ interface LargeString {
 
 const largeString: LargeMaker<LargeString> = (key, value) => ({ type: 'large', key, value });
 
-/** The probe's entry of a big string: no bytes read (LiveProbe reads its expiry). */
-const largeKeyValue: LargeMaker<KeyValue> = (key, large) => ({ key, value: EMPTY, large });
-
-const EMPTY = Buffer.alloc(0);
-
 /** A big string's records: its expiry from the value's last 4 bytes, then the user value in pieces (ScanContext.stringPieces). */
 async function* largeStringRecords(db: RocksDb, rec: LargeString, ctx: ScanContext, earlier: readonly LiveProbe[]): AsyncGenerator<SnapshotRecord[]> {
   const { key, value } = rec;
@@ -194,9 +189,11 @@ export async function* scanKeyed3(
   let version = 0;
   let metaCount = 0;
   let streamLast = '';
+  // A hash field's value of several MiB stays in its file, and goes in pieces (elementPieces).
+  const makeLarge = type === 'hash' ? largeKeyValue : undefined;
   try {
-    for await (const batch of db.scanBatches(cf, from === undefined ? {} : { from })) {
-      for (const { key: dk, value } of batch) {
+    for await (const batch of db.scanBatches(cf, { ...(from === undefined ? {} : { from }), ...(makeLarge === undefined ? {} : { makeLarge }) })) {
+      for (const { key: dk, value, large } of batch) {
         const d = decodeDataKey3(dk, where(db, cf, dk));
         if (cur === null || dk.compare(cur, 0, cur.length, DATA3_KEY_START, d.keyEnd) !== 0) {
           if (cur !== null && live) {
@@ -229,6 +226,10 @@ export async function* scanKeyed3(
         const suffix = dk.subarray(d.suffixStart);
         let out: SnapshotRecord | null;
         if (type === 'hash') {
+          if (large !== undefined) {
+            yield* ctx.elementPieces(large, 0, large.length, (piece) => [suffix, piece], suffix.length);
+            continue;
+          }
           out = ch.add([suffix, value], suffix.length + value.length);
         } else if (type === 'set') {
           out = ch.add(suffix, suffix.length);
@@ -263,7 +264,8 @@ export async function* scanLists3(db: RocksDb, ctx: ScanContext, earlier: readon
   const ch = ctx.chunker;
   // The data cursor starts at the beginning even on a resumed read: the join steps over the data
   // of the keys before `from` (data_cf's comparator wants whole data keys, not a key prefix).
-  const data = await BatchCursor.open(db, 'data_cf');
+  // An element of several MiB stays in its file, and goes in pieces (elementPieces).
+  const data = await BatchCursor.open(db, 'data_cf', { makeLarge: largeKeyValue });
   try {
     for await (const batch of db.scanBatches('default', from === undefined ? {} : { from })) {
       for (const { key: mk, value: mv } of batch) {
@@ -273,7 +275,7 @@ export async function* scanLists3(db: RocksDb, ctx: ScanContext, earlier: readon
         if (live) ch.start('list', mk, m.expireAtMs, null, live === 'shadowed');
         // Data sorts by user key (length field skipped), version, index: skip orphans, take this key's run.
         while (!data.done) {
-          const { key: dk, value } = data.current!;
+          const { key: dk, value, large } = data.current!;
           const d = decodeDataKey3(dk, where(db, 'data_cf', dk));
           const c = dk.compare(mk, 0, mk.length, DATA3_KEY_START, d.keyEnd);
           if (c > 0) break;
@@ -285,8 +287,12 @@ export async function* scanLists3(db: RocksDb, ctx: ScanContext, earlier: readon
             compareU64(dk, d.suffixStart, m.raw, LIST3_LEFT) > 0 &&
             compareU64(dk, d.suffixStart, m.raw, LIST3_RIGHT) < 0
           ) {
-            const out = ch.add(value, value.length);
-            if (out !== null && ctx.batch.push(out, ch.lastBytes)) yield ctx.batch.take();
+            if (large !== undefined) {
+              yield* ctx.elementPieces(large, 0, large.length, (piece) => piece, 0);
+            } else {
+              const out = ch.add(value, value.length);
+              if (out !== null && ctx.batch.push(out, ch.lastBytes)) yield ctx.batch.take();
+            }
           }
           const p = data.advance();
           if (p !== undefined) await p;

@@ -26,7 +26,7 @@ import {
   wellFormedMetaKey4End,
 } from './format4.js';
 import { bytewiseRange } from '../rocks/internal-key.js';
-import { largeRawEntry, rawEntry, type RawEntry } from '../rocks/merge.js';
+import { largeKeyValue, largeRawEntry, rawEntry, type RawEntry } from '../rocks/merge.js';
 import { readLargeValue, type LargeValue } from '../rocks/large-value.js';
 import { isPikaInternalKey, SKIP_BAD_NAME_4, SKIP_HLL, SKIP_INTERNAL } from './special-keys.js';
 import { decodeStreamMessage, STREAM_ID_BYTES, streamIdOf } from './stream-format.js';
@@ -60,7 +60,8 @@ class Instance {
   }
 
   async openCursor(type: Container): Promise<BatchCursor> {
-    const c = await BatchCursor.open(this.db, DATA_CF[type]);
+    // A hash field's value or a list element of several MiB stays in its file (largeElement).
+    const c = await BatchCursor.open(this.db, DATA_CF[type], type === 'hash' || type === 'list' ? { makeLarge: largeKeyValue } : {});
     this.cursors.set(type, c);
     return c;
   }
@@ -247,12 +248,14 @@ async function* joinContainer(inst: Instance, plan: Plan, mk: Buffer, mv: Buffer
   const encLen = encEnd - KEY4_PREFIX;
   const verAt = encEnd; // in data keys, the version follows `E(key)` at the same offset
   while (!cur.done) {
-    const { key: dk, value } = cur.current!;
+    const { key: dk, value, large } = cur.current!;
     // Compare the data key's first `encLen` bytes after the prefix with `E(key)`; E is prefix-free.
     const c = dk.compare(mk, KEY4_PREFIX, encEnd, KEY4_PREFIX, Math.min(dk.length, KEY4_PREFIX + encLen));
     if (c > 0) break;
     if (c === 0 && dk.length < verAt + 8 + KEY_SUFFIX) throw new CorruptionError('data key too short for version and reserve', where(db, cf, dk)());
-    if (c === 0 && equalU64(dk, verAt, mv, plan.versionOff)) {
+    if (c === 0 && large !== undefined && equalU64(dk, verAt, mv, plan.versionOff)) {
+      yield* largeElement(type, dk, large, verAt + 8, mv, where(db, cf, dk), ctx);
+    } else if (c === 0 && equalU64(dk, verAt, mv, plan.versionOff)) {
       const out = element(type, dk, value, verAt + 8, mv, where(db, cf, dk));
       if (out !== null && plan.state !== null) ctx.checkStreamId(name, (out.item as StreamEntry).id, plan.state.lastId);
       if (out !== null) {
@@ -305,11 +308,31 @@ function element(
       return { item: [mbr, value.readDoubleLE(0)], bytes: mbr.length + 8 };
     }
     case 'list': {
-      if (dataEnd !== dataAt + 8) throw new CorruptionError(`list data key index field of ${dataEnd - dataAt} bytes, expected 8`, at());
-      if (compareU64(dk, dataAt, mv, LIST4_LEFT) <= 0 || compareU64(dk, dataAt, mv, LIST4_RIGHT) >= 0) return null;
+      if (!listIndexLive(dk, dataAt, dataEnd, mv, at)) return null;
       const v = value.subarray(0, value.length - DATA4_VALUE_SUFFIX);
       return { item: v, bytes: v.length };
     }
   }
 }
 
+/** Whether a list data key's index lies within the meta's bounds (else the element is stale). */
+function listIndexLive(dk: Buffer, dataAt: number, dataEnd: number, mv: Buffer, at: Where): boolean {
+  if (dataEnd !== dataAt + 8) throw new CorruptionError(`list data key index field of ${dataEnd - dataAt} bytes, expected 8`, at());
+  return compareU64(dk, dataAt, mv, LIST4_LEFT) > 0 && compareU64(dk, dataAt, mv, LIST4_RIGHT) < 0;
+}
+
+/**
+ * A hash field's value or a list element of several MiB, which the scan left in its file: its
+ * records, one piece each (ScanContext.elementPieces), without the value's suffix.
+ */
+async function* largeElement(type: Container, dk: Buffer, large: LargeValue, dataAt: number, mv: Buffer, at: Where, ctx: ScanContext): AsyncGenerator<SnapshotRecord[]> {
+  const dataEnd = dk.length - KEY_SUFFIX;
+  if (dataEnd < dataAt) throw new CorruptionError(`data key too short for its fields`, at());
+  const to = large.length - DATA4_VALUE_SUFFIX;
+  if (type === 'hash') {
+    const field = dk.subarray(dataAt, dataEnd);
+    yield* ctx.elementPieces(large, 0, to, (piece) => [field, piece], field.length);
+  } else if (listIndexLive(dk, dataAt, dataEnd, mv, at)) {
+    yield* ctx.elementPieces(large, 0, to, (piece) => piece, 0);
+  }
+}

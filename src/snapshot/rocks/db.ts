@@ -15,7 +15,7 @@ import { replayWals, type MemTable, type WalFile } from './wal.js';
 
 export type { Comparator } from './internal-key.js';
 export type { EntryMaker, KeyValue, LargeMaker, RawEntry } from './merge.js';
-export { rawEntry } from './merge.js';
+export { largeKeyValue, rawEntry } from './merge.js';
 
 export interface OpenOptions {
   /** User comparators by RocksDB name; leveldb.BytewiseComparator is built in. */

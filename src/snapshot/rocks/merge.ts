@@ -45,6 +45,9 @@ const NO_BYTES = Buffer.alloc(0);
 
 export const largeRawEntry: LargeMaker<RawEntry> = (key, large) => ({ key, block: NO_BYTES, start: 0, end: 0, large });
 
+/** A KeyValue whose value stays in its file: nothing of it is read until its reader wants it. */
+export const largeKeyValue: LargeMaker<KeyValue> = (key, large) => ({ key, value: NO_BYTES, large });
+
 export class UnsupportedEntryError extends Error {
   override name = 'UnsupportedEntryError';
 }
