@@ -1,8 +1,9 @@
 /**
  * Values of several MiB written by real RocksDB: a block of 4 MiB or more, stored uncompressed or
- * compressed by snappy or LZ4, is not read whole; its big value stays in the file (LargeValue) and is read in
- * pieces, after the block's checksum was verified in pieces. Everything is compared with RocksDB's own iteration (the
- * writer's dump: length and FNV-1a of each big value).
+ * compressed by snappy, LZ4, zlib or zstd, is not read whole; its big value stays in the file
+ * (LargeValue) and is read in pieces, after the block's checksum was verified in pieces.
+ * Everything is compared with RocksDB's own iteration (the writer's dump: length and FNV-1a of
+ * each big value).
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -25,7 +26,7 @@ function dbWith(checksum: string, compression = 'none', values = compression ===
     'option format_version 5',
     `option checksum ${checksum}`,
     `option compression ${compression}`,
-    // Words, so that snappy shrinks the big blocks enough for RocksDB to keep them compressed.
+    // Words, so that the codec shrinks the big blocks enough for RocksDB to keep them compressed.
     `option values ${values}`,
     'option write_buffer_size 134217728',
     'open',
@@ -76,6 +77,8 @@ describe('values of several MiB', () => {
     ['crc32c', 'snappy'],
     ['xxh3', 'snappy'],
     ['crc32c', 'lz4'],
+    ['crc32c', 'zlib'],
+    ['xxh3', 'zstd'],
   ]) {
     it(`leaves them in the file and reads them in pieces, as RocksDB iterates them (${checksum}, ${compression})`, async () => {
       const { dir, dump } = dbWith(checksum, compression);
@@ -91,7 +94,7 @@ describe('values of several MiB', () => {
     });
   }
 
-  for (const compression of ['lz4', 'snappy']) {
+  for (const compression of ['lz4', 'snappy', 'zlib', 'zstd']) {
     it(`a big value packed into a small block (one byte repeated, ${compression}) is found by the header the block declares, and streamed`, async () => {
       const { dir, dump } = dbWith('crc32c', compression, 'runs');
       assert.ok(sstBytes(dir) < 1 << 20, `the big blocks are small (${sstBytes(dir)} bytes)`);
@@ -128,6 +131,8 @@ describe('values of several MiB', () => {
     // is reported by the whole-block read.
     ['snappy', () => 1 << 20, 'decoded as a stream'],
     ['lz4', () => 1 << 20, 'decoded as a stream'],
+    ['zlib', () => 1 << 20, 'decoded as a stream'],
+    ['zstd', () => 1 << 20, 'decoded as a stream'],
   ] as const) {
     it(`verifies the big block before handing anything of it on (${compression}: ${how}): a flipped byte deep in the value is a CorruptionError naming the block`, async () => {
       const { dir } = dbWith('crc32c', compression);

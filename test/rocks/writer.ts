@@ -79,17 +79,34 @@ export function parseDump(text: string): DumpedCf[] {
 /** The dump form of a value (hex, or length + FNV-1a 64 for values over 4096 bytes). */
 export function dumpValue(v: Buffer): string {
   if (v.length <= 4096) return v.toString('hex');
+  return new BigValueDump().update(v).result();
+}
+
+/** dumpValue of a value over 4096 bytes, over its pieces in order (a value too big to hold). */
+export class BigValueDump {
   // FNV-1a 64 in two 32-bit halves (prime = 2^40 + 0x1b3)
-  let lo = 0x84222325;
-  let hi = 0xcbf29ce4;
-  for (let i = 0; i < v.length; i++) {
-    lo = (lo ^ v[i]) >>> 0;
-    const l = lo * 0x1b3;
-    const carry = Math.floor(l / 0x100000000);
-    hi = (Math.imul(hi, 0x1b3) + (lo << 8) + carry) >>> 0;
-    lo = l >>> 0;
+  private lo = 0x84222325;
+  private hi = 0xcbf29ce4;
+  private length = 0;
+
+  update(v: Buffer): this {
+    let { lo, hi } = this;
+    for (let i = 0; i < v.length; i++) {
+      lo = (lo ^ v[i]) >>> 0;
+      const l = lo * 0x1b3;
+      const carry = Math.floor(l / 0x100000000);
+      hi = (Math.imul(hi, 0x1b3) + (lo << 8) + carry) >>> 0;
+      lo = l >>> 0;
+    }
+    this.lo = lo;
+    this.hi = hi;
+    this.length += v.length;
+    return this;
   }
-  return `len:${v.length}:fnv:${hi.toString(16).padStart(8, '0')}${lo.toString(16).padStart(8, '0')}`;
+
+  result(): string {
+    return `len:${this.length}:fnv:${this.hi.toString(16).padStart(8, '0')}${this.lo.toString(16).padStart(8, '0')}`;
+  }
 }
 
 export function cleanup(work: string): void {

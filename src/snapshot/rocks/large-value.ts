@@ -13,12 +13,12 @@ export interface LargeValue {
   /** Byte offset of the value in the file; of its block when the block is compressed. */
   readonly offset: number;
   readonly length: number;
-  /** Set when the block is compressed (snappy, LZ4): the value is decoded from the block's start. */
+  /** Set when the block is compressed: the value is decoded from the block's start (block-stream.ts). */
   readonly compressed?: CompressedPlace;
 }
 
 export interface CompressedPlace {
-  /** The block's compression type (trailer byte) and its table's format_version (LZ4's header). */
+  /** The block's compression type (trailer byte) and its table's format_version (LZ4's and zlib's header). */
   readonly type: number;
   readonly formatVersion: number;
   /** Compressed size of the block (without its trailer). */

@@ -191,7 +191,7 @@ export type BlockKind = 'data' | 'index' | 'metaindex' | 'properties' | 'range-d
 
 /**
  * Fetches, verifies and decompresses the block at `h`. With `decodedLimit`: null instead when it
- * is a snappy or LZ4 block that declares more than that many bytes (see sst/large-block.ts).
+ * is a compressed block whose header declares more than that many bytes (see sst/large-block.ts).
  */
 export async function readBlock(file: SstFile, footer: Footer, h: BlockHandle, kind: BlockKind, sequential: boolean, verify?: boolean): Promise<Buffer>;
 export async function readBlock(file: SstFile, footer: Footer, h: BlockHandle, kind: BlockKind, sequential: boolean, verify: boolean, decodedLimit: number): Promise<Buffer | null>;

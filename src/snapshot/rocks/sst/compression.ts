@@ -53,14 +53,25 @@ function toBuffer(u8: Uint8Array): Buffer {
 }
 
 /**
- * The uncompressed size a snappy or LZ4 block declares in its header (read before decompressing
- * it: a block found big is decoded as a stream instead); null for other types or a bad header.
+ * The uncompressed size a snappy, LZ4, zlib or zstd block declares in its header (read before
+ * decompressing it: a block found big is decoded as a stream instead); null for other types, a
+ * zlib block before format_version 2 (no size header), or a bad header.
  */
 export function declaredSize(type: number, data: Buffer, formatVersion: number): number | null {
-  if (type === CompressionType.LZ4 || type === CompressionType.LZ4HC) {
-    if (formatVersion < 2) return data.length >= 8 ? data.readUInt32LE(0) : null;
-  } else if (type !== CompressionType.Snappy) {
-    return null;
+  switch (type) {
+    case CompressionType.LZ4:
+    case CompressionType.LZ4HC:
+      if (formatVersion < 2) return data.length >= 8 ? data.readUInt32LE(0) : null;
+      break;
+    case CompressionType.Zlib:
+      if (formatVersion < 2) return null;
+      break;
+    case CompressionType.Snappy:
+    case CompressionType.ZSTD:
+    case CompressionType.ZSTDNotFinal:
+      break;
+    default:
+      return null;
   }
   return getVarint32(data, 0, data.length, scratch) < 0 ? null : scratch[0];
 }

@@ -6,9 +6,10 @@
  * in the file as a LargeValue, read in pieces by whoever wants it. The block's checksum is verified
  * first, in pieces, so nothing of a damaged block is handed on.
  *
- * A block stored uncompressed is read at its two ends. A snappy block (Pika's default
- * `compression`) or an LZ4 one is decoded once as a stream to find them (block-stream.ts); zlib and
- * zstd blocks are read whole.
+ * A block stored uncompressed is read at its two ends. A compressed one (snappy: Pika's default
+ * `compression`; LZ4, zlib, zstd) is decoded once as a stream to find them (block-stream.ts); the
+ * few forms no stream follows (a zlib block before format_version 2, a zstd frame whose window is
+ * its whole content, bzip2) are read whole.
  */
 import { CorruptionError } from '../../../core/errors.js';
 import { blockChecksummer, getVarint32, putVarint, type BlockChecksummer } from '../coding.js';
@@ -49,9 +50,10 @@ export interface LargeDataBlock {
 }
 
 /**
- * The block at `h` as a LargeDataBlock, or null when it is small, compressed other than by snappy or LZ4,
- * or not shaped as expected (its entries do not fit the head, the big value is not the last entry):
- * the caller reads it whole, which also reports any damage the way every block does.
+ * The block at `h` as a LargeDataBlock, or null when it is small, compressed in a form not decoded
+ * as a stream (openBlockStream), or not shaped as expected (its entries do not fit the head, the
+ * big value is not the last entry): the caller reads it whole, which also reports any damage the
+ * way every block does.
  */
 export async function readLargeDataBlock(file: SstFile, footer: Footer, h: BlockHandle): Promise<LargeDataBlock | null> {
   // Through the read-ahead window, as the block's own read goes next: a block found small costs no
@@ -89,7 +91,7 @@ async function storedBlock(file: SstFile, footer: Footer, h: BlockHandle, traile
 }
 
 /**
- * A snappy or LZ4 block is decoded once as a stream, its checksum computed over the same reads,
+ * A compressed block is decoded once as a stream, its checksum computed over the same reads,
  * keeping only its first and last 64 KiB; the value is decoded again, in pieces, when it is read.
  */
 async function compressedBlock(file: SstFile, footer: Footer, h: BlockHandle, trailer: Buffer): Promise<LargeDataBlock | null> {
@@ -100,7 +102,7 @@ async function compressedBlock(file: SstFile, footer: Footer, h: BlockHandle, tr
   let stream: BlockStream | null;
   let head: Buffer;
   try {
-    // The header's read (16 bytes) through the window too; the big reads of a big block past it.
+    // The header's read (32 bytes) through the window too; the big reads of a big block past it.
     const source = async (buf: Buffer, at: number, len: number): Promise<void> => {
       if (len <= HEADER_PROBE_BYTES) (await file.read(h.offset + at, len, true)).copy(buf);
       else await file.readAt(buf, h.offset + at, len);

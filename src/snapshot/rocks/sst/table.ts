@@ -155,7 +155,8 @@ export class Table {
   async readDataBlock(h: BlockHandle, sequential: boolean): Promise<{ iter: BlockIter; large: LargeDataBlock | null }> {
     let block: Buffer | null = null;
     // A small compressed block is read as any other unless its header declares a big one (an
-    // extremely repetitive value: LZ4 packs up to 255 bytes into one).
+    // extremely repetitive value: LZ4 packs up to 255 bytes into one, zlib ~1000, zstd a 128 KiB
+    // run into 4).
     if (!mayBeLargeBlock(h)) block = await readBlock(this.file, this.footer, h, 'data', sequential, true, LARGE_BLOCK_BYTES);
     if (block === null) {
       const large = await readLargeDataBlock(this.file, this.footer, h);
