@@ -68,6 +68,8 @@ function recordBytes(rec: SnapshotRecord): number {
     case 'string':
       return n + rec.value.length;
     case 'hash':
+      // A field's value in pieces: its name counts once, with the first.
+      if (rec.piece !== undefined && rec.piece.offset > 0) return n + rec.fields[0][1].length;
       for (const [f, v] of rec.fields) n += f.length + v.length;
       return n;
     case 'list':
@@ -91,9 +93,10 @@ function elementCount(rec: SnapshotRecord): number {
       // A big string comes in pieces: one element all the same.
       return rec.first ? 1 : 0;
     case 'hash':
-      return rec.fields.length;
     case 'list':
-      return rec.elements.length;
+      // A field's value or an element in pieces (one per record) is one element too.
+      if (rec.piece !== undefined) return rec.piece.offset === 0 ? 1 : 0;
+      return rec.type === 'hash' ? rec.fields.length : rec.elements.length;
     case 'set':
     case 'zset':
       return rec.members.length;

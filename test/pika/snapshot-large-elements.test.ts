@@ -10,12 +10,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { silentLogger } from '../../src/core/log.js';
 import type { SnapshotRecord } from '../../src/core/record.js';
+import { loadSnapshot } from '../../src/daemon/load-snapshot.js';
 import { readSnapshotBatches } from '../../src/snapshot/pika/snapshot.js';
+import { startRedis } from '../helpers/redis.js';
+import { poolFor } from '../sink/support.js';
 import { writePikaDump, type DumpDesc } from './pika-dump-writer.js';
 
 const MiB = 1 << 20;
-const NOW = Date.UTC(2026, 0, 1);
+// Whole seconds (A–C keep seconds), and now: the load test writes the expiry into Redis.
+const NOW = Math.floor(Date.now() / 1000) * 1000;
 const EXPIRE_AT = NOW + 3_600_000;
 
 /** `n` bytes of words (latin1): snappy shrinks them, so RocksDB keeps the big block compressed. */
@@ -70,12 +75,13 @@ const cases: Array<[string, DumpDesc['family'], string]> = [
 for (const [title, family, compression] of cases) {
   describe(`a hash field value and a list element of several MiB (${title})`, () => {
     let work: string;
+    let db0: string;
     let records: SnapshotRecord[];
     const warnings: string[] = [];
 
     before(async () => {
       work = mkdtempSync(join(tmpdir(), 'pm-large-elements-'));
-      const db0 = writePikaDump(
+      db0 = writePikaDump(
         {
           family,
           options: { compression, write_buffer_size: 134217728 },
@@ -114,6 +120,25 @@ for (const [title, family, compression] of cases) {
         else assert.deepEqual(v.elements, ['first', BIG_ELEMENT, 'last']);
       });
     }
+
+    it('loads into Redis exactly (staged, moved in), counting each big element once', async () => {
+      const r = await startRedis();
+      const pool = await poolFor(r, { senders: 3, batchSize: 4 });
+      try {
+        const s = await loadSnapshot({ dir: db0, db: 0, pool, logger: silentLogger(), chunkSize: 512, conflict: 'merge', bar: null, nowMs: NOW });
+        await pool.flush();
+        assert.equal(s.done, 3);
+        assert.equal(s.counts.elements, 7, 'a, big, z; first, big, last; f');
+        const c = r.client();
+        assert.deepEqual(await c.hgetall('h'), { a: '1', big: BIG_FIELD, z: '2' });
+        assert.deepEqual(await c.lrange('l', 0, -1), ['first', BIG_ELEMENT, 'last']);
+        assert.deepEqual(await c.hgetall('small'), { f: 'v' });
+        assert.deepEqual(await c.keys('pika-migrate:staging*'), []);
+      } finally {
+        await pool.close();
+        await r.stop();
+      }
+    });
 
     it('counts the big element once against the meta, and reads the keys after it as usual', () => {
       assert.deepEqual(warnings, []);
