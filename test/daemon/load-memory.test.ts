@@ -73,46 +73,45 @@ describe('load: peak RSS does not grow with one key’s size', () => {
     console.log(`# peak RSS ${(peakKb / 1024).toFixed(0)} MiB`);
   });
 
+  /**
+   * Writes the bench's dataset `name` (its one type DB `db`) with RocksDB's own reading of column
+   * family `cf` (length and FNV-1a of each value) dumped before close, and loads it into an empty
+   * Redis under the bound.
+   */
+  async function loadDataset(name: string, db: 'strings' | 'hashes', cf: string): Promise<{ expected: Map<string, string>; peakKb: number }> {
+    const dir = join(work, name);
+    const script = recipeScripts(name)[db]!;
+    writeDump3(join(dir, 'db0'), { [db]: [...script.slice(0, -1), `dump ${join(dir, 'dump.txt')}`, 'close'] }, dir);
+    const expected = new Map(parseDump(readFileSync(join(dir, 'dump.txt'), 'latin1')).find((c) => c.name === cf)!.pairs);
+    const conf = join(dir, 'load.conf');
+    writeFileSync(conf, `target-redis-port : ${redis.port}\nlog-level : warn\n`);
+    await redis.client().flushall();
+    const { code, peakKb, err } = await loadPeakKb(['load', join(dir, 'db0'), '-c', conf]);
+    assert.equal(code, 0, err);
+    assert.ok(peakKb < BOUND_KB, `peak RSS ${(peakKb / 1024).toFixed(0)} MiB, bound ${BOUND_KB / 1024} MiB`);
+    return { expected, peakKb };
+  }
+
   for (const [name, block] of [
     ['huge-string', 'an uncompressed block: read in pieces'],
     ['huge-text', 'a snappy block: decoded as a stream'],
   ] as const) {
     it(`loads one string of 64 MiB under the same bound (${block}, written as SET, SETRANGE…)`, { timeout: 60_000 }, async () => {
-      const dir = join(work, name);
-      // The bench's dataset, with RocksDB's own reading of it (length and FNV-1a) dumped before close.
-      const strings = recipeScripts(name).strings!;
-      writeDump3(join(dir, 'db0'), { strings: [...strings.slice(0, -1), `dump ${join(dir, 'dump.txt')}`, 'close'] }, dir);
-      const expected = new Map(parseDump(readFileSync(join(dir, 'dump.txt'), 'latin1')).find((c) => c.name === 'default')!.pairs);
-      const conf = join(dir, 'load.conf');
-      writeFileSync(conf, `target-redis-port : ${redis.port}\nlog-level : warn\n`);
-      const c = redis.client();
-      await c.flushall();
-      const { code, peakKb, err } = await loadPeakKb(['load', join(dir, 'db0'), '-c', conf]);
-      assert.equal(code, 0, err);
-      const value = (await c.getBuffer('huge00000000'))!;
+      const { expected, peakKb } = await loadDataset(name, 'strings', 'default');
+      const value = (await redis.client().getBuffer('huge00000000'))!;
       assert.equal(value.length, HUGE_STRING_BYTES);
       assert.equal(dumpValue(string3(value)), expected.get(Buffer.from('huge00000000').toString('hex')));
-      assert.ok(peakKb < BOUND_KB, `peak RSS ${(peakKb / 1024).toFixed(0)} MiB, bound ${BOUND_KB / 1024} MiB`);
       console.log(`# peak RSS ${(peakKb / 1024).toFixed(0)} MiB (one ${HUGE_STRING_BYTES >> 20} MiB string, ${name})`);
     });
   }
 
   it('loads a hash whose one field holds 64 MiB under the same bound (a snappy block decoded as a stream; built in a staging key, moved in by a script)', { timeout: 60_000 }, async () => {
-    const dir = join(work, 'huge-field');
-    const hashes = recipeScripts('huge-field').hashes!;
-    writeDump3(join(dir, 'db0'), { hashes: [...hashes.slice(0, -1), `dump ${join(dir, 'dump.txt')}`, 'close'] }, dir);
-    const expected = new Map(parseDump(readFileSync(join(dir, 'dump.txt'), 'latin1')).find((c) => c.name === 'data_cf')!.pairs);
-    const conf = join(dir, 'load.conf');
-    writeFileSync(conf, `target-redis-port : ${redis.port}\nlog-level : warn\n`);
+    const { expected, peakKb } = await loadDataset('huge-field', 'hashes', 'data_cf');
     const c = redis.client();
-    await c.flushall();
-    const { code, peakKb, err } = await loadPeakKb(['load', join(dir, 'db0'), '-c', conf]);
-    assert.equal(code, 0, err);
     const value = (await c.hgetBuffer('huge', '00000000'))!;
     assert.equal(value.length, HUGE_STRING_BYTES);
     assert.equal(dumpValue(value), expected.get(Buffer.concat([dataPrefix3(Buffer.from('huge'), 1), Buffer.from('00000000')]).toString('hex')));
     assert.deepEqual(await c.keys('pika-migrate:staging*'), [], 'no staging key is left');
-    assert.ok(peakKb < BOUND_KB, `peak RSS ${(peakKb / 1024).toFixed(0)} MiB, bound ${BOUND_KB / 1024} MiB`);
     console.log(`# peak RSS ${(peakKb / 1024).toFixed(0)} MiB (one hash field value of ${HUGE_STRING_BYTES >> 20} MiB)`);
   });
 });
