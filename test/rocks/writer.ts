@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,10 @@ export function realDbDirs(): string[] {
 export function writerBinary(): string {
   if (!existsSync(binary) || statSync(binary).mtimeMs < statSync(source).mtimeMs) {
     mkdirSync(dirname(binary), { recursive: true });
-    execFileSync('g++', ['-std=c++17', '-O1', '-o', binary, source, '-lrocksdb'], { stdio: 'inherit' });
+    // Test files run two at a time: each builds under a name of its own and renames, so none runs a half-written binary.
+    const building = `${binary}.${process.pid}`;
+    execFileSync('g++', ['-std=c++17', '-O1', '-o', building, source, '-lrocksdb'], { stdio: 'inherit' });
+    renameSync(building, binary);
   }
   return binary;
 }
