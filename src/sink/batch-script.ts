@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { RedisCommand } from '../core/command.js';
 import type { SourcePosition } from '../core/position.js';
 import { INLINE_SCRIPTS, MULTI_TYPE_LUA, TYPED_WRITE_SCRIPT } from '../core/scripts.js';
-import { byteLen } from './resp.js';
+import { BY_REFERENCE, SplitArg, type WireArg } from './resp.js';
 
 /**
  * A batch is applied by one EVALSHA of this script, which makes it exact:
@@ -137,10 +137,14 @@ export const MAX_MSET_PAIRS = 1000;
 
 export interface EncodedBatch {
   /** EVALSHA arguments, the SHA first. */
-  readonly args: Array<Buffer | string>;
+  readonly args: Array<WireArg>;
   /** For each command the script runs, the index in the batch of the first command it stands for. */
   readonly origin: number[] | null;
-  /** The laid-out commands (the script's 5th argument), from `alloc`. */
+  /**
+   * The buffer from `alloc` the commands are laid out in (the script's 5th argument), values of
+   * BY_REFERENCE bytes or more left out of it: the argument is then a SplitArg of its pieces and
+   * those values.
+   */
   readonly blob: Buffer;
 }
 
@@ -240,31 +244,40 @@ export function encodeBatch(
     const end = setRunEnd(cmds, i);
     if (end > i) {
       size += 4 + 8 + (end - i) * 8;
-      if (cmds[i].name !== 'SET') size += 4 + TYPED_SETS.length - 4 + byteLen(cmds[i].args[3]);
+      if (cmds[i].name !== 'SET') size += 4 + TYPED_SETS.length - 4 + laidLen(cmds[i].args[3]);
       for (; i < end; i++) {
         const [k, v] = pairOf(cmds[i]);
-        size += byteLen(k) + byteLen(v);
+        size += laidLen(k) + laidLen(v);
       }
     } else {
       const args = cmds[i].args;
       const inl = inlineName(cmds[i]);
       if (inl !== null) {
         size += 8 + inl.length + (args.length - 1) * 4;
-        for (let a = 1; a < args.length; a++) size += byteLen(args[a]);
+        for (let a = 1; a < args.length; a++) size += laidLen(args[a]);
       } else {
         size += 8 + Buffer.byteLength(cmds[i].name) + args.length * 4;
-        for (let a = 0; a < args.length; a++) size += byteLen(args[a]);
+        for (let a = 0; a < args.length; a++) size += laidLen(args[a]);
       }
       i++;
     }
   }
   const blob = alloc(size);
   let o = 0;
+  // With long values: the laid-out bytes before each, and the value itself (see laidLen).
+  const parts: Buffer[] = [];
+  let partStart = 0;
+  let length = 0;
   const put = (a: Buffer | string): void => {
     if (typeof a === 'string') {
       const n = Buffer.byteLength(a);
       o = blob.writeUInt32BE(n, o);
       o += blob.write(a, o, n);
+    } else if (a.length >= BY_REFERENCE) {
+      o = blob.writeUInt32BE(a.length, o);
+      parts.push(blob.subarray(partStart, o), a);
+      partStart = o;
+      length += a.length;
     } else {
       o = blob.writeUInt32BE(a.length, o);
       o += a.copy(blob, o);
@@ -316,5 +329,19 @@ export function encodeBatch(
   // A sender's positions only grow, so the batch's last command says how far this sender got.
   const last = cmds[cmds.length - 1].pos;
   const rec = applied !== null ? [applied.field, appliedValue(last), String(applied.senders)] : ['', '', ''];
-  return { args: [BATCH_SCRIPT_SHA, '2', marker, applied?.key ?? marker, expect, String(seq), String(ttlMs), remark ? '1' : '0', blob, ...rec, hasInline ? '1' : '0'], origin, blob };
+  let laid: Buffer | SplitArg = blob;
+  if (parts.length > 0) {
+    parts.push(blob.subarray(partStart));
+    laid = new SplitArg(parts, length + blob.length);
+  }
+  return { args: [BATCH_SCRIPT_SHA, '2', marker, applied?.key ?? marker, expect, String(seq), String(ttlMs), remark ? '1' : '0', laid, ...rec, hasInline ? '1' : '0'], origin, blob };
+}
+
+/**
+ * Bytes an argument takes in the laid-out buffer after its 4-byte length. A value of BY_REFERENCE
+ * bytes or more takes none: it is written to the socket where it is, as the transactions' values
+ * are (resp.ts), not copied.
+ */
+function laidLen(a: Buffer | string): number {
+  return typeof a === 'string' ? Buffer.byteLength(a) : a.length >= BY_REFERENCE ? 0 : a.length;
 }

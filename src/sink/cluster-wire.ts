@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { RedisCommand } from '../core/command.js';
+import { writeChunks } from './raw-write.js';
 import { encodeCommands } from './resp.js';
 
 /** An error reply of Redis, named as ioredis names them so the sender tells it from a lost reply. */
@@ -77,7 +78,7 @@ export class WirePipe {
       return;
     }
     this.pending.push({ results: [], count: cmds.length, done });
-    this.socket.write(encodeCommands(cmds));
+    writeChunks(this.socket, encodeCommands(cmds));
   }
 
   private onData(chunk: Buffer): void {

@@ -176,7 +176,7 @@ export function sendNative(redis: Redis, head: Buffer, batch: NativeBatch): { qu
   queued.push(slot('multi'), slot('evalsha'));
   for (let i = 0; i < batch.calls; i++) queued.push(slot('mset'));
   const exec = slot('exec');
-  writeChunks(redis, [head, ...batch.data, EXEC]);
+  writeChunks(redis.stream, [head, ...batch.data, EXEC]);
   return { queued, exec };
 }
 

@@ -1,5 +1,6 @@
+import type { Writable } from 'node:stream';
 import { Command, type Redis } from 'ioredis';
-import { commandSize, RespWriter } from './resp.js';
+import { commandSize, RespWriter, type WireArg } from './resp.js';
 
 /**
  * Queues the reply slot of one command on an ioredis connection without writing anything, so that
@@ -20,17 +21,16 @@ export function replySlot(redis: Redis, name: string): Promise<unknown> {
  * a copy per batch. Here long arguments go to the socket by reference (resp.ts BY_REFERENCE).
  * The caller checks the connection is ready.
  */
-export function writeCommand(redis: Redis, name: string, args: ReadonlyArray<Buffer | string>): Promise<unknown> {
+export function writeCommand(redis: Redis, name: string, args: ReadonlyArray<WireArg>): Promise<unknown> {
   const w = new RespWriter(commandSize(name, args, true), true);
   w.command(name, args);
   const reply = replySlot(redis, name.toLowerCase());
-  writeChunks(redis, w.chunks());
+  writeChunks(redis.stream, w.chunks());
   return reply;
 }
 
-/** Writes the chunks to the connection's socket as one write. */
-export function writeChunks(redis: Redis, chunks: ReadonlyArray<Buffer>): void {
-  const s = redis.stream;
+/** Writes the chunks to a connection's socket as one write. */
+export function writeChunks(s: Writable, chunks: ReadonlyArray<Buffer>): void {
   s.cork();
   for (let i = 0; i < chunks.length; i++) s.write(chunks[i]);
   s.uncork();

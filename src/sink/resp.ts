@@ -38,19 +38,37 @@ export function bulkSize(n: number): number {
  */
 export const BY_REFERENCE = 16 << 10;
 
+/**
+ * One bulk string laid out in several buffers: the batch script's commands argument, whose long
+ * values stay where they are between the bytes laid out around them (batch-script.ts). Copied
+ * into one buffer, a 48 MiB value from the binlog was held twice until Redis had read it.
+ */
+export class SplitArg {
+  constructor(
+    readonly parts: readonly Buffer[],
+    readonly length: number,
+  ) {}
+}
+
+/** Any argument a RespWriter takes. */
+export type WireArg = Buffer | string | SplitArg;
+
 /** Bytes `bulk(a)` copies into the writer's buffer: the framing alone for an argument written by reference. */
-export function copiedSize(a: Buffer | string): number {
+export function copiedSize(a: WireArg): number {
   if (typeof a === 'string') return bulkSize(Buffer.byteLength(a));
-  return a.length >= BY_REFERENCE ? headerSize(a.length) + 2 : bulkSize(a.length);
+  return a instanceof SplitArg || a.length >= BY_REFERENCE ? headerSize(a.length) + 2 : bulkSize(a.length);
 }
 
 /**
  * Bytes of one command (name and arguments) as a RESP array; with `byReference`, the bytes a writer
  * that hands long arguments on by reference copies (see RespWriter).
  */
-export function commandSize(name: string, args: ReadonlyArray<Buffer | string>, byReference = false): number {
+export function commandSize(name: string, args: ReadonlyArray<WireArg>, byReference = false): number {
   let size = headerSize(args.length + 1) + bulkSize(Buffer.byteLength(name));
-  for (let i = 0; i < args.length; i++) size += byReference ? copiedSize(args[i]) : bulkSize(byteLen(args[i]));
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    size += byReference ? copiedSize(a) : bulkSize(typeof a === 'string' ? Buffer.byteLength(a) : a.length);
+  }
   return size;
 }
 
@@ -100,10 +118,21 @@ export class RespWriter {
     this.o = putHeader(this.out, this.o, c, n);
   }
 
-  bulk(a: Buffer | string): void {
+  bulk(a: WireArg): void {
     const out = this.out;
     let o: number;
-    if (typeof a === 'string') {
+    if (a instanceof SplitArg) {
+      o = putHeader(out, this.o, 36, a.length);
+      if (this.parts !== null) {
+        this.parts.push(out.subarray(this.partStart, o), ...a.parts);
+        this.partStart = o;
+      } else {
+        for (const p of a.parts) {
+          out.set(p, o);
+          o += p.length;
+        }
+      }
+    } else if (typeof a === 'string') {
       const n = Buffer.byteLength(a);
       o = putHeader(out, this.o, 36, n);
       o += out.write(a, o, n);
@@ -123,7 +152,7 @@ export class RespWriter {
     this.o = o + 2;
   }
 
-  command(name: string, args: ReadonlyArray<Buffer | string>): void {
+  command(name: string, args: ReadonlyArray<WireArg>): void {
     this.header(42, args.length + 1);
     this.bulk(name);
     for (let i = 0; i < args.length; i++) this.bulk(args[i]);
@@ -143,11 +172,11 @@ export class RespWriter {
   }
 }
 
-/** The commands as one RESP buffer. */
-export function encodeCommands(cmds: readonly RedisCommand[]): Buffer {
+/** The commands in RESP, long values by reference (see `chunks`). */
+export function encodeCommands(cmds: readonly RedisCommand[]): Buffer[] {
   let size = 0;
-  for (const c of cmds) size += commandSize(c.name, c.args);
-  const w = new RespWriter(size);
+  for (const c of cmds) size += commandSize(c.name, c.args, true);
+  const w = new RespWriter(size, true);
   for (const c of cmds) w.command(c.name, c.args);
-  return w.done();
+  return w.chunks();
 }
