@@ -5,14 +5,7 @@ import type { RedisCommand } from '../../src/core/command.js';
 import { encodeBatch } from '../../src/sink/batch-script.js';
 import { BY_REFERENCE, SplitArg } from '../../src/sink/resp.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { binlog, keyed, poolFor, submitAll } from './support.js';
-
-/** A Buffer of `n` bytes whose content shows any shift or truncation. */
-function pattern(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
-  return b;
-}
+import { binlog, keyed, pattern, poolFor, submitAll } from './support.js';
 
 /**
  * A batch mixing what the batch script lays out: a run of SETs (one MSET), other commands, long

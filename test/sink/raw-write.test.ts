@@ -4,13 +4,7 @@ import type { Redis } from 'ioredis';
 import { writeCommand } from '../../src/sink/raw-write.js';
 import { BY_REFERENCE } from '../../src/sink/resp.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
-
-/** A Buffer of `n` bytes whose content shows any shift or truncation. */
-function pattern(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
-  return b;
-}
+import { pattern } from './support.js';
 
 describe('writeCommand: long arguments by reference, replies in order', () => {
   let redis: RedisServer;

@@ -34,3 +34,10 @@ export async function submitAll(pool: Sink, cmds: Iterable<RedisCommand>): Promi
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/** A Buffer of `n` bytes whose content shows any shift or truncation. */
+export function pattern(n: number, seed: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
+  return b;
+}
