@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { RedisCommand } from '../../src/core/command.js';
 import { openConnection } from '../../src/sink/connection.js';
 import { WirePipe } from '../../src/sink/cluster-wire.js';
+import { BY_REFERENCE, encodeCommands } from '../../src/sink/resp.js';
 import { startRedis } from '../helpers/redis.js';
 import { snap } from './support.js';
 
@@ -47,6 +48,18 @@ test('cluster wire: a batch is written as RESP that Redis runs exactly (binary, 
     conn.disconnect();
     await redis.stop();
   }
+});
+
+test('cluster wire: values of BY_REFERENCE bytes or more are written where they are, not copied', () => {
+  const long = Buffer.alloc(BY_REFERENCE, 1);
+  const big = Buffer.alloc(3 << 20, 2);
+  const chunks = encodeCommands([cmd('SET', 'a', long), cmd('RPUSH', 'l', 'x', big, Buffer.alloc(BY_REFERENCE - 1, 3))]);
+  assert.ok(chunks.includes(long) && chunks.includes(big), 'the long values are chunks of their own');
+  const copied = chunks.filter((c) => c !== long && c !== big).reduce((n, c) => n + c.length, 0);
+  assert.ok(copied < BY_REFERENCE + 100, `only the short value and the framing are copied (${copied} bytes)`);
+  const lines = Buffer.concat(chunks).toString('latin1').split('\r\n');
+  assert.deepEqual(lines.filter((l) => /^[*$]/.test(l)), ['*3', '$3', '$1', `$${BY_REFERENCE}`, '*5', '$5', '$1', '$1', `$${3 << 20}`, `$${BY_REFERENCE - 1}`]);
+  assert.equal(lines.length, 19, 'the two arrays and nothing else, each line ended by CRLF');
 });
 
 test('cluster wire: replies owed when the connection drops come back as lost (not reply errors), and so does a batch sent after', async () => {
