@@ -331,7 +331,7 @@ export function encodeBatch(
   const rec = applied !== null ? [applied.field, appliedValue(last), String(applied.senders)] : ['', '', ''];
   let laid: Buffer | SplitArg = blob;
   if (parts.length > 0) {
-    parts.push(blob.subarray(partStart));
+    if (partStart < blob.length) parts.push(blob.subarray(partStart));
     laid = new SplitArg(parts, length + blob.length);
   }
   return { args: [BATCH_SCRIPT_SHA, '2', marker, applied?.key ?? marker, expect, String(seq), String(ttlMs), remark ? '1' : '0', laid, ...rec, hasInline ? '1' : '0'], origin, blob };

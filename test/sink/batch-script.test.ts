@@ -67,4 +67,20 @@ describe('batch script: long values are written where they are, not copied into 
     assert.deepEqual([await c.getBuffer('s1'), await c.get('s2'), await c.getBuffer('s3'), await c.getBuffer('s4')], [long[1], 'small', long[2], short]);
     assert.deepEqual(await c.lrangeBuffer('l', 0, -1), [long[3], long[1], Buffer.from('x'), long[0]]);
   });
+
+  it('a batch that ends with a long value: nothing laid out after it, applied exactly', async () => {
+    const v = pattern(BY_REFERENCE + 7, 6);
+    const cmds = [keyed('HSET', 'h2', ['f', v], binlog(2, 10))];
+    const arg = encodeBatch(cmds, 'm', '-', 1, 1000).args[8];
+    assert.ok(arg instanceof SplitArg);
+    assert.equal(arg.parts[arg.parts.length - 1], v, 'the value is the last piece');
+    const pool = await poolFor(redis, { senders: 1 });
+    try {
+      await submitAll(pool, cmds);
+      await pool.flush();
+    } finally {
+      await pool.close();
+    }
+    assert.deepEqual(await c.hgetBuffer('h2', 'f'), v);
+  });
 });
