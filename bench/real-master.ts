@@ -46,7 +46,7 @@ export function pipeInto(port: number, file: string): number {
 }
 
 /** Polls VmHWM of `pid` until stopped; returns the peak in MB. */
-function peakRss(pid: number): { stop(): number } {
+export function peakRss(pid: number): { stop(): number } {
   let hwmKb = 0;
   const poll = () => {
     try {
@@ -91,7 +91,7 @@ async function untilLoaded(target: Redis, n: number, timeoutMs: number): Promise
   }
 }
 
-async function slaveofForce(port: number, master: RealPika): Promise<void> {
+export async function slaveofForce(port: number, master: RealPika): Promise<void> {
   await waitListening(port);
   const admin = new Redis({ host: '127.0.0.1', port, retryStrategy: () => null, maxRetriesPerRequest: 0 });
   admin.on('error', () => {});

@@ -15,6 +15,9 @@
  *    tool, peak RSS ≤ 100 MB.
  * 2b. Cluster: the same 1M-strings full sync into a 3-master loopback Redis Cluster
  *    (`target-redis-cluster : yes`), beside the standalone figure of the same run.
+ * 2c. Big binlog entries (bench/big-entry.ts): a 48 MiB SET and a 24 MiB HSET written on a real
+ *    3.2.7 master while the daemon streams; both exact, and the daemon's peak RSS beside its RSS
+ *    before them.
  * 3. Incremental: the test master (own process) streams small SETs from its binlog as fast as the
  *    daemon (own process) acks them; entries/s, the largest lag, the daemon's RSS over the run; then
  *    the master writes steadily while streaming, and lag_seconds is watched. Target: ≥ 100k
@@ -23,7 +26,7 @@
  *    between the test master's client port (own process) and Redis holding the same; keys/s beside
  *    `redis-benchmark GET` without pipelining (50 clients): verify is bound by round trips too.
  *
- *   npm run bench [-- --real-versions 3.2.7,3.5.5,4.0.1] [-- --repeat 3] [-- --skip-real] [-- --skip-cpp] [-- --entries 500000] [-- --verify-keys 200000] [-- --skip-reader] [-- --skip-full] [-- --skip-cluster] [-- --skip-incremental] [-- --skip-verify]
+ *   npm run bench [-- --real-versions 3.2.7,3.5.5,4.0.1] [-- --repeat 3] [-- --skip-real] [-- --skip-cpp] [-- --entries 500000] [-- --verify-keys 200000] [-- --skip-reader] [-- --skip-full] [-- --skip-cluster] [-- --skip-big-entry] [-- --skip-incremental] [-- --skip-verify]
  *   PM_BENCH_SENDERS=n (redis-sender-num of the incremental case), PM_BENCH_PROF=dir (CPU profile)
  */
 import { execFileSync, fork, spawn } from 'node:child_process';
@@ -36,6 +39,7 @@ import { startCluster } from '../test/helpers/cluster.js';
 import { startRedis, type RedisServer } from '../test/helpers/redis.js';
 import { verifyDataset } from './verify-data.js';
 import { cppFullSync, daemonFullSync, masterWith1m, pipeInto, writeMsetPipe, type SyncFigure } from './real-master.js';
+import { daemonBigEntries } from './big-entry.js';
 import type { RealPikaVersion } from '../test/helpers/real-pika.js';
 import { replicaPort, tempDir } from '../test/replication/support.js';
 import { shippedEnv, shippedNodeFlags } from '../test/helpers/node-flags.js';
@@ -49,6 +53,7 @@ const { values } = parseArgs({
     'skip-reader': { type: 'boolean', default: false },
     'skip-verify': { type: 'boolean', default: false },
     'skip-real': { type: 'boolean', default: false },
+    'skip-big-entry': { type: 'boolean', default: false },
     'skip-cpp': { type: 'boolean', default: false },
     'real-versions': { type: 'string', default: '3.2.7,3.5.5,4.0.1' },
     'verify-keys': { type: 'string', default: '200000' },
@@ -349,6 +354,12 @@ try {
     } finally {
       await cluster.stop();
     }
+  }
+  if (!values['skip-big-entry']) {
+    await admin.flushall();
+    const b = await daemonBigEntries(redis, work, join(root, 'dist/src/cli.js'));
+    console.log('big binlog entries: a 48 MiB SET then a 24 MiB HSET on a real 3.2.7 master, daemon streaming (own process)');
+    console.log(`  both exact in ${b.seconds.toFixed(1)} s; peak RSS ${b.peakMb.toFixed(0)} MB, ${b.beforeMb.toFixed(0)} MB before them (each value is held once while it passes)`);
   }
   if (!values['skip-incremental']) {
     const n = Number(values.entries);
