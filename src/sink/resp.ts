@@ -7,7 +7,7 @@ import type { RedisCommand } from '../core/command.js';
  * (cluster-wire.ts). Hot: a million keys are two million bulk strings.
  */
 
-export function byteLen(a: Buffer | string): number {
+export function byteLen(a: WireArg): number {
   return typeof a === 'string' ? Buffer.byteLength(a) : a.length;
 }
 
@@ -67,7 +67,7 @@ export function commandSize(name: string, args: ReadonlyArray<WireArg>, byRefere
   let size = headerSize(args.length + 1) + bulkSize(Buffer.byteLength(name));
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    size += byReference ? copiedSize(a) : bulkSize(typeof a === 'string' ? Buffer.byteLength(a) : a.length);
+    size += byReference ? copiedSize(a) : bulkSize(byteLen(a));
   }
   return size;
 }
@@ -121,7 +121,11 @@ export class RespWriter {
   bulk(a: WireArg): void {
     const out = this.out;
     let o: number;
-    if (a instanceof SplitArg) {
+    if (typeof a === 'string') {
+      const n = Buffer.byteLength(a);
+      o = putHeader(out, this.o, 36, n);
+      o += out.write(a, o, n);
+    } else if (a instanceof SplitArg) {
       o = putHeader(out, this.o, 36, a.length);
       if (this.parts !== null) {
         this.parts.push(out.subarray(this.partStart, o), ...a.parts);
@@ -132,10 +136,6 @@ export class RespWriter {
           o += p.length;
         }
       }
-    } else if (typeof a === 'string') {
-      const n = Buffer.byteLength(a);
-      o = putHeader(out, this.o, 36, n);
-      o += out.write(a, o, n);
     } else if (this.parts !== null && a.length >= BY_REFERENCE) {
       o = putHeader(out, this.o, 36, a.length);
       this.parts.push(out.subarray(this.partStart, o), a);
