@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { RedisServer } from '../test/helpers/redis.js';
 import { startRealPika } from '../test/helpers/real-pika.js';
-import { shippedEnv, shippedNodeFlags } from '../test/helpers/node-flags.js';
+import { shippedEnv, shippedNodeFlags } from '../test/helpers/shipped-cli.js';
 import { replicaPort } from '../test/replication/support.js';
 import { peakRss, slaveofForce } from './real-master.js';
 

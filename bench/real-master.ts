@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import type { RedisServer } from '../test/helpers/redis.js';
 import { startRealPika, type RealPika, type RealPikaVersion } from '../test/helpers/real-pika.js';
-import { shippedEnv, shippedNodeFlags } from '../test/helpers/node-flags.js';
+import { shippedEnv, shippedNodeFlags } from '../test/helpers/shipped-cli.js';
 import { replicaPort } from '../test/replication/support.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

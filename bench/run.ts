@@ -42,7 +42,7 @@ import { cppFullSync, daemonFullSync, masterWith1m, pipeInto, writeMsetPipe, typ
 import { daemonBigEntries } from './big-entry.js';
 import type { RealPikaVersion } from '../test/helpers/real-pika.js';
 import { replicaPort, tempDir } from '../test/replication/support.js';
-import { shippedEnv, shippedNodeFlags } from '../test/helpers/node-flags.js';
+import { shippedEnv, shippedNodeFlags } from '../test/helpers/shipped-cli.js';
 
 const { values } = parseArgs({
   options: {

@@ -8,7 +8,7 @@ import { Fifo } from '../src/core/fifo.js';
 import { abortedWhenSettled, sleep, unlessAborted } from '../src/core/interruptible.js';
 import { getEventListeners } from 'node:events';
 import { startRedis } from './helpers/redis.js';
-import { shippedEnv, shippedNodeFlags } from './helpers/node-flags.js';
+import { shippedEnv, shippedNodeFlags } from './helpers/shipped-cli.js';
 
 test('orders snapshot positions before binlog positions, binlog by file then offset', () => {
   const s = (seq: number) => ({ kind: 'snapshot', db: 0, seq }) as const;

@@ -14,6 +14,7 @@ import pino from 'pino';
 import { startRedis } from '../helpers/redis.js';
 import { replicaPort, tempDir, waitFor } from '../replication/support.js';
 import { redisCli } from './helpers.js';
+import { cliArgs, shippedEnv } from '../helpers/shipped-cli.js';
 
 /** An admin server on a free loopback port whose commands see `requirepass`. */
 async function serve(requirepass: Buffer, opts: { maxClients?: number; logger?: Logger } = {}) {
@@ -225,7 +226,7 @@ test('a daemon process flooded by 200 unauthenticated 1 MiB requests keeps its m
   const port = await replicaPort();
   const conf = join(dir, 'pika.conf');
   writeFileSync(conf, `port : ${port}\nbind : 127.0.0.1\nrequirepass : pw\nlog-path : ${join(dir, 'log')}\ndb-sync-path : ${join(dir, 'dbsync')}\ntarget-redis-port : ${target.port}\n`);
-  const daemon = spawn(process.execPath, ['--import', 'tsx', new URL('../../src/cli.ts', import.meta.url).pathname, '-c', conf], { stdio: 'ignore' });
+  const daemon = spawn(process.execPath, cliArgs('-c', conf), { stdio: 'ignore', env: shippedEnv() });
   try {
     await waitFor('admin port', async () => (await redisCli(port, ['ping']).catch(() => '')).includes('NOAUTH'), 20_000);
     const idle = rssOf(daemon.pid ?? 0);

@@ -14,8 +14,8 @@ import { REAL_PIKA_VERSIONS, startRealPika, type RealPika } from '../helpers/rea
 import { tempDir } from '../replication/support.js';
 import { startCluster } from '../helpers/cluster.js';
 import type { CheckItem, CheckReport } from '../../src/check/verdict.js';
+import { cliArgs, shippedEnv } from '../helpers/shipped-cli.js';
 
-const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
 const work = tempDir('pm-check-');
 const FAST = ['--json', '--binlog-sample', '300', '--probe-writes', '500', '--count-wait', '8000', '--sample', '200'];
 
@@ -32,7 +32,7 @@ async function check(conf: Record<string, string | number>, args: string[] = FAS
   const lines = { port: await freePort(), 'log-path': join(work, 'log'), 'db-sync-path': join(work, 'dbsync'), ...conf };
   writeFileSync(f, Object.entries(lines).map(([k, v]) => `${k} : ${v}`).join('\n') + '\n');
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', cli, 'check', '-c', f, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, cliArgs('check', '-c', f, ...args), { stdio: ['ignore', 'pipe', 'pipe'], env: shippedEnv() });
     let out = '';
     let err = '';
     p.stdout.on('data', (b: Buffer) => (out += b.toString()));

@@ -9,13 +9,13 @@ import { redisCli } from '../admin/helpers.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { assertRedisHoldsExpected } from '../helpers/expected-redis.js';
 import { loadExpected } from '../pika/expected.js';
+import { cliArgs, shippedEnv } from '../helpers/shipped-cli.js';
 
-const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'pm-cli-'));
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 function runSync(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawnSync(process.execPath, ['--import', 'tsx', cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+  return spawnSync(process.execPath, cliArgs(...args), { encoding: 'utf8', env: shippedEnv(env), timeout: 30_000 });
 }
 
 function conf(lines: Record<string, string | number>): string {
@@ -85,7 +85,7 @@ test('a target that rejects the password fails fast with exit 1', async () => {
 });
 
 function startDaemon(f: string): { proc: ChildProcess; out: () => string; exited: Promise<number | null> } {
-  const proc = spawn(process.execPath, ['--import', 'tsx', cli, '-c', f], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, cliArgs('-c', f), { stdio: ['ignore', 'pipe', 'pipe'], env: shippedEnv() });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
@@ -158,7 +158,7 @@ test('load <dump>: a real 3.3.6 dump into Redis with type-order and conflict-pol
     'conflict-policy': 'skip',
     'type-order': 'zset, string, hash, list, set',
   });
-  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'load', join(FIXTURES, 'snapshots', '3.3.6-base', 'dump'), '-c', f], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, cliArgs('load', join(FIXTURES, 'snapshots', '3.3.6-base', 'dump'), '-c', f), { encoding: 'utf8', timeout: 60_000, env: shippedEnv() });
   assert.equal(r.status, 0, r.stderr + r.stdout);
   assert.match(r.stderr, /loaded \d+ keys .* 1 existing keys kept/);
   assert.equal(await c.get('app'), 'already here', 'conflict-policy skip kept the key');
@@ -179,7 +179,7 @@ test('load <dump> with an emptied MANIFEST exits 1 naming the file and offset, w
   const manifest = join(strings, readdirSync(strings).find((n) => n.startsWith('MANIFEST-'))!);
   truncateSync(manifest, 0);
   const f = conf({ 'log-path': join(work, 'log-damaged'), 'log-format': 'json', 'target-redis-port': redis.port });
-  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'load', dump, '-c', f], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, cliArgs('load', dump, '-c', f), { encoding: 'utf8', timeout: 60_000, env: shippedEnv() });
   assert.equal(r.status, 1, r.stderr + r.stdout);
   assert.ok(r.stderr.includes(`pika-migrate load: ${manifest}@0: MANIFEST is empty`), r.stderr);
   assert.doesNotMatch(r.stderr, /loaded \d+ keys/);
@@ -197,7 +197,7 @@ test('a log-path or db-sync-path that is a file or cannot be created exits 2 wit
   for (const [args, lines, key, reason] of cases) {
     const f = conf({ port: 9222, ...lines });
     const line = Object.keys({ port: 9222, ...lines }).indexOf(key) + 1;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', cli, ...args, '-c', f], { encoding: 'utf8', timeout: 15_000 });
+    const r = spawnSync(process.execPath, cliArgs(...args, '-c', f), { encoding: 'utf8', timeout: 15_000, env: shippedEnv() });
     assert.equal(r.status, 2, `${key} ${JSON.stringify(lines)}: ${r.stderr}`);
     assert.ok(r.stderr.startsWith(`pika-migrate: ${f}:${line} ${key}: ${lines[key]}: `), r.stderr);
     assert.match(r.stderr, reason);
@@ -207,7 +207,7 @@ test('a log-path or db-sync-path that is a file or cannot be created exits 2 wit
 
 test('a misspelt key is warned about at start with file:line and the key it probably meant', () => {
   const f = conf({ 'log-path': join(work, 'log-typo'), 'log-format': 'json', 'target-redis-prot': 7000 });
-  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'load', join(work, 'no-such-dump'), '-c', f], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, cliArgs('load', join(work, 'no-such-dump'), '-c', f), { encoding: 'utf8', timeout: 30_000, env: shippedEnv() });
   const warn = r.stdout
     .split('\n')
     .filter((l) => l.startsWith('{'))
@@ -224,7 +224,7 @@ test('load <dump root with db0 and db1>: both in one run, a summary line per DB 
   const c = redis.client();
   await c.flushall();
   const f = conf({ 'log-path': join(work, 'log-load2'), 'log-format': 'json', 'target-redis-port': redis.port, 'db-map': '0:2 1:3' });
-  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'load', root, '-c', f], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, cliArgs('load', root, '-c', f), { encoding: 'utf8', timeout: 60_000, env: shippedEnv() });
   assert.equal(r.status, 0, r.stderr + r.stdout);
   assert.match(r.stderr, /^db0 → Redis DB 2: loaded (\d+) keys .*\ndb1 → Redis DB 3: loaded \1 keys /m);
   assert.equal(await c.dbsize(), 0);

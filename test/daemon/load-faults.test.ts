@@ -14,8 +14,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { writePikaDump, type KeyDesc } from '../pika/pika-dump-writer.js';
+import { cliArgs, shippedEnv } from '../helpers/shipped-cli.js';
 
-const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Run {
@@ -28,7 +28,7 @@ interface Run {
 }
 
 function run(args: string[]): Run {
-  const proc = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, cliArgs(...args), { stdio: ['ignore', 'pipe', 'pipe'], env: shippedEnv() });
   let out = '';
   let err = '';
   proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));

@@ -7,12 +7,12 @@ import { Redis } from 'ioredis';
 import { startRedis } from '../helpers/redis.js';
 import { replicaPort, tempDir, waitFor } from '../replication/support.js';
 import { infoFields, startMaster } from './support.js';
+import { cliArgs, shippedEnv } from '../helpers/shipped-cli.js';
 
-const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
 
 /** Runs the CLI on a conf file; resolves with its exit code and stdout once it exits. */
 function runCli(conf: string, env: NodeJS.ProcessEnv = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, '-c', conf], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, cliArgs('-c', conf), { stdio: ['ignore', 'pipe', 'pipe'], env: shippedEnv(env) });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

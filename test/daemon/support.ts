@@ -14,6 +14,7 @@ import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { FakeMaster, type FakeMasterOptions, type MasterFamily } from '../master/fake-master.js';
 import type { KeyDesc } from '../pika/pika-dump-writer.js';
 import { replicaPort, tempDir, testLogger, waitFor } from '../replication/support.js';
+import { cliArgs, shippedEnv } from '../helpers/shipped-cli.js';
 
 /** `key:value` lines; Pika's `db0:<state>` lines keep `db0` as the key, `db0 binlog_offset=…` lines `db0 binlog_offset`. */
 export function infoFields(text: string): Map<string, string> {
@@ -135,7 +136,6 @@ export function rng(seed: number): () => number {
   };
 }
 
-const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
 
 /**
  * The daemon as its own process (as run in production), for kill -9: `start` writes a conf of
@@ -199,7 +199,7 @@ export function daemonProcess(dir: string, port: number) {
     async start(name: string, entries: Record<string, string | number>): Promise<void> {
       const f = join(dir, `${name}.conf`);
       writeFileSync(f, Object.entries({ port, bind: '127.0.0.1', ...entries }).map(([k, v]) => `${k} : ${v}`).join('\n') + '\n');
-      child = spawn(process.execPath, ['--import', 'tsx', cli, '-c', f], { stdio: ['ignore', 'ignore', 'inherit'] });
+      child = spawn(process.execPath, cliArgs('-c', f), { stdio: ['ignore', 'ignore', 'inherit'], env: shippedEnv() });
       await waitFor('admin port', async () => (await admin.ping().catch(() => '')) === 'PONG', 20_000);
     },
     async kill(): Promise<void> {

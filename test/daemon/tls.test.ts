@@ -11,6 +11,7 @@ import { startRedis } from '../helpers/redis.js';
 import { loadExpected } from '../pika/expected.js';
 import { waitFor } from '../replication/support.js';
 import { startAll, untilIncremental } from './support.js';
+import { cliArgs, shippedEnv } from '../helpers/shipped-cli.js';
 
 let certs: TestCerts;
 before(() => {
@@ -49,8 +50,7 @@ test('SLAVEOF over a TLS target (tls-auth-clients yes): the snapshot and the bin
 test('pika-migrate -c with an unreadable TLS file exits 2 naming the key and the conf line', () => {
   const conf = join(certs.dir, 'bad-tls.conf');
   writeFileSync(conf, ['target-redis-port : 1', 'target-redis-tls : yes', 'target-redis-tls-ca-file : /nonexistent/ca.pem', `log-path : ${certs.dir}/log`, ''].join('\n'));
-  const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, '-c', conf], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, cliArgs('-c', conf), { encoding: 'utf8', timeout: 30_000, env: shippedEnv() });
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, new RegExp(`${conf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3 target-redis-tls-ca-file: cannot read /nonexistent/ca\\.pem: ENOENT`));
 });

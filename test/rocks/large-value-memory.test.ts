@@ -10,7 +10,7 @@ import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { shippedEnv, shippedNodeFlags } from '../helpers/node-flags.js';
+import { shippedEnv, shippedNodeFlags } from '../helpers/shipped-cli.js';
 import { cleanup, writeDb } from './writer.js';
 
 const child = new URL('./read-large-values.ts', import.meta.url).pathname;

@@ -5,13 +5,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../helpers/redis.js';
 import { setup, type Setup } from './support.js';
+import { cliArgs, shippedEnv } from '../helpers/shipped-cli.js';
 
-const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
 
 /** Runs the CLI as a user would (async: the test master answers in this process). */
 function runCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, cliArgs(...args), { stdio: ['ignore', 'pipe', 'pipe'], env: shippedEnv() });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
