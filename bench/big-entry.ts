@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { RedisServer } from '../test/helpers/redis.js';
 import { startRealPika } from '../test/helpers/real-pika.js';
-import { shippedEnv, shippedNodeFlags } from '../test/helpers/shipped-cli.js';
+import { cliArgs, shippedEnv } from '../test/helpers/shipped-cli.js';
 import { replicaPort } from '../test/replication/support.js';
 import { peakRss, slaveofForce } from './real-master.js';
 
@@ -38,12 +38,12 @@ function hwmMb(pid: number): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 }
 
-export async function daemonBigEntries(redis: RedisServer, work: string, cli: string): Promise<BigEntryFigure> {
+export async function daemonBigEntries(redis: RedisServer, work: string): Promise<BigEntryFigure> {
   const master = await startRealPika('3.2.7');
   const port = await replicaPort();
   const conf = join(work, 'daemon-big-entry.conf');
   writeFileSync(conf, [`port : ${port}`, 'bind : 127.0.0.1', `db-sync-path : ${join(work, 'dbsync-big-entry')}`, `log-path : ${join(work, 'log-big-entry')}`, 'log-level : warn', `target-redis-port : ${redis.port}`, ''].join('\n'));
-  const daemon = spawn(process.execPath, [...shippedNodeFlags(), cli, '-c', conf], { stdio: ['ignore', 'ignore', 'inherit'], env: shippedEnv() });
+  const daemon = spawn(process.execPath, cliArgs('-c', conf), { stdio: ['ignore', 'ignore', 'inherit'], env: shippedEnv() });
   const rss = peakRss(daemon.pid!);
   const m = new Redis({ host: '127.0.0.1', port: master.port });
   const t = new Redis({ host: '127.0.0.1', port: redis.port });

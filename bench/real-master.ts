@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import type { RedisServer } from '../test/helpers/redis.js';
 import { startRealPika, type RealPika, type RealPikaVersion } from '../test/helpers/real-pika.js';
-import { shippedEnv, shippedNodeFlags } from '../test/helpers/shipped-cli.js';
+import { cliArgsWith, shippedEnv } from '../test/helpers/shipped-cli.js';
 import { replicaPort } from '../test/replication/support.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -104,12 +104,12 @@ export async function slaveofForce(port: number, master: RealPika): Promise<void
 }
 
 /** pika-migrate's daemon (built CLI, own process) follows `master` into `redis` until `n` keys are there. */
-export async function daemonFullSync(master: RealPika, redis: RedisServer, n: number, work: string, cli: string): Promise<SyncFigure> {
+export async function daemonFullSync(master: RealPika, redis: RedisServer, n: number, work: string): Promise<SyncFigure> {
   const port = await replicaPort();
   const conf = join(work, `daemon-${master.version}.conf`);
   writeFileSync(conf, [`port : ${port}`, 'bind : 127.0.0.1', `db-sync-path : ${join(work, `dbsync-${master.version}`)}`, `log-path : ${join(work, 'log-daemon')}`, 'log-format : json', 'log-level : warn', `target-redis-port : ${redis.port}`, ''].join('\n'));
   const prof = process.env.PM_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PM_BENCH_PROF}`] : [];
-  const daemon = spawn(process.execPath, [...shippedNodeFlags(), ...prof, cli, '-c', conf], { stdio: ['ignore', 'ignore', 'inherit'], env: shippedEnv() });
+  const daemon = spawn(process.execPath, cliArgsWith(prof, '-c', conf), { stdio: ['ignore', 'ignore', 'inherit'], env: shippedEnv() });
   const rss = peakRss(daemon.pid!);
   const target = new Redis({ host: '127.0.0.1', port: redis.port });
   try {

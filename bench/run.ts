@@ -42,7 +42,7 @@ import { cppFullSync, daemonFullSync, masterWith1m, pipeInto, writeMsetPipe, typ
 import { daemonBigEntries } from './big-entry.js';
 import type { RealPikaVersion } from '../test/helpers/real-pika.js';
 import { replicaPort, tempDir } from '../test/replication/support.js';
-import { shippedEnv, shippedNodeFlags } from '../test/helpers/shipped-cli.js';
+import { cliArgs, cliArgsWith, shippedEnv } from '../test/helpers/shipped-cli.js';
 
 const { values } = parseArgs({
   options: {
@@ -76,7 +76,7 @@ async function fullSync(redis: RedisServer, dir: string, extraConf = ''): Promis
   const conf = join(work, 'bench.conf');
   writeFileSync(conf, `target-redis-port : ${redis.port}\nlog-path : ${join(work, 'log')}\nlog-format : json\nlog-level : warn\n${extraConf}`);
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...shippedNodeFlags(), join(root, 'dist/src/cli.js'), 'load', dir, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'], env: shippedEnv() });
+  const child = spawn(process.execPath, cliArgs('load', dir, '-c', conf), { stdio: ['ignore', 'ignore', 'pipe'], env: shippedEnv() });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   let hwmKb = 0;
@@ -125,7 +125,7 @@ async function incremental(redis: RedisServer, n: number): Promise<{ rate: numbe
   writeFileSync(conf, `port : ${port}\nbind : 127.0.0.1\ndb-sync-path : ${join(work, 'dbsync')}\nlog-path : ${join(work, 'log-inc')}\nlog-format : json\nlog-level : warn\ntarget-redis-port : ${redis.port}\nredis-sender-num : ${senders}\n`);
   // PM_BENCH_PROF=dir writes the daemon's CPU profile there (node --cpu-prof).
   const prof = process.env.PM_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PM_BENCH_PROF}`] : [];
-  const daemon = spawn(process.execPath, [...shippedNodeFlags(), ...prof, join(root, 'dist/src/cli.js'), '-c', conf], { stdio: ['ignore', 'ignore', 'inherit'], env: shippedEnv() });
+  const daemon = spawn(process.execPath, cliArgsWith(prof, '-c', conf), { stdio: ['ignore', 'ignore', 'inherit'], env: shippedEnv() });
   const { Redis } = await import('ioredis');
   const admin = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
   admin.on('error', () => {}); // refused until the daemon listens; the connect loop below retries
@@ -210,7 +210,7 @@ async function verifyRun(redis: RedisServer, n: number): Promise<{ seconds: numb
     const conf = join(work, 'verify.conf');
     writeFileSync(conf, `slaveof : 127.0.0.1:${port}\ntarget-redis-port : ${redis.port}\nlog-path : ${join(work, 'log-verify')}\nlog-format : json\nlog-level : warn\n`);
     const t0 = performance.now();
-    const out = execFileSync(process.execPath, [join(root, 'dist/src/cli.js'), 'verify', '-c', conf], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, cliArgs('verify', '-c', conf), { encoding: 'utf8', env: shippedEnv() });
     const seconds = (performance.now() - t0) / 1000;
     if (!/^result: MATCH$/m.test(out)) throw new Error(`verify did not match:\n${out}`);
     const m = /\((\d+) keys\/s\)/.exec(out);
@@ -256,7 +256,6 @@ try {
     console.log(`  references, same redis-server: redis-benchmark -P 64 SET ${fmtRate(ref)}/s; redis-cli --pipe MSET×200 ${fmtRate(ceiling)} keys/s (${(ceiling / ref).toFixed(2)})`);
     const line = (who: string, f: SyncFigure, extra = '') =>
       console.log(`  ${who.padEnd(36)} ${fmtRate(f.rate).padStart(9)} keys/s = ${(f.rate / ref).toFixed(2)} of redis-benchmark, ${f.seconds.toFixed(1)} s, peak RSS ${f.rssMb.toFixed(0)} MB${extra}`);
-    const cli = join(root, 'dist/src/cli.js');
     type Paired = { f: SyncFigure; ref: number };
     /** The median run by its ratio to the redis-benchmark taken just before it, with every run's ratio; returns that run. */
     const pairedLine = (who: string, runs: Paired[]): SyncFigure => {
@@ -283,7 +282,7 @@ try {
             await admin.flushall();
             const refD = redisBenchmark(redis, n);
             await admin.flushall();
-            daemonRuns.push({ f: await daemonFullSync(master, redis, n, work, cli), ref: refD });
+            daemonRuns.push({ f: await daemonFullSync(master, redis, n, work), ref: refD });
             await admin.flushall();
             const refL = redisBenchmark(redis, n);
             await admin.flushall();
@@ -295,7 +294,7 @@ try {
           await admin.flushall();
         } else {
           await admin.flushall();
-          ours = await daemonFullSync(master, redis, n, work, cli);
+          ours = await daemonFullSync(master, redis, n, work);
           line(`${version} master, pika-migrate daemon:`, ours);
         }
         if (version === '3.2.7') {
@@ -357,7 +356,7 @@ try {
   }
   if (!values['skip-big-entry']) {
     await admin.flushall();
-    const b = await daemonBigEntries(redis, work, join(root, 'dist/src/cli.js'));
+    const b = await daemonBigEntries(redis, work);
     console.log('big binlog entries: a 48 MiB SET then a 24 MiB HSET on a real 3.2.7 master, daemon streaming (own process)');
     console.log(`  both exact in ${b.seconds.toFixed(1)} s; peak RSS ${b.peakMb.toFixed(0)} MB, ${b.beforeMb.toFixed(0)} MB before them (each value is held once while it passes)`);
   }

@@ -55,6 +55,11 @@ function assertBuilt(): void {
 
 /** node's arguments to run the built CLI with `args`, as users do (pass `shippedEnv()` as its environment). */
 export function cliArgs(...args: string[]): string[] {
+  return cliArgsWith([], ...args);
+}
+
+/** cliArgs with more node flags after the shipped ones (a benchmark's `--cpu-prof`). */
+export function cliArgsWith(nodeFlags: readonly string[], ...args: string[]): string[] {
   assertBuilt();
-  return [...shippedNodeFlags(), BUILT_CLI, ...args];
+  return [...shippedNodeFlags(), ...nodeFlags, BUILT_CLI, ...args];
 }
