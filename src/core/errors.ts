@@ -5,6 +5,9 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** Names the record a decoder was given, for a CorruptionError; called only when one is thrown. */
+export type Where = () => string;
+
 /** Something in the source (a frame, a binlog entry, a file) is malformed; `where` names the offset. */
 export class CorruptionError extends Error {
   override name = 'CorruptionError';

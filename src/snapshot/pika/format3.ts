@@ -2,10 +2,7 @@
  * Pika 3.2–3.5 ("blackwidow") value and key encodings, families A–C (storage.md §2.1). Decoders
  * return offsets into the given buffers rather than copies: the caller decides what to keep.
  */
-import { CorruptionError } from '../../core/errors.js';
-
-/** Names the record for an error message; called only when one is thrown. */
-export type Where = () => string;
+import { CorruptionError, type Where } from '../../core/errors.js';
 import { decodeStreamFields, type StreamMeta } from './stream-format.js';
 import { u64ToNumber } from './u64.js';
 

@@ -3,8 +3,7 @@
  * W3, N3, N4). Every key is `00×8 ‖ E(key) ‖ …`; all column families sort by `E(key)` first, so
  * joins compare the encoded bytes directly and decode a name only for records that are emitted.
  */
-import { CorruptionError } from '../../core/errors.js';
-import type { Where } from './format3.js';
+import { CorruptionError, type Where } from '../../core/errors.js';
 import { seekUserKeyDelim } from './comparators.js';
 import { decodeStreamFields, type StreamMeta } from './stream-format.js';
 import { u64ToNumber } from './u64.js';

@@ -5,13 +5,12 @@
  * and looking up each key's meta through a forward cursor (lookups ascend within each key length,
  * so it mostly steps instead of seeking). Memory holds one key's current chunk.
  */
-import { CorruptionError } from '../../core/errors.js';
+import { CorruptionError, type Where } from '../../core/errors.js';
 import type { DataType, SnapshotRecord, StreamState } from '../../core/record.js';
 import { largeKeyValue, type EntryMaker, type KeyValue, type LargeMaker, type RocksDb } from '../rocks/db.js';
 import { readLargeValue, type LargeValue } from '../rocks/large-value.js';
 import type { ScanContext } from './context.js';
 import { BatchCursor, ForwardLookup } from './cursor.js';
-import type { Where } from './format3.js';
 import {
   DATA3_KEY_START,
   decodeBaseMeta3,

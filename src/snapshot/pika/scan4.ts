@@ -4,11 +4,10 @@
  * One pass: the instances' meta CFs are merged in key order (so a key present in two instances is
  * seen side by side and reported), and each instance's data CFs follow with forward-only cursors.
  */
-import { CorruptionError } from '../../core/errors.js';
+import { CorruptionError, type Where } from '../../core/errors.js';
 import type { SnapshotRecord, StreamEntry, StreamState } from '../../core/record.js';
 import type { RocksDb } from '../rocks/db.js';
 import type { ScanContext } from './context.js';
-import type { Where } from './format3.js';
 import { BatchCursor } from './cursor.js';
 import {
   DATA4_VALUE_SUFFIX,

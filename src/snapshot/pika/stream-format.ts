@@ -4,9 +4,8 @@
  * pairs, a data key ends with the entry ID as two big-endian u64 (so keys sort in ID order), and
  * a data value is the message as `len:u32 LE ‖ bytes` items, field and value alternating.
  */
-import { CorruptionError } from '../../core/errors.js';
+import { CorruptionError, type Where } from '../../core/errors.js';
 import type { StreamState } from '../../core/record.js';
-import type { Where } from './format3.js';
 
 /** Bytes of a stream ID in a data key. */
 export const STREAM_ID_BYTES = 16;
