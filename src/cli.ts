@@ -12,7 +12,7 @@ import { constants } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { ensureDirs, type DirKey } from './config/dirs.js';
 import { loadConfig, unknownKeyMessage, type Config } from './config/load.js';
-import { shownValue } from './config/secrets.js';
+import { shownValue } from './core/secrets.js';
 import { ConfigError } from './core/errors.js';
 import { createLogger, logFatal, type Logger } from './core/log.js';
 import { tuneV8 } from './core/v8-tuning.js';

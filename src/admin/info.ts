@@ -1,5 +1,5 @@
 import type { BinlogPosition } from '../core/binlog.js';
-import { shownValue } from '../config/secrets.js';
+import { shownValue } from '../core/secrets.js';
 
 /** Per-DB link state in the vocabulary of Pika 3.5.5+'s `repl_connect_status`. */
 export type PikaLinkState =

@@ -1,5 +1,5 @@
 import { ConfigError } from '../core/errors.js';
-import { isSecretKey, MASK } from './secrets.js';
+import { isSecretKey, MASK } from '../core/secrets.js';
 
 /** One `key : value` line of a Pika conf file. */
 export interface ConfEntry {

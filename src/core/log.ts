@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import pino from 'pino';
 import type PinoPretty from 'pino-pretty';
-import { maskSecrets } from '../config/secrets.js';
+import { maskSecrets } from './secrets.js';
 export type Logger = pino.Logger;
 
 export interface LogOptions {

@@ -3,7 +3,7 @@ import { runAdminCommand, type AdminContext } from '../admin/commands.js';
 import { renderInfo, type InfoData, type PikaLinkState } from '../admin/info.js';
 import type { Config } from '../config/load.js';
 import { RUNTIME_KEYS, schema } from '../config/schema.js';
-import { shownValue } from '../config/secrets.js';
+import { shownValue } from '../core/secrets.js';
 import { logFatal, type Logger } from '../core/log.js';
 import { ConfigError, FatalError, TargetLostWritesError } from '../core/errors.js';
 import { formatPosition } from '../core/position.js';

@@ -8,7 +8,7 @@ import { ensureDirs } from '../../src/config/dirs.js';
 import { loadConfig, unknownKeyMessage } from '../../src/config/load.js';
 import { parsePikaConf } from '../../src/config/pika-conf.js';
 import { schema } from '../../src/config/schema.js';
-import { isSecretKey, maskSecrets, shownValue } from '../../src/config/secrets.js';
+import { isSecretKey, maskSecrets, shownValue } from '../../src/core/secrets.js';
 import { ConfigError } from '../../src/core/errors.js';
 
 const fixtures = new URL('../fixtures/config/', import.meta.url).pathname;
