@@ -136,7 +136,6 @@ export function rng(seed: number): () => number {
   };
 }
 
-
 /**
  * The daemon as its own process (as run in production), for kill -9: `start` writes a conf of
  * `entries` into `dir` and waits for the admin port; `kill` sends SIGKILL and waits for the exit,
