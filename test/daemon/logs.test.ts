@@ -9,7 +9,6 @@ import { replicaPort, tempDir, waitFor } from '../replication/support.js';
 import { infoFields, startMaster } from './support.js';
 import { cliArgs, shippedEnv } from '../helpers/shipped-cli.js';
 
-
 /** Runs the CLI on a conf file; resolves with its exit code and stdout once it exits. */
 function runCli(conf: string, env: NodeJS.ProcessEnv = {}) {
   const child = spawn(process.execPath, cliArgs('-c', conf), { stdio: ['ignore', 'pipe', 'pipe'], env: shippedEnv(env) });

@@ -7,7 +7,6 @@ import { freePort } from '../helpers/redis.js';
 import { setup, type Setup } from './support.js';
 import { cliArgs, shippedEnv } from '../helpers/shipped-cli.js';
 
-
 /** Runs the CLI as a user would (async: the test master answers in this process). */
 function runCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
