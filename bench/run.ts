@@ -42,7 +42,7 @@ import { cppFullSync, daemonFullSync, masterWith1m, pipeInto, writeMsetPipe, typ
 import { daemonBigEntries } from './big-entry.js';
 import type { RealPikaVersion } from '../test/helpers/real-pika.js';
 import { replicaPort, tempDir } from '../test/replication/support.js';
-import { cliArgs, cliArgsWith, shippedEnv } from '../test/helpers/shipped-cli.js';
+import { cliArgs, cliArgsWith, shippedEnv, shippedNodeFlags } from '../test/helpers/shipped-cli.js';
 
 const { values } = parseArgs({
   options: {
@@ -221,9 +221,12 @@ async function verifyRun(redis: RedisServer, n: number): Promise<{ seconds: numb
   }
 }
 
-/** The reader alone on one dataset, as its own process (one core): MB/s of SST, records, peak RSS. */
+/**
+ * The reader alone on one dataset, as its own process (one core) with the CLI's V8 and malloc
+ * settings: MB/s of SST, records, peak RSS.
+ */
 function readerRun(dir: string): { mbPerSec: number; sstMb: number; seconds: number; elements: number; rssMb: number } {
-  const out = execFileSync(process.execPath, [join(root, 'dist/bench/read.js'), dir], { encoding: 'utf8' });
+  const out = execFileSync(process.execPath, [...shippedNodeFlags(), join(root, 'dist/bench/read.js'), dir], { encoding: 'utf8', env: shippedEnv() });
   const r = JSON.parse(out) as { records: number; elements: number; seconds: number; rssMb: number };
   const sstMb = sstBytes(dir) / 1e6;
   return { mbPerSec: sstMb / r.seconds, sstMb, seconds: r.seconds, elements: r.elements, rssMb: r.rssMb };
