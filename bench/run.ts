@@ -318,7 +318,7 @@ try {
     /** `oneValue`: the case is one value of that many bytes, a string's or a hash field's (MiB/s, not elements/s). */
     const cases: Array<{ label: string; dir: string; keys: number; elements: number; oneValue?: { bytes: number; what: string } }> = [
       { label: 'real 3.2.7 dump, 1M small strings', dir: DUMP, keys: 1_000_000, elements: 1_000_000 },
-      ...['hash-1m-fields', 'mixed', 'big-values', 'huge-string', 'huge-text', 'huge-field'].map((name) => {
+      ...['hash-1m-fields', 'mixed', 'big-values', 'strings-1g', 'huge-string', 'huge-text', 'huge-field'].map((name) => {
         const d = dataset(name);
         const oneValue = name.startsWith('huge-') ? { oneValue: { bytes: HUGE_STRING_BYTES, what: name === 'huge-field' ? 'hash field value' : 'string' } } : {};
         return { label: `generated 3.x dump "${name}"`, dir: d.dir, keys: d.keys, elements: d.elements, ...oneValue };
