@@ -6,7 +6,7 @@
 // before V8 collects it; glibc returns blocks of 128 KiB and more to the system when freed instead
 // of keeping them in its heap, and keeps two heaps rather than one per thread, whose trimming and
 // regrowth cost page faults; `gc` lets the reader ask for a young-generation GC after large
-// values (core/large-buffers.ts). Measured in the README's Memory section. The line is exactly
+// values (core/gc-pacing.ts). Measured in the README's Memory section. The line is exactly
 // the 127 bytes kernels before 5.1 read: V8's own spelling `--noflag` (for `--no-flag`) saves one.
 import { constants } from 'node:os';
 import { Command, CommanderError } from 'commander';

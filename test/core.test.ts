@@ -110,7 +110,7 @@ test('the CLI\'s shebang fits the 127 bytes older kernels read and carries glibc
   execFileSync(process.execPath, [...shippedNodeFlags(), '-e', '0']);
 });
 
-test('tuneV8 hands gc over to the large-buffer GC without exposing it globally; a plain process has none', () => {
+test('tuneV8 hands gc over to the GC pacing without exposing it globally; a plain process has none', () => {
   const tuning = new URL('../src/core/v8-tuning.ts', import.meta.url).href;
   const script = `
     import { collectYoung, tuneV8 } from '${tuning}';

@@ -1,5 +1,5 @@
 import { CorruptionError } from '../core/errors.js';
-import { noteLargeBuffer } from '../core/large-buffers.js';
+import { noteShortLivedBytes } from '../core/gc-pacing.js';
 
 /**
  * Pika's frame (spec §2.1): a 4-byte big-endian length, then that many bytes of protobuf. Same on
@@ -33,7 +33,7 @@ export interface FramePart {
   readonly streamOffset: number;
 }
 
-/** A frame joined from this many bytes or more is reported to core/large-buffers.ts. */
+/** A frame joined from this many bytes or more is reported to core/gc-pacing.ts. */
 export const LARGE_FRAME = 256 << 10;
 
 /**
@@ -161,7 +161,7 @@ export class FrameDecoder {
   private startBig(): void {
     this.take(4);
     const body = Buffer.allocUnsafeSlow(this.need);
-    noteLargeBuffer(this.need);
+    noteShortLivedBytes(this.need);
     let o = 0;
     for (const c of this.chunks) o += c.copy(body, o);
     this.chunks = [];
@@ -202,7 +202,7 @@ export class FrameDecoder {
       }
       out = Buffer.concat(parts, n);
       // The joined frame and the socket reads it was joined from are garbage once it is handled.
-      if (n >= LARGE_FRAME) noteLargeBuffer(2 * n);
+      if (n >= LARGE_FRAME) noteShortLivedBytes(2 * n);
     }
     this.buffered -= n;
     return out;

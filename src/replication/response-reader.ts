@@ -1,5 +1,5 @@
 import { CorruptionError } from '../core/errors.js';
-import { noteLargeBuffer } from '../core/large-buffers.js';
+import { noteShortLivedBytes } from '../core/gc-pacing.js';
 import { FrameDecoder, LARGE_FRAME } from './framing.js';
 import { MsgType, decodeBinlogSyncElement, type InnerResponse } from './messages.js';
 
@@ -142,7 +142,7 @@ class StreamedResponse {
   private fill(part: Buffer): void {
     part.copy(this.whole!, this.wholeGot);
     this.wholeGot += part.length;
-    noteLargeBuffer(part.length);
+    noteShortLivedBytes(part.length);
   }
 
   private scan(part: Buffer, out: LinkItem[]): void {
@@ -154,7 +154,7 @@ class StreamedResponse {
           part.copy(this.value, this.valueGot, p, p + n);
           // Noted as the socket's reads are copied, which is when they die: noted once at the
           // allocation, the GC came before any had, and a 48 MiB entry left 48 MB of them behind.
-          if (this.value.length >= LARGE_FRAME) noteLargeBuffer(n);
+          if (this.value.length >= LARGE_FRAME) noteShortLivedBytes(n);
         }
         this.valueGot += n;
         p += n;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RedisCommand } from '../core/command.js';
+import { noteShortLivedBytes } from '../core/gc-pacing.js';
 import type { SourcePosition } from '../core/position.js';
 import { appliedValue, isPlainSet, MAX_MSET_PAIRS, type AppliedRecord } from './batch-script.js';
 import { replySlot, writeChunks } from './raw-write.js';
@@ -105,6 +106,7 @@ export function encodeNativeBatch(cmds: ReadonlyArray<RedisCommand>): NativeBatc
     }
   }
   const w = new RespWriter(size, true);
+  noteShortLivedBytes(size);
   for (let c = 0; c < origin.length; c++) {
     let i = origin[c];
     const end = ends[c];

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import type { RedisCommand } from '../../src/core/command.js';
+import { shortLivedBytesNoted } from '../../src/core/gc-pacing.js';
 import { encodeNativeBatch, killServerClient, nativeCall, nativeEligible, serverClientOf, transactionHead } from '../../src/sink/native-batch.js';
 import type { SenderPool } from '../../src/sink/pool.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
@@ -51,8 +52,11 @@ test('the transaction is valid RESP: MULTI, the gate, one MSET per run, each exp
   try {
     const pos = binlog(1, 1);
     const cmds = [keyed('SET', 'a', ['1'], pos), keyed('SET', 'b', [Buffer.from([0, 13, 10, 255])], pos), keyed('SET', 'e', ['x', 'PXAT', String(Date.now() + 60_000)], pos), keyed('SET', 'c', ['3'], pos)];
+    const noted = shortLivedBytesNoted();
     const enc = encodeNativeBatch(cmds);
     assert.deepEqual(enc.origin, [0, 2, 3]);
+    // The layout dies once Redis has answered: noted for core/gc-pacing.ts.
+    assert.equal(shortLivedBytesNoted() - noted, Buffer.concat(enc.data).length);
     // What an error report names for each call: an MSET as the SET of its first pair.
     assert.deepEqual(nativeCall(enc.data, 0), { name: 'SET', args: [Buffer.from('a'), Buffer.from('1')] });
     assert.equal(nativeCall(enc.data, 1).args[2].toString(), 'PXAT');

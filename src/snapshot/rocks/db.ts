@@ -5,7 +5,8 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptionError } from '../../core/errors.js';
-import { BYTEWISE_NAME, bytewiseComparator, makeInternalKeyCompare, type Comparator } from './internal-key.js';
+import { BYTEWISE_NAME, bytewiseComparator, makeInternalKeyCompare, makeUserKeyCompare, type Comparator } from './internal-key.js';
+import { nonOverlappingRuns } from './l0-runs.js';
 import { loadManifest, type ColumnFamilyState, type FileMeta, type ManifestState } from './manifest.js';
 import { scanVisible, type EntryMaker, type KeyValue, type LargeMaker } from './merge.js';
 import { RangeDeletions, type Tombstone } from './range-del.js';
@@ -154,7 +155,7 @@ class Db implements RocksDb {
     return mem;
   }
 
-  private levels(cf: ColumnFamilyState, ucmp: Comparator): { l0: FileMeta[]; deeper: FileMeta[][] } {
+  private levels(cf: ColumnFamilyState, ucmp: Comparator): { l0: FileMeta[][]; deeper: FileMeta[][] } {
     const l0: FileMeta[] = [];
     const deeper: FileMeta[][] = [];
     for (const f of cf.files.values()) {
@@ -163,9 +164,7 @@ class Db implements RocksDb {
     }
     const icmp = makeInternalKeyCompare(ucmp);
     for (const lvl of deeper) lvl?.sort((a, b) => icmp(a.smallest, a.smallest.length, b.smallest, b.smallest.length));
-    // newest L0 first (informative only: the merge orders by sequence anyway)
-    l0.sort((a, b) => (b.epoch ?? b.largestSeq) - (a.epoch ?? a.largestSeq) || b.number - a.number);
-    return { l0, deeper: deeper.filter((l) => l && l.length > 0) };
+    return { l0: nonOverlappingRuns(l0, makeUserKeyCompare(ucmp)), deeper: deeper.filter((l) => l && l.length > 0) };
   }
 
   private levelFile(f: FileMeta): LevelFile {
@@ -218,7 +217,7 @@ class Db implements RocksDb {
     const { l0, deeper } = this.levels(cf, ucmp);
     const out: InternalIterator[] = [];
     if (mem.entries.length > 0) out.push(new MemIterator(mem.entries, ucmp));
-    for (const f of l0) out.push(new LevelIterator([this.levelFile(f)], ucmp, this.verify));
+    for (const run of l0) out.push(new LevelIterator(run.map((f) => this.levelFile(f)), ucmp, this.verify));
     for (const lvl of deeper) out.push(new LevelIterator(lvl.map((f) => this.levelFile(f)), ucmp, this.verify));
     return out;
   }

@@ -5,7 +5,7 @@
  */
 import { open } from 'node:fs/promises';
 import { CorruptionError } from '../../core/errors.js';
-import { noteLargeBuffer } from '../../core/large-buffers.js';
+import { noteShortLivedBytes } from '../../core/gc-pacing.js';
 import { openBlockStream, type BlockStream } from './block-stream.js';
 
 export interface LargeValue {
@@ -33,7 +33,7 @@ export interface CompressedPlace {
 /** How much of each end of a compressed value is kept: readers peek at a type byte or an expiry suffix. */
 export const EDGE_BYTES = 64;
 
-/** Reads above this size note their buffer (core/large-buffers.ts): it dies once its value is written. */
+/** Reads above this size note their buffer (core/gc-pacing.ts): it dies once its value is written. */
 const NOTED_READ = 256 * 1024;
 
 /**
@@ -52,7 +52,7 @@ export async function readLargeValue(v: LargeValue, start: number, len: number):
     if (start >= tailAt) return Buffer.from(z.tail.subarray(start - tailAt, start - tailAt + len));
   }
   const buf = len >= NOTED_READ ? Buffer.allocUnsafeSlow(len) : Buffer.allocUnsafe(len);
-  if (len >= NOTED_READ) noteLargeBuffer(len);
+  if (len >= NOTED_READ) noteShortLivedBytes(len);
   if (z === undefined) {
     await readFileRange(v.path, buf, v.offset + start, len);
     return buf;

@@ -4,7 +4,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { CorruptionError } from '../../../core/errors.js';
-import { noteLargeBuffer } from '../../../core/large-buffers.js';
+import { noteShortLivedBytes } from '../../../core/gc-pacing.js';
 import { blockChecksum, checksumTypeName, contextChecksumModifier } from '../coding.js';
 import { declaredSize, decompressBlock } from './compression.js';
 import { BLOCK_TRAILER_SIZE, type BlockHandle, type Footer } from './format.js';
@@ -73,7 +73,7 @@ export class SstFile {
       // A block bigger than a window (a 1 MiB value): read once into the buffer readBlock hands on,
       // not into a window, then copied out of it, then copied again (2 MiB of garbage per value).
       const buf = Buffer.allocUnsafeSlow(len);
-      noteLargeBuffer(len);
+      noteShortLivedBytes(len);
       await this.readFully(buf, len, offset);
       return buf;
     }
@@ -209,9 +209,15 @@ export async function readBlock(
   const type = raw[h.size];
   if (verify) checkBlockChecksum(file.path, footer, h, kind, blockChecksum(footer.checksumType, data, type), raw.readUInt32LE(h.size + 1));
   // The window under `raw` is overwritten by the next read: an uncompressed block gets its own copy.
-  if (type === 0) return ownsRead(raw.length) ? data : Buffer.from(data);
+  if (type === 0) {
+    if (ownsRead(raw.length)) return data;
+    noteShortLivedBytes(data.length);
+    return Buffer.from(data);
+  }
   if ((declaredSize(type, data, footer.formatVersion) ?? 0) > decodedLimit) return null;
-  return decompressBlock(type, data, footer.formatVersion, `${file.path}@${h.offset}`);
+  const block = decompressBlock(type, data, footer.formatVersion, `${file.path}@${h.offset}`);
+  noteShortLivedBytes(block.length);
+  return block;
 }
 
 /** Throws unless `computed` (blockChecksum's result over the block at `h`) matches the trailer's `stored`. */
