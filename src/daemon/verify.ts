@@ -191,6 +191,9 @@ class KeyCheck {
     let ttlUnverifiable = false;
     let target = this.target;
     let redisKey = key;
+    /** Multi-type: the types ahead of this one, and those that held the name when its place in Redis was decided. */
+    let before = new Set<DataType>();
+    let ahead = new Set<DataType>();
     if (this.pika.multiType) {
       // The multi-type rule: Redis holds the first type in type-order that holds the name under
       // the name, every other type under its side name (a stream comes after every type-order
@@ -198,9 +201,8 @@ class KeyCheck {
       // Probe the types ahead of this one in either order.
       const copiedFirst = type === 'stream' ? this.o.typeOrder : this.o.typeOrder.slice(0, this.o.typeOrder.indexOf(type));
       const pttlFirst = PIKA_PTTL_ORDER.slice(0, Math.max(0, PIKA_PTTL_ORDER.indexOf(type)));
-      const before = new Set([...copiedFirst, ...pttlFirst]);
-      const held = await Promise.all([...before].map(async (t) => ((await this.pika.holds(key, t)) ? t : null)));
-      const ahead = new Set(held.filter((t): t is DataType => t !== null));
+      before = new Set([...copiedFirst, ...pttlFirst]);
+      ahead = await this.typesHolding(key, before);
       if (copiedFirst.some((t) => ahead.has(t))) {
         if (!this.o.sideNames) return { kind: 'shadowed' };
         redisKey = sideKey(type, key);
@@ -219,6 +221,10 @@ class KeyCheck {
     const diff = (kind: DiffKind, detail: string, compared = true): Outcome => ({ kind, key, type, detail, compared });
     if (redisType !== type) {
       if (!(await this.pika.holds(key, type)) || this.expiring(pikaTtl)) return { kind: 'vanished' };
+      // A type ahead expired or was deleted after the probes: the place decided from them (and the
+      // PTTL, which then answered for another type) is stale, and the daemon moves the value
+      // within a second. Not a difference: the name changed while it was being compared.
+      if (before.size > 0 && !sameTypes(ahead, await this.typesHolding(key, before))) return { kind: 'vanished' };
       if (type === 'string' && isHll((await this.pika.call('GET', key)) as Buffer | null)) return { kind: 'not-copied' };
       const where = redisKey === key ? '' : ` under ${printableBytes(redisKey, 100)}`;
       return redisType === 'none' ? diff('missing', `not in redis${where}`, false) : diff('type', `redis holds a ${redisType}${where}`, false);
@@ -252,6 +258,12 @@ class KeyCheck {
   }
 
   /** Pika's PTTL says the key expires within the slack (or, 4.0.1: PTTL 0 for a key already gone). */
+  /** Which of `types` hold `key` on Pika now. */
+  private async typesHolding(key: Buffer, types: ReadonlySet<DataType>): Promise<Set<DataType>> {
+    const held = await Promise.all([...types].map(async (t) => ((await this.pika.holds(key, t)) ? t : null)));
+    return new Set(held.filter((t): t is DataType => t !== null));
+  }
+
   private expiring(pikaTtl: number): boolean {
     return pikaTtl === -2 || (pikaTtl >= 0 && pikaTtl <= this.slackMs);
   }
@@ -391,4 +403,8 @@ export function verifyOptionsOf(config: Config, flags: VerifyFlags, logger: Logg
     logger,
     signal,
   };
+}
+
+function sameTypes(a: ReadonlySet<DataType>, b: ReadonlySet<DataType>): boolean {
+  return a.size === b.size && [...a].every((t) => b.has(t));
 }
