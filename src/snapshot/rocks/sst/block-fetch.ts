@@ -6,7 +6,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { CorruptionError } from '../../../core/errors.js';
 import { noteShortLivedBytes } from '../../../core/gc-pacing.js';
 import { blockChecksum, checksumTypeName, contextChecksumModifier } from '../coding.js';
-import { declaredSize, decompressBlock } from './compression.js';
+import { blockBuffer, declaredSize, decompressBlock } from './compression.js';
 import { BLOCK_TRAILER_SIZE, type BlockHandle, type Footer } from './format.js';
 
 /** Read-ahead window size for sequential reads; memory per open file is about twice this. */
@@ -211,13 +211,12 @@ export async function readBlock(
   // The window under `raw` is overwritten by the next read: an uncompressed block gets its own copy.
   if (type === 0) {
     if (ownsRead(raw.length)) return data;
-    noteShortLivedBytes(data.length);
-    return Buffer.from(data);
+    const copy = blockBuffer(data.length);
+    data.copy(copy);
+    return copy;
   }
   if ((declaredSize(type, data, footer.formatVersion) ?? 0) > decodedLimit) return null;
-  const block = decompressBlock(type, data, footer.formatVersion, `${file.path}@${h.offset}`);
-  noteShortLivedBytes(block.length);
-  return block;
+  return decompressBlock(type, data, footer.formatVersion, `${file.path}@${h.offset}`);
 }
 
 /** Throws unless `computed` (blockChecksum's result over the block at `h`) matches the trailer's `stored`. */

@@ -6,9 +6,10 @@
 import { createRequire } from 'node:module';
 import { inflateRawSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
-import { uncompress as snappyUncompress } from 'snappyjs';
+import { SnappyDecompressor } from 'snappyjs/snappy_decompressor.js';
 import { CorruptionError } from '../../../core/errors.js';
 import { getVarint32 } from '../coding.js';
+import { noteShortLivedBytes } from '../../../core/gc-pacing.js';
 
 export const enum CompressionType {
   None = 0,
@@ -46,6 +47,17 @@ let lz4: typeof import('lz4js') | undefined;
 function lz4DecompressBlock(src: Uint8Array, dst: Uint8Array, sIndex: number, sLength: number, dIndex: number): number {
   lz4 ??= createRequire(import.meta.url)('lz4js') as typeof import('lz4js');
   return lz4.decompressBlock(src, dst, sIndex, sLength, dIndex);
+}
+
+/**
+ * A buffer for a decoded block. Zero-filled: snappyjs's decoder does not say how many bytes it
+ * wrote, and a block that decodes short must not carry whatever memory held before into a value.
+ * Each block dies once the values viewed in it are written, so it is noted for the GC pacing:
+ * without it a 1 GB load of 1 KB strings peaked at 116–118 MiB instead of 109–110.
+ */
+export function blockBuffer(n: number): Buffer {
+  noteShortLivedBytes(n);
+  return Buffer.alloc(n);
 }
 
 function toBuffer(u8: Uint8Array): Buffer {
@@ -90,8 +102,16 @@ export function decompressBlock(type: number, data: Buffer, formatVersion: numbe
   };
   try {
     switch (type) {
-      case CompressionType.Snappy:
-        return toBuffer(snappyUncompress(data));
+      case CompressionType.Snappy: {
+        // The decoder behind snappyjs's `uncompress`, into our buffer: a 1 GB load of 1 KB strings
+        // took 10.7–10.9 s of CPU this way, 14.5–15.0 s through `uncompress` (interleaved runs).
+        const d = new SnappyDecompressor(data);
+        const size = d.readUncompressedLength();
+        if (size < 0) fail('bad uncompressed-size prefix in a snappy block');
+        const out = blockBuffer(size);
+        if (!d.uncompressToBuffer(out)) fail('invalid snappy data');
+        return out;
+      }
       case CompressionType.Zlib: {
         if (formatVersion >= 2) {
           const { size, start } = sizePrefix();
@@ -111,7 +131,7 @@ export function decompressBlock(type: number, data: Buffer, formatVersion: numbe
           size = data.readUInt32LE(0);
           start = 8;
         }
-        const out = Buffer.allocUnsafe(size);
+        const out = blockBuffer(size);
         const n = lz4DecompressBlock(data, out, start, data.length - start, 0);
         if (n !== size) fail(`LZ4 block decoded to ${n} bytes, header says ${size}`);
         return out;
@@ -119,7 +139,7 @@ export function decompressBlock(type: number, data: Buffer, formatVersion: numbe
       case CompressionType.ZSTD:
       case CompressionType.ZSTDNotFinal: {
         const { size, start } = sizePrefix();
-        const out = Buffer.allocUnsafe(size);
+        const out = blockBuffer(size);
         const res = zstdDecompress(data.subarray(start), out);
         if (res.length !== size) fail(`zstd block decoded to ${res.length} bytes, header says ${size}`);
         return res === out ? out : toBuffer(res);
