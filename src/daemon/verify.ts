@@ -257,13 +257,13 @@ class KeyCheck {
     return { kind: 'extra', key, type, detail: 'in redis, not in pika', compared: false };
   }
 
-  /** Pika's PTTL says the key expires within the slack (or, 4.0.1: PTTL 0 for a key already gone). */
   /** Which of `types` hold `key` on Pika now. */
   private async typesHolding(key: Buffer, types: ReadonlySet<DataType>): Promise<Set<DataType>> {
     const held = await Promise.all([...types].map(async (t) => ((await this.pika.holds(key, t)) ? t : null)));
     return new Set(held.filter((t): t is DataType => t !== null));
   }
 
+  /** Pika's PTTL says the key expires within the slack (or, 4.0.1: PTTL 0 for a key already gone). */
   private expiring(pikaTtl: number): boolean {
     return pikaTtl === -2 || (pikaTtl >= 0 && pikaTtl <= this.slackMs);
   }
