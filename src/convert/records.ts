@@ -148,24 +148,41 @@ export class SnapshotRecordConverter {
     }
     if (rec.first && this.conflict === 'replace') cmd('DEL', [rec.key]);
     switch (rec.type) {
-      case 'hash':
-        if (rec.piece !== undefined) out.push(...this.stagedPiece(rec, rec.piece, rec.fields[0][1], ['HSET', rec.fields[0][0]]));
-        else this.chunks(rec.fields, (f) => f[0].length + f[1].length, (part) => cmd('HSET', [rec.key, ...part.flat()]));
+      case 'hash': {
+        if (rec.piece !== undefined) {
+          out.push(...this.stagedPiece(rec, rec.piece, rec.fields[0][1], ['HSET', rec.fields[0][0]]));
+          break;
+        }
+        const fields = rec.fields;
+        this.chunks(fields, (f) => f[0].length + f[1].length, (from, to) => {
+          const args = keyThen(rec.key, 2 * (to - from));
+          for (let i = from, o = 1; i < to; i++) {
+            args[o++] = fields[i][0];
+            args[o++] = fields[i][1];
+          }
+          cmd('HSET', args);
+        });
         break;
+      }
       case 'list':
         if (rec.piece !== undefined) out.push(...this.stagedPiece(rec, rec.piece, rec.elements[0], ['RPUSH']));
-        else this.chunks(rec.elements, (e) => e.length, (part) => cmd('RPUSH', [rec.key, ...part]));
+        else this.chunks(rec.elements, (e) => e.length, (from, to) => cmd('RPUSH', keyThenSlice(rec.key, rec.elements, from, to)));
         break;
       case 'set':
-        this.chunks(rec.members, (m) => m.length, (part) => cmd('SADD', [rec.key, ...part]));
+        this.chunks(rec.members, (m) => m.length, (from, to) => cmd('SADD', keyThenSlice(rec.key, rec.members, from, to)));
         break;
-      case 'zset':
-        this.chunks(
-          this.withoutNaN(rec),
-          (m) => m[0].length + 24,
-          (part) => cmd('ZADD', [rec.key, ...part.flatMap(([member, score]) => [formatScore(score, rec), member])]),
-        );
+      case 'zset': {
+        const members = this.withoutNaN(rec);
+        this.chunks(members, (m) => m[0].length + 24, (from, to) => {
+          const args = keyThen(rec.key, 2 * (to - from));
+          for (let i = from, o = 1; i < to; i++) {
+            args[o++] = formatScore(members[i][1], rec);
+            args[o++] = members[i][0];
+          }
+          cmd('ZADD', args);
+        });
         break;
+      }
       case 'stream':
         // One entry per XADD (Redis adds one at a time), with Pika's IDs; then the meta's counters.
         for (const e of rec.entries) cmd('XADD', [rec.key, e.id, ...e.fields]);
@@ -261,21 +278,39 @@ export class SnapshotRecordConverter {
     return kept;
   }
 
-  private chunks<T>(items: ReadonlyArray<T>, size: (t: T) => number, emit: (part: T[]) => void): void {
-    let part: T[] = [];
+  /**
+   * Cuts `items` into runs of at most maxItems elements and about maxBytes (at least one element
+   * each) and emits each as index range [from, to): the emitter lays its command's arguments out
+   * in one array, where a run array per command and its spread made two more.
+   */
+  private chunks<T>(items: ReadonlyArray<T>, size: (t: T) => number, emit: (from: number, to: number) => void): void {
+    let from = 0;
     let bytes = 0;
-    for (const it of items) {
-      const n = size(it);
-      if (part.length > 0 && (part.length >= this.maxItems || bytes + n > this.maxBytes)) {
-        emit(part);
-        part = [];
+    for (let i = 0; i < items.length; i++) {
+      const n = size(items[i]);
+      if (i > from && (i - from >= this.maxItems || bytes + n > this.maxBytes)) {
+        emit(from, i);
+        from = i;
         bytes = 0;
       }
-      part.push(it);
       bytes += n;
     }
-    if (part.length > 0) emit(part);
+    if (items.length > from) emit(from, items.length);
   }
+}
+
+/** An argument array of `key` and `n` slots after it, for the caller to fill. */
+function keyThen(key: Buffer, n: number): Array<Buffer | string> {
+  const args = new Array<Buffer | string>(n + 1);
+  args[0] = key;
+  return args;
+}
+
+/** `key`, then items[from, to). */
+function keyThenSlice(key: Buffer, items: ReadonlyArray<Buffer>, from: number, to: number): Array<Buffer | string> {
+  const args = keyThen(key, to - from);
+  for (let i = from; i < to; i++) args[i - from + 1] = items[i];
+  return args;
 }
 
 /** A zset score as text Redis parses back to the same double: shortest round-trip form, `inf`/`-inf`. */
