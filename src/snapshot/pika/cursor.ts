@@ -4,6 +4,7 @@
  */
 import type { RocksDb } from '../rocks/db.js';
 import type { EntryMaker, KeyValue, LargeMaker } from '../rocks/merge.js';
+import { bytewiseRange } from '../rocks/internal-key.js';
 
 /**
  * A cursor with one record of look-ahead (`current`); `advance()` returns a promise only at batch
@@ -97,15 +98,15 @@ export class ForwardLookup {
   /** As `get`, the whole entry: `large` set when the value was left in its file (makeLarge). */
   getEntry(key: Buffer): KeyValue | null | Promise<KeyValue | null> {
     const c = this.cur;
-    if (c === null || this.last === null || this.last.compare(key) > 0) return this.seekGet(key);
+    if (c === null || this.last === null || bytewiseRange(this.last, this.last.length, key, key.length) > 0) return this.seekGet(key);
     let steps = 0;
-    while (!c.done && c.current!.key.compare(key) < 0) {
+    while (!c.done && bytewiseRange(c.current!.key, c.current!.key.length, key, key.length) < 0) {
       if (++steps > this.maxSteps) return this.seekGet(key);
       const p = c.advance();
       if (p !== undefined) return p.then(() => this.getEntry(key));
     }
     this.last = key;
-    return !c.done && c.current!.key.equals(key) ? c.current! : null;
+    return !c.done && bytewiseRange(c.current!.key, c.current!.key.length, key, key.length) === 0 ? c.current! : null;
   }
 
   private async seekGet(key: Buffer): Promise<KeyValue | null> {

@@ -24,6 +24,7 @@ import {
 import { isPikaInternalKey, looksLikeHll3x, SKIP_HLL_3X, SKIP_INTERNAL } from './special-keys.js';
 import { decodeStreamMessage, STREAM_ID_BYTES, streamIdOf } from './stream-format.js';
 import { compareU64 } from './u64.js';
+import { bytewiseSpans } from '../rocks/internal-key.js';
 
 const where = (db: RocksDb, cf: string, key: Buffer): Where => () => `${db.dir} [${cf}] key ${key.toString('hex')}`;
 
@@ -194,7 +195,7 @@ export async function* scanKeyed3(
     for await (const batch of db.scanBatches(cf, { ...(from === undefined ? {} : { from }), ...(makeLarge === undefined ? {} : { makeLarge }) })) {
       for (const { key: dk, value, large } of batch) {
         const d = decodeDataKey3(dk, where(db, cf, dk));
-        if (cur === null || dk.compare(cur, 0, cur.length, DATA3_KEY_START, d.keyEnd) !== 0) {
+        if (cur === null || bytewiseSpans(dk, DATA3_KEY_START, d.keyEnd, cur, 0, cur.length) !== 0) {
           if (cur !== null && live) {
             const last = ch.finish();
             if (last !== null && ctx.batch.push(last, ch.lastBytes)) yield ctx.batch.take();
@@ -276,7 +277,7 @@ export async function* scanLists3(db: RocksDb, ctx: ScanContext, earlier: readon
         while (!data.done) {
           const { key: dk, value, large } = data.current!;
           const d = decodeDataKey3(dk, where(db, 'data_cf', dk));
-          const c = dk.compare(mk, 0, mk.length, DATA3_KEY_START, d.keyEnd);
+          const c = bytewiseSpans(dk, DATA3_KEY_START, d.keyEnd, mk, 0, mk.length);
           if (c > 0) break;
           if (
             c === 0 &&
