@@ -85,6 +85,17 @@ export function decodeDataKey3(key: Buffer, where: Where): DataKey3 {
   return { keyEnd, version: key.readInt32LE(keyEnd), suffixStart: keyEnd + 4 };
 }
 
+/**
+ * decodeDataKey3's `keyEnd` alone, or -1 where it would throw (call it then for the error): the
+ * joins ask it of every data entry, and its object and the report closure made for the call were
+ * two of the ~6 objects an element cost to read. The version is at keyEnd, the suffix at keyEnd + 4.
+ */
+export function dataKeyEnd3(key: Buffer): number {
+  if (key.length < 8) return -1;
+  const keyEnd = 4 + key.readUInt32LE(0);
+  return keyEnd + 4 > key.length ? -1 : keyEnd;
+}
+
 /** Stream meta (3.5.3+, 68 B): `groups_id:u32 ‖ entries_added ‖ first ‖ last ‖ max_deleted ‖ length:i32 ‖ version:i32`. */
 export interface StreamMeta3 extends StreamMeta {
   readonly version: number;

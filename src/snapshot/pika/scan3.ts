@@ -14,6 +14,7 @@ import { BatchCursor, ForwardLookup } from './cursor.js';
 import {
   DATA3_KEY_START,
   decodeBaseMeta3,
+  dataKeyEnd3,
   decodeDataKey3,
   decodeListMeta3,
   decodeStreamMeta3,
@@ -194,14 +195,15 @@ export async function* scanKeyed3(
   try {
     for await (const batch of db.scanBatches(cf, { ...(from === undefined ? {} : { from }), ...(makeLarge === undefined ? {} : { makeLarge }) })) {
       for (const { key: dk, value, large } of batch) {
-        const d = decodeDataKey3(dk, where(db, cf, dk));
-        if (cur === null || bytewiseSpans(dk, DATA3_KEY_START, d.keyEnd, cur, 0, cur.length) !== 0) {
+        const keyEnd = dataKeyEnd3(dk);
+        if (keyEnd < 0) decodeDataKey3(dk, where(db, cf, dk)); // throws
+        if (cur === null || bytewiseSpans(dk, DATA3_KEY_START, keyEnd, cur, 0, cur.length) !== 0) {
           if (cur !== null && live) {
             const last = ch.finish();
             if (last !== null && ctx.batch.push(last, ch.lastBytes)) yield ctx.batch.take();
             ctx.checkCount(cur, type, metaCount, ch.count);
           }
-          cur = dk.subarray(DATA3_KEY_START, d.keyEnd);
+          cur = dk.subarray(DATA3_KEY_START, keyEnd);
           live = false;
           const got = metas.get(cur);
           const mv = got instanceof Promise ? await got : got;
@@ -222,8 +224,8 @@ export async function* scanKeyed3(
             }
           }
         }
-        if (!live || d.version !== version) continue;
-        const suffix = dk.subarray(d.suffixStart);
+        if (!live || dk.readInt32LE(keyEnd) !== version) continue;
+        const suffix = dk.subarray(keyEnd + 4);
         let out: SnapshotRecord | null;
         if (type === 'hash') {
           if (large !== undefined) {
@@ -276,16 +278,18 @@ export async function* scanLists3(db: RocksDb, ctx: ScanContext, earlier: readon
         // Data sorts by user key (length field skipped), version, index: skip orphans, take this key's run.
         while (!data.done) {
           const { key: dk, value, large } = data.current!;
-          const d = decodeDataKey3(dk, where(db, 'data_cf', dk));
-          const c = bytewiseSpans(dk, DATA3_KEY_START, d.keyEnd, mk, 0, mk.length);
+          const keyEnd = dataKeyEnd3(dk);
+          if (keyEnd < 0) decodeDataKey3(dk, where(db, 'data_cf', dk)); // throws
+          const c = bytewiseSpans(dk, DATA3_KEY_START, keyEnd, mk, 0, mk.length);
           if (c > 0) break;
+          const index = keyEnd + 4;
           if (
             c === 0 &&
             live &&
-            d.version === m.version &&
-            dk.length === d.suffixStart + 8 &&
-            compareU64(dk, d.suffixStart, m.raw, LIST3_LEFT) > 0 &&
-            compareU64(dk, d.suffixStart, m.raw, LIST3_RIGHT) < 0
+            dk.readInt32LE(keyEnd) === m.version &&
+            dk.length === index + 8 &&
+            compareU64(dk, index, m.raw, LIST3_LEFT) > 0 &&
+            compareU64(dk, index, m.raw, LIST3_RIGHT) < 0
           ) {
             if (large !== undefined) {
               yield* ctx.elementPieces(large, 0, large.length, (piece) => piece, 0);
