@@ -24,7 +24,7 @@ import {
   Type4,
   wellFormedMetaKey4End,
 } from './format4.js';
-import { bytewiseRange } from '../rocks/internal-key.js';
+import { bytewiseRange, bytewiseSpans } from '../rocks/internal-key.js';
 import { largeKeyValue, largeRawEntry, rawEntry, type RawEntry } from '../rocks/merge.js';
 import { readLargeValue, type LargeValue } from '../rocks/large-value.js';
 import { isPikaInternalKey, SKIP_BAD_NAME_4, SKIP_HLL, SKIP_INTERNAL } from './special-keys.js';
@@ -246,16 +246,20 @@ async function* joinContainer(inst: Instance, plan: Plan, mk: Buffer, mv: Buffer
   ch.start(type, name, plan.expireAtMs, plan.state);
   const encLen = encEnd - KEY4_PREFIX;
   const verAt = encEnd; // in data keys, the version follows `E(key)` at the same offset
+  // Names the data key being read in an error: one closure per key, not one per element.
+  let dk = mk;
+  const at: Where = () => where(db, cf, dk)();
   while (!cur.done) {
-    const { key: dk, value, large } = cur.current!;
+    const { value, large } = cur.current!;
+    dk = cur.current!.key;
     // Compare the data key's first `encLen` bytes after the prefix with `E(key)`; E is prefix-free.
-    const c = dk.compare(mk, KEY4_PREFIX, encEnd, KEY4_PREFIX, Math.min(dk.length, KEY4_PREFIX + encLen));
+    const c = bytewiseSpans(dk, KEY4_PREFIX, Math.min(dk.length, KEY4_PREFIX + encLen), mk, KEY4_PREFIX, encEnd);
     if (c > 0) break;
-    if (c === 0 && dk.length < verAt + 8 + KEY_SUFFIX) throw new CorruptionError('data key too short for version and reserve', where(db, cf, dk)());
+    if (c === 0 && dk.length < verAt + 8 + KEY_SUFFIX) throw new CorruptionError('data key too short for version and reserve', at());
     if (c === 0 && large !== undefined && equalU64(dk, verAt, mv, plan.versionOff)) {
-      yield* largeElement(type, dk, large, verAt + 8, mv, where(db, cf, dk), ctx);
+      yield* largeElement(type, dk, large, verAt + 8, mv, at, ctx);
     } else if (c === 0 && equalU64(dk, verAt, mv, plan.versionOff)) {
-      const out = element(type, dk, value, verAt + 8, mv, where(db, cf, dk));
+      const out = element(type, dk, value, verAt + 8, mv, at);
       if (out !== null && plan.state !== null) ctx.checkStreamId(name, (out.item as StreamEntry).id, plan.state.lastId);
       if (out !== null) {
         if (type === 'zset') {
