@@ -193,7 +193,7 @@ async function aclItem(c: Redis, config: Config, routes: readonly DbRoute[], ver
   if (routes.some((r) => r.target !== 0)) cmds.push(['SELECT', String(routes.find((r) => r.target !== 0)!.target)], ['SELECT', String(routes[0].target)]);
   if (v['target-flush-on-full-sync']) cmds.push(['FLUSHDB']);
   if (v['target-redis-wait-replicas'] > 0) cmds.push(['WAIT', '0', '1']);
-  // Optional: without them batches of strings go through the batch script (sink/native-batch.ts).
+  // Optional: without them batches of overwrites (strings, hash fields, set and zset members) go through the batch script (sink/native-batch.ts).
   const optional = new Set(['multi', 'exec', 'client info', 'client kill']);
   if (version === null || atLeast(version, [6, 2])) cmds.push(['MULTI'], ['EXEC'], ['CLIENT', 'INFO'], ['CLIENT', 'KILL', 'ID', '0', 'ADDR', '0.0.0.0:0']);
   const denied: string[] = [];
@@ -245,7 +245,7 @@ async function aclItem(c: Redis, config: Config, routes: readonly DbRoute[], ver
       group: 'target',
       id: 'target.acl',
       verdict: 'warn',
-      detail: `user ${user} may run every command the sink needs, but not ${slower.join(', ')}: batches of strings go through the batch script, which costs Redis about a third more CPU (${how})`,
+      detail: `user ${user} may run every command the sink needs, but not ${slower.join(', ')}: batches of overwrites (strings, hash fields, set and zset members) go through the batch script, which costs Redis about a third more CPU (${how})`,
       fix: `ACL SETUSER ${user} +multi +exec +client|info +client|kill`,
       data,
     };

@@ -229,11 +229,11 @@ export class SenderPool extends EventEmitter implements Sink {
     }
     const pool = new SenderPool(opts, opened, randomBytes(6).toString('hex'), version, serverRunId, clients);
     pool.log.info(
-      { target: targetName(target), address: peerAddress(opened[0]), tls: opts.tls !== undefined, senders: opts.senders, batchSize: opts.batchSize, stringBatches: refusal === null ? 'transaction' : 'script' },
+      { target: targetName(target), address: peerAddress(opened[0]), tls: opts.tls !== undefined, senders: opts.senders, batchSize: opts.batchSize, overwriteBatches: refusal === null ? 'transaction' : 'script' },
       'connected to Redis',
     );
     if (refusal !== null && opts.transactions !== false) {
-      pool.log.info({ reason: refusal }, 'batches of strings go through the batch script: the target does not allow sending them as transactions (Redis 6.2+ with MULTI, CLIENT INFO and CLIENT KILL allowed); Redis spends about a third more CPU on them');
+      pool.log.info({ reason: refusal }, 'batches of overwrites (SET, HSET, SADD, ZADD, PEXPIREAT) go through the batch script: the target does not allow sending them as transactions (Redis 6.2+ with MULTI, CLIENT INFO and CLIENT KILL allowed); Redis spends about a third more CPU on them');
     }
     return pool;
   }
