@@ -189,31 +189,40 @@ test('an ACL without client|kill falls back to the batch script for every batch'
   }
 });
 
+/**
+ * Until `producing` settles, every 20 ms: kills the sink's connections (CLIENT KILL), and every
+ * fourth time refuses every write for 30 ms instead (maxmemory 1: queued commands get OOM, EXEC
+ * answers EXECABORT). Needs a server started with `--maxmemory-policy noeviction`.
+ */
+async function underFire(r: RedisServer, producing: Promise<void>): Promise<{ kills: number; ooms: number }> {
+  let done = false;
+  const settled = producing.finally(() => (done = true));
+  const admin = r.client();
+  let kills = 0;
+  let ooms = 0;
+  while (!done) {
+    await sleep(20);
+    if ((kills + ooms) % 4 === 3) {
+      await admin.config('SET', 'maxmemory', '1');
+      await sleep(30);
+      await admin.config('SET', 'maxmemory', '0');
+      ooms++;
+    } else {
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      kills++;
+    }
+  }
+  await settled;
+  return { kills, ooms };
+}
+
 test('CLIENT KILL mid-stream and OOM refusals: transactions and scripts interleaved stay exact', async () => {
   let pool!: SenderPool;
   const r = await startRedis(['--maxmemory-policy', 'noeviction']);
   try {
     pool = await poolFor(r, { senders: 4, batchSize: 25, maxInFlightBatches: 4, retryMinMs: 10, retryMaxMs: 50 });
     const counts = new Array<number>(200).fill(0);
-    let done = false;
-    const producing = submitAll(pool, setsThenIncrs(200, 150, counts)).finally(() => (done = true));
-    const admin = r.client();
-    let kills = 0;
-    let ooms = 0;
-    while (!done) {
-      await sleep(20);
-      if ((kills + ooms) % 4 === 3) {
-        // Every write refused for a moment: queued commands get OOM, EXEC answers EXECABORT.
-        await admin.config('SET', 'maxmemory', '1');
-        await sleep(30);
-        await admin.config('SET', 'maxmemory', '0');
-        ooms++;
-      } else {
-        await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
-        kills++;
-      }
-    }
-    await producing;
+    const { kills, ooms } = await underFire(r, submitAll(pool, setsThenIncrs(200, 150, counts)));
     await pool.flush();
     await assertCounts(r, counts);
     const st = pool.stats();
@@ -274,24 +283,7 @@ test('hash fields, set and zset members go as transactions; CLIENT KILL and OOM 
     pool = await poolFor(r, { senders: 4, batchSize: 25, maxInFlightBatches: 4, retryMinMs: 10, retryMaxMs: 50 });
     const keys = 100;
     const rounds = 60;
-    let done = false;
-    const producing = submitAll(pool, elementRounds(keys, rounds)).finally(() => (done = true));
-    const admin = r.client();
-    let kills = 0;
-    let ooms = 0;
-    while (!done) {
-      await sleep(20);
-      if ((kills + ooms) % 4 === 3) {
-        await admin.config('SET', 'maxmemory', '1');
-        await sleep(30);
-        await admin.config('SET', 'maxmemory', '0');
-        ooms++;
-      } else {
-        await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
-        kills++;
-      }
-    }
-    await producing;
+    const { kills, ooms } = await underFire(r, submitAll(pool, elementRounds(keys, rounds)));
     await pool.flush();
     await assertElements(r, keys, rounds);
     assert.ok(kills >= 3 && ooms >= 1, `${kills} kills, ${ooms} OOM windows`);
