@@ -71,19 +71,13 @@ export function compareTrailers(a: Buffer, alen: number, b: Buffer, blen: number
 
 /** Bytewise a[0, alen) vs b[0, blen); a JS loop beats the native call for short keys. */
 export function bytewiseRange(a: Buffer, alen: number, b: Buffer, blen: number): number {
-  const n = alen < blen ? alen : blen;
-  if (n > 40) return a.compare(b, 0, blen, 0, alen);
-  for (let i = 0; i < n; i++) {
-    const d = a[i] - b[i];
-    if (d !== 0) return d;
-  }
-  return alen - blen;
+  return bytewiseSpans(a, 0, alen, b, 0, blen);
 }
 
 /**
- * Bytewise a[as, ae) vs b[bs, be), as bytewiseRange: Buffer#compare with offsets checks them and
- * crosses into C++ per call, which the 3.x joins (one call per data entry) spent more on than on
- * the comparing.
+ * Bytewise a[as, ae) vs b[bs, be), native beyond 40 bytes: Buffer#compare with offsets checks them
+ * and crosses into C++ per call, which the 3.x joins (one call per data entry) spent more on than
+ * on the comparing.
  */
 export function bytewiseSpans(a: Buffer, as: number, ae: number, b: Buffer, bs: number, be: number): number {
   const alen = ae - as;
